@@ -1,0 +1,182 @@
+//! [`SyncDriver`]: syncs one engine, start to end.
+//!
+//! download (paged) → decrypt → stage → apply → encrypt → upload (batched)
+//! → set_uploaded → sync_finished.
+//!
+//! The driver owns paging, decryption, batching and preconditions; the
+//! engine only sees cleartext records. It checks the interrupt signal
+//! between pages and between records, and every stop leaves the engine
+//! consistent: nothing staged is applied before [`SyncEngine::apply`], and
+//! nothing is marked uploaded before the server committed it.
+//!
+//! Records that fail to decrypt are skipped and reported in
+//! [`EngineSyncOutcome::incoming_failed`] — one corrupt record written by a
+//! buggy client must not block a whole collection. But if *every* record
+//! of a download fails its HMAC, the keys are wrong, not the records: the
+//! driver then stops with [`Error::Crypto`] (`BadHmac`) before applying
+//! anything, so the manager can refetch `crypto/keys`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::client::{DownloadPager, StorageClient, Uploader};
+use crate::crypto::{CryptoError, KeyBundle};
+use crate::engine::{ApplyStats, SyncEngine};
+use crate::error::Error;
+use crate::guid::Guid;
+use crate::interrupt::Interruptee;
+use crate::records::InfoConfiguration;
+use crate::timestamp::ServerTimestamp;
+
+/// Records per download page unless configured otherwise.
+pub const DEFAULT_DOWNLOAD_PAGE_SIZE: usize = 1000;
+
+/// What one engine's sync did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EngineSyncOutcome {
+    /// The engine's name.
+    pub engine: String,
+    /// BSOs downloaded.
+    pub downloaded: usize,
+    /// Records decrypted and staged.
+    pub staged: usize,
+    /// Downloaded records skipped, with why (bad HMAC, id mismatch, …).
+    pub incoming_failed: BTreeMap<Guid, String>,
+    /// What the engine reported while applying.
+    pub applied: ApplyStats,
+    /// Records committed on the server.
+    pub uploaded: usize,
+    /// Records not uploaded, with why.
+    pub upload_failed: BTreeMap<Guid, String>,
+    /// The new last-sync time given to the engine.
+    pub last_sync: ServerTimestamp,
+    /// HTTP requests this sync made.
+    pub requests: u64,
+}
+
+/// Syncs engines against one storage node; see the module docs.
+pub struct SyncDriver<'a> {
+    client: &'a StorageClient,
+    config: &'a InfoConfiguration,
+    interruptee: &'a dyn Interruptee,
+    page_size: usize,
+}
+
+impl<'a> SyncDriver<'a> {
+    /// A driver using `client`, within the server's `config` limits, that
+    /// stops when `interruptee` says so.
+    pub fn new(
+        client: &'a StorageClient,
+        config: &'a InfoConfiguration,
+        interruptee: &'a dyn Interruptee,
+    ) -> Self {
+        SyncDriver {
+            client,
+            config,
+            interruptee,
+            page_size: DEFAULT_DOWNLOAD_PAGE_SIZE,
+        }
+    }
+
+    /// Records per download page (at least 1).
+    pub fn with_page_size(mut self, page_size: usize) -> Self {
+        self.page_size = page_size.max(1);
+        self
+    }
+
+    /// Syncs `engine`, whose collection is encrypted with `keys` and was
+    /// last modified on the server at `server_modified` (from
+    /// `info/collections`; `None` if the collection does not exist).
+    pub fn sync(
+        &self,
+        engine: &dyn SyncEngine,
+        keys: &KeyBundle,
+        server_modified: Option<ServerTimestamp>,
+    ) -> Result<EngineSyncOutcome, Error> {
+        let name = engine.name().to_owned();
+        let engine_err = |e| Error::engine(&name, e);
+        let requests_before = self.client.http().request_count();
+        let mut outcome = EngineSyncOutcome {
+            engine: name.clone(),
+            ..EngineSyncOutcome::default()
+        };
+
+        self.interruptee.err_if_interrupted()?;
+        engine.begin_sync().map_err(engine_err)?;
+
+        // Download, decrypt, stage.
+        let mut collection_ts = server_modified.unwrap_or(ServerTimestamp::ZERO);
+        let request = engine.incoming_request(collection_ts).map_err(engine_err)?;
+        if let (Some(request), Some(_)) = (request, server_modified) {
+            let mut bad_hmacs = 0;
+            let mut pager = DownloadPager::new(self.client, request, self.page_size);
+            while let Some(page) = pager.next_page()? {
+                self.interruptee.err_if_interrupted()?;
+                outcome.downloaded += page.records.len();
+                let mut staged = Vec::with_capacity(page.records.len());
+                for bso in &page.records {
+                    match keys.decrypt(bso) {
+                        Ok(record) => staged.push(record),
+                        Err(e) => {
+                            if e.is_bad_hmac() {
+                                bad_hmacs += 1;
+                            }
+                            log::warn!("{name}: skipping record {}: {e}", bso.envelope.id);
+                            outcome
+                                .incoming_failed
+                                .insert(bso.envelope.id.clone(), e.to_string());
+                        }
+                    }
+                }
+                outcome.staged += staged.len();
+                if !staged.is_empty() {
+                    engine.stage_incoming(staged).map_err(engine_err)?;
+                }
+            }
+            if bad_hmacs > 0 && outcome.staged == 0 {
+                return Err(CryptoError::BadHmac.into());
+            }
+            if let Some(ts) = pager.last_modified() {
+                collection_ts = collection_ts.max(ts);
+            }
+        }
+
+        // Merge.
+        self.interruptee.err_if_interrupted()?;
+        let outgoing = engine
+            .apply(collection_ts, &mut outcome.applied)
+            .map_err(engine_err)?;
+
+        // Encrypt and upload.
+        let mut last_sync = collection_ts;
+        if !outgoing.is_empty() {
+            let collection = engine.collection_name().to_owned();
+            let mut uploader =
+                Uploader::new(self.client, &collection, self.config, collection_ts, |ts, ids| {
+                    engine.set_uploaded(ts, ids).map_err(engine_err)
+                });
+            for record in &outgoing {
+                self.interruptee.err_if_interrupted()?;
+                let bso = keys.encrypt(record)?;
+                uploader.enqueue(&bso)?;
+            }
+            let uploaded = uploader.finish()?;
+            outcome.uploaded = uploaded.committed.len();
+            outcome.upload_failed = uploaded.failed;
+            last_sync = last_sync.max(uploaded.last_modified);
+        }
+
+        engine.sync_finished(last_sync).map_err(engine_err)?;
+        outcome.last_sync = last_sync;
+        outcome.requests = self.client.http().request_count() - requests_before;
+        log::info!(
+            "{name}: {} down ({} staged), {} up, {} requests",
+            outcome.downloaded,
+            outcome.staged,
+            outcome.uploaded,
+            outcome.requests
+        );
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,296 @@
+//! Record identifiers.
+//!
+//! Every BSO has an id. Ids this code generates are 12 characters of the
+//! URL-safe base64 alphabet (9 random bytes), exactly what Firefox generates.
+//! Ids written by other clients may be anything the server accepts — up to 64
+//! printable ASCII characters — and must be carried through untouched, so a
+//! [`Guid`] holds any string and offers validity checks instead of refusing
+//! input at construction.
+//!
+//! The `sync-guid` crate named by the design is not published on crates.io, so
+//! this module provides the same capability: ids of the common 12-byte form are
+//! stored inline without a heap allocation, longer ones on the heap.
+
+use std::{
+    borrow::Borrow,
+    cmp::Ordering,
+    fmt,
+    hash::{Hash, Hasher},
+    ops::Deref,
+};
+
+use base64::Engine as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The length of the ids this crate generates.
+pub const GENERATED_GUID_LEN: usize = 12;
+
+/// The longest id the storage server accepts.
+pub const MAX_SERVER_GUID_LEN: usize = 64;
+
+/// A sync record id. Compares, hashes and borrows exactly like the `str` it holds.
+#[derive(Clone)]
+pub struct Guid(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// Exactly [`GENERATED_GUID_LEN`] bytes of ASCII: the common case, kept inline.
+    Inline([u8; GENERATED_GUID_LEN]),
+    Heap(Box<str>),
+}
+
+impl Guid {
+    /// Wraps any string as an id. Nothing is rejected here; see
+    /// [`Guid::is_valid_for_sync_server`] for the server's rules.
+    pub fn new(s: &str) -> Self {
+        let bytes = s.as_bytes();
+        if bytes.len() == GENERATED_GUID_LEN && bytes.is_ascii() {
+            let mut inline = [0u8; GENERATED_GUID_LEN];
+            inline.copy_from_slice(bytes);
+            Guid(Repr::Inline(inline))
+        } else {
+            Guid(Repr::Heap(s.into()))
+        }
+    }
+
+    /// A fresh random id: 9 bytes from the operating system's secure random
+    /// source, encoded as 12 URL-safe base64 characters.
+    ///
+    /// # Panics
+    /// Only if the operating system cannot supply random bytes, in which case
+    /// no cryptography in this crate could work either.
+    pub fn random() -> Self {
+        let bytes = crate::crypto::random_array::<9>()
+            .expect("the operating system's random number generator failed");
+        let mut inline = [0u8; GENERATED_GUID_LEN];
+        let written = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode_slice(bytes, &mut inline)
+            .expect("9 bytes always encode to exactly 12 base64 characters");
+        debug_assert_eq!(written, GENERATED_GUID_LEN);
+        Guid(Repr::Inline(inline))
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Only ASCII is ever stored inline (checked in `new` and `random`).
+            Repr::Inline(bytes) => std::str::from_utf8(bytes).unwrap_or_default(),
+            Repr::Heap(s) => s,
+        }
+    }
+
+    /// Whether the storage server accepts this id: 1 to 64 printable ASCII
+    /// characters (space through tilde). Commas are refused too, since an id
+    /// containing one could not be named in an `ids=` list.
+    pub fn is_valid_for_sync_server(&self) -> bool {
+        let s = self.as_str();
+        !s.is_empty()
+            && s.len() <= MAX_SERVER_GUID_LEN
+            && s.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b',')
+    }
+
+    /// Whether this id has the form Firefox generates: exactly 12 characters
+    /// of the URL-safe base64 alphabet. Places (bookmarks, history) requires it.
+    pub fn is_generated_form(&self) -> bool {
+        let s = self.as_str();
+        s.len() == GENERATED_GUID_LEN
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }
+}
+
+impl Deref for Guid {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Guid {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Borrow<str> for Guid {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for Guid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Guid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Guid({:?})", self.as_str())
+    }
+}
+
+impl PartialEq for Guid {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+impl Eq for Guid {}
+
+impl PartialEq<str> for Guid {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+impl PartialEq<&str> for Guid {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+impl PartialEq<String> for Guid {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+impl PartialEq<Guid> for str {
+    fn eq(&self, other: &Guid) -> bool {
+        self == other.as_str()
+    }
+}
+impl PartialEq<Guid> for &str {
+    fn eq(&self, other: &Guid) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl PartialOrd for Guid {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Guid {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Hash for Guid {
+    // Must agree with `str`'s hash so that `HashMap<Guid, _>::get("id")` works.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl From<&str> for Guid {
+    fn from(s: &str) -> Self {
+        Guid::new(s)
+    }
+}
+impl From<String> for Guid {
+    fn from(s: String) -> Self {
+        if s.len() == GENERATED_GUID_LEN {
+            Guid::new(&s)
+        } else {
+            Guid(Repr::Heap(s.into_boxed_str()))
+        }
+    }
+}
+impl From<&String> for Guid {
+    fn from(s: &String) -> Self {
+        Guid::new(s)
+    }
+}
+impl From<Guid> for String {
+    fn from(g: Guid) -> Self {
+        match g.0 {
+            Repr::Heap(s) => s.into(),
+            Repr::Inline(_) => g.as_str().to_owned(),
+        }
+    }
+}
+
+impl Serialize for Guid {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Guid {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct GuidVisitor;
+        impl serde::de::Visitor<'_> for GuidVisitor {
+            type Value = Guid;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a record id string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Guid, E> {
+                Ok(Guid::new(v))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Guid, E> {
+                Ok(Guid::from(v))
+            }
+        }
+        deserializer.deserialize_str(GuidVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{HashMap, HashSet};
+
+    #[test]
+    fn random_ids_have_the_generated_form_and_differ() {
+        let ids: HashSet<Guid> = (0..1000).map(|_| Guid::random()).collect();
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            assert!(id.is_generated_form(), "{id:?}");
+            assert!(id.is_valid_for_sync_server(), "{id:?}");
+        }
+    }
+
+    #[test]
+    fn inline_and_heap_forms_compare_as_their_strings() {
+        let short = Guid::new("abcdefghijkl");
+        let long = Guid::new("a-much-longer-id-written-by-another-client");
+        assert!(matches!(short.0, Repr::Inline(_)));
+        assert!(matches!(long.0, Repr::Heap(_)));
+        assert_eq!(short, "abcdefghijkl");
+        assert_eq!(Guid::from("abcdefghijkl".to_string()), short);
+        assert!(long < short, "ordered as strings: '-' sorts before 'b'");
+        let mut map = HashMap::new();
+        map.insert(long.clone(), 1);
+        assert_eq!(map.get("a-much-longer-id-written-by-another-client"), Some(&1));
+    }
+
+    #[test]
+    fn non_ascii_twelve_bytes_stay_exact() {
+        // 12 bytes but not ASCII: must not be stored inline nor mangled.
+        assert_eq!("éééééé".len(), GENERATED_GUID_LEN);
+        let odd = Guid::new("éééééé");
+        assert_eq!(odd.as_str(), "éééééé");
+        assert!(!odd.is_valid_for_sync_server());
+        assert!(!odd.is_generated_form());
+    }
+
+    #[test]
+    fn server_validity_rules() {
+        assert!(Guid::new("menu________").is_valid_for_sync_server());
+        assert!(Guid::new("{5a1e7bd0-4b1d-4e34-a4a4-f1d2c3b4a5e6}").is_valid_for_sync_server());
+        assert!(Guid::new(&"x".repeat(64)).is_valid_for_sync_server());
+        assert!(!Guid::new(&"x".repeat(65)).is_valid_for_sync_server());
+        assert!(!Guid::new("").is_valid_for_sync_server());
+        assert!(!Guid::new("tab\there").is_valid_for_sync_server());
+        assert!(!Guid::new("a,b").is_valid_for_sync_server());
+        assert!(!Guid::new("{5a1e7bd0}").is_generated_form());
+    }
+
+    #[test]
+    fn serde_is_a_plain_string() {
+        let id = Guid::new("abcdefghijkl");
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"abcdefghijkl\"");
+        let back: Guid = serde_json::from_str("\"abcdefghijkl\"").unwrap();
+        assert_eq!(back, id);
+        assert!(serde_json::from_str::<Guid>("12").is_err());
+    }
+}

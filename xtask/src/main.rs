@@ -1,0 +1,123 @@
+//! `cargo xtask`: the project's automation, in Rust so it runs wherever
+//! cargo does.
+//!
+//! - `cargo xtask ci` — everything CI checks: formatting, clippy with
+//!   warnings denied, and the workspace tests (nextest when installed).
+//! - `cargo xtask bench [crypto]` — the benchmarks that print the numbers
+//!   issues ask for.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(about = "Project automation for the Firefox Sync workspace")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run every CI check: fmt, clippy (-D warnings), tests.
+    Ci,
+    /// Run benchmarks and print their numbers.
+    Bench {
+        /// Which benchmark; all when omitted.
+        which: Option<Bench>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Bench {
+    /// sync15 record crypto: encrypt+HMAC and verify+decrypt of 1 KiB records.
+    Crypto,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    std::env::set_current_dir(workspace_root()).context("changing to the workspace root")?;
+    match cli.command {
+        Cmd::Ci => ci(),
+        Cmd::Bench { which } => bench(which),
+    }
+}
+
+fn workspace_root() -> std::path::PathBuf {
+    // xtask lives one level below the workspace root.
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| ".".into())
+}
+
+fn ci() -> Result<()> {
+    let started = Instant::now();
+    step("format", cargo(&["fmt", "--all", "--", "--check"]))?;
+    step(
+        "clippy",
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    if has_nextest() {
+        step(
+            "tests",
+            cargo(&["nextest", "run", "--workspace", "--locked", "--no-fail-fast"]),
+        )?;
+        step("doc tests", cargo(&["test", "--workspace", "--locked", "--doc"]))?;
+    } else {
+        step(
+            "tests",
+            cargo(&["test", "--workspace", "--locked", "--no-fail-fast"]),
+        )?;
+    }
+    println!("ci: all checks passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+fn bench(which: Option<Bench>) -> Result<()> {
+    let all = which.is_none();
+    if all || matches!(which, Some(Bench::Crypto)) {
+        step(
+            "bench crypto",
+            cargo(&["bench", "-p", "sync15", "--bench", "crypto"]),
+        )?;
+    }
+    Ok(())
+}
+
+fn cargo(args: &[&str]) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(args);
+    cmd
+}
+
+fn has_nextest() -> bool {
+    cargo(&["nextest", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs one step, streaming its output; fails the whole command if it fails.
+fn step(name: &str, mut cmd: Command) -> Result<()> {
+    println!("\n==> {name}: {cmd:?}");
+    let started = Instant::now();
+    let status = cmd.status().with_context(|| format!("starting {name}"))?;
+    if !status.success() {
+        bail!("{name} failed ({status})");
+    }
+    println!("==> {name}: ok in {:.1?}", started.elapsed());
+    Ok(())
+}
