@@ -108,7 +108,13 @@ impl Cleartext {
 
     /// The JSON bytes of the object.
     pub fn to_json_vec(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.0).unwrap_or_default()
+        // Records are typically a few hundred bytes to a few KiB: start big
+        // enough that most never reallocate while serializing.
+        let mut out = Vec::with_capacity(1024);
+        match serde_json::to_writer(&mut out, &self.0) {
+            Ok(()) => out,
+            Err(_) => Vec::new(),
+        }
     }
 }
 

@@ -3,12 +3,12 @@
 
 use std::fmt;
 
-use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
+use aes::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit, block_padding::Pkcs7};
 use base64::Engine as _;
 use ring::hmac;
 use serde::{Deserialize, Serialize};
 
-use super::{BASE64, CryptoError, key32, random_array};
+use super::{BASE64, CryptoError, key32, random_array, random_iv};
 use crate::bso::{IncomingBso, IncomingRecord, OutgoingBso, OutgoingRecord};
 use crate::error::Error;
 use crate::payload::Cleartext;
@@ -46,9 +46,37 @@ impl EncryptedPayload {
 
     /// The JSON text that goes into a BSO's `payload` field.
     pub fn to_json(&self) -> String {
+        // Fast path: base64 and hex never need JSON escaping, so the text can be
+        // assembled directly instead of scanning every ciphertext byte for escapes.
+        if is_json_safe(&self.ciphertext) && is_json_safe(&self.iv) && is_json_safe(&self.hmac) {
+            let mut out = String::with_capacity(self.ciphertext.len() + self.iv.len() + self.hmac.len() + 40);
+            out.push_str("{\"ciphertext\":\"");
+            out.push_str(&self.ciphertext);
+            out.push_str("\",\"IV\":\"");
+            out.push_str(&self.iv);
+            out.push_str("\",\"hmac\":\"");
+            out.push_str(&self.hmac);
+            out.push_str("\"}");
+            return out;
+        }
         // Serializing three strings cannot fail.
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// PKCS#7 always adds 1..=16 bytes, up to a whole number of blocks.
+fn padded_len(cleartext_len: usize) -> usize {
+    (cleartext_len / 16 + 1) * 16
+}
+
+/// Whether `s` can sit between JSON quotes as is.
+fn is_json_safe(s: &str) -> bool {
+    // A branch-free fold, so the compiler can vectorize the scan of long ciphertexts.
+    let unsafe_bytes = s
+        .as_bytes()
+        .iter()
+        .fold(0u8, |acc, &b| acc | u8::from(b < 0x20 || b == b'"' || b == b'\\'));
+    unsafe_bytes == 0
 }
 
 /// An encryption key and an HMAC key, each 32 bytes.
@@ -56,6 +84,8 @@ impl EncryptedPayload {
 pub struct KeyBundle {
     enc_key: [u8; 32],
     hmac_raw: [u8; 32],
+    /// The expanded AES key schedule, computed once rather than per record.
+    cipher: aes::Aes256,
     hmac_key: hmac::Key,
 }
 
@@ -84,6 +114,7 @@ impl KeyBundle {
 
     pub(crate) fn from_arrays(enc_key: [u8; 32], hmac_raw: [u8; 32]) -> Self {
         KeyBundle {
+            cipher: aes::Aes256::new(&enc_key.into()),
             enc_key,
             hmac_raw,
             hmac_key: hmac::Key::new(hmac::HMAC_SHA256, &hmac_raw),
@@ -113,18 +144,38 @@ impl KeyBundle {
 
     /// Encrypts `cleartext` under a fresh random IV.
     pub fn encrypt_bytes(&self, cleartext: &[u8]) -> Result<EncryptedPayload, CryptoError> {
-        Ok(self.encrypt_bytes_with_iv(cleartext, &random_array::<16>()?))
+        Ok(self.encrypt_bytes_with_iv(cleartext, &random_iv()?))
     }
 
     /// Encrypts with a caller-chosen IV. Only for known-answer tests: reusing
     /// an IV with the same key leaks information about the cleartexts.
     pub fn encrypt_bytes_with_iv(&self, cleartext: &[u8], iv: &[u8; 16]) -> EncryptedPayload {
-        let ciphertext =
-            Aes256CbcEnc::new(&self.enc_key.into(), iv.into()).encrypt_padded_vec_mut::<Pkcs7>(cleartext);
-        let ciphertext = BASE64.encode(ciphertext);
+        let mut buffer = Vec::with_capacity(padded_len(cleartext.len()));
+        buffer.extend_from_slice(cleartext);
+        self.encrypt_owned(buffer, iv)
+    }
+
+    /// Encrypts a cleartext buffer in place (growing it by the padding), so a
+    /// freshly serialized record is never copied.
+    fn encrypt_owned(&self, mut buffer: Vec<u8>, iv: &[u8; 16]) -> EncryptedPayload {
+        let cleartext_len = buffer.len();
+        let padded_len = padded_len(cleartext_len);
+        buffer.resize(padded_len, 0);
+        let encrypted = Aes256CbcEnc::inner_iv_init(self.cipher.clone(), iv.into())
+            .encrypt_padded_mut::<Pkcs7>(&mut buffer, cleartext_len)
+            .map(|ct| ct.len());
+        // The buffer was sized for the padding above, so this cannot fail; keep it total anyway.
+        debug_assert_eq!(encrypted.ok(), Some(padded_len));
+        let mut ciphertext = String::with_capacity(padded_len.div_ceil(3) * 4);
+        BASE64.encode_string(&buffer, &mut ciphertext);
         let tag = hmac::sign(&self.hmac_key, ciphertext.as_bytes());
+        let mut hmac_hex = [0u8; 64];
+        let hmac = match hex::encode_to_slice(tag.as_ref(), &mut hmac_hex) {
+            Ok(()) => String::from_utf8_lossy(&hmac_hex).into_owned(),
+            Err(_) => hex::encode(tag.as_ref()),
+        };
         EncryptedPayload {
-            hmac: hex::encode(tag.as_ref()),
+            hmac,
             iv: BASE64.encode(iv),
             ciphertext,
         }
@@ -144,18 +195,27 @@ impl KeyBundle {
             .as_slice()
             .try_into()
             .map_err(|_| CryptoError::InvalidIvLength(iv.len()))?;
-        let ciphertext = BASE64
-            .decode(&payload.ciphertext)
+        let mut buffer = Vec::with_capacity(payload.ciphertext.len() / 4 * 3 + 3);
+        BASE64
+            .decode_vec(&payload.ciphertext, &mut buffer)
             .map_err(|_| CryptoError::InvalidBase64 { field: "ciphertext" })?;
-        Aes256CbcDec::new(&self.enc_key.into(), &iv.into())
-            .decrypt_padded_vec_mut::<Pkcs7>(&ciphertext)
-            .map_err(|_| CryptoError::Decrypt)
+        if buffer.is_empty() || buffer.len() % 16 != 0 {
+            return Err(CryptoError::Decrypt);
+        }
+        let cleartext_len = Aes256CbcDec::inner_iv_init(self.cipher.clone(), &iv.into())
+            .decrypt_padded_mut::<Pkcs7>(&mut buffer)
+            .map_err(|_| CryptoError::Decrypt)?
+            .len();
+        buffer.truncate(cleartext_len);
+        Ok(buffer)
     }
 
     /// Encrypts a record for upload: cleartext JSON → [`EncryptedPayload`] →
     /// the BSO's payload string.
     pub fn encrypt(&self, record: &OutgoingRecord) -> Result<OutgoingBso, Error> {
-        let encrypted = self.encrypt_bytes(&record.cleartext.to_json_vec())?;
+        let mut cleartext = record.cleartext.to_json_vec();
+        cleartext.reserve_exact(padded_len(cleartext.len()) - cleartext.len());
+        let encrypted = self.encrypt_owned(cleartext, &random_iv()?);
         Ok(OutgoingBso {
             envelope: record.envelope.clone(),
             payload: encrypted.to_json(),

@@ -74,10 +74,71 @@ pub(crate) fn random_array<const N: usize>() -> Result<[u8; N], CryptoError> {
     Ok(out)
 }
 
+/// A fresh 16-byte IV from the operating system's secure random source.
+///
+/// IVs are public and needed once per record, so they are drawn from a small
+/// per-thread pool refilled from the OS 64 IVs at a time: one `getrandom` call
+/// per 64 records instead of one per record. Keys never come from this pool.
+pub(crate) fn random_iv() -> Result<[u8; 16], CryptoError> {
+    use std::cell::RefCell;
+    const POOL_IVS: usize = 64;
+    struct Pool {
+        bytes: [u8; 16 * POOL_IVS],
+        next: usize,
+    }
+    thread_local! {
+        static POOL: RefCell<Pool> = const {
+            RefCell::new(Pool { bytes: [0; 16 * POOL_IVS], next: POOL_IVS })
+        };
+    }
+    POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if pool.next == POOL_IVS {
+            use ring::rand::SecureRandom;
+            ring::rand::SystemRandom::new()
+                .fill(&mut pool.bytes)
+                .map_err(|_| CryptoError::Random)?;
+            pool.next = 0;
+        }
+        let start = pool.next * 16;
+        let mut iv = [0u8; 16];
+        iv.copy_from_slice(&pool.bytes[start..start + 16]);
+        // Spent IVs are wiped so that a later memory disclosure shows nothing reusable.
+        pool.bytes[start..start + 16].fill(0);
+        pool.next += 1;
+        Ok(iv)
+    })
+}
+
 /// Copies a slice into a 32-byte key, or says which key had the wrong size.
 pub(crate) fn key32(bytes: &[u8], what: &'static str) -> Result<[u8; 32], CryptoError> {
     bytes.try_into().map_err(|_| CryptoError::InvalidKeyLength {
         what,
         len: bytes.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn pooled_ivs_are_distinct_across_refills() {
+        let ivs: HashSet<[u8; 16]> = (0..1000).map(|_| random_iv().unwrap()).collect();
+        assert_eq!(ivs.len(), 1000);
+        assert!(!ivs.contains(&[0u8; 16]));
+    }
+
+    #[test]
+    fn key32_names_the_key_with_the_wrong_size() {
+        assert_eq!(key32(&[1u8; 32], "k").unwrap(), [1u8; 32]);
+        assert_eq!(
+            key32(&[1u8; 33], "the HMAC key").unwrap_err(),
+            CryptoError::InvalidKeyLength {
+                what: "the HMAC key",
+                len: 33
+            }
+        );
+    }
 }
