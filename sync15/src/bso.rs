@@ -57,13 +57,13 @@ pub struct IncomingBso {
 #[derive(Deserialize)]
 struct IncomingWire {
     id: Guid,
-    #[serde(default)]
+    // A server always sends `modified` and `payload` for full records; one
+    // without them is a broken answer, not an empty record from 1970.
     modified: ServerTimestamp,
     #[serde(default)]
     sortindex: Option<i32>,
     #[serde(default)]
     ttl: Option<u32>,
-    #[serde(default)]
     payload: String,
 }
 
@@ -341,13 +341,22 @@ mod tests {
     }
 
     #[test]
-    fn incoming_bso_tolerates_missing_optional_fields_but_not_bad_types() {
-        let bso: IncomingBso = serde_json::from_str(r#"{"id":"x"}"#).unwrap();
+    fn incoming_bso_requires_id_modified_and_payload() {
+        let bso: IncomingBso = serde_json::from_str(r#"{"id":"x","modified":1.5,"payload":""}"#).unwrap();
         assert_eq!(bso.payload, "");
-        assert_eq!(bso.envelope.modified, ServerTimestamp::ZERO);
-        assert!(serde_json::from_str::<IncomingBso>(r#"{"payload":"x"}"#).is_err());
-        assert!(serde_json::from_str::<IncomingBso>(r#"{"id":"x","sortindex":"high"}"#).is_err());
-        assert!(serde_json::from_str::<IncomingBso>(r#"{"id":"x","ttl":-1}"#).is_err());
+        assert_eq!(bso.envelope.sortindex, None);
+        assert_eq!(bso.envelope.ttl, None);
+        for broken in [
+            r#"{"id":"x"}"#,
+            r#"{"id":"x","payload":"p"}"#,
+            r#"{"id":"x","modified":1}"#,
+            r#"{"payload":"x","modified":1}"#,
+            r#"{"id":"x","modified":1,"payload":"p","sortindex":"high"}"#,
+            r#"{"id":"x","modified":1,"payload":"p","ttl":-1}"#,
+            r#"{"id":"x","modified":1,"payload":7}"#,
+        ] {
+            assert!(serde_json::from_str::<IncomingBso>(broken).is_err(), "{broken}");
+        }
     }
 
     #[test]

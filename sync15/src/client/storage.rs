@@ -493,7 +493,11 @@ impl StorageClient {
 
     /// `DELETE <endpoint>`: every collection of the user.
     pub fn delete_everything(&self) -> Result<ServerTimestamp, Error> {
-        let response = self.send(Method::DELETE, self.endpoint.clone(), Precondition::None, None)?;
+        // The endpoint itself, as the token named it: `/1.5/<uid>`, no trailing slash.
+        let mut url = self.endpoint.clone();
+        let path = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&path);
+        let response = self.send(Method::DELETE, url, Precondition::None, None)?;
         Ok(write_result(&response)?.modified)
     }
 
