@@ -595,7 +595,8 @@ fn delete_collection_and_everything() {
 
 #[test]
 fn every_status_a_caller_must_tell_apart() {
-    let cases: Vec<(Reply, fn(&Error) -> bool)> = vec![
+    type Check = fn(&Error) -> bool;
+    let cases: Vec<(Reply, Check)> = vec![
         (Reply::status(401), |e| matches!(e, Error::StorageUnauthorized)),
         (Reply::text(404, "0"), |e| matches!(e, Error::NotFound)),
         (

@@ -40,15 +40,15 @@ pub struct MemoryCollection {
     state: Mutex<State>,
 }
 
-pub const START_MS: i64 = 1_700_000_000_000;
-
 impl MemoryCollection {
     pub fn new(collection: &str, batching: bool) -> Self {
         MemoryCollection {
             collection: collection.to_owned(),
             batching,
             state: Mutex::new(State {
-                clock_ms: START_MS,
+                // The real time: clients learn the server's clock from
+                // X-Weave-Timestamp and sign with it.
+                clock_ms: ServerTimestamp::now().as_millis() / 10 * 10,
                 ..State::default()
             }),
         }
