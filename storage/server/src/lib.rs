@@ -1,6 +1,24 @@
-//! # sync-storage
+//! # sync-storage: a Firefox Sync token server and SyncStorage 1.5 server
 //!
-//! **Not built yet** (issue 3). The token server and the SyncStorage API 1.5
-//! storage server, with an embedded SQLite store by default.
+//! One process, one SQLite file, no other service: point Firefox (or any
+//! client of this workspace) at it and sync.
 //!
-//! It must never know an engine or a key: it stores only what clients send.
+//! - [`config`]: the TOML file and `SYNC_STORAGE_*` variables.
+//! - [`db`]: the SQLite store — one writer, a pool of readers, every write
+//!   request one transaction.
+//! - [`auth`]: bearer-token checks at the token server, Hawk at storage,
+//!   and the self-verifying storage tokens that link the two.
+//! - `api`: the HTTP routes (axum): `GET /1.0/sync/1.5` and `/1.5/{uid}/…`.
+//! - [`Server`]: binds, serves, and shuts down gracefully.
+//!
+//! **It never knows an engine or a key.** It stores the BSOs clients send,
+//! validates only their envelope, and cannot read a payload.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+
+mod api;
+mod server;
+
+pub use server::{RunningServer, Server, ServerError};

@@ -1,0 +1,383 @@
+//! Parsing and validating what clients send: query parameters, the
+//! conditional headers, collection names, ids and BSO bodies.
+
+use axum::http::HeaderMap;
+use serde_json::Value;
+use sync15::ServerTimestamp;
+
+use super::error::{ApiError, code};
+use crate::db::{BsoInput, CollectionQuery, SortOrder};
+
+/// The most ids one request may name.
+pub const MAX_IDS: usize = 100;
+/// sortindex and ttl are at most nine digits.
+const MAX_NINE_DIGITS: i64 = 999_999_999;
+
+/// `X-If-Modified-Since` / `X-If-Unmodified-Since`, in ms.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Conditions {
+    pub modified_since: Option<i64>,
+    pub unmodified_since: Option<i64>,
+}
+
+impl Conditions {
+    pub fn from_headers(headers: &HeaderMap) -> Result<Self, ApiError> {
+        let read = |name: &str| -> Result<Option<i64>, ApiError> {
+            match headers.get(name) {
+                None => Ok(None),
+                Some(v) => v
+                    .to_str()
+                    .ok()
+                    .and_then(|s| ServerTimestamp::parse(s).ok())
+                    .filter(|ts| ts.as_millis() >= 0)
+                    .map(|ts| Some(ts.as_millis()))
+                    .ok_or_else(|| {
+                        ApiError::BadParam(format!("{name} must be a non-negative decimal timestamp"))
+                    }),
+            }
+        };
+        let conditions = Conditions {
+            modified_since: read("x-if-modified-since")?,
+            unmodified_since: read("x-if-unmodified-since")?,
+        };
+        if conditions.modified_since.is_some() && conditions.unmodified_since.is_some() {
+            return Err(ApiError::BadParam(
+                "X-If-Modified-Since and X-If-Unmodified-Since cannot be combined".into(),
+            ));
+        }
+        Ok(conditions)
+    }
+
+    /// For reads: 304 if unchanged since, 412 if changed since.
+    pub fn check_read(&self, modified: i64) -> Result<(), ApiError> {
+        if self.modified_since.is_some_and(|since| modified <= since) {
+            return Err(ApiError::NotModified);
+        }
+        if self.unmodified_since.is_some_and(|since| modified > since) {
+            return Err(ApiError::PreconditionFailed);
+        }
+        Ok(())
+    }
+}
+
+/// Collection names: 1–32 characters of `[A-Za-z0-9._-]`.
+pub fn check_collection(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::BadParam(format!("invalid collection name {name:?}")))
+    }
+}
+
+/// BSO ids: 1–64 printable ASCII characters.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| (b' '..=b'~').contains(&b))
+}
+
+/// Decoded query parameters.
+pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The `ids` parameter: at most 100 valid ids.
+pub fn ids_param(pairs: &[(String, String)]) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(raw) = param(pairs, "ids") else {
+        return Ok(None);
+    };
+    let ids: Vec<String> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if ids.len() > MAX_IDS {
+        return Err(ApiError::BadParam(format!("at most {MAX_IDS} ids per request")));
+    }
+    if let Some(bad) = ids.iter().find(|id| !valid_id(id)) {
+        return Err(ApiError::BadParam(format!("invalid id {bad:?}")));
+    }
+    Ok(Some(ids))
+}
+
+/// A collection GET's parameters; also whether `full` was given.
+pub fn collection_query(pairs: &[(String, String)]) -> Result<(CollectionQuery, bool), ApiError> {
+    let timestamp = |name: &str| -> Result<Option<i64>, ApiError> {
+        param(pairs, name)
+            .map(|v| {
+                ServerTimestamp::parse(v)
+                    .map(|ts| ts.as_millis())
+                    .map_err(|_| ApiError::BadParam(format!("{name} must be a decimal timestamp")))
+            })
+            .transpose()
+    };
+    let limit = param(pairs, "limit")
+        .map(|v| {
+            v.parse::<u64>()
+                .ok()
+                .filter(|l| *l > 0)
+                .ok_or_else(|| ApiError::BadParam("limit must be a positive integer".into()))
+        })
+        .transpose()?;
+    let offset = param(pairs, "offset")
+        .map(|v| {
+            v.parse::<u64>()
+                .map_err(|_| ApiError::BadParam("offset must come from X-Weave-Next-Offset".into()))
+        })
+        .transpose()?
+        .unwrap_or(0);
+    let sort = match param(pairs, "sort") {
+        None => SortOrder::Unspecified,
+        Some("newest") => SortOrder::Newest,
+        Some("oldest") => SortOrder::Oldest,
+        Some("index") => SortOrder::Index,
+        Some(other) => return Err(ApiError::BadParam(format!("unknown sort order {other:?}"))),
+    };
+    let query = CollectionQuery {
+        ids: ids_param(pairs)?,
+        newer: timestamp("newer")?,
+        older: timestamp("older")?,
+        sort,
+        limit,
+        offset,
+    };
+    Ok((query, param(pairs, "full").is_some()))
+}
+
+/// The batch parameters of a POST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchParam {
+    /// No `batch`: store at once.
+    None,
+    /// `batch=true`.
+    Start,
+    /// `batch=<id>`.
+    Existing(i64),
+}
+
+pub fn batch_params(pairs: &[(String, String)]) -> Result<(BatchParam, bool), ApiError> {
+    let batch = match param(pairs, "batch") {
+        None => BatchParam::None,
+        Some("true") => BatchParam::Start,
+        Some(id) => BatchParam::Existing(
+            id.parse()
+                .map_err(|_| ApiError::BadParam(format!("invalid batch id {id:?}")))?,
+        ),
+    };
+    let commit = match param(pairs, "commit") {
+        None => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::BadParam("commit must be \"true\"".into())),
+    };
+    if commit && batch == BatchParam::None {
+        return Err(ApiError::BadParam("commit needs a batch".into()));
+    }
+    Ok((batch, commit))
+}
+
+/// Why one BSO of a POST was refused (the `failed` reasons).
+pub type Refusal = &'static str;
+
+/// Validates one BSO object. `path_id` is the id in a PUT's URL.
+pub fn parse_bso(value: &Value, path_id: Option<&str>, max_payload: u64) -> Result<BsoInput, Refusal> {
+    let Value::Object(fields) = value else {
+        return Err("invalid bso");
+    };
+    let id = match (fields.get("id"), path_id) {
+        (Some(Value::String(id)), Some(path)) if id != path => return Err("id does not match the URL"),
+        (Some(Value::String(id)), _) => id.clone(),
+        (None, Some(path)) => path.to_owned(),
+        _ => return Err("invalid id"),
+    };
+    if !valid_id(&id) {
+        return Err("invalid id");
+    }
+    let sortindex = match fields.get("sortindex") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(v) => match v.as_i64() {
+            Some(n) if n.abs() <= MAX_NINE_DIGITS => Some(Some(n)),
+            _ => return Err("invalid sortindex"),
+        },
+    };
+    let ttl = match fields.get("ttl") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(v) => match v.as_i64() {
+            Some(n) if (0..=MAX_NINE_DIGITS).contains(&n) => Some(Some(n as u64)),
+            _ => return Err("invalid ttl"),
+        },
+    };
+    let payload = match fields.get("payload") {
+        None => None,
+        Some(Value::Null) => Some(String::new()),
+        Some(Value::String(p)) if p.len() as u64 > max_payload => return Err("payload too large"),
+        Some(Value::String(p)) => Some(p.clone()),
+        Some(_) => return Err("invalid payload"),
+    };
+    Ok(BsoInput {
+        id,
+        sortindex,
+        payload,
+        ttl,
+    })
+}
+
+/// The BSOs of a POST body, as JSON values: a JSON array, or one object
+/// per line for `application/newlines`.
+pub fn post_body(content_type: Option<&str>, body: &[u8]) -> Result<Vec<Value>, ApiError> {
+    let media = content_type
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match media.as_str() {
+        "application/json" | "text/plain" | "" => match serde_json::from_slice(body) {
+            Ok(Value::Array(items)) => Ok(items),
+            _ => Err(ApiError::Code(code::MALFORMED_JSON)),
+        },
+        "application/newlines" => body
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+            .map(|line| serde_json::from_slice(line).map_err(|_| ApiError::Code(code::MALFORMED_JSON)))
+            .collect(),
+        _ => Err(ApiError::UnsupportedMediaType),
+    }
+}
+
+/// A PUT body: one JSON object.
+pub fn put_body(content_type: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
+    let media = content_type
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !matches!(media.as_str(), "application/json" | "text/plain" | "") {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(body).map_err(|_| ApiError::Code(code::MALFORMED_JSON))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn bso_fields_are_validated() {
+        let ok = parse_bso(
+            &json!({"id": "a", "payload": "p", "sortindex": -5, "ttl": 60}),
+            None,
+            10,
+        )
+        .unwrap();
+        assert_eq!(ok.sortindex, Some(Some(-5)));
+        assert_eq!(ok.ttl, Some(Some(60)));
+        let partial = parse_bso(&json!({"id": "a", "sortindex": null}), None, 10).unwrap();
+        assert_eq!(partial.payload, None);
+        assert_eq!(partial.sortindex, Some(None));
+        let cases = [
+            (json!("x"), "invalid bso"),
+            (json!({"payload": "p"}), "invalid id"),
+            (json!({"id": ""}), "invalid id"),
+            (json!({"id": "é"}), "invalid id"),
+            (json!({"id": "a".repeat(65)}), "invalid id"),
+            (
+                json!({"id": "a", "sortindex": 1_000_000_000}),
+                "invalid sortindex",
+            ),
+            (json!({"id": "a", "sortindex": "1"}), "invalid sortindex"),
+            (json!({"id": "a", "sortindex": 1.5}), "invalid sortindex"),
+            (json!({"id": "a", "ttl": -1}), "invalid ttl"),
+            (json!({"id": "a", "payload": 7}), "invalid payload"),
+            (json!({"id": "a", "payload": "12345678901"}), "payload too large"),
+        ];
+        for (value, reason) in cases {
+            assert_eq!(parse_bso(&value, None, 10), Err(reason), "{value}");
+        }
+        assert_eq!(
+            parse_bso(&json!({"id": "b"}), Some("a"), 10),
+            Err("id does not match the URL")
+        );
+        assert_eq!(parse_bso(&json!({}), Some("a"), 10).unwrap().id, "a");
+    }
+
+    #[test]
+    fn conditional_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("x-if-modified-since", "12.34".parse().unwrap());
+        let c = Conditions::from_headers(&h).unwrap();
+        assert_eq!(c.modified_since, Some(12_340));
+        assert!(matches!(c.check_read(12_340), Err(ApiError::NotModified)));
+        assert!(c.check_read(12_350).is_ok());
+        h.insert("x-if-unmodified-since", "1".parse().unwrap());
+        assert!(Conditions::from_headers(&h).is_err());
+        let mut bad = HeaderMap::new();
+        bad.insert("x-if-unmodified-since", "soon".parse().unwrap());
+        assert!(Conditions::from_headers(&bad).is_err());
+    }
+
+    #[test]
+    fn query_parameters() {
+        let pairs = query_pairs(Some("full=1&newer=1.5&limit=10&offset=20&sort=index&ids=a%2Cb"));
+        let (q, full) = collection_query(&pairs).unwrap();
+        assert!(full);
+        assert_eq!(q.newer, Some(1500));
+        assert_eq!(q.limit, Some(10));
+        assert_eq!(q.offset, 20);
+        assert_eq!(q.sort, SortOrder::Index);
+        assert_eq!(q.ids.unwrap(), ["a", "b"]);
+        for bad in ["limit=0", "limit=x", "offset=-1", "sort=random", "newer=later"] {
+            assert!(collection_query(&query_pairs(Some(bad))).is_err(), "{bad}");
+        }
+        let many = format!("ids={}", vec!["x"; 101].join(","));
+        assert!(collection_query(&query_pairs(Some(&many))).is_err());
+        assert_eq!(
+            batch_params(&query_pairs(Some("batch=12&commit=true"))).unwrap(),
+            (BatchParam::Existing(12), true)
+        );
+        assert!(batch_params(&query_pairs(Some("commit=true"))).is_err());
+        assert!(batch_params(&query_pairs(Some("batch=abc"))).is_err());
+    }
+
+    #[test]
+    fn bodies() {
+        assert_eq!(post_body(None, b"[{\"id\":\"a\"}]").unwrap().len(), 1);
+        assert_eq!(
+            post_body(
+                Some("application/newlines"),
+                b"{\"id\":\"a\"}\n\n{\"id\":\"b\"}\n"
+            )
+            .unwrap()
+            .len(),
+            2
+        );
+        assert!(matches!(post_body(None, b"{}"), Err(ApiError::Code(6))));
+        assert!(matches!(
+            post_body(Some("image/png"), b"[]"),
+            Err(ApiError::UnsupportedMediaType)
+        ));
+        assert!(matches!(
+            put_body(Some("application/json"), b"nope"),
+            Err(ApiError::Code(6))
+        ));
+    }
+}

@@ -1,0 +1,324 @@
+//! `storage/…`: collections and BSOs.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::error::code;
+use super::info::kb;
+use super::params::{self, BatchParam, Conditions};
+use super::{ApiError, AppState, X_LAST_MODIFIED, X_WEAVE_TIMESTAMP, ts_header, ts_json};
+use crate::db::{BatchAppend, BatchResult, Bso, BsoInput};
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// `GET storage/<collection>`.
+pub async fn get_collection(
+    State(state): State<Arc<AppState>>,
+    Path((uid, collection)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
+    params::check_collection(&collection)?;
+    let conditions = Conditions::from_headers(&headers)?;
+    let (query, full) = params::collection_query(&params::query_pairs(query.as_deref()))?;
+    let page = state
+        .with_db(claims, move |db, uid| {
+            let page = db.get_collection(uid, &collection, &query)?;
+            conditions.check_read(page.collection_modified.unwrap_or(0))?;
+            Ok(page)
+        })
+        .await?;
+
+    let newlines = wants_newlines(&headers);
+    let items: Vec<Value> = page
+        .bsos
+        .iter()
+        .map(|b| if full { bso_json(b) } else { json!(b.id) })
+        .collect();
+    let (body, content_type) = if newlines {
+        let mut out = String::new();
+        for item in &items {
+            out.push_str(&item.to_string());
+            out.push('\n');
+        }
+        (out, "application/newlines")
+    } else {
+        (Value::Array(items).to_string(), "application/json")
+    };
+    let mut response = Response::new(Body::from(body));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(X_LAST_MODIFIED, ts_header(page.collection_modified.unwrap_or(0)));
+    h.insert("x-weave-records", HeaderValue::from(page.bsos.len()));
+    if let Some(next) = page.next_offset {
+        h.insert("x-weave-next-offset", HeaderValue::from(next));
+    }
+    Ok(response)
+}
+
+/// JSON unless the client asks for newlines and not JSON.
+fn wants_newlines(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    accept.contains("application/newlines") && !accept.contains("application/json")
+}
+
+fn bso_json(b: &Bso) -> Value {
+    let mut v = json!({"id": b.id, "modified": ts_json(b.modified), "payload": b.payload});
+    if let Some(s) = b.sortindex {
+        v["sortindex"] = json!(s);
+    }
+    v
+}
+
+/// `GET storage/<collection>/<id>`.
+pub async fn get_bso(
+    State(state): State<Arc<AppState>>,
+    Path((uid, collection, id)): Path<(String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
+    params::check_collection(&collection)?;
+    let conditions = Conditions::from_headers(&headers)?;
+    let bso = state
+        .with_db(claims, move |db, uid| {
+            let bso = db.get_bso(uid, &collection, &id)?.ok_or(ApiError::NotFound)?;
+            conditions.check_read(bso.modified)?;
+            Ok(bso)
+        })
+        .await?;
+    Ok((
+        [(X_LAST_MODIFIED, ts_header(bso.modified))],
+        axum::Json(bso_json(&bso)),
+    )
+        .into_response())
+}
+
+/// `PUT storage/<collection>/<id>`.
+pub async fn put_bso(
+    State(state): State<Arc<AppState>>,
+    Path((uid, collection, id)): Path<(String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let claims = state.authenticate(&method, &uri, &headers, &body, &uid)?;
+    params::check_collection(&collection)?;
+    let conditions = Conditions::from_headers(&headers)?;
+    let value = params::put_body(content_type(&headers), &body)?;
+    let limits = &state.config.limits;
+    let input = match params::parse_bso(&value, Some(&id), limits.max_record_payload_bytes) {
+        Ok(input) => input,
+        Err("payload too large") => return Err(ApiError::TooLarge),
+        Err(reason) => {
+            tracing::debug!(reason, "invalid BSO in PUT");
+            return Err(ApiError::Code(code::INVALID_BSO));
+        }
+    };
+    let quota = limits.quota_bytes;
+    let outcome = state
+        .with_db(claims, move |db, uid| {
+            Ok(db.put_bso(uid, &collection, &input, conditions.unmodified_since, quota)?)
+        })
+        .await?;
+    let mut response = write_response(outcome.modified, json!(ts_json(outcome.modified)));
+    add_quota_header(&state, &mut response, outcome.collection_bytes);
+    Ok(response)
+}
+
+/// `POST storage/<collection>`, with or without the batch API.
+pub async fn post_collection(
+    State(state): State<Arc<AppState>>,
+    Path((uid, collection)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let claims = state.authenticate(&method, &uri, &headers, &body, &uid)?;
+    params::check_collection(&collection)?;
+    let conditions = Conditions::from_headers(&headers)?;
+    let (batch, commit) = params::batch_params(&params::query_pairs(query.as_deref()))?;
+    let items = params::post_body(content_type(&headers), &body)?;
+    let limits = state.config.limits.clone();
+    if items.len() as u64 > limits.max_post_records {
+        return Err(ApiError::Code(code::SIZE_LIMIT_EXCEEDED));
+    }
+
+    // Validate each BSO; a later copy of an id replaces an earlier one.
+    let mut valid: Vec<BsoInput> = Vec::with_capacity(items.len());
+    let mut failed: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
+    for item in &items {
+        match params::parse_bso(item, None, limits.max_record_payload_bytes) {
+            Ok(input) => {
+                valid.retain(|v| v.id != input.id);
+                valid.push(input);
+            }
+            Err(reason) => {
+                let id = item
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .unwrap_or_default();
+                failed.entry(id).or_default().push(reason);
+            }
+        }
+    }
+    let post_bytes: usize = valid.iter().map(BsoInput::payload_len).sum();
+    if post_bytes as u64 > limits.max_post_bytes {
+        return Err(ApiError::Code(code::SIZE_LIMIT_EXCEEDED));
+    }
+
+    let accepted: Vec<String> = valid.iter().map(|v| v.id.clone()).collect();
+    let quota = limits.quota_bytes;
+    let ttl_ms = (state.config.batch_ttl_secs as i64).saturating_mul(1000);
+    let result = state
+        .with_db(claims, move |db, uid| match batch {
+            BatchParam::None => Ok(BatchResult::Committed(db.post_bsos(
+                uid,
+                &collection,
+                &valid,
+                conditions.unmodified_since,
+                quota,
+            )?)),
+            BatchParam::Start | BatchParam::Existing(_) => {
+                let op = BatchAppend {
+                    batch: match batch {
+                        BatchParam::Existing(id) => Some(id),
+                        _ => None,
+                    },
+                    inputs: &valid,
+                    commit,
+                    max_total_records: limits.max_total_records,
+                    max_total_bytes: limits.max_total_bytes,
+                    ttl_ms,
+                };
+                Ok(db.batch_post(uid, &collection, &op, conditions.unmodified_since, quota)?)
+            }
+        })
+        .await?;
+
+    let failed = json!(failed);
+    match result {
+        BatchResult::Pending {
+            id,
+            collection_modified,
+        } => {
+            let mut response = (
+                StatusCode::ACCEPTED,
+                axum::Json(json!({"batch": id.to_string(), "success": accepted, "failed": failed})),
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert(X_LAST_MODIFIED, ts_header(collection_modified));
+            Ok(response)
+        }
+        BatchResult::Committed(outcome) => {
+            let mut response = write_response(
+                outcome.modified,
+                json!({"modified": ts_json(outcome.modified), "success": outcome.success, "failed": failed}),
+            );
+            add_quota_header(&state, &mut response, outcome.collection_bytes);
+            Ok(response)
+        }
+    }
+}
+
+/// `DELETE storage/<collection>`, or of `?ids=…` within it.
+pub async fn delete_collection(
+    State(state): State<Arc<AppState>>,
+    Path((uid, collection)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
+    params::check_collection(&collection)?;
+    let conditions = Conditions::from_headers(&headers)?;
+    let ids = params::ids_param(&params::query_pairs(query.as_deref()))?;
+    let modified = state
+        .with_db(claims, move |db, uid| match ids {
+            Some(ids) => Ok(db.delete_bsos(uid, &collection, &ids, conditions.unmodified_since)?),
+            None => Ok(db.delete_collection(uid, &collection, conditions.unmodified_since)?),
+        })
+        .await?;
+    Ok(write_response(modified, json!({"modified": ts_json(modified)})))
+}
+
+/// `DELETE storage/<collection>/<id>`.
+pub async fn delete_bso(
+    State(state): State<Arc<AppState>>,
+    Path((uid, collection, id)): Path<(String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
+    params::check_collection(&collection)?;
+    let conditions = Conditions::from_headers(&headers)?;
+    let modified = state
+        .with_db(claims, move |db, uid| {
+            Ok(db.delete_bso(uid, &collection, &id, conditions.unmodified_since)?)
+        })
+        .await?;
+    Ok(write_response(modified, json!({"modified": ts_json(modified)})))
+}
+
+/// `DELETE /1.5/<uid>` and `DELETE storage`: everything.
+pub async fn delete_everything(
+    State(state): State<Arc<AppState>>,
+    Path(uid): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
+    let conditions = Conditions::from_headers(&headers)?;
+    let modified = state
+        .with_db(claims, move |db, uid| {
+            Ok(db.delete_storage(uid, conditions.unmodified_since)?)
+        })
+        .await?;
+    Ok(write_response(modified, json!({"modified": ts_json(modified)})))
+}
+
+fn content_type(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
+}
+
+/// A write's answer: `X-Last-Modified` and `X-Weave-Timestamp` both equal
+/// the write's time.
+fn write_response(modified: i64, body: Value) -> Response {
+    let mut response = axum::Json(body).into_response();
+    let h = response.headers_mut();
+    h.insert(X_LAST_MODIFIED, ts_header(modified));
+    h.insert(X_WEAVE_TIMESTAMP, ts_header(modified));
+    response
+}
+
+fn add_quota_header(state: &AppState, response: &mut Response, collection_bytes: i64) {
+    let quota = state.config.limits.quota_bytes;
+    if quota > 0 {
+        let remaining = kb((quota as i64).saturating_sub(collection_bytes).max(0));
+        if let Ok(value) = HeaderValue::from_str(&format!("{remaining:.2}")) {
+            response.headers_mut().insert("x-weave-quota-remaining", value);
+        }
+    }
+}

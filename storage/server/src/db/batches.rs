@@ -1,0 +1,172 @@
+//! The batch upload API: BSOs accumulate in a pending batch over several
+//! POSTs and become visible all at once, in one transaction, on commit.
+
+use rusqlite::{OptionalExtension, Transaction};
+
+use super::bsos::{
+    BsoInput, PostOutcome, check_unmodified, collection_modified, finish_collection_write, upsert,
+};
+use super::{Db, DbError, next_timestamp, now_ms};
+
+/// One POST of the batch API.
+#[derive(Debug, Clone)]
+pub struct BatchAppend<'a> {
+    /// `None` starts a new batch (`batch=true`).
+    pub batch: Option<i64>,
+    /// The valid BSOs of this request.
+    pub inputs: &'a [BsoInput],
+    /// `commit=true`.
+    pub commit: bool,
+    /// The batch may hold at most this many BSOs…
+    pub max_total_records: u64,
+    /// …and this many payload bytes.
+    pub max_total_bytes: u64,
+    /// An uncommitted batch is dropped after this long.
+    pub ttl_ms: i64,
+}
+
+/// What a batch POST did.
+#[derive(Debug, Clone)]
+pub enum BatchResult {
+    /// The BSOs were added to the open batch `id`.
+    Pending {
+        /// The batch id.
+        id: i64,
+        /// The collection's (unchanged) time.
+        collection_modified: i64,
+    },
+    /// The batch was committed.
+    Committed(PostOutcome),
+}
+
+impl Db {
+    /// Starts, extends and/or commits a batch, atomically.
+    pub fn batch_post(
+        &self,
+        uid: u64,
+        collection: &str,
+        op: &BatchAppend<'_>,
+        unmodified_since: Option<i64>,
+        quota_bytes: u64,
+    ) -> Result<BatchResult, DbError> {
+        self.write(|tx| {
+            let current = collection_modified(tx, uid, collection)?;
+            check_unmodified(current, unmodified_since)?;
+            let now = now_ms();
+            let (id, count, bytes) = match op.batch {
+                None => {
+                    tx.execute(
+                        "INSERT INTO batches (uid, collection, expiry) VALUES (?, ?, ?)",
+                        (uid, collection, now.saturating_add(op.ttl_ms)),
+                    )?;
+                    (tx.last_insert_rowid(), 0, 0)
+                }
+                Some(id) => tx
+                    .query_row(
+                        "SELECT id, bso_count, total_bytes FROM batches
+                         WHERE id = ? AND uid = ? AND collection = ? AND expiry > ?",
+                        (id, uid, collection, now),
+                        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
+                    )
+                    .optional()?
+                    .ok_or(DbError::BatchNotFound)?,
+            };
+            let added_bytes: usize = op.inputs.iter().map(BsoInput::payload_len).sum();
+            let new_count = count as u64 + op.inputs.len() as u64;
+            let new_bytes = bytes as u64 + added_bytes as u64;
+            if new_count > op.max_total_records {
+                return Err(DbError::LimitExceeded(format!(
+                    "a batch may hold at most {} records",
+                    op.max_total_records
+                )));
+            }
+            if new_bytes > op.max_total_bytes {
+                return Err(DbError::LimitExceeded(format!(
+                    "a batch may hold at most {} payload bytes",
+                    op.max_total_bytes
+                )));
+            }
+            stage(tx, id, op.inputs)?;
+            tx.execute(
+                "UPDATE batches SET bso_count = ?, total_bytes = ? WHERE id = ?",
+                (new_count as i64, new_bytes as i64, id),
+            )?;
+            if !op.commit {
+                return Ok(BatchResult::Pending {
+                    id,
+                    collection_modified: current.unwrap_or(0),
+                });
+            }
+            let pending = take_pending(tx, id)?;
+            if pending.is_empty() {
+                // An empty commit writes nothing; the collection keeps its time.
+                return Ok(BatchResult::Committed(PostOutcome {
+                    modified: current.unwrap_or(0),
+                    success: Vec::new(),
+                    collection_bytes: 0,
+                }));
+            }
+            let ts = next_timestamp(tx, uid)?;
+            for input in &pending {
+                upsert(tx, uid, collection, input, ts)?;
+            }
+            let collection_bytes = finish_collection_write(tx, uid, collection, ts, quota_bytes)?;
+            Ok(BatchResult::Committed(PostOutcome {
+                modified: ts,
+                success: op.inputs.iter().map(|i| i.id.clone()).collect(),
+                collection_bytes,
+            }))
+        })
+    }
+}
+
+/// Adds BSOs to a batch; a BSO posted twice keeps the latest value of each
+/// field that was given.
+fn stage(tx: &Transaction<'_>, batch: i64, inputs: &[BsoInput]) -> Result<(), DbError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO batch_bsos (batch, id, sortindex, sortindex_set, payload, ttl, ttl_set)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (batch, id) DO UPDATE SET
+            sortindex     = CASE WHEN ?4 THEN ?3 ELSE sortindex END,
+            sortindex_set = sortindex_set OR ?4,
+            payload       = COALESCE(?5, payload),
+            ttl           = CASE WHEN ?7 THEN ?6 ELSE ttl END,
+            ttl_set       = ttl_set OR ?7",
+    )?;
+    for input in inputs {
+        stmt.execute(rusqlite::params![
+            batch,
+            input.id,
+            input.sortindex.flatten(),
+            input.sortindex.is_some(),
+            input.payload,
+            input.ttl.flatten().map(|t| t as i64),
+            input.ttl.is_some(),
+        ])?;
+    }
+    Ok(())
+}
+
+/// Removes the batch and returns what it held.
+fn take_pending(tx: &Transaction<'_>, batch: i64) -> Result<Vec<BsoInput>, DbError> {
+    let pending = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT id, sortindex, sortindex_set, payload, ttl, ttl_set FROM batch_bsos WHERE batch = ?",
+        )?;
+        let rows = stmt.query_map([batch], |r| {
+            let sortindex: Option<i64> = r.get(1)?;
+            let sortindex_set: bool = r.get(2)?;
+            let ttl: Option<i64> = r.get(4)?;
+            let ttl_set: bool = r.get(5)?;
+            Ok(BsoInput {
+                id: r.get(0)?,
+                sortindex: sortindex_set.then_some(sortindex),
+                payload: r.get(3)?,
+                ttl: ttl_set.then(|| ttl.map(|t| t.max(0) as u64)),
+            })
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()?
+    };
+    tx.execute("DELETE FROM batches WHERE id = ?", [batch])?;
+    Ok(pending)
+}

@@ -1,0 +1,489 @@
+//! Reading and writing BSOs.
+
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Transaction};
+
+use super::{Db, DbError, next_timestamp, now_ms, set_user_timestamp};
+
+/// A stored BSO, as `GET` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bso {
+    /// The id.
+    pub id: String,
+    /// When it was last written, in ms.
+    pub modified: i64,
+    /// Its sortindex, if it has one.
+    pub sortindex: Option<i64>,
+    /// The payload string.
+    pub payload: String,
+}
+
+/// A BSO in a PUT or POST. `None` means "not given": an existing BSO keeps
+/// that field, a new one gets the default.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BsoInput {
+    /// The id.
+    pub id: String,
+    /// `Some(None)` clears the sortindex.
+    pub sortindex: Option<Option<i64>>,
+    /// The payload (an explicit `null` arrives here as `Some("")`).
+    pub payload: Option<String>,
+    /// Seconds to live; `Some(None)` means "never expires".
+    pub ttl: Option<Option<u64>>,
+}
+
+impl BsoInput {
+    /// Payload bytes this input adds (for POST and batch limits).
+    pub fn payload_len(&self) -> usize {
+        self.payload.as_ref().map_or(0, String::len)
+    }
+}
+
+/// The `sort` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortOrder {
+    /// No order asked for: oldest first, which pages stably.
+    #[default]
+    Unspecified,
+    /// Oldest first.
+    Oldest,
+    /// Newest first.
+    Newest,
+    /// Highest sortindex first.
+    Index,
+}
+
+/// A `GET storage/<collection>` query.
+#[derive(Debug, Clone, Default)]
+pub struct CollectionQuery {
+    /// Only these ids.
+    pub ids: Option<Vec<String>>,
+    /// Only BSOs modified strictly after this (ms).
+    pub newer: Option<i64>,
+    /// Only BSOs modified strictly before this (ms).
+    pub older: Option<i64>,
+    /// The order.
+    pub sort: SortOrder,
+    /// At most this many.
+    pub limit: Option<u64>,
+    /// Skip this many (from a previous `X-Weave-Next-Offset`).
+    pub offset: u64,
+}
+
+/// One page of a collection.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The BSOs.
+    pub bsos: Vec<Bso>,
+    /// The offset of the next page, if there is more.
+    pub next_offset: Option<u64>,
+    /// The collection's last-modified time (None: it does not exist).
+    pub collection_modified: Option<i64>,
+}
+
+/// The result of a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// The write's timestamp (ms).
+    pub modified: i64,
+    /// Bytes the collection now holds.
+    pub collection_bytes: i64,
+}
+
+/// The result of a POST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostOutcome {
+    /// The write's timestamp, or the unchanged collection time if nothing was written.
+    pub modified: i64,
+    /// Ids stored.
+    pub success: Vec<String>,
+    /// Bytes the collection now holds.
+    pub collection_bytes: i64,
+}
+
+const NEVER: i64 = i64::MAX;
+
+impl Db {
+    /// The user's overall last-modified time (0 if they never wrote).
+    pub fn user_modified(&self, uid: u64) -> Result<i64, DbError> {
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT modified FROM user_timestamps WHERE uid = ?", [uid], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .unwrap_or(0),
+            )
+        })
+    }
+
+    /// `(collection, last-modified ms)` for every collection of the user.
+    pub fn collection_timestamps(&self, uid: u64) -> Result<Vec<(String, i64)>, DbError> {
+        self.collection_column(uid, "modified")
+    }
+
+    /// `(collection, bytes)` for every collection of the user.
+    pub fn collection_bytes(&self, uid: u64) -> Result<Vec<(String, i64)>, DbError> {
+        self.collection_column(uid, "total_bytes")
+    }
+
+    /// `(collection, BSO count)` for every collection of the user.
+    pub fn collection_counts(&self, uid: u64) -> Result<Vec<(String, i64)>, DbError> {
+        self.collection_column(uid, "bso_count")
+    }
+
+    fn collection_column(&self, uid: u64, column: &'static str) -> Result<Vec<(String, i64)>, DbError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT collection, {column} FROM user_collections WHERE uid = ? ORDER BY collection"
+            ))?;
+            let rows = stmt.query_map([uid], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// A collection's last-modified time, if it exists.
+    pub fn collection_modified(&self, uid: u64, collection: &str) -> Result<Option<i64>, DbError> {
+        self.read(|c| collection_modified(c, uid, collection))
+    }
+
+    /// One page of a collection, and its last-modified time, from one snapshot.
+    pub fn get_collection(
+        &self,
+        uid: u64,
+        collection: &str,
+        query: &CollectionQuery,
+    ) -> Result<Page, DbError> {
+        self.read_tx(|tx| {
+            let collection_modified = collection_modified(tx, uid, collection)?;
+            let mut sql = String::from(
+                "SELECT id, modified, sortindex, payload FROM bsos
+                 WHERE uid = ? AND collection = ? AND expiry > ?",
+            );
+            let mut params: Vec<Value> = vec![
+                Value::Integer(uid as i64),
+                Value::Text(collection.to_owned()),
+                Value::Integer(now_ms()),
+            ];
+            if let Some(newer) = query.newer {
+                sql.push_str(" AND modified > ?");
+                params.push(Value::Integer(newer));
+            }
+            if let Some(older) = query.older {
+                sql.push_str(" AND modified < ?");
+                params.push(Value::Integer(older));
+            }
+            if let Some(ids) = &query.ids {
+                if ids.is_empty() {
+                    return Ok(Page {
+                        bsos: Vec::new(),
+                        next_offset: None,
+                        collection_modified,
+                    });
+                }
+                sql.push_str(" AND id IN (");
+                sql.push_str(&vec!["?"; ids.len()].join(","));
+                sql.push(')');
+                params.extend(ids.iter().map(|id| Value::Text(id.clone())));
+            }
+            sql.push_str(match query.sort {
+                SortOrder::Unspecified | SortOrder::Oldest => " ORDER BY modified ASC, id ASC",
+                SortOrder::Newest => " ORDER BY modified DESC, id ASC",
+                SortOrder::Index => " ORDER BY sortindex DESC NULLS LAST, id ASC",
+            });
+            // One more than asked tells whether there is a next page.
+            let fetch = query
+                .limit
+                .map_or(-1, |l| l.saturating_add(1).min(i64::MAX as u64) as i64);
+            sql.push_str(" LIMIT ? OFFSET ?");
+            params.push(Value::Integer(fetch));
+            params.push(Value::Integer(query.offset.min(i64::MAX as u64) as i64));
+
+            let mut stmt = tx.prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
+                Ok(Bso {
+                    id: r.get(0)?,
+                    modified: r.get(1)?,
+                    sortindex: r.get(2)?,
+                    payload: r.get(3)?,
+                })
+            })?;
+            let mut bsos: Vec<Bso> = rows.collect::<Result<_, _>>()?;
+            let next_offset = match query.limit {
+                Some(limit) if bsos.len() as u64 > limit => {
+                    bsos.truncate(limit as usize);
+                    Some(query.offset + limit)
+                }
+                _ => None,
+            };
+            Ok(Page {
+                bsos,
+                next_offset,
+                collection_modified,
+            })
+        })
+    }
+
+    /// One BSO, unless missing or expired.
+    pub fn get_bso(&self, uid: u64, collection: &str, id: &str) -> Result<Option<Bso>, DbError> {
+        self.read(|c| get_bso(c, uid, collection, id))
+    }
+
+    /// PUT of one BSO. `unmodified_since` is checked against the BSO's own time.
+    pub fn put_bso(
+        &self,
+        uid: u64,
+        collection: &str,
+        input: &BsoInput,
+        unmodified_since: Option<i64>,
+        quota_bytes: u64,
+    ) -> Result<WriteOutcome, DbError> {
+        self.write(|tx| {
+            if let Some(since) = unmodified_since {
+                let current = get_bso(tx, uid, collection, &input.id)?.map_or(0, |b| b.modified);
+                if current > since {
+                    return Err(DbError::PreconditionFailed);
+                }
+            }
+            let ts = next_timestamp(tx, uid)?;
+            upsert(tx, uid, collection, input, ts)?;
+            let collection_bytes = finish_collection_write(tx, uid, collection, ts, quota_bytes)?;
+            Ok(WriteOutcome {
+                modified: ts,
+                collection_bytes,
+            })
+        })
+    }
+
+    /// POST of valid BSOs, all with one timestamp. `unmodified_since` is
+    /// checked against the collection's time.
+    pub fn post_bsos(
+        &self,
+        uid: u64,
+        collection: &str,
+        inputs: &[BsoInput],
+        unmodified_since: Option<i64>,
+        quota_bytes: u64,
+    ) -> Result<PostOutcome, DbError> {
+        self.write(|tx| {
+            let current = collection_modified(tx, uid, collection)?;
+            check_unmodified(current, unmodified_since)?;
+            if inputs.is_empty() {
+                return Ok(PostOutcome {
+                    modified: current.unwrap_or(0),
+                    success: Vec::new(),
+                    collection_bytes: collection_total_bytes(tx, uid, collection)?,
+                });
+            }
+            let ts = next_timestamp(tx, uid)?;
+            for input in inputs {
+                upsert(tx, uid, collection, input, ts)?;
+            }
+            let collection_bytes = finish_collection_write(tx, uid, collection, ts, quota_bytes)?;
+            Ok(PostOutcome {
+                modified: ts,
+                success: inputs.iter().map(|i| i.id.clone()).collect(),
+                collection_bytes,
+            })
+        })
+    }
+
+    /// DELETE of one BSO; [`DbError::NotFound`] if it does not exist.
+    pub fn delete_bso(
+        &self,
+        uid: u64,
+        collection: &str,
+        id: &str,
+        unmodified_since: Option<i64>,
+    ) -> Result<i64, DbError> {
+        self.write(|tx| {
+            let existing = get_bso(tx, uid, collection, id)?.ok_or(DbError::NotFound)?;
+            check_unmodified(Some(existing.modified), unmodified_since)?;
+            let ts = next_timestamp(tx, uid)?;
+            tx.execute(
+                "DELETE FROM bsos WHERE uid = ? AND collection = ? AND id = ?",
+                (uid, collection, id),
+            )?;
+            finish_collection_write(tx, uid, collection, ts, 0)?;
+            Ok(ts)
+        })
+    }
+
+    /// DELETE of the listed BSOs; the collection stays and gets a new time.
+    pub fn delete_bsos(
+        &self,
+        uid: u64,
+        collection: &str,
+        ids: &[String],
+        unmodified_since: Option<i64>,
+    ) -> Result<i64, DbError> {
+        self.write(|tx| {
+            let current = collection_modified(tx, uid, collection)?;
+            check_unmodified(current, unmodified_since)?;
+            if current.is_none() {
+                return Err(DbError::NotFound);
+            }
+            let ts = next_timestamp(tx, uid)?;
+            let mut stmt =
+                tx.prepare_cached("DELETE FROM bsos WHERE uid = ? AND collection = ? AND id = ?")?;
+            for id in ids {
+                stmt.execute((uid, collection, id))?;
+            }
+            finish_collection_write(tx, uid, collection, ts, 0)?;
+            Ok(ts)
+        })
+    }
+
+    /// DELETE of a whole collection; [`DbError::NotFound`] if it does not exist.
+    pub fn delete_collection(
+        &self,
+        uid: u64,
+        collection: &str,
+        unmodified_since: Option<i64>,
+    ) -> Result<i64, DbError> {
+        self.write(|tx| {
+            let current = collection_modified(tx, uid, collection)?;
+            check_unmodified(current, unmodified_since)?;
+            if current.is_none() {
+                return Err(DbError::NotFound);
+            }
+            let ts = next_timestamp(tx, uid)?;
+            tx.execute(
+                "DELETE FROM bsos WHERE uid = ? AND collection = ?",
+                (uid, collection),
+            )?;
+            tx.execute(
+                "DELETE FROM user_collections WHERE uid = ? AND collection = ?",
+                (uid, collection),
+            )?;
+            tx.execute(
+                "DELETE FROM batches WHERE uid = ? AND collection = ?",
+                (uid, collection),
+            )?;
+            set_user_timestamp(tx, uid, ts)?;
+            Ok(ts)
+        })
+    }
+
+    /// DELETE of everything the user stored. The user's timestamp survives,
+    /// so later writes still get later times.
+    pub fn delete_storage(&self, uid: u64, unmodified_since: Option<i64>) -> Result<i64, DbError> {
+        self.write(|tx| {
+            let current: Option<i64> = tx
+                .query_row("SELECT modified FROM user_timestamps WHERE uid = ?", [uid], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            check_unmodified(current, unmodified_since)?;
+            let ts = next_timestamp(tx, uid)?;
+            tx.execute("DELETE FROM bsos WHERE uid = ?", [uid])?;
+            tx.execute("DELETE FROM user_collections WHERE uid = ?", [uid])?;
+            tx.execute("DELETE FROM batches WHERE uid = ?", [uid])?;
+            set_user_timestamp(tx, uid, ts)?;
+            Ok(ts)
+        })
+    }
+}
+
+pub(super) fn collection_modified(
+    c: &rusqlite::Connection,
+    uid: u64,
+    collection: &str,
+) -> Result<Option<i64>, DbError> {
+    Ok(
+        c.prepare_cached("SELECT modified FROM user_collections WHERE uid = ? AND collection = ?")?
+            .query_row((uid, collection), |r| r.get(0))
+            .optional()?,
+    )
+}
+
+fn collection_total_bytes(c: &rusqlite::Connection, uid: u64, collection: &str) -> Result<i64, DbError> {
+    Ok(
+        c.prepare_cached("SELECT total_bytes FROM user_collections WHERE uid = ? AND collection = ?")?
+            .query_row((uid, collection), |r| r.get(0))
+            .optional()?
+            .unwrap_or(0),
+    )
+}
+
+fn get_bso(c: &rusqlite::Connection, uid: u64, collection: &str, id: &str) -> Result<Option<Bso>, DbError> {
+    Ok(c.prepare_cached(
+        "SELECT id, modified, sortindex, payload FROM bsos
+         WHERE uid = ? AND collection = ? AND id = ? AND expiry > ?",
+    )?
+    .query_row((uid, collection, id, now_ms()), |r| {
+        Ok(Bso {
+            id: r.get(0)?,
+            modified: r.get(1)?,
+            sortindex: r.get(2)?,
+            payload: r.get(3)?,
+        })
+    })
+    .optional()?)
+}
+
+pub(super) fn check_unmodified(current: Option<i64>, unmodified_since: Option<i64>) -> Result<(), DbError> {
+    match unmodified_since {
+        Some(since) if current.unwrap_or(0) > since => Err(DbError::PreconditionFailed),
+        _ => Ok(()),
+    }
+}
+
+/// Writes one BSO at `ts`. Fields not given keep their stored value; an
+/// expired BSO counts as absent.
+pub(super) fn upsert(
+    tx: &Transaction<'_>,
+    uid: u64,
+    collection: &str,
+    input: &BsoInput,
+    ts: i64,
+) -> Result<(), DbError> {
+    let expiry = match input.ttl {
+        Some(Some(ttl)) => ts.saturating_add((ttl as i64).saturating_mul(1000)),
+        _ => NEVER,
+    };
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO bsos (uid, collection, id, sortindex, modified, expiry, payload)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (uid, collection, id) DO UPDATE SET
+            sortindex = CASE WHEN ?8 OR bsos.expiry <= ?5 THEN excluded.sortindex ELSE bsos.sortindex END,
+            payload   = CASE WHEN ?9 OR bsos.expiry <= ?5 THEN excluded.payload ELSE bsos.payload END,
+            modified  = CASE WHEN ?8 OR ?9 OR bsos.expiry <= ?5 THEN ?5 ELSE bsos.modified END,
+            expiry    = CASE WHEN ?10 OR bsos.expiry <= ?5 THEN excluded.expiry ELSE bsos.expiry END",
+    )?;
+    stmt.execute(rusqlite::params![
+        uid,
+        collection,
+        input.id,
+        input.sortindex.flatten(),
+        ts,
+        expiry,
+        input.payload.as_deref().unwrap_or(""),
+        input.sortindex.is_some(),
+        input.payload.is_some(),
+        input.ttl.is_some(),
+    ])?;
+    Ok(())
+}
+
+/// Stamps the collection and the user with `ts`, and enforces the quota.
+/// Returns the collection's size in bytes.
+pub(super) fn finish_collection_write(
+    tx: &Transaction<'_>,
+    uid: u64,
+    collection: &str,
+    ts: i64,
+    quota_bytes: u64,
+) -> Result<i64, DbError> {
+    tx.prepare_cached(
+        "INSERT INTO user_collections (uid, collection, modified) VALUES (?1, ?2, ?3)
+         ON CONFLICT (uid, collection) DO UPDATE SET modified = ?3",
+    )?
+    .execute((uid, collection, ts))?;
+    set_user_timestamp(tx, uid, ts)?;
+    let bytes = collection_total_bytes(tx, uid, collection)?;
+    if quota_bytes > 0 && bytes > quota_bytes as i64 {
+        return Err(DbError::OverQuota);
+    }
+    Ok(bytes)
+}

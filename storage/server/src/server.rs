@@ -1,0 +1,277 @@
+//! Binding, serving, background work and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::api::{self, AppState};
+use crate::auth::{HawkVerifier, OAuthError, OAuthVerifier, TokenSecrets, mint_dev_token};
+use crate::config::{AuthMode, Config, ConfigError};
+use crate::db::{Db, DbError};
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be opened.
+    #[error("database {path}: {source}")]
+    Db {
+        /// The database file.
+        path: String,
+        /// Why.
+        source: DbError,
+    },
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The FxA keys in the configuration do not decode.
+    #[error("auth configuration: {0}")]
+    Auth(#[from] OAuthError),
+    /// Serving failed.
+    #[error("server I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How often expired BSOs and batches are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// A bound server, ready to serve.
+pub struct Server {
+    state: Arc<AppState>,
+    listener: std::net::TcpListener,
+    addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("addr", &self.addr).finish()
+    }
+}
+
+impl Server {
+    /// Binds the configured address (port 0 picks a free one), opens the
+    /// database, and resolves the secrets (generating and storing them in the
+    /// database on first start when the configuration has none).
+    pub fn bind(mut config: Config) -> Result<Server, ServerError> {
+        config.validate()?;
+        let listener = std::net::TcpListener::bind(config.bind).map_err(|source| ServerError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        if config.public_url.is_none() {
+            config.public_url = Some(format!("http://{addr}"));
+        }
+        let db_err = |source| ServerError::Db {
+            path: config.database.display().to_string(),
+            source,
+        };
+        let db = Arc::new(Db::open(&config.database).map_err(db_err)?);
+        let master = match &config.master_secret {
+            Some(secret) => secret.clone(),
+            None => {
+                let fresh = random_secret()?;
+                db.setting_or_init("master_secret", || fresh).map_err(db_err)?
+            }
+        };
+        if config.auth.mode == AuthMode::Dev && config.auth.dev_secret.is_none() {
+            let fresh = random_secret()?;
+            config.auth.dev_secret = Some(db.setting_or_init("dev_secret", || fresh).map_err(db_err)?);
+        }
+        let public_url = config.public_url();
+        let default_port = if public_url.starts_with("https://") {
+            443
+        } else {
+            80
+        };
+        let default_port = public_url
+            .split_once("://")
+            .map(|(_, rest)| rest.split('/').next().unwrap_or(""))
+            .map_or(default_port, |authority| {
+                api::split_host(authority, default_port).1
+            });
+        let state = AppState {
+            secrets: TokenSecrets::new(&master),
+            hawk: HawkVerifier::new(Duration::from_secs(config.hawk_skew_secs)),
+            oauth: OAuthVerifier::new(&config.auth)?,
+            nodes: config.nodes(),
+            default_port,
+            db,
+            config,
+        };
+        Ok(Server {
+            state: Arc::new(state),
+            listener,
+            addr,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL clients use (the token server is at `<url>/1.0/sync/1.5`).
+    pub fn public_url(&self) -> String {
+        self.state.config.public_url()
+    }
+
+    /// The dev-mode token secret (configured or generated), if in dev mode.
+    pub fn dev_secret(&self) -> Option<String> {
+        match self.state.config.auth.mode {
+            AuthMode::Dev => self.state.config.auth.dev_secret.clone(),
+            AuthMode::Fxa => None,
+        }
+    }
+
+    /// The database.
+    pub fn db(&self) -> Arc<Db> {
+        self.state.db.clone()
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+        let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        let db = self.state.db.clone();
+        let purger = tokio::spawn(async move {
+            let mut every = tokio::time::interval(PURGE_EVERY);
+            loop {
+                every.tick().await;
+                let db = db.clone();
+                match tokio::task::spawn_blocking(move || db.purge_expired()).await {
+                    Ok(Ok(n)) if n > 0 => tracing::info!(rows = n, "purged expired data"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "purge failed"),
+                    _ => {}
+                }
+            }
+        });
+        tracing::info!(addr = %self.addr, url = %self.state.config.public_url(), "serving");
+        let result = axum::serve(listener, api::router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        purger.abort();
+        tracing::info!("stopped");
+        Ok(result?)
+    }
+
+    /// Serves on a runtime of its own, in a background thread, until the
+    /// returned handle is stopped or dropped. For tests and embedding.
+    pub fn start(config: Config) -> Result<RunningServer, ServerError> {
+        let server = Server::bind(config)?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let addr = server.local_addr();
+        let public_url = server.public_url();
+        let dev_secret = server.dev_secret();
+        let db = server.db();
+        let thread = std::thread::Builder::new()
+            .name("sync-storage".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(server.serve(async {
+                    let _ = rx.await;
+                }))
+            })?;
+        Ok(RunningServer {
+            addr,
+            public_url,
+            dev_secret,
+            db,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// A server running in the background; stops when dropped.
+pub struct RunningServer {
+    addr: SocketAddr,
+    public_url: String,
+    dev_secret: Option<String>,
+    db: Arc<Db>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<Result<(), ServerError>>>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer").field("addr", &self.addr).finish()
+    }
+}
+
+impl RunningServer {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its base URL.
+    pub fn url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// The database, for tests that inspect or tamper with stored data.
+    pub fn db(&self) -> &Arc<Db> {
+        &self.db
+    }
+
+    /// A dev-mode OAuth token for `email` (dev mode only).
+    pub fn mint_token(&self, email: &str) -> Option<String> {
+        let secret = self.dev_secret.as_deref()?;
+        mint_dev_token(secret, email, 1, 3600).ok()
+    }
+
+    /// The dev-mode token secret, if in dev mode.
+    pub fn dev_secret(&self) -> Option<&str> {
+        self.dev_secret.as_deref()
+    }
+
+    /// Stops accepting, finishes in-flight requests, and waits.
+    pub fn stop(mut self) -> Result<(), ServerError> {
+        self.shutdown_and_join()
+    }
+
+    fn shutdown_and_join(&mut self) -> Result<(), ServerError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(ServerError::Io(std::io::Error::other(
+                "the server thread panicked",
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown_and_join() {
+            tracing::warn!(error = %e, "server stopped with an error");
+        }
+    }
+}
+
+/// 32 random bytes, hex. A failing OS random source is an error: a weak
+/// secret would let anyone forge tokens.
+fn random_secret() -> Result<String, ServerError> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| ServerError::Io(std::io::Error::other("the system random number generator failed")))?;
+    Ok(hex::encode(bytes))
+}
