@@ -60,7 +60,10 @@ fn put_get_and_delete_one_bso() {
     assert_eq!(bso["id"], "global");
     assert_eq!(bso["payload"], "{\"syncID\":\"abc\"}");
     assert_eq!(bso["sortindex"], 3);
-    assert_eq!((bso["modified"].as_f64().unwrap() * 1000.0).round() as i64, written);
+    assert_eq!(
+        (bso["modified"].as_f64().unwrap() * 1000.0).round() as i64,
+        written
+    );
 
     let info = json(a.get("/info/collections"));
     assert_eq!((info["meta"].as_f64().unwrap() * 1000.0).round() as i64, written);
@@ -81,10 +84,17 @@ fn put_updates_only_the_fields_given() {
     let bso = json(a.get("/storage/c/x"));
     assert_eq!(bso["payload"], "first");
     assert_eq!(bso["sortindex"], 9);
-    a.put_json("/storage/c/x", json!({"payload": "second", "sortindex": null}), &[]);
+    a.put_json(
+        "/storage/c/x",
+        json!({"payload": "second", "sortindex": null}),
+        &[],
+    );
     let bso = json(a.get("/storage/c/x"));
     assert_eq!(bso["payload"], "second");
-    assert!(bso.get("sortindex").is_none(), "an explicit null resets to the default");
+    assert!(
+        bso.get("sortindex").is_none(),
+        "an explicit null resets to the default"
+    );
     // A new BSO gets defaults for what is missing.
     a.put_json("/storage/c/y", json!({"sortindex": 1}), &[]);
     assert_eq!(json(a.get("/storage/c/y"))["payload"], "");
@@ -110,7 +120,12 @@ fn put_validation() {
             assert_eq!(r.text().unwrap(), code, "{body}");
         }
     }
-    let r = a.send("PUT", "/storage/c/x", &[], Some(("application/json", b"{nope".to_vec())));
+    let r = a.send(
+        "PUT",
+        "/storage/c/x",
+        &[],
+        Some(("application/json", b"{nope".to_vec())),
+    );
     assert_eq!((r.status().as_u16(), r.text().unwrap()), (400, "6".into()));
     let r = a.send("PUT", "/storage/c/x", &[], Some(("image/png", b"{}".to_vec())));
     assert_eq!(r.status(), 415);
@@ -142,12 +157,19 @@ fn post_reports_success_and_failure_per_bso() {
     assert_eq!(body["failed"]["dddddddddddd"], json!(["invalid sortindex"]));
     assert_eq!(body["failed"][""], json!(["invalid id"]));
     assert_eq!(body["failed"]["eeeeeeeeeeee"], json!(["invalid payload"]));
-    assert_eq!((body["modified"].as_f64().unwrap() * 1000.0).round() as i64, modified);
+    assert_eq!(
+        (body["modified"].as_f64().unwrap() * 1000.0).round() as i64,
+        modified
+    );
 
     let all = json(a.get("/storage/history?full=1"));
     assert_eq!(all.as_array().unwrap().len(), 2);
     for bso in all.as_array().unwrap() {
-        assert_eq!((bso["modified"].as_f64().unwrap() * 1000.0).round() as i64, modified, "one timestamp per write");
+        assert_eq!(
+            (bso["modified"].as_f64().unwrap() * 1000.0).round() as i64,
+            modified,
+            "one timestamp per write"
+        );
     }
     let counts = json(a.get("/info/collection_counts"));
     assert_eq!(counts["history"], 2);
@@ -162,9 +184,19 @@ fn post_accepts_newlines_and_refuses_other_media() {
     let body = b"{\"id\":\"a\",\"payload\":\"1\"}\n{\"id\":\"b\",\"payload\":\"2\"}\n".to_vec();
     let r = a.send("POST", "/storage/c", &[], Some(("application/newlines", body)));
     assert_eq!(json(r)["success"], json!(["a", "b"]));
-    let r = a.send("POST", "/storage/c", &[], Some(("application/xml", b"<bsos/>".to_vec())));
+    let r = a.send(
+        "POST",
+        "/storage/c",
+        &[],
+        Some(("application/xml", b"<bsos/>".to_vec())),
+    );
     assert_eq!(r.status(), 415);
-    let r = a.send("POST", "/storage/c", &[], Some(("application/json", b"{\"id\":1}".to_vec())));
+    let r = a.send(
+        "POST",
+        "/storage/c",
+        &[],
+        Some(("application/json", b"{\"id\":1}".to_vec())),
+    );
     assert_eq!((r.status().as_u16(), r.text().unwrap()), (400, "6".into()));
 }
 
@@ -177,7 +209,9 @@ fn post_limits() {
         c.limits.max_request_bytes = 2000;
     });
     let a = s.account("limits@example.com");
-    let four: Vec<_> = (0..4).map(|i| json!({"id": format!("r{i}"), "payload": "p"})).collect();
+    let four: Vec<_> = (0..4)
+        .map(|i| json!({"id": format!("r{i}"), "payload": "p"}))
+        .collect();
     let r = a.post_json("/storage/c", json!(four), &[]);
     assert_eq!((r.status().as_u16(), r.text().unwrap()), (400, "17".into()));
     let heavy = json!([{"id": "a", "payload": "123456"}, {"id": "b", "payload": "123456"}]);
@@ -236,13 +270,30 @@ fn collection_queries() {
     assert_eq!(full[0]["sortindex"], 1);
 
     // newlines output when asked for.
-    let r = a.send("GET", "/storage/h?full=1", &[("Accept", "application/newlines")], None);
-    assert_eq!(header(r.headers(), "content-type").as_deref(), Some("application/newlines"));
+    let r = a.send(
+        "GET",
+        "/storage/h?full=1",
+        &[("Accept", "application/newlines")],
+        None,
+    );
+    assert_eq!(
+        header(r.headers(), "content-type").as_deref(),
+        Some("application/newlines")
+    );
     let text = r.text().unwrap();
     assert_eq!(text.lines().count(), 4);
-    assert!(text.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+    assert!(
+        text.lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+    );
 
-    for bad in ["?limit=0", "?limit=-1", "?sort=random", "?newer=yesterday", "?offset=abc"] {
+    for bad in [
+        "?limit=0",
+        "?limit=-1",
+        "?sort=random",
+        "?newer=yesterday",
+        "?offset=abc",
+    ] {
         assert_eq!(a.get(&format!("/storage/h{bad}")).status(), 400, "{bad}");
     }
     let many: Vec<String> = (0..101).map(|i| format!("x{i}")).collect();
@@ -267,7 +318,8 @@ fn conditional_requests() {
     }
     // 412 on reads and writes when changed since.
     assert_eq!(
-        a.send("GET", "/storage/c", &[("X-If-Unmodified-Since", &before)], None).status(),
+        a.send("GET", "/storage/c", &[("X-If-Unmodified-Since", &before)], None)
+            .status(),
         412
     );
     let stale = a.post_json(
@@ -284,15 +336,28 @@ fn conditional_requests() {
     );
     assert_eq!(ok.status(), 200);
     assert_eq!(
-        a.send("DELETE", "/storage/c", &[("X-If-Unmodified-Since", &t1s)], None).status(),
+        a.send("DELETE", "/storage/c", &[("X-If-Unmodified-Since", &t1s)], None)
+            .status(),
         412
     );
     // X-If-Unmodified-Since: 0 means "only if it does not exist".
     let zero = [("X-If-Unmodified-Since", "0")];
-    assert_eq!(a.put_json("/storage/c/new", json!({"payload": "x"}), &zero).status(), 200);
-    assert_eq!(a.put_json("/storage/c/new", json!({"payload": "y"}), &zero).status(), 412);
+    assert_eq!(
+        a.put_json("/storage/c/new", json!({"payload": "x"}), &zero)
+            .status(),
+        200
+    );
+    assert_eq!(
+        a.put_json("/storage/c/new", json!({"payload": "y"}), &zero)
+            .status(),
+        412
+    );
     // Malformed or combined headers are 400.
-    assert_eq!(a.send("GET", "/storage/c", &[("X-If-Modified-Since", "soon")], None).status(), 400);
+    assert_eq!(
+        a.send("GET", "/storage/c", &[("X-If-Modified-Since", "soon")], None)
+            .status(),
+        400
+    );
     assert_eq!(
         a.send(
             "GET",
@@ -325,7 +390,9 @@ fn timestamps_strictly_increase_per_user() {
 fn deletes() {
     let s = TestServer::start();
     let a = s.account("del@example.com");
-    let bsos: Vec<_> = (0..5).map(|i| json!({"id": format!("r{i}"), "payload": "x"})).collect();
+    let bsos: Vec<_> = (0..5)
+        .map(|i| json!({"id": format!("r{i}"), "payload": "x"}))
+        .collect();
     a.post_json("/storage/c", json!(bsos), &[]);
     a.post_json("/storage/d", json!([{"id": "z", "payload": "x"}]), &[]);
 
@@ -376,12 +443,23 @@ fn quota_is_enforced_per_collection() {
     let a = s.account("quota@example.com");
     let r = a.put_json("/storage/c/a", json!({"payload": "x".repeat(1024)}), &[]);
     assert_eq!(r.status(), 200);
-    assert_eq!(header(r.headers(), "x-weave-quota-remaining").as_deref(), Some("1.00"));
+    assert_eq!(
+        header(r.headers(), "x-weave-quota-remaining").as_deref(),
+        Some("1.00")
+    );
     let r = a.put_json("/storage/c/b", json!({"payload": "x".repeat(1100)}), &[]);
     assert_eq!((r.status().as_u16(), r.text().unwrap()), (403, "14".into()));
-    assert_eq!(a.get("/storage/c/b").status(), 404, "the refused write left nothing");
+    assert_eq!(
+        a.get("/storage/c/b").status(),
+        404,
+        "the refused write left nothing"
+    );
     // Another collection has its own quota.
-    assert_eq!(a.put_json("/storage/d/b", json!({"payload": "x".repeat(1100)}), &[]).status(), 200);
+    assert_eq!(
+        a.put_json("/storage/d/b", json!({"payload": "x".repeat(1100)}), &[])
+            .status(),
+        200
+    );
     // The sync15 client sees it as OverQuota.
     let big = sync15::OutgoingBso {
         envelope: sync15::OutgoingEnvelope::new(sync15::Guid::new("cccccccccccc")),

@@ -185,14 +185,3 @@ fn set_user_timestamp(tx: &Transaction<'_>, uid: u64, ts: i64) -> Result<(), DbE
     )?;
     Ok(())
 }
-
-#[cfg(test)]
-pub(crate) mod test_db {
-    use super::*;
-
-    pub fn open() -> (tempfile::TempDir, Db) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("test.db")).unwrap();
-        (dir, db)
-    }
-}

@@ -93,11 +93,23 @@ impl Account {
     }
 
     /// A Hawk-signed request to `<api_endpoint><rest>`.
-    pub fn send(&self, method: &str, rest: &str, headers: &[(&str, &str)], body: Option<(&str, Vec<u8>)>) -> Response {
+    pub fn send(
+        &self,
+        method: &str,
+        rest: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Response {
         self.send_to(method, &self.url(rest), headers, body)
     }
 
-    pub fn send_to(&self, method: &str, url: &str, headers: &[(&str, &str)], body: Option<(&str, Vec<u8>)>) -> Response {
+    pub fn send_to(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Response {
         let parsed = url::Url::parse(url).unwrap();
         let auth = self
             .credentials
