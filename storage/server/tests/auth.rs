@@ -256,10 +256,14 @@ fn a_payload_hash_when_sent_must_match_the_body() {
 
 #[test]
 fn node_reassignment_makes_old_tokens_fail_with_401() {
+    // Two configured nodes; both are served by this process and database.
     let s = TestServer::start_with(|c| {
-        c.nodes = vec!["http://127.0.0.1:1".into()];
+        c.nodes = vec!["http://127.0.0.1:1".into(), "http://127.0.0.1:2".into()];
     });
-    // Users land on the configured node; move one to this server's own URL.
+    let served_here = |mut token: sync15::Token| {
+        token.api_endpoint = format!("{}/1.5/{}", s.server.url(), token.uid);
+        Account::new(token)
+    };
     let oauth = s.server.mint_token("move@example.com").unwrap();
     let key_id = SyncRootKey::new(&[4u8; 32], 10).unwrap().key_id();
     let first = token_client(&s).fetch_token(&oauth, &key_id).unwrap();
@@ -274,20 +278,120 @@ fn node_reassignment_makes_old_tokens_fail_with_401() {
             .unwrap()
             .to_owned()
     };
+    assert_eq!(served_here(first.clone()).get("/info/collections").status(), 200);
+
     let new_uid = s
         .server
         .db()
-        .reassign_node(&fxa_uid, s.server.url())
+        .reassign_node(&fxa_uid, "http://127.0.0.1:2")
         .unwrap()
         .unwrap();
     assert_ne!(new_uid, first.uid);
+    // The old token is no longer current: 401, which sends the client back
+    // to the token server, which names the new node.
+    assert_eq!(served_here(first).get("/info/collections").status(), 401);
     let second = token_client(&s).fetch_token(&oauth, &key_id).unwrap();
     assert_eq!(second.uid, new_uid);
-    assert!(second.api_endpoint.starts_with(s.server.url()));
-    let moved = Account::new(second);
-    assert_eq!(moved.get("/info/collections").status(), 200);
-    // The old token, even when sent to this server, is no longer current.
-    let mut stale = first.clone();
-    stale.api_endpoint = format!("{}/1.5/{}", s.server.url(), first.uid);
-    assert_eq!(Account::new(stale).get("/info/collections").status(), 401);
+    assert!(second.api_endpoint.starts_with("http://127.0.0.1:2/"));
+    assert_eq!(served_here(second).get("/info/collections").status(), 200);
+}
+
+mod fxa_mode {
+    use super::*;
+    use base64::Engine as _;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use sync_storage::config::{AuthMode, RsaJwk};
+
+    struct FxaKey {
+        kid: String,
+        n: String,
+        e: String,
+        private: Vec<u8>,
+    }
+
+    fn fxa_key() -> FxaKey {
+        let v: serde_json::Value = serde_json::from_str(include_str!("fixtures/fxa_test_key.json")).unwrap();
+        FxaKey {
+            kid: v["kid"].as_str().unwrap().into(),
+            n: v["n"].as_str().unwrap().into(),
+            e: v["e"].as_str().unwrap().into(),
+            private: base64::engine::general_purpose::STANDARD
+                .decode(v["private_pkcs1_der_b64"].as_str().unwrap())
+                .unwrap(),
+        }
+    }
+
+    fn fxa_token(key: &FxaKey, kid: &str, claims: serde_json::Value) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(kid.into());
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_der(&key.private)).unwrap()
+    }
+
+    fn now() -> u64 {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    #[test]
+    fn fxa_access_tokens_are_verified_against_the_configured_key() {
+        let key = fxa_key();
+        let s = TestServer::start_with(|c| {
+            c.auth.mode = AuthMode::Fxa;
+            c.auth.fxa_jwks = vec![RsaJwk {
+                kid: key.kid.clone(),
+                n: key.n.clone(),
+                e: key.e.clone(),
+            }];
+        });
+        assert!(
+            s.server.mint_token("x@example.com").is_none(),
+            "no dev tokens in fxa mode"
+        );
+        let tokens = token_client(&s);
+        let key_id = SyncRootKey::new(&[5u8; 32], 10).unwrap().key_id();
+        let claims = |scope: &str, exp: u64| {
+            json!({"sub": "0123456789abcdef0123456789abcdef", "scope": scope, "exp": exp,
+                   "iat": now(), "client_id": "5882386c6d801776", "fxa-generation": 1})
+        };
+        let good = fxa_token(
+            &key,
+            &key.kid,
+            claims("profile https://identity.mozilla.com/apps/oldsync", now() + 600),
+        );
+        let token = tokens.fetch_token(&good, &key_id).unwrap();
+        assert_eq!(Account::new(token).get("/info/collections").status(), 200);
+
+        for (what, bad) in [
+            (
+                "no sync scope",
+                fxa_token(&key, &key.kid, claims("profile", now() + 600)),
+            ),
+            (
+                "expired",
+                fxa_token(
+                    &key,
+                    &key.kid,
+                    claims("https://identity.mozilla.com/apps/oldsync", now() - 3600),
+                ),
+            ),
+            (
+                "unknown key id",
+                fxa_token(
+                    &key,
+                    "other-kid",
+                    claims("https://identity.mozilla.com/apps/oldsync", now() + 600),
+                ),
+            ),
+        ] {
+            match tokens.fetch_token(&bad, &key_id) {
+                Err(Error::TokenRejected { status: 401, .. }) => {}
+                other => panic!("{what}: {other:?}"),
+            }
+        }
+        // A dev-mode token is not an FxA token.
+        let dev = sync_storage::auth::mint_dev_token("secret", "x@example.com", 1, 600).unwrap();
+        assert!(tokens.fetch_token(&dev, &key_id).is_err());
+    }
 }

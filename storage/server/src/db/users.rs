@@ -51,10 +51,18 @@ impl Db {
     /// generations only move forward.
     pub fn allocate_user(&self, lookup: &UserLookup, nodes: &[String]) -> Result<TokenUser, DbError> {
         self.write(|tx| {
-            let Some(current) = current_user(tx, &lookup.fxa_uid)? else {
+            let Some(mut current) = current_user(tx, &lookup.fxa_uid)? else {
                 let node = least_loaded(tx, nodes)?;
                 return Ok(TokenUser::Granted(insert_user(tx, lookup, &node)?));
             };
+            if !nodes.contains(&current.node) {
+                // The node left the configuration (or the server's URL changed).
+                // All nodes share this database, so the data moves with the
+                // user; tokens for the old node now fail with 401.
+                let node = least_loaded(tx, nodes)?;
+                tx.execute("UPDATE users SET node = ? WHERE uid = ?", (&node, current.uid))?;
+                current.node = node;
+            }
             if lookup.generation.is_some_and(|g| g < current.generation) {
                 return Ok(TokenUser::Refused("invalid-generation"));
             }
