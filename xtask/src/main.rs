@@ -3,7 +3,7 @@
 //!
 //! - `cargo xtask ci` — everything CI checks: formatting, clippy with
 //!   warnings denied, and the workspace tests (nextest when installed).
-//! - `cargo xtask bench [crypto]` — the benchmarks that print the numbers
+//! - `cargo xtask bench [crypto|server]` — the benchmarks that print the numbers
 //!   issues ask for.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -35,6 +35,8 @@ enum Cmd {
 enum Bench {
     /// sync15 record crypto: encrypt+HMAC and verify+decrypt of 1 KiB records.
     Crypto,
+    /// The storage server under 50 concurrent users on loopback.
+    Server,
 }
 
 fn main() -> Result<()> {
@@ -91,6 +93,12 @@ fn bench(which: Option<Bench>) -> Result<()> {
         step(
             "bench crypto",
             cargo(&["bench", "-p", "sync15", "--bench", "crypto"]),
+        )?;
+    }
+    if all || matches!(which, Some(Bench::Server)) {
+        step(
+            "bench server",
+            cargo(&["bench", "-p", "sync-storage", "--bench", "load"]),
         )?;
     }
     Ok(())

@@ -4,7 +4,7 @@
 use rusqlite::{OptionalExtension, Transaction};
 
 use super::bsos::{
-    BsoInput, PostOutcome, check_unmodified, collection_modified, finish_collection_write, upsert,
+    BsoInput, PostOutcome, check_unmodified, collection_modified, finish_collection_write, write_bsos,
 };
 use super::{Db, DbError, next_timestamp, now_ms};
 
@@ -54,6 +54,8 @@ impl Db {
             check_unmodified(current, unmodified_since)?;
             let now = now_ms();
             let (id, count, bytes) = match op.batch {
+                // A one-shot batch (batch=true&commit=true) is never stored.
+                None if op.commit => (0, 0, 0),
                 None => {
                     tx.execute(
                         "INSERT INTO batches (uid, collection, expiry) VALUES (?, ?, ?)",
@@ -86,18 +88,24 @@ impl Db {
                     op.max_total_bytes
                 )));
             }
-            stage(tx, id, op.inputs)?;
-            tx.execute(
-                "UPDATE batches SET bso_count = ?, total_bytes = ? WHERE id = ?",
-                (new_count as i64, new_bytes as i64, id),
-            )?;
             if !op.commit {
+                stage(tx, id, op.inputs)?;
+                tx.execute(
+                    "UPDATE batches SET bso_count = ?, total_bytes = ? WHERE id = ?",
+                    (new_count as i64, new_bytes as i64, id),
+                )?;
                 return Ok(BatchResult::Pending {
                     id,
                     collection_modified: current.unwrap_or(0),
                 });
             }
-            let pending = take_pending(tx, id)?;
+            // Committing: this request's BSOs never need staging; they are
+            // merged in memory over what earlier requests staged.
+            let pending: std::borrow::Cow<'_, [BsoInput]> = if op.batch.is_some() {
+                merge(take_pending(tx, id)?, op.inputs).into()
+            } else {
+                op.inputs.into()
+            };
             if pending.is_empty() {
                 // An empty commit writes nothing; the collection keeps its time.
                 return Ok(BatchResult::Committed(PostOutcome {
@@ -107,10 +115,8 @@ impl Db {
                 }));
             }
             let ts = next_timestamp(tx, uid)?;
-            for input in &pending {
-                upsert(tx, uid, collection, input, ts)?;
-            }
-            let collection_bytes = finish_collection_write(tx, uid, collection, ts, quota_bytes)?;
+            let delta = write_bsos(tx, uid, collection, &pending, ts)?;
+            let collection_bytes = finish_collection_write(tx, uid, collection, ts, quota_bytes, delta)?;
             Ok(BatchResult::Committed(PostOutcome {
                 modified: ts,
                 success: op.inputs.iter().map(|i| i.id.clone()).collect(),
@@ -118,6 +124,33 @@ impl Db {
             }))
         })
     }
+}
+
+/// `later` over `earlier`: a BSO in both keeps each field `later` gives.
+fn merge(mut earlier: Vec<BsoInput>, later: &[BsoInput]) -> Vec<BsoInput> {
+    let mut index: std::collections::HashMap<String, usize> =
+        earlier.iter().enumerate().map(|(i, b)| (b.id.clone(), i)).collect();
+    for input in later {
+        match index.get(&input.id) {
+            Some(&i) => {
+                let target = &mut earlier[i];
+                if input.sortindex.is_some() {
+                    target.sortindex = input.sortindex;
+                }
+                if input.payload.is_some() {
+                    target.payload.clone_from(&input.payload);
+                }
+                if input.ttl.is_some() {
+                    target.ttl = input.ttl;
+                }
+            }
+            None => {
+                index.insert(input.id.clone(), earlier.len());
+                earlier.push(input.clone());
+            }
+        }
+    }
+    earlier
 }
 
 /// Adds BSOs to a batch; a BSO posted twice keeps the latest value of each

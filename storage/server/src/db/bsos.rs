@@ -246,8 +246,8 @@ impl Db {
                 }
             }
             let ts = next_timestamp(tx, uid)?;
-            upsert(tx, uid, collection, input, ts)?;
-            let collection_bytes = finish_collection_write(tx, uid, collection, ts, quota_bytes)?;
+            let delta = write_bsos(tx, uid, collection, std::slice::from_ref(input), ts)?;
+            let collection_bytes = finish_collection_write(tx, uid, collection, ts, quota_bytes, delta)?;
             Ok(WriteOutcome {
                 modified: ts,
                 collection_bytes,
@@ -276,10 +276,8 @@ impl Db {
                 });
             }
             let ts = next_timestamp(tx, uid)?;
-            for input in inputs {
-                upsert(tx, uid, collection, input, ts)?;
-            }
-            let collection_bytes = finish_collection_write(tx, uid, collection, ts, quota_bytes)?;
+            let delta = write_bsos(tx, uid, collection, inputs, ts)?;
+            let collection_bytes = finish_collection_write(tx, uid, collection, ts, quota_bytes, delta)?;
             Ok(PostOutcome {
                 modified: ts,
                 success: inputs.iter().map(|i| i.id.clone()).collect(),
@@ -300,11 +298,8 @@ impl Db {
             let existing = get_bso(tx, uid, collection, id)?.ok_or(DbError::NotFound)?;
             check_unmodified(Some(existing.modified), unmodified_since)?;
             let ts = next_timestamp(tx, uid)?;
-            tx.execute(
-                "DELETE FROM bsos WHERE uid = ? AND collection = ? AND id = ?",
-                (uid, collection, id),
-            )?;
-            finish_collection_write(tx, uid, collection, ts, 0)?;
+            let delta = delete_ids(tx, uid, collection, std::slice::from_ref(&existing.id))?;
+            finish_collection_write(tx, uid, collection, ts, 0, delta)?;
             Ok(ts)
         })
     }
@@ -324,12 +319,8 @@ impl Db {
                 return Err(DbError::NotFound);
             }
             let ts = next_timestamp(tx, uid)?;
-            let mut stmt =
-                tx.prepare_cached("DELETE FROM bsos WHERE uid = ? AND collection = ? AND id = ?")?;
-            for id in ids {
-                stmt.execute((uid, collection, id))?;
-            }
-            finish_collection_write(tx, uid, collection, ts, 0)?;
+            let delta = delete_ids(tx, uid, collection, ids)?;
+            finish_collection_write(tx, uid, collection, ts, 0, delta)?;
             Ok(ts)
         })
     }
@@ -466,23 +457,102 @@ pub(super) fn upsert(
     Ok(())
 }
 
-/// Stamps the collection and the user with `ts`, and enforces the quota.
-/// Returns the collection's size in bytes.
+/// How a write changed a collection's size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct SizeDelta {
+    pub bytes: i64,
+    pub count: i64,
+}
+
+/// Writes BSOs at `ts` and returns how the collection's size changed. The
+/// stored sizes of the BSOs being replaced are read first, 100 ids per query.
+pub(super) fn write_bsos(
+    tx: &Transaction<'_>,
+    uid: u64,
+    collection: &str,
+    inputs: &[BsoInput],
+    ts: i64,
+) -> Result<SizeDelta, DbError> {
+    let mut old: std::collections::HashMap<String, (i64, i64)> = std::collections::HashMap::new();
+    for chunk in inputs.chunks(100) {
+        let sql = format!(
+            "SELECT id, octet_length(payload), expiry FROM bsos
+             WHERE uid = ? AND collection = ? AND id IN ({})",
+            vec!["?"; chunk.len()].join(",")
+        );
+        let mut params: Vec<Value> = Vec::with_capacity(chunk.len() + 2);
+        params.push(Value::Integer(uid as i64));
+        params.push(Value::Text(collection.to_owned()));
+        params.extend(chunk.iter().map(|i| Value::Text(i.id.clone())));
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+        while let Some(row) = rows.next()? {
+            old.insert(row.get(0)?, (row.get(1)?, row.get(2)?));
+        }
+    }
+    let mut delta = SizeDelta::default();
+    for input in inputs {
+        let new_len = input.payload.as_ref().map(|p| p.len() as i64);
+        match old.get(&input.id).copied() {
+            None => {
+                delta.count += 1;
+                delta.bytes += new_len.unwrap_or(0);
+            }
+            Some((old_len, expiry)) => {
+                // The payload is replaced when given, or when the old BSO expired.
+                let replaced = new_len.or((expiry <= ts).then_some(0));
+                if let Some(new_len) = replaced {
+                    delta.bytes += new_len - old_len;
+                }
+            }
+        }
+        upsert(tx, uid, collection, input, ts)?;
+        // A repeated id in one request must not be counted as new twice.
+        let len = new_len.unwrap_or_else(|| old.get(&input.id).map_or(0, |o| o.0));
+        old.insert(input.id.clone(), (len, i64::MAX));
+    }
+    Ok(delta)
+}
+
+/// Deletes the listed BSOs; returns the size change.
+fn delete_ids(tx: &Transaction<'_>, uid: u64, collection: &str, ids: &[String]) -> Result<SizeDelta, DbError> {
+    let mut stmt = tx.prepare_cached(
+        "DELETE FROM bsos WHERE uid = ? AND collection = ? AND id = ? RETURNING octet_length(payload)",
+    )?;
+    let mut delta = SizeDelta::default();
+    for id in ids {
+        let mut rows = stmt.query((uid, collection, id))?;
+        while let Some(row) = rows.next()? {
+            delta.bytes -= row.get::<_, i64>(0)?;
+            delta.count -= 1;
+        }
+    }
+    Ok(delta)
+}
+
+/// Stamps the collection and the user with `ts`, applies the size change,
+/// and enforces the quota. Returns the collection's size in bytes.
 pub(super) fn finish_collection_write(
     tx: &Transaction<'_>,
     uid: u64,
     collection: &str,
     ts: i64,
     quota_bytes: u64,
+    delta: SizeDelta,
 ) -> Result<i64, DbError> {
-    tx.prepare_cached(
-        "INSERT INTO user_collections (uid, collection, modified) VALUES (?1, ?2, ?3)
-         ON CONFLICT (uid, collection) DO UPDATE SET modified = ?3",
-    )?
-    .execute((uid, collection, ts))?;
+    let bytes: i64 = tx
+        .prepare_cached(
+            "INSERT INTO user_collections (uid, collection, modified, total_bytes, bso_count)
+             VALUES (?1, ?2, ?3, max(?4, 0), max(?5, 0))
+             ON CONFLICT (uid, collection) DO UPDATE SET
+                modified = ?3,
+                total_bytes = max(total_bytes + ?4, 0),
+                bso_count = max(bso_count + ?5, 0)
+             RETURNING total_bytes",
+        )?
+        .query_row((uid, collection, ts, delta.bytes, delta.count), |r| r.get(0))?;
     set_user_timestamp(tx, uid, ts)?;
-    let bytes = collection_total_bytes(tx, uid, collection)?;
-    if quota_bytes > 0 && bytes > quota_bytes as i64 {
+    if quota_bytes > 0 && delta.bytes > 0 && bytes > quota_bytes as i64 {
         return Err(DbError::OverQuota);
     }
     Ok(bytes)

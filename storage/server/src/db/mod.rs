@@ -56,6 +56,8 @@ pub enum DbError {
 pub struct Db {
     writer: Mutex<Connection>,
     readers: r2d2::Pool<SqliteConnectionManager>,
+    /// Dropping this stops the checkpointer thread.
+    _checkpointer: Checkpointer,
 }
 
 impl std::fmt::Debug for Db {
@@ -72,6 +74,12 @@ impl Db {
     pub fn open(path: &Path) -> Result<Db, DbError> {
         let mut writer = sync_sql::open(path, &sync_sql::OpenOptions::default())?;
         schema::SCHEMA.apply(&mut writer)?;
+        // Checkpoints (copying the WAL into the database and fsyncing it) run
+        // on a thread of their own, so no write request ever waits for one.
+        writer.query_row("PRAGMA wal_autocheckpoint = 0", [], |r| r.get::<_, i64>(0))?;
+        // After a checkpoint resets it, the WAL file shrinks back to at most 64 MiB.
+        writer.query_row("PRAGMA journal_size_limit = 67108864", [], |r| r.get::<_, i64>(0))?;
+        let checkpointer = Checkpointer::start(sync_sql::open(path, &sync_sql::OpenOptions::default())?);
         let manager = SqliteConnectionManager::file(path)
             .with_flags(
                 rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -95,6 +103,7 @@ impl Db {
         Ok(Db {
             writer: Mutex::new(writer),
             readers,
+            _checkpointer: checkpointer,
         })
     }
 
@@ -147,10 +156,74 @@ impl Db {
     pub fn purge_expired(&self) -> Result<usize, DbError> {
         let now = now_ms();
         self.write(|tx| {
-            let bsos = tx.execute("DELETE FROM bsos WHERE expiry <= ?", [now])?;
+            // Sizes per collection, so user_collections stays exact.
+            let mut freed: std::collections::HashMap<(u64, String), (i64, i64)> = Default::default();
+            {
+                let mut stmt = tx.prepare(
+                    "DELETE FROM bsos WHERE expiry <= ? AND expiry < 9223372036854775807
+                     RETURNING uid, collection, octet_length(payload)",
+                )?;
+                let mut rows = stmt.query([now])?;
+                while let Some(row) = rows.next()? {
+                    let entry = freed.entry((row.get(0)?, row.get(1)?)).or_default();
+                    entry.0 += row.get::<_, i64>(2)?;
+                    entry.1 += 1;
+                }
+            }
+            let bsos: i64 = freed.values().map(|(_, n)| n).sum();
+            let mut update = tx.prepare(
+                "UPDATE user_collections SET total_bytes = max(total_bytes - ?, 0), bso_count = max(bso_count - ?, 0)
+                 WHERE uid = ? AND collection = ?",
+            )?;
+            for ((uid, collection), (bytes, count)) in &freed {
+                update.execute((bytes, count, uid, collection))?;
+            }
             let batches = tx.execute("DELETE FROM batches WHERE expiry <= ?", [now])?;
-            Ok(bsos + batches)
+            Ok(bsos as usize + batches)
         })
+    }
+}
+
+/// Checkpoints the WAL every [`CHECKPOINT_EVERY`] on its own connection,
+/// and once more (truncating the WAL) when dropped.
+struct Checkpointer {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl Checkpointer {
+    fn start(conn: Connection) -> Self {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                use std::sync::mpsc::RecvTimeoutError;
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+                    // PASSIVE never blocks writers or readers; it copies what it can.
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0)) {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
+                }
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)) {
+                    tracing::debug!(error = %e, "final WAL checkpoint incomplete");
+                }
+            })
+            .ok();
+        Checkpointer {
+            stop: Some(stop),
+            thread,
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
