@@ -128,8 +128,11 @@ impl Db {
 
 /// `later` over `earlier`: a BSO in both keeps each field `later` gives.
 fn merge(mut earlier: Vec<BsoInput>, later: &[BsoInput]) -> Vec<BsoInput> {
-    let mut index: std::collections::HashMap<String, usize> =
-        earlier.iter().enumerate().map(|(i, b)| (b.id.clone(), i)).collect();
+    let mut index: std::collections::HashMap<String, usize> = earlier
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.id.clone(), i))
+        .collect();
     for input in later {
         match index.get(&input.id) {
             Some(&i) => {

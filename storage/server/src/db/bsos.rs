@@ -156,9 +156,12 @@ impl Db {
     ) -> Result<Page, DbError> {
         self.read_tx(|tx| {
             let collection_modified = collection_modified(tx, uid, collection)?;
+            // `+expiry`: the expiry index is partial, and letting the planner
+            // consider it for a bound value would re-prepare the statement
+            // on every execution.
             let mut sql = String::from(
                 "SELECT id, modified, sortindex, payload FROM bsos
-                 WHERE uid = ? AND collection = ? AND expiry > ?",
+                 WHERE uid = ? AND collection = ? AND +expiry > ?",
             );
             let mut params: Vec<Value> = vec![
                 Value::Integer(uid as i64),
@@ -400,7 +403,7 @@ fn collection_total_bytes(c: &rusqlite::Connection, uid: u64, collection: &str) 
 fn get_bso(c: &rusqlite::Connection, uid: u64, collection: &str, id: &str) -> Result<Option<Bso>, DbError> {
     Ok(c.prepare_cached(
         "SELECT id, modified, sortindex, payload FROM bsos
-         WHERE uid = ? AND collection = ? AND id = ? AND expiry > ?",
+         WHERE uid = ? AND collection = ? AND id = ? AND +expiry > ?",
     )?
     .query_row((uid, collection, id, now_ms()), |r| {
         Ok(Bso {
@@ -515,7 +518,12 @@ pub(super) fn write_bsos(
 }
 
 /// Deletes the listed BSOs; returns the size change.
-fn delete_ids(tx: &Transaction<'_>, uid: u64, collection: &str, ids: &[String]) -> Result<SizeDelta, DbError> {
+fn delete_ids(
+    tx: &Transaction<'_>,
+    uid: u64,
+    collection: &str,
+    ids: &[String],
+) -> Result<SizeDelta, DbError> {
     let mut stmt = tx.prepare_cached(
         "DELETE FROM bsos WHERE uid = ? AND collection = ? AND id = ? RETURNING octet_length(payload)",
     )?;

@@ -55,6 +55,10 @@ pub enum DbError {
 /// The database.
 pub struct Db {
     writer: Mutex<Connection>,
+    /// uid → node of current users, so storage requests need no query to
+    /// check their token is still current. Cleared whenever a user is
+    /// retired or moved (this process is the only writer of `users`).
+    current_users: parking_lot::RwLock<UserCache>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     /// Dropping this stops the checkpointer thread.
     _checkpointer: Checkpointer,
@@ -102,6 +106,7 @@ impl Db {
             .build(manager)?;
         Ok(Db {
             writer: Mutex::new(writer),
+            current_users: Default::default(),
             readers,
             _checkpointer: checkpointer,
         })
@@ -184,6 +189,21 @@ impl Db {
     }
 }
 
+/// See [`Db::user_is_current`]. `epoch` counts invalidations, so a lookup
+/// that raced with one does not cache what it read before it.
+#[derive(Default)]
+pub(crate) struct UserCache {
+    pub(crate) epoch: u64,
+    pub(crate) nodes: std::collections::HashMap<u64, String>,
+}
+
+impl UserCache {
+    pub(crate) fn invalidate(&mut self) {
+        self.epoch += 1;
+        self.nodes.clear();
+    }
+}
+
 /// Checkpoints the WAL every [`CHECKPOINT_EVERY`] on its own connection,
 /// and once more (truncating the WAL) when dropped.
 struct Checkpointer {
@@ -202,11 +222,14 @@ impl Checkpointer {
                 use std::sync::mpsc::RecvTimeoutError;
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
                     // PASSIVE never blocks writers or readers; it copies what it can.
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0)) {
+                    if let Err(e) =
+                        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0))
+                    {
                         tracing::warn!(error = %e, "WAL checkpoint failed");
                     }
                 }
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)) {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0))
+                {
                     tracing::debug!(error = %e, "final WAL checkpoint incomplete");
                 }
             })

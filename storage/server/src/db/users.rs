@@ -50,7 +50,7 @@ impl Db {
     /// Finds or creates the user for a token request, enforcing that key
     /// generations only move forward.
     pub fn allocate_user(&self, lookup: &UserLookup, nodes: &[String]) -> Result<TokenUser, DbError> {
-        self.write(|tx| {
+        let result = self.write(|tx| {
             let Some(mut current) = current_user(tx, &lookup.fxa_uid)? else {
                 let node = least_loaded(tx, nodes)?;
                 return Ok(TokenUser::Granted(insert_user(tx, lookup, &node)?));
@@ -99,7 +99,10 @@ impl Db {
                 keys_changed_at: lookup.keys_changed_at,
                 ..current
             }))
-        })
+        });
+        // A retired or moved user must not stay cached as current.
+        self.current_users.write().invalidate();
+        result
     }
 
     /// Whether `uid` is an account's current record on `node` — false once
@@ -120,7 +123,7 @@ impl Db {
     /// test of node reassignment): a new uid on `node`, the old one retired.
     /// Returns the new uid.
     pub fn reassign_node(&self, fxa_uid: &str, node: &str) -> Result<Option<u64>, DbError> {
-        self.write(|tx| {
+        let result = self.write(|tx| {
             let Some(current) = current_user(tx, fxa_uid)? else {
                 return Ok(None);
             };
@@ -133,7 +136,9 @@ impl Db {
                 client_state: current.client_state.clone(),
             };
             Ok(Some(insert_user(tx, &lookup, node)?.uid))
-        })
+        });
+        self.current_users.write().invalidate();
+        result
     }
 }
 
