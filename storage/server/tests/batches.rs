@@ -190,3 +190,18 @@ fn the_sync15_uploader_batches_against_the_real_server() {
     assert_eq!(records[0].envelope.sortindex, Some(49));
     assert_eq!(pages.len(), 7);
 }
+
+#[test]
+fn an_expired_batch_cannot_be_committed() {
+    let s = TestServer::start_with(|c| c.batch_ttl_secs = 0);
+    let a = s.account("expired@example.com");
+    let batch = json(a.post_json("/storage/c?batch=true", bsos(0..2), &[]))["batch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = a.post_json(&format!("/storage/c?batch={batch}&commit=true"), bsos(2..3), &[]);
+    assert_eq!(r.status(), 400);
+    assert_eq!(json(a.get("/storage/c")), json!([]));
+    // Purging removes it for good.
+    assert!(s.server.db().purge_expired().unwrap() >= 1);
+}

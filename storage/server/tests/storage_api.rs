@@ -480,3 +480,40 @@ fn unknown_paths_and_methods() {
     assert_eq!(a.send("PUT", "/info/quota", &[], None).status(), 405);
     assert_eq!(a.send("POST", "/storage/c/x", &[], None).status(), 405);
 }
+
+#[test]
+fn stopping_finishes_cleanly_and_closes_the_port() {
+    let s = TestServer::start();
+    let a = s.account_with_keys("stop@example.com", &FIXED_KB, 1_000);
+    assert_eq!(
+        a.put_json("/storage/c/x", json!({"payload": "kept"}), &[])
+            .status(),
+        200
+    );
+    let addr = s.server.addr();
+    let support::TestServer { server, _dir: dir } = s;
+    server.stop().unwrap();
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "nothing listens after stop"
+    );
+    // The data is on disk: a new server on the same file serves it.
+    let mut config = support::config_in(dir.path());
+    config.bind = addr;
+    let again = sync_storage::Server::start(config).unwrap();
+    let token = sync15::TokenClient::new(sync15::HttpClient::new().unwrap(), again.url())
+        .unwrap()
+        .fetch_token(&again.mint_token("stop@example.com").unwrap(), &fixed_key_id())
+        .unwrap();
+    assert_eq!(
+        json(support::Account::new(token).get("/storage/c/x"))["payload"],
+        "kept"
+    );
+}
+
+/// The X-KeyID of an account made with [`FIXED_KB`].
+fn fixed_key_id() -> String {
+    sync15::SyncRootKey::new(&FIXED_KB, 1_000).unwrap().key_id()
+}
+
+const FIXED_KB: [u8; 32] = [0x5a; 32];

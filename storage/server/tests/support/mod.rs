@@ -13,7 +13,7 @@ use sync15::{HawkCredentials, HttpClient, StorageClient, SyncRootKey, Token, Tok
 
 pub struct TestServer {
     pub server: RunningServer,
-    _dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
 }
 
 pub fn config_in(dir: &std::path::Path) -> Config {
