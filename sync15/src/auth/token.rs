@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::HawkCredentials;
@@ -19,7 +19,7 @@ pub const TOKEN_PATH: &str = "1.0/sync/1.5";
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
 /// What the token server hands out: Hawk credentials for one storage node.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Token {
     /// The Hawk id (opaque; the storage node decodes it).
     pub id: String,
@@ -34,8 +34,24 @@ pub struct Token {
     /// A hash of the account id, for telemetry.
     #[serde(default)]
     pub hashed_fxa_uid: String,
-    #[serde(skip, default = "SystemTime::now")]
+    /// When it was fetched; absent from the token server's answer (so
+    /// "now"), kept when an app persists the token and loads it again.
+    #[serde(default = "SystemTime::now", with = "epoch_seconds")]
     fetched_at: SystemTime,
+}
+
+mod epoch_seconds {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        Ok(UNIX_EPOCH + Duration::from_secs(u64::deserialize(d)?))
+    }
 }
 
 impl fmt::Debug for Token {
@@ -200,5 +216,15 @@ mod tests {
         assert_eq!(t.duration, 300);
         assert!(t.expires_at() > SystemTime::now());
         assert!(serde_json::from_str::<Token>(r#"{"id":"x"}"#).is_err());
+        // Persisted and loaded again, a token keeps its age.
+        let old = Token {
+            fetched_at: SystemTime::now() - Duration::from_secs(250),
+            ..t
+        };
+        let back: Token = serde_json::from_str(&serde_json::to_string(&old).unwrap()).unwrap();
+        assert!(
+            back.is_expired(),
+            "fetched 250 s ago with 300 s to live and a 60 s margin"
+        );
     }
 }
