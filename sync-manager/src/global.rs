@@ -74,12 +74,19 @@ pub(crate) fn setup(
     }
     state.declined = Some(meta.declined.clone());
 
+    let previous = state
+        .crypto_keys
+        .as_ref()
+        .and_then(|cached| CollectionKeys::from_bso(&cached_bso(KEYS_RECORD_ID, cached), sync_key).ok());
     let (keys, replaced) = read_or_repair_keys(client, state, info, sync_key)?;
+    // Keys another device replaced make our last-sync times meaningless:
+    // the data they covered was deleted with the old keys.
+    let keys_changed = previous.is_some_and(|old| !same_keys(&old, &keys));
     Ok(GlobalState {
         meta,
         keys,
         wrote: wrote || replaced,
-        reset_all: replaced,
+        reset_all: replaced || keys_changed,
     })
 }
 
@@ -262,6 +269,10 @@ fn upload_new_keys(
         payload: bso.payload,
     });
     Ok(keys)
+}
+
+fn same_keys(a: &CollectionKeys, b: &CollectionKeys) -> bool {
+    a.default == b.default && a.collections == b.collections
 }
 
 fn cached_bso(id: &str, cached: &CachedRecord) -> IncomingBso {

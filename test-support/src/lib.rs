@@ -1,6 +1,20 @@
-//! # test-support
+//! # test-support: the harness every engine's tests and scenarios use
 //!
-//! **Not built yet** (issue 4). The in-process sync server on an ephemeral
-//! loopback port, simulated devices, record builders and golden Firefox records.
+//! - [`TestServer`]: the real `sync-storage` server, in process, on an
+//!   ephemeral 127.0.0.1 port with a temporary SQLite file.
+//! - [`TestAccount`]: an account minted on it (dev-mode OAuth token + kB).
+//! - [`Device`]: a simulated device — its own client state and engines,
+//!   syncing through the real [`sync_manager::SyncManager`].
+//! - [`RawServer`]: read and tamper with what the server stores, over real
+//!   HTTP, to test corruption and recovery.
+//! - [`ToyEngine`]: a tiny in-memory engine for manager tests.
 //!
-//! It must never be a dependency of non-test code.
+//! **It is never a dependency of non-test code.**
+
+mod device;
+mod server;
+mod toy;
+
+pub use device::Device;
+pub use server::{RawServer, TestAccount, TestServer};
+pub use toy::ToyEngine;

@@ -1,0 +1,84 @@
+//! [`Device`]: one simulated device signed in to an account.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sync_manager::{EngineSelection, SyncManager, SyncParams, SyncReason, SyncResult};
+use sync15::SyncEngine;
+
+use crate::server::TestAccount;
+
+/// A device: its own manager, engines and persisted sync state.
+pub struct Device {
+    /// A name for logs and assertions.
+    pub name: String,
+    account: TestAccount,
+    manager: SyncManager,
+    persisted: Option<String>,
+    changes: BTreeMap<String, bool>,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Device {
+    /// A device signed in to `account`, with no engines yet.
+    ///
+    /// # Panics
+    /// If no HTTP client can be built.
+    #[allow(clippy::expect_used)]
+    pub fn new(name: &str, account: &TestAccount) -> Self {
+        Device {
+            name: name.to_owned(),
+            account: account.clone(),
+            manager: SyncManager::new().expect("an HTTP client"),
+            persisted: None,
+            changes: BTreeMap::new(),
+        }
+    }
+
+    /// Registers an engine with this device's manager.
+    pub fn with_engine(self, engine: Arc<dyn SyncEngine>) -> Self {
+        self.manager.register_engine(engine);
+        self
+    }
+
+    /// The manager (for interrupt handles, declined lists, …).
+    pub fn manager(&self) -> &SyncManager {
+        &self.manager
+    }
+
+    /// Enables or disables an engine on this device from the next sync on.
+    pub fn set_enabled(&mut self, engine: &str, enabled: bool) {
+        self.changes.insert(engine.to_owned(), enabled);
+    }
+
+    /// Syncs everything, keeping the persisted state for next time.
+    pub fn sync(&mut self) -> SyncResult {
+        self.sync_with(SyncReason::User, EngineSelection::All)
+    }
+
+    /// Syncs with a reason and selection.
+    pub fn sync_with(&mut self, reason: SyncReason, engines: EngineSelection) -> SyncResult {
+        let params = SyncParams {
+            reason,
+            engines,
+            enabled_changes: std::mem::take(&mut self.changes),
+            auth: self.account.auth(),
+            persisted_state: self.persisted.clone(),
+        };
+        let result = self.manager.sync(params);
+        self.persisted = Some(result.persisted_state.clone());
+        result
+    }
+
+    /// Forgets all persisted sync state (as after reinstalling the app).
+    pub fn forget_state(&mut self) {
+        self.persisted = None;
+    }
+}

@@ -1,0 +1,239 @@
+//! The real server, in process, and accounts on it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sync_manager::SyncAuth;
+use sync_storage::config::Config;
+use sync_storage::db::Db;
+use sync_storage::{RunningServer, Server};
+use sync15::{
+    Guid, HttpClient, IncomingBso, OutgoingBso, OutgoingEnvelope, Precondition, StorageClient, SyncRootKey,
+    Token, TokenClient,
+};
+
+/// `sync-storage` on 127.0.0.1:0 with a temporary SQLite file; stops and
+/// deletes the file when dropped.
+pub struct TestServer {
+    server: RunningServer,
+    _dir: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("url", &self.server.url())
+            .finish()
+    }
+}
+
+impl TestServer {
+    /// Starts a server with default limits.
+    ///
+    /// # Panics
+    /// If the server cannot start; this is test support.
+    pub fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    /// Starts a server with adjusted configuration.
+    ///
+    /// # Panics
+    /// If the server cannot start; this is test support.
+    #[allow(clippy::expect_used)]
+    pub fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut config = Config {
+            bind: "127.0.0.1:0".parse().expect("a loopback address"),
+            database: dir.path().join("sync.db"),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        TestServer {
+            server: Server::start(config).expect("the test server starts"),
+            _dir: dir,
+        }
+    }
+
+    /// The server's base URL (the token server is under it).
+    pub fn url(&self) -> &str {
+        self.server.url()
+    }
+
+    /// The server's database, for operator actions (node reassignment, purges).
+    pub fn db(&self) -> &Arc<Db> {
+        self.server.db()
+    }
+
+    /// A new account with fresh random keys.
+    ///
+    /// # Panics
+    /// If the server is not in dev mode.
+    #[allow(clippy::expect_used)]
+    pub fn new_account(&self, email: &str) -> TestAccount {
+        static KEYS: AtomicU64 = AtomicU64::new(1);
+        let seed = format!(
+            "{email}-{}-{}",
+            KEYS.fetch_add(1, Ordering::Relaxed),
+            std::process::id()
+        );
+        let digest = ring::digest::digest(&ring::digest::SHA256, seed.as_bytes());
+        let root_key = SyncRootKey::new(digest.as_ref(), 1_000).expect("32-byte kB");
+        TestAccount {
+            email: email.to_owned(),
+            oauth_token: self.server.mint_token(email).expect("a dev-mode server"),
+            root_key,
+            token_server_url: self.url().to_owned(),
+        }
+    }
+}
+
+/// An account: what a signed-in device knows.
+#[derive(Clone)]
+pub struct TestAccount {
+    /// The account's email.
+    pub email: String,
+    /// A dev-mode OAuth access token.
+    pub oauth_token: String,
+    /// kB.
+    pub root_key: SyncRootKey,
+    /// Where the token server is.
+    pub token_server_url: String,
+}
+
+impl std::fmt::Debug for TestAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestAccount")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestAccount {
+    /// The auth a device syncs with.
+    pub fn auth(&self) -> SyncAuth {
+        SyncAuth::OAuth {
+            token_server_url: self.token_server_url.clone(),
+            access_token: self.oauth_token.clone(),
+            root_key: self.root_key.clone(),
+        }
+    }
+
+    /// The account's fxa uid as the dev-mode server derives it.
+    pub fn fxa_uid(&self) -> String {
+        let digest = ring::digest::digest(&ring::digest::SHA256, self.email.trim().to_lowercase().as_bytes());
+        digest.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A fresh storage token (a token-server request).
+    ///
+    /// # Panics
+    /// If the token server refuses.
+    #[allow(clippy::expect_used)]
+    pub fn token(&self) -> Token {
+        TokenClient::new(HttpClient::new().expect("an HTTP client"), &self.token_server_url)
+            .expect("a token server URL")
+            .fetch_token(&self.oauth_token, &self.root_key.key_id())
+            .expect("a token")
+    }
+
+    /// Direct access to what the server stores for this account.
+    pub fn raw(&self) -> RawServer {
+        RawServer::new(&self.token())
+    }
+}
+
+/// What the server holds for one account, read and written over real HTTP
+/// with no manager or engine in between.
+pub struct RawServer {
+    client: StorageClient,
+}
+
+impl RawServer {
+    /// For the account `token` belongs to.
+    ///
+    /// # Panics
+    /// If the token's endpoint is not a URL.
+    #[allow(clippy::expect_used)]
+    pub fn new(token: &Token) -> Self {
+        RawServer {
+            client: StorageClient::new(HttpClient::new().expect("an HTTP client"), token)
+                .expect("a storage client"),
+        }
+    }
+
+    /// The protocol client, for anything not covered here.
+    pub fn client(&self) -> &StorageClient {
+        &self.client
+    }
+
+    /// Every BSO of a collection (empty if it does not exist).
+    ///
+    /// # Panics
+    /// On a server error.
+    #[allow(clippy::expect_used)]
+    pub fn bsos(&self, collection: &str) -> Vec<IncomingBso> {
+        let request = sync15::CollectionRequest::new(collection);
+        sync15::DownloadPager::new(&self.client, request, 1000)
+            .flat_map(|page| page.expect("a page").records)
+            .collect()
+    }
+
+    /// One BSO, if present.
+    ///
+    /// # Panics
+    /// On a server error other than 404.
+    #[allow(clippy::expect_used)]
+    pub fn bso(&self, collection: &str, id: &str) -> Option<IncomingBso> {
+        match self
+            .client
+            .get_record(collection, &Guid::new(id), Precondition::None)
+        {
+            Ok(fetched) => Some(fetched.value),
+            Err(sync15::Error::NotFound) => None,
+            Err(e) => panic!("reading {collection}/{id}: {e}"),
+        }
+    }
+
+    /// Overwrites a BSO's payload with anything (corruption tests).
+    ///
+    /// # Panics
+    /// On a server error.
+    #[allow(clippy::expect_used)]
+    pub fn put_raw(&self, collection: &str, id: &str, payload: &str) {
+        let bso = OutgoingBso {
+            envelope: OutgoingEnvelope::new(Guid::new(id)),
+            payload: payload.to_owned(),
+        };
+        self.client
+            .put_record(collection, &bso, Precondition::None)
+            .expect("the write succeeds");
+    }
+
+    /// Deletes a collection (no error if it does not exist).
+    ///
+    /// # Panics
+    /// On a server error other than 404.
+    pub fn delete_collection(&self, collection: &str) {
+        match self.client.delete_collection(collection, Precondition::None) {
+            Ok(_) | Err(sync15::Error::NotFound) => {}
+            Err(e) => panic!("deleting {collection}: {e}"),
+        }
+    }
+
+    /// Collections and their times.
+    ///
+    /// # Panics
+    /// On a server error.
+    #[allow(clippy::expect_used)]
+    pub fn collections(&self) -> Vec<String> {
+        let info = self
+            .client
+            .info_collections(Precondition::None)
+            .expect("info/collections")
+            .value;
+        let mut names: Vec<String> = info.iter().map(|(c, _)| c.to_owned()).collect();
+        names.sort();
+        names
+    }
+}

@@ -1,0 +1,333 @@
+//! The sync manager's state machine against the real server.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use serde_json::json;
+use sync_manager::{EngineSelection, EngineStatus, ServiceStatus, SkipReason, SyncReason};
+use test_support::{Device, TestServer, ToyEngine};
+
+fn device(name: &str, account: &test_support::TestAccount, engines: &[&Arc<ToyEngine>]) -> Device {
+    let mut d = Device::new(name, account);
+    for e in engines {
+        d = d.with_engine((*e).clone());
+    }
+    d
+}
+
+#[test]
+fn two_devices_first_sync() {
+    let server = TestServer::start();
+    let account = server.new_account("two@example.com");
+    let a_toys = Arc::new(ToyEngine::new("toys"));
+    let b_toys = Arc::new(ToyEngine::new("toys"));
+    a_toys.set("aaaaaaaaaaaa", json!({"color": "red"}));
+    let mut a = device("A", &account, &[&a_toys]);
+    let mut b = device("B", &account, &[&b_toys]);
+
+    let first = a.sync();
+    assert_eq!(first.status, ServiceStatus::Ok, "{:?}", first.error);
+    assert_eq!(first.engines["toys"].status, EngineStatus::Ok);
+    assert_eq!(first.engines["toys"].uploaded, 1);
+    assert_eq!(first.declined, Some(vec![]));
+
+    let raw = account.raw();
+    let meta: serde_json::Value = serde_json::from_str(&raw.bso("meta", "global").unwrap().payload).unwrap();
+    assert_eq!(meta["storageVersion"], 5);
+    assert_eq!(meta["engines"]["toys"]["version"], 1);
+    assert!(raw.bso("crypto", "keys").is_some());
+    let stored = raw.bsos("toys");
+    assert_eq!(stored.len(), 1);
+    assert!(
+        !stored[0].payload.contains("red"),
+        "the server only sees ciphertext"
+    );
+
+    let second = b.sync();
+    assert_eq!(second.status, ServiceStatus::Ok, "{:?}", second.error);
+    assert_eq!(second.engines["toys"].downloaded, 1);
+    assert_eq!(b_toys.get("aaaaaaaaaaaa").unwrap()["color"], "red");
+}
+
+#[test]
+fn an_unchanged_account_costs_one_request() {
+    let server = TestServer::start();
+    let account = server.new_account("quiet@example.com");
+    let engines: Vec<Arc<ToyEngine>> = ["e1", "e2", "e3", "e4", "e5"]
+        .iter()
+        .map(|n| Arc::new(ToyEngine::new(n)))
+        .collect();
+    engines[0].set("aaaaaaaaaaaa", json!({}));
+    let mut a = device("A", &account, &engines.iter().collect::<Vec<_>>());
+    assert_eq!(a.sync().status, ServiceStatus::Ok);
+    let quiet = a.sync();
+    assert_eq!(quiet.status, ServiceStatus::Ok, "{:?}", quiet.error);
+    assert_eq!(quiet.requests, 1, "just info/collections for 5 unchanged engines");
+    assert!(quiet.engines.values().all(|e| e.requests == 0));
+}
+
+#[test]
+fn declining_on_one_device_disables_on_the_other() {
+    let server = TestServer::start();
+    let account = server.new_account("decline@example.com");
+    let a_toys = Arc::new(ToyEngine::new("toys"));
+    let b_toys = Arc::new(ToyEngine::new("toys"));
+    let mut a = device("A", &account, &[&a_toys]);
+    let mut b = device("B", &account, &[&b_toys]);
+    a.sync();
+    b.sync();
+    assert_eq!(b.manager().get_declined(), Some(vec![]));
+
+    a.set_enabled("toys", false);
+    let declined = a.sync();
+    assert_eq!(declined.declined, Some(vec!["toys".to_string()]));
+    assert_eq!(
+        declined.engines["toys"].status,
+        EngineStatus::Skipped(SkipReason::Declined)
+    );
+
+    b_toys.set("bbbbbbbbbbbb", json!({}));
+    let on_b = b.sync();
+    assert_eq!(on_b.declined, Some(vec!["toys".to_string()]));
+    assert_eq!(
+        on_b.engines["toys"].status,
+        EngineStatus::Skipped(SkipReason::Declined)
+    );
+    assert!(
+        account.raw().bsos("toys").is_empty(),
+        "B uploads nothing for a declined engine"
+    );
+
+    // Enabling again on B brings it back everywhere.
+    b.set_enabled("toys", true);
+    let back = b.sync();
+    assert_eq!(back.declined, Some(vec![]));
+    assert_eq!(back.engines["toys"].uploaded, 1);
+}
+
+#[test]
+fn engines_this_device_lacks_keep_their_entries() {
+    let server = TestServer::start();
+    let account = server.new_account("others@example.com");
+    let mut a = device(
+        "A",
+        &account,
+        &[
+            &Arc::new(ToyEngine::new("toys")),
+            &Arc::new(ToyEngine::new("forms")),
+        ],
+    );
+    a.sync();
+    let mut b = device("B", &account, &[&Arc::new(ToyEngine::new("toys"))]);
+    b.sync();
+    let meta: serde_json::Value =
+        serde_json::from_str(&account.raw().bso("meta", "global").unwrap().payload).unwrap();
+    assert!(meta["engines"].get("forms").is_some());
+}
+
+#[test]
+fn node_reassignment_restarts_once_and_reuploads() {
+    let server = TestServer::start();
+    let account = server.new_account("moved@example.com");
+    let toys = Arc::new(ToyEngine::new("toys"));
+    toys.set("aaaaaaaaaaaa", json!({"v": 1}));
+    let mut a = device("A", &account, &[&toys]);
+    assert_eq!(a.sync().status, ServiceStatus::Ok);
+
+    // The operator moves the account: its data now lives under a new uid (empty).
+    let node = server.url().to_owned();
+    server.db().reassign_node(&account.fxa_uid(), &node).unwrap();
+
+    let after = a.sync();
+    assert_eq!(after.status, ServiceStatus::Ok, "{:?}", after.error);
+    assert_eq!(
+        after.engines["toys"].uploaded, 1,
+        "a fresh server: everything goes up again"
+    );
+    assert!(toys.resets() >= 2);
+    assert_eq!(account.raw().bsos("toys").len(), 1);
+}
+
+#[test]
+fn corrupted_crypto_keys_are_replaced_and_data_reuploaded() {
+    let server = TestServer::start();
+    let account = server.new_account("corrupt@example.com");
+    let a_toys = Arc::new(ToyEngine::new("toys"));
+    a_toys.set("aaaaaaaaaaaa", json!({"v": 1}));
+    let mut a = device("A", &account, &[&a_toys]);
+    a.sync();
+    let raw = account.raw();
+    let before = raw.bso("crypto", "keys").unwrap().payload;
+    raw.put_raw(
+        "crypto",
+        "keys",
+        r#"{"ciphertext":"AAAA","IV":"AAAAAAAAAAAAAAAAAAAAAA==","hmac":"00"}"#,
+    );
+
+    let b_toys = Arc::new(ToyEngine::new("toys"));
+    b_toys.set("bbbbbbbbbbbb", json!({"v": 2}));
+    let mut b = device("B", &account, &[&b_toys]);
+    let recovered = b.sync();
+    assert_eq!(recovered.status, ServiceStatus::Ok, "{:?}", recovered.error);
+    assert_ne!(raw.bso("crypto", "keys").unwrap().payload, before);
+    // A notices new keys (its cache is for the old ones), resets and uploads again.
+    let a_again = a.sync();
+    assert_eq!(a_again.status, ServiceStatus::Ok, "{:?}", a_again.error);
+    assert!(a_toys.resets() >= 2);
+    b.sync();
+    let mut ids = b_toys.ids();
+    ids.sort();
+    assert_eq!(ids, ["aaaaaaaaaaaa", "bbbbbbbbbbbb"]);
+}
+
+#[test]
+fn a_newer_storage_version_is_refused_and_nothing_written() {
+    let server = TestServer::start();
+    let account = server.new_account("future@example.com");
+    let toys = Arc::new(ToyEngine::new("toys"));
+    let mut a = device("A", &account, &[&toys]);
+    a.sync();
+    let raw = account.raw();
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&raw.bso("meta", "global").unwrap().payload).unwrap();
+    meta["storageVersion"] = json!(6);
+    raw.put_raw("meta", "global", &meta.to_string());
+
+    toys.set("aaaaaaaaaaaa", json!({}));
+    let refused = a.sync();
+    assert_eq!(refused.status, ServiceStatus::StorageVersionTooNew);
+    assert!(refused.error.unwrap().contains('6'));
+    assert!(raw.bsos("toys").is_empty());
+    let still: serde_json::Value = serde_json::from_str(&raw.bso("meta", "global").unwrap().payload).unwrap();
+    assert_eq!(
+        still["storageVersion"], 6,
+        "we never overwrite a newer client's data"
+    );
+}
+
+#[test]
+fn a_newer_engine_version_is_skipped() {
+    let server = TestServer::start();
+    let account = server.new_account("engver@example.com");
+    let mut newer = device("new", &account, &[&Arc::new(ToyEngine::with_version("toys", 3))]);
+    newer.sync();
+    let mut older = device("old", &account, &[&Arc::new(ToyEngine::with_version("toys", 1))]);
+    let result = older.sync();
+    assert_eq!(
+        result.engines["toys"].status,
+        EngineStatus::Skipped(SkipReason::VersionTooNew { server: 3, ours: 1 })
+    );
+}
+
+#[test]
+fn selecting_engines_and_stopping() {
+    let server = TestServer::start();
+    let account = server.new_account("select@example.com");
+    let one = Arc::new(ToyEngine::new("one"));
+    let two = Arc::new(ToyEngine::new("two"));
+    one.set("aaaaaaaaaaaa", json!({}));
+    two.set("bbbbbbbbbbbb", json!({}));
+    let mut a = device("A", &account, &[&one, &two]);
+    let some = a.sync_with(SyncReason::User, EngineSelection::Some(vec!["one".into()]));
+    assert_eq!(some.engines["one"].uploaded, 1);
+    assert_eq!(
+        some.engines["two"].status,
+        EngineStatus::Skipped(SkipReason::NotSelected)
+    );
+    assert_eq!(two.pending(), 1);
+
+    // A stop request left over from before a sync does not block it.
+    a.manager().stop();
+    let result = a.sync();
+    assert_eq!(result.status, ServiceStatus::Ok, "{:?}", result.error);
+    assert_eq!(two.pending(), 0);
+}
+
+/// Delegates to a toy engine, and asks the manager to stop while merging.
+struct StopsWhileApplying {
+    inner: Arc<ToyEngine>,
+    stop: sync15::InterruptHandle,
+}
+
+impl sync15::SyncEngine for StopsWhileApplying {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn version(&self) -> u64 {
+        self.inner.version()
+    }
+    fn sync_association(&self) -> Result<sync15::EngineSyncAssociation, sync15::EngineError> {
+        self.inner.sync_association()
+    }
+    fn reset(&self, assoc: &sync15::EngineSyncAssociation) -> Result<(), sync15::EngineError> {
+        self.inner.reset(assoc)
+    }
+    fn wipe(&self) -> Result<(), sync15::EngineError> {
+        self.inner.wipe()
+    }
+    fn incoming_request(
+        &self,
+        ts: sync15::ServerTimestamp,
+    ) -> Result<Option<sync15::CollectionRequest>, sync15::EngineError> {
+        self.inner.incoming_request(ts)
+    }
+    fn stage_incoming(&self, records: Vec<sync15::IncomingRecord>) -> Result<(), sync15::EngineError> {
+        self.inner.stage_incoming(records)
+    }
+    fn apply(
+        &self,
+        ts: sync15::ServerTimestamp,
+        stats: &mut sync15::ApplyStats,
+    ) -> Result<Vec<sync15::OutgoingRecord>, sync15::EngineError> {
+        self.stop.interrupt();
+        self.inner.apply(ts, stats)
+    }
+    fn set_uploaded(
+        &self,
+        ts: sync15::ServerTimestamp,
+        ids: Vec<sync15::Guid>,
+    ) -> Result<(), sync15::EngineError> {
+        self.inner.set_uploaded(ts, ids)
+    }
+    fn sync_finished(&self, ts: sync15::ServerTimestamp) -> Result<(), sync15::EngineError> {
+        self.inner.sync_finished(ts)
+    }
+}
+
+#[test]
+fn a_stop_mid_sync_leaves_changes_pending_and_the_next_sync_finishes() {
+    let server = TestServer::start();
+    let account = server.new_account("stop@example.com");
+    let toys = Arc::new(ToyEngine::new("toys"));
+    toys.set("aaaaaaaaaaaa", json!({}));
+    let mut a = Device::new("A", &account);
+    let stopping = Arc::new(StopsWhileApplying {
+        inner: toys.clone(),
+        stop: a.manager().interrupt_handle(),
+    });
+    a = a.with_engine(stopping);
+    let stopped = a.sync();
+    assert_eq!(stopped.status, ServiceStatus::Interrupted, "{:?}", stopped.error);
+    assert_eq!(toys.pending(), 1, "nothing was marked uploaded");
+    assert!(account.raw().bsos("toys").is_empty());
+
+    // Without the stop, the next sync uploads exactly once.
+    a = a.with_engine(toys.clone());
+    let done = a.sync();
+    assert_eq!(done.status, ServiceStatus::Ok, "{:?}", done.error);
+    assert_eq!(toys.pending(), 0);
+    assert_eq!(account.raw().bsos("toys").len(), 1);
+}
+
+#[test]
+fn the_telemetry_summary_is_json() {
+    let server = TestServer::start();
+    let account = server.new_account("telemetry@example.com");
+    let mut a = device("A", &account, &[&Arc::new(ToyEngine::new("toys"))]);
+    let result = a.sync();
+    let ping: serde_json::Value = serde_json::from_str(&result.telemetry_json()).unwrap();
+    assert_eq!(ping["status"], "ok");
+    assert_eq!(ping["engines"]["toys"]["status"], "ok");
+    assert!(ping["requests"].as_u64().unwrap() >= 4);
+    assert_eq!(ping["reason"], "user");
+}
