@@ -10,6 +10,8 @@ use sync15::{
     StorageClient, SyncDriver, SyncEngine, TokenClient,
 };
 
+use sync_clients::{ClientsEngine, Command};
+
 use crate::global::{self, EngineInfo, GlobalState};
 use crate::state::PersistedState;
 use crate::types::{
@@ -23,6 +25,7 @@ pub const CLIENTS_ENGINE: &str = "clients";
 /// See the crate docs.
 pub struct SyncManager {
     engines: Mutex<BTreeMap<String, Arc<dyn SyncEngine>>>,
+    clients: Mutex<Option<Arc<ClientsEngine>>>,
     http: HttpClient,
     interrupt: InterruptHandle,
     declined: Mutex<Option<Vec<String>>>,
@@ -48,6 +51,7 @@ impl SyncManager {
     pub fn with_http(http: HttpClient) -> Self {
         SyncManager {
             engines: Mutex::new(BTreeMap::new()),
+            clients: Mutex::new(None),
             http,
             interrupt: InterruptHandle::new(),
             declined: Mutex::new(None),
@@ -65,6 +69,14 @@ impl SyncManager {
     /// Adds (or replaces) an engine, by its name.
     pub fn register_engine(&self, engine: Arc<dyn SyncEngine>) {
         self.engines.lock().insert(engine.name().to_owned(), engine);
+    }
+
+    /// Sets this device's clients engine: it syncs first in every sync, and
+    /// the engine commands other devices send (`wipeEngine`, `resetEngine`,
+    /// `resetAll`) are run on the registered engines right after it.
+    pub fn set_clients_engine(&self, clients: Arc<ClientsEngine>) {
+        self.register_engine(clients.clone());
+        *self.clients.lock() = Some(clients);
     }
 
     /// Removes an engine; its `meta/global` entry stays on the server.
@@ -239,9 +251,48 @@ impl SyncManager {
                 Err(skip) => EngineResult::with_status(EngineStatus::Skipped(skip)),
                 Ok(ids) => self.sync_engine(&driver, engine.as_ref(), &global, ids, &info)?,
             };
+            if name == CLIENTS_ENGINE && result.status == EngineStatus::Ok {
+                self.run_engine_commands(&engines);
+            }
             results.insert(name, result);
         }
         Ok(())
+    }
+
+    /// Runs the engine commands the clients engine received. A wiped or reset
+    /// engine then downloads everything again later in this same sync.
+    fn run_engine_commands(&self, engines: &[Arc<dyn SyncEngine>]) {
+        let Some(clients) = self.clients.lock().clone() else {
+            return;
+        };
+        let commands = match clients.take_engine_commands() {
+            Ok(commands) => commands,
+            Err(e) => {
+                log::warn!("reading received commands: {e}");
+                return;
+            }
+        };
+        for command in commands {
+            let targets: Vec<&Arc<dyn SyncEngine>> = match &command {
+                Command::WipeEngine(name) | Command::ResetEngine(name) => {
+                    engines.iter().filter(|e| e.name() == name).collect()
+                }
+                Command::ResetAll => engines.iter().filter(|e| e.name() != CLIENTS_ENGINE).collect(),
+                Command::Logout | Command::DisplayUri { .. } => Vec::new(),
+            };
+            for engine in targets {
+                log::info!("{}: running {command:?} from another device", engine.name());
+                let outcome = engine.sync_association().and_then(|assoc| {
+                    if matches!(command, Command::WipeEngine(_)) {
+                        engine.wipe()?;
+                    }
+                    engine.reset(&assoc)
+                });
+                if let Err(e) = outcome {
+                    log::warn!("{}: {command:?} failed: {e}", engine.name());
+                }
+            }
+        }
     }
 
     /// Clients first, then the rest by name.

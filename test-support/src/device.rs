@@ -3,15 +3,20 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use sync_clients::{ClientsEngine, LocalDevice};
 use sync_manager::{EngineSelection, SyncManager, SyncParams, SyncReason, SyncResult};
 use sync15::SyncEngine;
 
 use crate::server::TestAccount;
 
-/// A device: its own manager, engines and persisted sync state.
+/// A device: its own profile directory, clients engine (so its own client
+/// id), manager, engines and persisted sync state.
 pub struct Device {
-    /// A name for logs and assertions.
+    /// A name for logs and assertions (also its device name).
     pub name: String,
+    /// The device's clients engine.
+    pub clients: Arc<ClientsEngine>,
+    profile: tempfile::TempDir,
     account: TestAccount,
     manager: SyncManager,
     persisted: Option<String>,
@@ -33,13 +38,34 @@ impl Device {
     /// If no HTTP client can be built.
     #[allow(clippy::expect_used)]
     pub fn new(name: &str, account: &TestAccount) -> Self {
+        let profile = tempfile::tempdir().expect("a profile directory");
+        let local = LocalDevice {
+            name: name.to_owned(),
+            device_type: "desktop".into(),
+            os: Some("Linux".into()),
+            application: Some("test-support".into()),
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+            fxa_device_id: None,
+        };
+        let clients = Arc::new(
+            ClientsEngine::open(profile.path().join("clients.db"), &local).expect("a clients store"),
+        );
+        let manager = SyncManager::new().expect("an HTTP client");
+        manager.set_clients_engine(clients.clone());
         Device {
             name: name.to_owned(),
+            clients,
+            profile,
             account: account.clone(),
-            manager: SyncManager::new().expect("an HTTP client"),
+            manager,
             persisted: None,
             changes: BTreeMap::new(),
         }
+    }
+
+    /// The device's profile directory, where engines keep their stores.
+    pub fn profile_dir(&self) -> &std::path::Path {
+        self.profile.path()
     }
 
     /// Registers an engine with this device's manager.

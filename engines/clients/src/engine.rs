@@ -1,0 +1,429 @@
+//! [`ClientsEngine`]: this device's record, the device list, and commands.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use sync15::{
+    ApplyStats, CollectionRequest, EngineError, EngineSyncAssociation, Guid, IncomingRecord,
+    OutgoingEnvelope, OutgoingRecord, ServerTimestamp, SyncEngine,
+};
+
+use crate::ClientsError;
+use crate::record::{CLIENTS_TTL_SECS, ClientRecord, Command, CommandRecord};
+use crate::store::{self, get_i64, get_meta, set_meta};
+
+/// The collection and engine name.
+pub const COLLECTION: &str = "clients";
+/// Our own record is re-uploaded at least this often, so it never expires
+/// and other devices see we are alive.
+pub const REUPLOAD_EVERY: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Devices whose record was not written for this long are hidden.
+pub const STALE_AFTER: Duration = Duration::from_secs(21 * 24 * 3600);
+
+/// What this device says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalDevice {
+    /// The name the user gave it.
+    pub name: String,
+    /// `desktop`, `mobile`, `tablet`, …
+    pub device_type: String,
+    /// The operating system.
+    pub os: Option<String>,
+    /// The application's name.
+    pub application: Option<String>,
+    /// The application's version.
+    pub version: Option<String>,
+    /// The device's Firefox Accounts id.
+    pub fxa_device_id: Option<String>,
+}
+
+/// Another device of the account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteDevice {
+    /// Its client id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// `desktop`, `mobile`, …
+    pub device_type: String,
+    /// Its Firefox Accounts id, if it said.
+    pub fxa_device_id: Option<String>,
+    /// When its record was last written.
+    pub last_modified: ServerTimestamp,
+}
+
+/// The clients engine. See the crate docs.
+pub struct ClientsEngine {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for ClientsEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientsEngine").finish_non_exhaustive()
+    }
+}
+
+impl ClientsEngine {
+    /// Opens (creating) the store at `path` for a device described by `local`.
+    pub fn open(path: impl AsRef<Path>, local: &LocalDevice) -> Result<Self, ClientsError> {
+        let mut conn = sync_sql::open(path, &sync_sql::OpenOptions::default())?;
+        store::SCHEMA.apply(&mut conn)?;
+        if get_meta(&conn, "client_id")?.is_none() {
+            set_meta(&conn, "client_id", Guid::random().as_str())?;
+        }
+        let engine = ClientsEngine {
+            conn: Mutex::new(conn),
+        };
+        engine.set_local_device(local)?;
+        Ok(engine)
+    }
+
+    /// This device's client id (stable across restarts).
+    pub fn client_id(&self) -> Result<Guid, ClientsError> {
+        let conn = self.conn.lock();
+        Ok(Guid::new(&get_meta(&conn, "client_id")?.unwrap_or_default()))
+    }
+
+    /// Changes what this device says about itself; uploaded on the next sync.
+    pub fn set_local_device(&self, local: &LocalDevice) -> Result<(), ClientsError> {
+        if local.name.trim().is_empty() {
+            return Err(ClientsError::InvalidDevice("the device name is empty".into()));
+        }
+        let conn = self.conn.lock();
+        let json = serde_json::to_string(local)?;
+        if get_meta(&conn, "local_device")?.as_deref() != Some(json.as_str()) {
+            set_meta(&conn, "local_device", &json)?;
+            set_meta(&conn, "own_dirty", "1")?;
+        }
+        Ok(())
+    }
+
+    /// The account's other devices, most recently active first, without
+    /// those not heard from for [`STALE_AFTER`].
+    pub fn devices(&self) -> Result<Vec<RemoteDevice>, ClientsError> {
+        let conn = self.conn.lock();
+        let cutoff = now_ms() - STALE_AFTER.as_millis() as i64;
+        let mut stmt = conn.prepare(
+            "SELECT record, modified FROM remote_clients WHERE modified > ? ORDER BY modified DESC",
+        )?;
+        let rows = stmt.query_map([cutoff], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut devices = Vec::new();
+        for row in rows {
+            let (json, modified) = row?;
+            if let Ok(record) = serde_json::from_str::<ClientRecord>(&json) {
+                devices.push(RemoteDevice {
+                    id: record.id.to_string(),
+                    name: record.name,
+                    device_type: record.device_type,
+                    fxa_device_id: record.fxa_device_id,
+                    last_modified: ServerTimestamp::from_millis(modified),
+                });
+            }
+        }
+        Ok(devices)
+    }
+
+    /// Queues `command` for another device; it travels on the next sync.
+    pub fn send_command(&self, target: &str, command: &Command) -> Result<(), ClientsError> {
+        let conn = self.conn.lock();
+        let known: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM remote_clients WHERE id = ?)",
+            [target],
+            |r| r.get(0),
+        )?;
+        if !known {
+            return Err(ClientsError::UnknownDevice(target.to_owned()));
+        }
+        let record = command.to_record();
+        conn.execute(
+            "INSERT OR IGNORE INTO outgoing_commands (target, command, args) VALUES (?, ?, ?)",
+            (target, &record.command, serde_json::to_string(&record.args)?),
+        )?;
+        Ok(())
+    }
+
+    /// Queues `command` for every other known device.
+    pub fn send_command_to_all(&self, command: &Command) -> Result<usize, ClientsError> {
+        let ids: Vec<String> = self.devices()?.into_iter().map(|d| d.id).collect();
+        for id in &ids {
+            self.send_command(id, command)?;
+        }
+        Ok(ids.len())
+    }
+
+    /// Received commands addressed to engines (`wipeEngine`, `resetEngine`,
+    /// `resetAll`); the manager takes and runs these.
+    pub fn take_engine_commands(&self) -> Result<Vec<Command>, ClientsError> {
+        self.take_commands(false)
+    }
+
+    /// Received commands for the app (`logout`, `displayURI`).
+    pub fn take_app_commands(&self) -> Result<Vec<Command>, ClientsError> {
+        self.take_commands(true)
+    }
+
+    fn take_commands(&self, for_app: bool) -> Result<Vec<Command>, ClientsError> {
+        let mut conn = self.conn.lock();
+        sync_sql::in_transaction(&mut conn, |tx| {
+            let mut commands = Vec::new();
+            {
+                let mut stmt =
+                    tx.prepare("SELECT command, args FROM received_commands WHERE for_app = ? ORDER BY seq")?;
+                let rows = stmt.query_map([for_app], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?;
+                for row in rows {
+                    let (command, args) = row?;
+                    let record = CommandRecord {
+                        command,
+                        args: serde_json::from_str(&args)?,
+                        flow_id: None,
+                    };
+                    commands.extend(Command::from_record(&record));
+                }
+            }
+            tx.execute("DELETE FROM received_commands WHERE for_app = ?", [for_app])?;
+            Ok(commands)
+        })
+    }
+
+    fn own_record(&self, conn: &Connection) -> Result<ClientRecord, ClientsError> {
+        let local: LocalDevice = serde_json::from_str(&get_meta(conn, "local_device")?.unwrap_or_default())?;
+        Ok(ClientRecord {
+            id: Guid::new(&get_meta(conn, "client_id")?.unwrap_or_default()),
+            name: local.name,
+            device_type: local.device_type,
+            commands: Vec::new(),
+            version: local.version,
+            protocols: vec!["1.5".into()],
+            os: local.os,
+            app_package: None,
+            application: local.application,
+            formfactor: None,
+            device: None,
+            fxa_device_id: local.fxa_device_id,
+            unknown: Default::default(),
+        })
+    }
+}
+
+/// Receiving: our own record's commands are queued (deduplicated) and the
+/// record is re-uploaded without them; other devices' records are cached.
+fn apply_incoming(conn: &Connection, own_id: &str, stats: &mut ApplyStats) -> Result<(), ClientsError> {
+    let staged: Vec<(String, String, i64)> = {
+        let mut stmt = conn.prepare("SELECT id, record, modified FROM staged")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    conn.execute("DELETE FROM staged", [])?;
+    for (id, json, modified) in staged {
+        let value: serde_json::Value = serde_json::from_str(&json)?;
+        if value.get("deleted") == Some(&serde_json::Value::Bool(true)) {
+            conn.execute("DELETE FROM remote_clients WHERE id = ?", [&id])?;
+            if id == own_id {
+                set_meta(conn, "own_dirty", "1")?;
+            }
+            stats.applied += 1;
+            continue;
+        }
+        let Ok(record) = serde_json::from_value::<ClientRecord>(value) else {
+            stats.failed += 1;
+            continue;
+        };
+        if id == own_id {
+            let mut seen: Vec<&CommandRecord> = Vec::new();
+            for command in &record.commands {
+                if seen.iter().any(|s| s.same_as(command)) {
+                    continue;
+                }
+                seen.push(command);
+                match Command::from_record(command) {
+                    Some(parsed) => {
+                        let for_app = matches!(parsed, Command::Logout | Command::DisplayUri { .. });
+                        conn.execute(
+                            "INSERT INTO received_commands (for_app, command, args) VALUES (?, ?, ?)",
+                            (for_app, &command.command, serde_json::to_string(&command.args)?),
+                        )?;
+                    }
+                    None => log::info!("ignoring unknown command {:?}", command.command),
+                }
+            }
+            if !record.commands.is_empty() {
+                set_meta(conn, "own_dirty", "1")?;
+            }
+        } else {
+            conn.execute(
+                "INSERT INTO remote_clients (id, record, modified) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET record = ?2, modified = ?3",
+                (&id, &json, modified),
+            )?;
+        }
+        stats.applied += 1;
+    }
+    Ok(())
+}
+
+/// Sending: other devices' records with our queued commands appended.
+fn outgoing_for_targets(conn: &Connection) -> Result<Vec<OutgoingRecord>, ClientsError> {
+    let targets: Vec<String> = {
+        let mut stmt = conn.prepare("SELECT DISTINCT target FROM outgoing_commands ORDER BY target")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut outgoing = Vec::new();
+    for target in targets {
+        let Some(json) = conn
+            .query_row("SELECT record FROM remote_clients WHERE id = ?", [&target], |r| {
+                r.get::<_, String>(0)
+            })
+            .ok()
+        else {
+            continue;
+        };
+        let mut record: ClientRecord = serde_json::from_str(&json)?;
+        let mut stmt = conn.prepare("SELECT command, args FROM outgoing_commands WHERE target = ?")?;
+        let queued = stmt.query_map([&target], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in queued {
+            let (command, args) = row?;
+            let command = CommandRecord {
+                command,
+                args: serde_json::from_str(&args)?,
+                flow_id: Some(Guid::random().to_string()),
+            };
+            if !record.commands.iter().any(|c| c.same_as(&command)) {
+                record.commands.push(command);
+            }
+        }
+        let envelope = OutgoingEnvelope::new(record.id.clone()).with_ttl(CLIENTS_TTL_SECS);
+        outgoing.push(OutgoingRecord::from_content(envelope, &record)?);
+    }
+    Ok(outgoing)
+}
+
+impl SyncEngine for ClientsEngine {
+    fn name(&self) -> &str {
+        COLLECTION
+    }
+
+    fn version(&self) -> u64 {
+        1
+    }
+
+    fn sync_association(&self) -> Result<EngineSyncAssociation, EngineError> {
+        let conn = self.conn.lock();
+        Ok(match get_meta(&conn, "association")? {
+            Some(json) => EngineSyncAssociation::Connected(serde_json::from_str(&json)?),
+            None => EngineSyncAssociation::Disconnected,
+        })
+    }
+
+    fn reset(&self, assoc: &EngineSyncAssociation) -> Result<(), EngineError> {
+        let conn = self.conn.lock();
+        set_meta(&conn, "last_sync", "0")?;
+        set_meta(&conn, "own_dirty", "1")?;
+        conn.execute("DELETE FROM staged", [])?;
+        match assoc {
+            EngineSyncAssociation::Connected(ids) => {
+                set_meta(&conn, "association", &serde_json::to_string(ids)?)?
+            }
+            EngineSyncAssociation::Disconnected => {
+                conn.execute("DELETE FROM meta WHERE key = 'association'", [])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn wipe(&self) -> Result<(), EngineError> {
+        let conn = self.conn.lock();
+        conn.execute_batch(
+            "DELETE FROM remote_clients; DELETE FROM staged; DELETE FROM outgoing_commands; DELETE FROM received_commands;",
+        )?;
+        Ok(())
+    }
+
+    fn begin_sync(&self) -> Result<(), EngineError> {
+        self.conn.lock().execute("DELETE FROM staged", [])?;
+        Ok(())
+    }
+
+    fn incoming_request(
+        &self,
+        server_modified: ServerTimestamp,
+    ) -> Result<Option<CollectionRequest>, EngineError> {
+        let last = ServerTimestamp::from_millis(get_i64(&self.conn.lock(), "last_sync")?);
+        Ok((server_modified > last).then(|| CollectionRequest::new(COLLECTION).newer_than(last)))
+    }
+
+    fn stage_incoming(&self, records: Vec<IncomingRecord>) -> Result<(), EngineError> {
+        let mut conn = self.conn.lock();
+        sync_sql::in_transaction(&mut conn, |tx| {
+            for record in records {
+                let id = record.envelope.id.to_string();
+                let modified = record.envelope.modified.as_millis();
+                let json = serde_json::to_string(record.cleartext.as_map())?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO staged (id, record, modified) VALUES (?, ?, ?)",
+                    (id, json, modified),
+                )?;
+            }
+            Ok::<_, ClientsError>(())
+        })?;
+        Ok(())
+    }
+
+    fn apply(
+        &self,
+        _timestamp: ServerTimestamp,
+        stats: &mut ApplyStats,
+    ) -> Result<Vec<OutgoingRecord>, EngineError> {
+        let mut conn = self.conn.lock();
+        let outgoing = sync_sql::in_transaction(&mut conn, |tx| {
+            let own_id = get_meta(tx, "client_id")?.unwrap_or_default();
+            apply_incoming(tx, &own_id, stats)?;
+            let mut outgoing = outgoing_for_targets(tx)?;
+            let last_upload = get_i64(tx, "last_upload")?;
+            let stale = now_ms() - last_upload > REUPLOAD_EVERY.as_millis() as i64;
+            if stale || get_meta(tx, "own_dirty")?.as_deref() == Some("1") {
+                let own = self.own_record(tx)?;
+                let envelope = OutgoingEnvelope::new(own.id.clone()).with_ttl(CLIENTS_TTL_SECS);
+                outgoing.push(OutgoingRecord::from_content(envelope, &own)?);
+            }
+            Ok::<_, ClientsError>(outgoing)
+        })?;
+        Ok(outgoing)
+    }
+
+    fn set_uploaded(&self, _timestamp: ServerTimestamp, ids: Vec<Guid>) -> Result<(), EngineError> {
+        let mut conn = self.conn.lock();
+        sync_sql::in_transaction(&mut conn, |tx| {
+            let own_id = get_meta(tx, "client_id")?.unwrap_or_default();
+            for id in ids {
+                if id.as_str() == own_id {
+                    set_meta(tx, "last_upload", &now_ms().to_string())?;
+                    set_meta(tx, "own_dirty", "0")?;
+                } else {
+                    tx.execute("DELETE FROM outgoing_commands WHERE target = ?", [id.as_str()])?;
+                }
+            }
+            Ok::<_, ClientsError>(())
+        })?;
+        Ok(())
+    }
+
+    fn sync_finished(&self, last_sync: ServerTimestamp) -> Result<(), EngineError> {
+        set_meta(&self.conn.lock(), "last_sync", &last_sync.as_millis().to_string())?;
+        Ok(())
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
