@@ -38,6 +38,15 @@ impl Device {
     /// If no HTTP client can be built.
     #[allow(clippy::expect_used)]
     pub fn new(name: &str, account: &TestAccount) -> Self {
+        Self::with_page_size(name, account, sync15::DEFAULT_DOWNLOAD_PAGE_SIZE)
+    }
+
+    /// A device whose downloads come in pages of `page_size` records.
+    ///
+    /// # Panics
+    /// If no HTTP client or profile directory can be made.
+    #[allow(clippy::expect_used)]
+    pub fn with_page_size(name: &str, account: &TestAccount, page_size: usize) -> Self {
         let profile = tempfile::tempdir().expect("a profile directory");
         let local = LocalDevice {
             name: name.to_owned(),
@@ -50,7 +59,9 @@ impl Device {
         let clients = Arc::new(
             ClientsEngine::open(profile.path().join("clients.db"), &local).expect("a clients store"),
         );
-        let manager = SyncManager::new().expect("an HTTP client");
+        let manager = SyncManager::new()
+            .expect("an HTTP client")
+            .with_page_size(page_size);
         manager.set_clients_engine(clients.clone());
         Device {
             name: name.to_owned(),

@@ -12,9 +12,12 @@
 //! **It is never a dependency of non-test code.**
 
 mod device;
+mod hooked;
+pub mod scenarios;
 mod server;
 mod toy;
 
 pub use device::Device;
+pub use hooked::{HookPoint, HookedEngine};
 pub use server::{RawServer, TestAccount, TestServer};
 pub use toy::ToyEngine;

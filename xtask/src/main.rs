@@ -3,6 +3,8 @@
 //!
 //! - `cargo xtask ci` — everything CI checks: formatting, clippy with
 //!   warnings denied, and the workspace tests (nextest when installed).
+//! - `cargo xtask demo` — the main job: two devices syncing through the embedded server.
+//! - `cargo xtask scenarios [--server URL --token-secret S] [filter]` — multi-device scenarios.
 //! - `cargo xtask bench [crypto|server]` — the benchmarks that print the numbers
 //!   issues ask for.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -24,6 +26,14 @@ struct Cli {
 enum Cmd {
     /// Run every CI check: fmt, clippy (-D warnings), tests.
     Ci,
+    /// The main job: a real sync between two devices through the embedded server.
+    Demo,
+    /// Run the multi-device scenarios (also part of `ci`).
+    Scenarios {
+        /// Passed on: `--server URL --token-secret SECRET`, a name filter.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Run benchmarks and print their numbers.
     Bench {
         /// Which benchmark; all when omitted.
@@ -45,6 +55,19 @@ fn main() -> Result<()> {
     match cli.command {
         Cmd::Ci => ci(),
         Cmd::Bench { which } => bench(which),
+        Cmd::Demo => step(
+            "demo",
+            cargo(&[
+                "run",
+                "--release",
+                "--quiet",
+                "-p",
+                "test-support",
+                "--bin",
+                "sync-demo",
+            ]),
+        ),
+        Cmd::Scenarios { args } => scenarios(&args),
     }
 }
 
@@ -83,8 +106,24 @@ fn ci() -> Result<()> {
             cargo(&["test", "--workspace", "--locked", "--no-fail-fast"]),
         )?;
     }
+    scenarios(&[])?;
     println!("ci: all checks passed in {:.0?}", started.elapsed());
     Ok(())
+}
+
+fn scenarios(args: &[String]) -> Result<()> {
+    let mut cmd = cargo(&[
+        "run",
+        "--quiet",
+        "--locked",
+        "-p",
+        "test-support",
+        "--bin",
+        "scenarios",
+        "--",
+    ]);
+    cmd.args(args);
+    step("scenarios", cmd)
 }
 
 fn bench(which: Option<Bench>) -> Result<()> {

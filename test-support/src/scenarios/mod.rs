@@ -1,0 +1,201 @@
+//! Multi-device scenarios in the style of Firefox's TPS: a scenario is a
+//! series of phases, each on one device (add, modify, delete, verify, sync,
+//! wipe or reset), run against the real server through the real manager.
+//!
+//! `cargo xtask scenarios` runs them all against an embedded server, or
+//! with `--server URL --token-secret S` against any `sync-storage` in dev
+//! mode (scenarios that need to act as the server's operator are skipped
+//! there). Every sync prints its request count.
+
+mod manager;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sync_manager::{ServiceStatus, SyncResult};
+use sync_storage::config::Config;
+use sync15::SyncRootKey;
+
+use crate::{Device, TestAccount, TestServer, ToyEngine};
+
+/// Where scenarios run.
+pub enum ScenarioServer {
+    /// A fresh in-process server per scenario.
+    Embedded,
+    /// An external server in dev mode.
+    External {
+        /// Its base URL.
+        url: String,
+        /// Its dev-mode token secret.
+        token_secret: String,
+    },
+}
+
+/// One scenario.
+pub struct Scenario {
+    /// What it shows.
+    pub name: &'static str,
+    /// It acts as the server's operator (node reassignment) or needs
+    /// special limits: embedded server only.
+    pub embedded_only: bool,
+    /// Server settings it needs (embedded only).
+    pub configure: fn(&mut Config),
+    /// The phases.
+    pub run: fn(&mut Ctx<'_>) -> Result<(), String>,
+}
+
+/// How a scenario ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every check held.
+    Passed,
+    /// A check failed.
+    Failed(String),
+    /// Not applicable to this server.
+    Skipped(&'static str),
+}
+
+/// What a scenario's phases work with.
+pub struct Ctx<'a> {
+    /// The embedded server, when there is one.
+    pub server: Option<&'a TestServer>,
+    /// The scenario's account.
+    pub account: TestAccount,
+    devices: BTreeMap<String, Device>,
+    toys: BTreeMap<String, Arc<ToyEngine>>,
+    progress: &'a mut dyn FnMut(&str),
+    phase: usize,
+}
+
+impl Ctx<'_> {
+    /// Adds a device with a `toys` engine (the stand-in for real engines).
+    pub fn add_device(&mut self, name: &str) {
+        let toys = Arc::new(ToyEngine::new("toys"));
+        let device = Device::new(name, &self.account).with_engine(toys.clone());
+        self.toys.insert(name.to_owned(), toys);
+        self.devices.insert(name.to_owned(), device);
+    }
+
+    /// Adds a device built by the scenario itself.
+    pub fn insert_device(&mut self, name: &str, device: Device, toys: Option<Arc<ToyEngine>>) {
+        if let Some(toys) = toys {
+            self.toys.insert(name.to_owned(), toys);
+        }
+        self.devices.insert(name.to_owned(), device);
+    }
+
+    /// A device added earlier.
+    pub fn device(&mut self, name: &str) -> Result<&mut Device, String> {
+        self.devices
+            .get_mut(name)
+            .ok_or_else(|| format!("no device {name}"))
+    }
+
+    /// A device's toys engine.
+    pub fn toys(&self, name: &str) -> Result<Arc<ToyEngine>, String> {
+        self.toys
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("no device {name}"))
+    }
+
+    /// A phase that is not a sync (add, modify, verify…): logged.
+    pub fn step(&mut self, device: &str, what: &str) {
+        self.phase += 1;
+        (self.progress)(&format!("    phase {:>2} [{device}] {what}", self.phase));
+    }
+
+    /// Syncs a device; logs the outcome and request count; fails the
+    /// scenario if the status is not `expected`.
+    pub fn sync_expecting(&mut self, name: &str, expected: ServiceStatus) -> Result<SyncResult, String> {
+        let result = self.device(name)?.sync();
+        self.phase += 1;
+        let engines: Vec<String> = result
+            .engines
+            .iter()
+            .map(|(e, r)| format!("{e} ↓{} ↑{}", r.downloaded, r.uploaded))
+            .collect();
+        (self.progress)(&format!(
+            "    phase {:>2} [{name}] sync: {:?}, {} requests ({})",
+            self.phase,
+            result.status,
+            result.requests,
+            engines.join(", ")
+        ));
+        if result.status != expected {
+            return Err(format!(
+                "{name}: sync ended {:?} ({:?}), expected {expected:?}",
+                result.status, result.error
+            ));
+        }
+        Ok(result)
+    }
+
+    /// Syncs a device, expecting success.
+    pub fn sync(&mut self, name: &str) -> Result<SyncResult, String> {
+        self.sync_expecting(name, ServiceStatus::Ok)
+    }
+}
+
+/// Fails the scenario with `message` unless `condition` holds.
+pub fn check(condition: bool, message: impl Into<String>) -> Result<(), String> {
+    if condition { Ok(()) } else { Err(message.into()) }
+}
+
+/// Every scenario, in order.
+pub fn all() -> Vec<Scenario> {
+    manager::scenarios()
+}
+
+/// Runs `scenario`, reporting progress lines.
+pub fn run(scenario: &Scenario, server: &ScenarioServer, progress: &mut dyn FnMut(&str)) -> Outcome {
+    let embedded;
+    let (server_ref, account) = match server {
+        ScenarioServer::Embedded => {
+            embedded = TestServer::start_with(scenario.configure);
+            let account = embedded.new_account(&unique_email(scenario.name));
+            (Some(&embedded), account)
+        }
+        ScenarioServer::External { url, token_secret } => {
+            if scenario.embedded_only {
+                return Outcome::Skipped("needs the embedded server");
+            }
+            match external_account(url, token_secret, &unique_email(scenario.name)) {
+                Ok(account) => (None, account),
+                Err(e) => return Outcome::Failed(e),
+            }
+        }
+    };
+    let mut ctx = Ctx {
+        server: server_ref,
+        account,
+        devices: BTreeMap::new(),
+        toys: BTreeMap::new(),
+        progress,
+        phase: 0,
+    };
+    match (scenario.run)(&mut ctx) {
+        Ok(()) => Outcome::Passed,
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
+fn unique_email(scenario: &str) -> String {
+    let slug: String = scenario
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let nonce = sync15::Guid::random();
+    format!("{slug}-{nonce}@scenarios.test")
+}
+
+fn external_account(url: &str, secret: &str, email: &str) -> Result<TestAccount, String> {
+    let oauth = sync_storage::auth::mint_dev_token(secret, email, 1, 3600).map_err(|e| e.to_string())?;
+    let kb = ring::digest::digest(&ring::digest::SHA256, email.as_bytes());
+    Ok(TestAccount {
+        email: email.to_owned(),
+        oauth_token: oauth,
+        root_key: SyncRootKey::new(kb.as_ref(), 1_000).map_err(|e| e.to_string())?,
+        token_server_url: url.to_owned(),
+    })
+}
