@@ -331,3 +331,102 @@ fn the_telemetry_summary_is_json() {
     assert!(ping["requests"].as_u64().unwrap() >= 4);
     assert_eq!(ping["reason"], "user");
 }
+
+#[test]
+fn a_concurrent_write_fails_only_that_engine_and_the_next_sync_retries() {
+    let server = TestServer::start();
+    let account = server.new_account("conflict@example.com");
+    let toys = Arc::new(ToyEngine::new("toys"));
+    let other = Arc::new(ToyEngine::new("other"));
+    let hooked = Arc::new(test_support::HookedEngine::new(toys.clone()));
+    let mut a = Device::new("A", &account)
+        .with_engine(hooked.clone())
+        .with_engine(other.clone());
+    let mut b = device("B", &account, &[&Arc::new(ToyEngine::new("toys"))]);
+    a.sync();
+    b.sync();
+    toys.set("aaaaaaaaaaaa", json!({}));
+    other.set("oooooooooooo", json!({}));
+    let b_toys = Arc::new(ToyEngine::new("toys"));
+    b_toys.set("bbbbbbbbbbbb", json!({}));
+    let mut b = device("B", &account, &[&b_toys]);
+    // B uploads to toys after A downloaded and before A uploads.
+    let mut b_slot = Some(b);
+    let (tx, rx) = std::sync::mpsc::channel();
+    hooked.once(test_support::HookPoint::BeforeApply, move || {
+        let mut b = b_slot.take().unwrap();
+        b.sync();
+        tx.send(b).unwrap();
+    });
+    let result = a.sync();
+    b = rx.recv().unwrap();
+    assert_eq!(result.status, ServiceStatus::Ok, "the sync as a whole went on");
+    assert!(
+        matches!(&result.engines["toys"].status, EngineStatus::Failed { error } if error.contains("412")),
+        "{:?}",
+        result.engines["toys"]
+    );
+    assert_eq!(
+        result.engines["other"].uploaded, 1,
+        "other engines are unaffected"
+    );
+    assert_eq!(toys.pending(), 1);
+
+    let retry = a.sync();
+    assert_eq!(retry.engines["toys"].status, EngineStatus::Ok);
+    assert_eq!(toys.pending(), 0);
+    b.sync();
+    let mut ids = b_toys.ids();
+    ids.sort();
+    assert_eq!(ids, ["aaaaaaaaaaaa", "bbbbbbbbbbbb"]);
+}
+
+#[test]
+fn backoff_is_respected_except_when_the_user_asks() {
+    let server = TestServer::start();
+    let account = server.new_account("backoff@example.com");
+    let manager = sync_manager::SyncManager::new().unwrap();
+    manager.register_engine(Arc::new(ToyEngine::new("toys")));
+    let first = manager.sync(sync_manager::SyncParams::new(
+        SyncReason::Scheduled,
+        account.auth(),
+        None,
+    ));
+    assert_eq!(first.status, ServiceStatus::Ok);
+    // The server asked for an hour's rest last time (as X-Weave-Backoff or a 503 would).
+    let mut state: serde_json::Value = serde_json::from_str(&first.persisted_state).unwrap();
+    let in_an_hour = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 3_600_000;
+    state["next_sync_allowed_at_ms"] = json!(in_an_hour);
+    let state = state.to_string();
+
+    let scheduled = manager.sync(sync_manager::SyncParams::new(
+        SyncReason::Scheduled,
+        account.auth(),
+        Some(state.clone()),
+    ));
+    assert_eq!(scheduled.status, ServiceStatus::BackedOff);
+    assert_eq!(scheduled.requests, 0);
+    assert!(scheduled.next_sync_allowed_at.is_some());
+
+    let user = manager.sync(sync_manager::SyncParams::new(
+        SyncReason::User,
+        account.auth(),
+        Some(state),
+    ));
+    assert_eq!(
+        user.status,
+        ServiceStatus::Ok,
+        "the user's own request goes through"
+    );
+    assert_eq!(manager.get_declined(), Some(vec![]));
+}
+
+#[test]
+fn declined_is_unknown_before_the_first_sync() {
+    let manager = sync_manager::SyncManager::new().unwrap();
+    assert_eq!(manager.get_declined(), None);
+}

@@ -427,3 +427,145 @@ fn now_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use sync15::{Cleartext, IncomingEnvelope};
+
+    fn local(name: &str) -> LocalDevice {
+        LocalDevice {
+            name: name.into(),
+            device_type: "desktop".into(),
+            os: None,
+            application: None,
+            version: None,
+            fxa_device_id: None,
+        }
+    }
+
+    fn incoming(id: &str, modified_ms: i64, content: serde_json::Value) -> IncomingRecord {
+        IncomingRecord::new(
+            IncomingEnvelope::new(Guid::new(id), ServerTimestamp::from_millis(modified_ms)),
+            Cleartext::from_content(&content).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn stale_devices_are_hidden_and_ids_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clients.db");
+        let engine = ClientsEngine::open(&path, &local("Me")).unwrap();
+        let id = engine.client_id().unwrap();
+        let now = now_ms();
+        let old = now - STALE_AFTER.as_millis() as i64 - 1000;
+        engine
+            .stage_incoming(vec![
+                incoming(
+                    "fresh0000001",
+                    now,
+                    json!({"id": "fresh0000001", "name": "Fresh", "type": "mobile"}),
+                ),
+                incoming(
+                    "stale0000001",
+                    old,
+                    json!({"id": "stale0000001", "name": "Stale", "type": "desktop"}),
+                ),
+                incoming("broken000001", now, json!({"id": "broken000001", "name": 7})),
+            ])
+            .unwrap();
+        let mut stats = ApplyStats::default();
+        let outgoing = engine
+            .apply(ServerTimestamp::from_millis(now), &mut stats)
+            .unwrap();
+        assert_eq!(stats.applied, 2);
+        assert_eq!(stats.failed, 1);
+        let names: Vec<String> = engine.devices().unwrap().into_iter().map(|d| d.name).collect();
+        assert_eq!(names, ["Fresh"]);
+        // Our own record goes up on first sync, with the clients TTL.
+        assert_eq!(outgoing.len(), 1);
+        assert_eq!(outgoing[0].envelope.id, id);
+        assert_eq!(outgoing[0].envelope.ttl, Some(CLIENTS_TTL_SECS));
+        drop(engine);
+        // Reopened, it is the same device.
+        assert_eq!(
+            ClientsEngine::open(&path, &local("Me"))
+                .unwrap()
+                .client_id()
+                .unwrap(),
+            id
+        );
+    }
+
+    #[test]
+    fn bad_input_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = ClientsEngine::open(dir.path().join("c.db"), &local("Me")).unwrap();
+        assert!(matches!(
+            engine.set_local_device(&local("  ")),
+            Err(ClientsError::InvalidDevice(_))
+        ));
+        assert!(matches!(
+            engine.send_command("nobody", &Command::ResetAll),
+            Err(ClientsError::UnknownDevice(_))
+        ));
+        assert!(ClientsEngine::open(dir.path().join("d.db"), &local("")).is_err());
+    }
+
+    #[test]
+    fn commands_are_appended_once_and_other_fields_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = ClientsEngine::open(dir.path().join("c.db"), &local("Me")).unwrap();
+        let now = now_ms();
+        engine
+            .stage_incoming(vec![incoming(
+                "other0000001",
+                now,
+                json!({"id": "other0000001", "name": "Other", "type": "desktop",
+                       "commands": [{"command": "resetAll", "args": []}], "futureField": {"x": 1}}),
+            )])
+            .unwrap();
+        let mut stats = ApplyStats::default();
+        engine
+            .apply(ServerTimestamp::from_millis(now), &mut stats)
+            .unwrap();
+        engine
+            .set_uploaded(
+                ServerTimestamp::from_millis(now),
+                vec![engine.client_id().unwrap()],
+            )
+            .unwrap();
+        engine.send_command("other0000001", &Command::ResetAll).unwrap();
+        engine
+            .send_command("other0000001", &Command::WipeEngine("tabs".into()))
+            .unwrap();
+        let outgoing = engine
+            .apply(ServerTimestamp::from_millis(now), &mut stats)
+            .unwrap();
+        assert_eq!(outgoing.len(), 1);
+        let record = outgoing[0].cleartext.as_map();
+        let commands: Vec<&str> = record["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["command"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            commands,
+            ["resetAll", "wipeEngine"],
+            "the existing resetAll is not doubled"
+        );
+        assert_eq!(record["futureField"], json!({"x": 1}));
+        engine
+            .set_uploaded(ServerTimestamp::from_millis(now), vec![Guid::new("other0000001")])
+            .unwrap();
+        assert!(
+            engine
+                .apply(ServerTimestamp::from_millis(now), &mut stats)
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
