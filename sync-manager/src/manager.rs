@@ -6,7 +6,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use sync15::{
-    CollSyncIds, EngineSyncAssociation, Error, HttpClient, InterruptHandle, Interruptee, Precondition,
+    ClientData, CollSyncIds, DeviceInfo, EngineSyncAssociation, Error, Guid, HttpClient, InterruptHandle,
+    Interruptee, Precondition,
     StorageClient, SyncDriver, SyncEngine, TokenClient,
 };
 
@@ -243,10 +244,16 @@ impl SyncManager {
             info = client.info_collections(Precondition::None)?.value;
         }
 
-        let driver = SyncDriver::new(&client, &config, &self.interrupt).with_page_size(self.page_size);
+        let mut client_data = None;
         for engine in &engines {
             self.interrupt.err_if_interrupted()?;
             let name = engine.name().to_owned();
+            if name != CLIENTS_ENGINE && client_data.is_none() {
+                client_data = self.client_data();
+            }
+            let driver = SyncDriver::new(&client, &config, &self.interrupt)
+                .with_page_size(self.page_size)
+                .with_client_data(client_data.as_ref());
             let result = match self.engine_plan(engine.as_ref(), params, &global) {
                 Err(skip) => EngineResult::with_status(EngineStatus::Skipped(skip)),
                 Ok(ids) => self.sync_engine(&driver, engine.as_ref(), &global, ids, &info)?,
@@ -257,6 +264,33 @@ impl SyncManager {
             results.insert(name, result);
         }
         Ok(())
+    }
+
+    /// This device's client id and the other devices, for engines that
+    /// label records by device (tabs). `None` without a clients engine.
+    fn client_data(&self) -> Option<ClientData> {
+        let clients = self.clients.lock().clone()?;
+        let read = || -> Result<ClientData, sync_clients::ClientsError> {
+            Ok(ClientData {
+                local_client_id: clients.client_id()?,
+                devices: clients
+                    .devices()?
+                    .into_iter()
+                    .map(|d| DeviceInfo {
+                        client_id: Guid::new(&d.id),
+                        name: d.name,
+                        device_type: d.device_type,
+                    })
+                    .collect(),
+            })
+        };
+        match read() {
+            Ok(data) => Some(data),
+            Err(e) => {
+                log::warn!("reading the device list: {e}");
+                None
+            }
+        }
     }
 
     /// Runs the engine commands the clients engine received. A wiped or reset

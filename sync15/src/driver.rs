@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::client::{DownloadPager, StorageClient, Uploader};
+use crate::context::{ClientData, SyncContext};
 use crate::crypto::{CryptoError, KeyBundle};
 use crate::engine::{ApplyStats, SyncEngine};
 use crate::error::Error;
@@ -61,6 +62,7 @@ pub struct SyncDriver<'a> {
     config: &'a InfoConfiguration,
     interruptee: &'a dyn Interruptee,
     page_size: usize,
+    client_data: Option<&'a ClientData>,
 }
 
 impl<'a> SyncDriver<'a> {
@@ -76,12 +78,19 @@ impl<'a> SyncDriver<'a> {
             config,
             interruptee,
             page_size: DEFAULT_DOWNLOAD_PAGE_SIZE,
+            client_data: None,
         }
     }
 
     /// Records per download page (at least 1).
     pub fn with_page_size(mut self, page_size: usize) -> Self {
         self.page_size = page_size.max(1);
+        self
+    }
+
+    /// The device list handed to engines in [`SyncContext::client_data`].
+    pub fn with_client_data(mut self, client_data: Option<&'a ClientData>) -> Self {
+        self.client_data = client_data;
         self
     }
 
@@ -104,6 +113,11 @@ impl<'a> SyncDriver<'a> {
 
         self.interruptee.err_if_interrupted()?;
         engine.begin_sync().map_err(engine_err)?;
+        let context = SyncContext {
+            config: self.config,
+            client_data: self.client_data,
+        };
+        engine.prepare_for_sync(&context).map_err(engine_err)?;
 
         // Download, decrypt, stage.
         let mut collection_ts = server_modified.unwrap_or(ServerTimestamp::ZERO);

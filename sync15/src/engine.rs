@@ -5,6 +5,8 @@
 //!
 //! 1. [`begin_sync`](SyncEngine::begin_sync) — drop anything staged by an
 //!    interrupted sync;
+//!    and [`prepare_for_sync`](SyncEngine::prepare_for_sync) — learn the
+//!    server's limits and the device list;
 //! 2. [`incoming_request`](SyncEngine::incoming_request) — what to download
 //!    (usually "newer than my last sync"), or nothing;
 //! 3. [`stage_incoming`](SyncEngine::stage_incoming), once per downloaded
@@ -26,6 +28,7 @@ use serde::Serialize;
 
 use crate::bso::{IncomingRecord, OutgoingRecord};
 use crate::client::CollectionRequest;
+use crate::context::SyncContext;
 use crate::error::EngineError;
 use crate::guid::Guid;
 use crate::timestamp::ServerTimestamp;
@@ -87,6 +90,14 @@ pub trait SyncEngine: Send + Sync {
     /// Called first in every sync: drop anything staged by a sync that was
     /// interrupted before [`SyncEngine::apply`].
     fn begin_sync(&self) -> Result<(), EngineError> {
+        Ok(())
+    }
+
+    /// Called after [`SyncEngine::begin_sync`] with the server's limits and,
+    /// when a manager runs the sync, this device's client id and the other
+    /// devices. Engines that need neither keep the default.
+    fn prepare_for_sync(&self, context: &SyncContext<'_>) -> Result<(), EngineError> {
+        let _ = context;
         Ok(())
     }
 

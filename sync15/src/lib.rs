@@ -108,6 +108,7 @@
 mod auth;
 mod bso;
 mod client;
+mod context;
 mod crypto;
 mod driver;
 mod engine;
@@ -128,8 +129,10 @@ pub use client::{
     IdsPage, MAX_IDS_PER_REQUEST, PostResponse, Precondition, RequestOrder, StorageClient, UploadOutcome,
     Uploader, WriteResult,
 };
+pub use context::{ClientData, DeviceInfo, SyncContext};
 pub use crypto::{
     CRYPTO_COLLECTION, CollectionKeys, CryptoError, EncryptedPayload, KEYS_RECORD_ID, KeyBundle, SyncRootKey,
+    encrypted_payload_len,
 };
 pub use driver::{DEFAULT_DOWNLOAD_PAGE_SIZE, EngineSyncOutcome, SyncDriver};
 pub use engine::{ApplyStats, CollSyncIds, EngineSyncAssociation, SyncEngine};

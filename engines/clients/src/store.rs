@@ -1,18 +1,12 @@
 //! The clients engine's SQLite store.
 
-use rusqlite::{Connection, OptionalExtension};
 use sync_sql::{Migration, Migrations};
-
-use crate::ClientsError;
 
 pub(crate) const SCHEMA: Migrations = Migrations::new(&[Migration::sql(
     1,
     "clients store",
     r#"
-CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-) WITHOUT ROWID;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 -- Other devices' records as last downloaded (the whole cleartext JSON, so
 -- fields we do not know survive when we re-upload them with a command).
 CREATE TABLE remote_clients (
@@ -43,20 +37,4 @@ CREATE TABLE received_commands (
 "#,
 )]);
 
-pub(crate) fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>, ClientsError> {
-    Ok(conn
-        .query_row("SELECT value FROM meta WHERE key = ?", [key], |r| r.get(0))
-        .optional()?)
-}
-
-pub(crate) fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), ClientsError> {
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
-        (key, value),
-    )?;
-    Ok(())
-}
-
-pub(crate) fn get_i64(conn: &Connection, key: &str) -> Result<i64, ClientsError> {
-    Ok(get_meta(conn, key)?.and_then(|v| v.parse().ok()).unwrap_or(0))
-}
+pub(crate) use sync_sql::meta::{get_meta, get_meta_i64 as get_i64, set_meta};

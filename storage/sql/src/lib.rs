@@ -13,8 +13,9 @@
 //! - [`in_transaction`]: run a closure in an `IMMEDIATE` transaction that
 //!   commits only if the closure succeeds.
 //! - [`SqlInterruptHandle`]: stop a long query from another thread.
+//! - [`meta`]: a key–value table for a store's facts about itself.
 //!
-//! **It never knows a schema.** Schemas belong to the crates that own the data.
+//! **It never knows a schema** (beyond the `meta` convention). Schemas belong to the crates that own the data.
 //!
 //! ```
 //! use sync_sql::{Migration, Migrations};
@@ -40,6 +41,7 @@
 //! ```
 
 mod interrupt;
+pub mod meta;
 mod migrate;
 
 use std::path::Path;

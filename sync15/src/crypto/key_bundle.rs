@@ -69,6 +69,17 @@ fn padded_len(cleartext_len: usize) -> usize {
     (cleartext_len / 16 + 1) * 16
 }
 
+/// The exact length of the encrypted BSO `payload` (the JSON text
+/// `{"ciphertext":…,"IV":…,"hmac":…}`) that a cleartext of `cleartext_len`
+/// bytes becomes — what the server's `max_record_payload_bytes` limits.
+/// Engines that must fit a record under that limit size it with this.
+pub fn encrypted_payload_len(cleartext_len: usize) -> usize {
+    const IV_BASE64: usize = 24;
+    const HMAC_HEX: usize = 64;
+    const JSON_FRAME: usize = r#"{"ciphertext":"","IV":"","hmac":""}"#.len();
+    padded_len(cleartext_len).div_ceil(3) * 4 + IV_BASE64 + HMAC_HEX + JSON_FRAME
+}
+
 /// Whether `s` can sit between JSON quotes as is.
 fn is_json_safe(s: &str) -> bool {
     // A branch-free fold, so the compiler can vectorize the scan of long ciphertexts.
@@ -242,6 +253,22 @@ impl KeyBundle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encrypted_payload_len_is_exact() {
+        let bundle = KeyBundle::new_random().unwrap();
+        for n in [0usize, 1, 10, 15, 16, 17, 100, 1000, 4095, 65_537] {
+            let filler = "x".repeat(n);
+            let record = OutgoingRecord::from_content(
+                OutgoingEnvelope::new(Guid::new("aaaaaaaaaaaa")),
+                &serde_json::json!({ "id": "aaaaaaaaaaaa", "f": filler }),
+            )
+            .unwrap();
+            let cleartext_len = record.cleartext.to_json_vec().len();
+            let bso = bundle.encrypt(&record).unwrap();
+            assert_eq!(bso.payload.len(), encrypted_payload_len(cleartext_len), "cleartext of {cleartext_len}");
+        }
+    }
     use crate::bso::OutgoingEnvelope;
     use crate::guid::Guid;
     use proptest::prelude::*;

@@ -15,7 +15,7 @@ mod key_bundle;
 mod root_key;
 
 pub use collection_keys::{CRYPTO_COLLECTION, CollectionKeys, KEYS_RECORD_ID};
-pub use key_bundle::{EncryptedPayload, KeyBundle};
+pub use key_bundle::{EncryptedPayload, KeyBundle, encrypted_payload_len};
 pub use root_key::SyncRootKey;
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
