@@ -273,6 +273,7 @@ impl SyncManager {
         let read = || -> Result<ClientData, sync_clients::ClientsError> {
             Ok(ClientData {
                 local_client_id: clients.client_id()?,
+                local_device_name: clients.local_device()?.name,
                 devices: clients
                     .devices()?
                     .into_iter()

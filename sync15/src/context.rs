@@ -29,6 +29,8 @@ pub struct DeviceInfo {
 pub struct ClientData {
     /// This device's client id.
     pub local_client_id: Guid,
+    /// This device's name.
+    pub local_device_name: String,
     /// The other devices that are still active (stale ones left out).
     pub devices: Vec<DeviceInfo>,
 }

@@ -87,6 +87,12 @@ impl ClientsEngine {
         Ok(Guid::new(&get_meta(&conn, "client_id")?.unwrap_or_default()))
     }
 
+    /// What this device says about itself.
+    pub fn local_device(&self) -> Result<LocalDevice, ClientsError> {
+        let conn = self.conn.lock();
+        Ok(serde_json::from_str(&get_meta(&conn, "local_device")?.unwrap_or_default())?)
+    }
+
     /// Changes what this device says about itself; uploaded on the next sync.
     pub fn set_local_device(&self, local: &LocalDevice) -> Result<(), ClientsError> {
         if local.name.trim().is_empty() {
