@@ -71,7 +71,7 @@ impl TabsConfig {
         match url.split_once(':') {
             Some((scheme, _)) => {
                 let scheme = scheme.to_ascii_lowercase();
-                !self.filtered_schemes.iter().any(|s| *s == scheme)
+                !self.filtered_schemes.contains(&scheme)
             }
             None => false,
         }
