@@ -7,8 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 use sync15::{
     ClientData, CollSyncIds, DeviceInfo, EngineSyncAssociation, Error, Guid, HttpClient, InterruptHandle,
-    Interruptee, Precondition,
-    StorageClient, SyncDriver, SyncEngine, TokenClient,
+    Interruptee, Precondition, StorageClient, SyncDriver, SyncEngine, TokenClient,
 };
 
 use sync_clients::{ClientsEngine, Command};

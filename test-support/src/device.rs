@@ -4,18 +4,25 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sync_clients::{ClientsEngine, LocalDevice};
+use sync_logins::{LoginStore, LoginsKey};
 use sync_manager::{EngineSelection, SyncManager, SyncParams, SyncReason, SyncResult};
+use sync_tabs::TabsEngine;
 use sync15::SyncEngine;
 
 use crate::server::TestAccount;
 
-/// A device: its own profile directory, clients engine (so its own client
-/// id), manager, engines and persisted sync state.
+/// A device: its own profile directory with every engine's store, its own
+/// client id, a manager with those engines registered, and persisted sync
+/// state.
 pub struct Device {
     /// A name for logs and assertions (also its device name).
     pub name: String,
     /// The device's clients engine.
     pub clients: Arc<ClientsEngine>,
+    /// Its tabs engine (`tabs.db`).
+    pub tabs: Arc<TabsEngine>,
+    /// Its password store (`logins.db`, sealed with its own key).
+    pub logins: Arc<LoginStore>,
     profile: tempfile::TempDir,
     account: TestAccount,
     manager: SyncManager,
@@ -59,13 +66,22 @@ impl Device {
         let clients = Arc::new(
             ClientsEngine::open(profile.path().join("clients.db"), &local).expect("a clients store"),
         );
+        let tabs = Arc::new(TabsEngine::open(profile.path().join("tabs.db")).expect("a tabs store"));
+        let logins_key = LoginsKey::generate().expect("a logins key");
+        let logins = Arc::new(
+            LoginStore::open(profile.path().join("logins.db"), &logins_key).expect("a logins store"),
+        );
         let manager = SyncManager::new()
             .expect("an HTTP client")
             .with_page_size(page_size);
         manager.set_clients_engine(clients.clone());
+        manager.register_engine(tabs.clone());
+        manager.register_engine(logins.clone());
         Device {
             name: name.to_owned(),
             clients,
+            tabs,
+            logins,
             profile,
             account: account.clone(),
             manager,

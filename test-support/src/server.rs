@@ -8,8 +8,8 @@ use sync_storage::config::Config;
 use sync_storage::db::Db;
 use sync_storage::{RunningServer, Server};
 use sync15::{
-    Guid, HttpClient, IncomingBso, OutgoingBso, OutgoingEnvelope, Precondition, StorageClient, SyncRootKey,
-    Token, TokenClient,
+    CollectionKeys, Guid, HttpClient, IncomingBso, OutgoingBso, OutgoingEnvelope, OutgoingRecord,
+    Precondition, StorageClient, SyncRootKey, Token, TokenClient,
 };
 
 /// `sync-storage` on 127.0.0.1:0 with a temporary SQLite file; stops and
@@ -140,6 +140,56 @@ impl TestAccount {
     /// Direct access to what the server stores for this account.
     pub fn raw(&self) -> RawServer {
         RawServer::new(&self.token())
+    }
+
+    /// The account's collection keys, from the server's `crypto/keys`.
+    ///
+    /// # Panics
+    /// If there are none or they do not decrypt.
+    #[allow(clippy::expect_used)]
+    pub fn collection_keys(&self) -> CollectionKeys {
+        let bso = self
+            .raw()
+            .bso("crypto", "keys")
+            .expect("crypto/keys on the server");
+        CollectionKeys::from_bso(&bso, &self.root_key.sync_key_bundle()).expect("crypto/keys decrypts")
+    }
+
+    /// A record of `collection` as another client would see it, decrypted.
+    ///
+    /// # Panics
+    /// If it does not decrypt.
+    #[allow(clippy::expect_used)]
+    pub fn cleartext(&self, collection: &str, id: &str) -> Option<serde_json::Value> {
+        let bso = self.raw().bso(collection, id)?;
+        let record = self
+            .collection_keys()
+            .key_for_collection(collection)
+            .decrypt(&bso)
+            .expect("the record decrypts");
+        Some(serde_json::Value::Object(record.cleartext.into_map()))
+    }
+
+    /// Writes `cleartext` (a JSON object with an `id`) to `collection`,
+    /// encrypted as a real client would — to play a client this code does
+    /// not know, e.g. one that writes extra fields.
+    ///
+    /// # Panics
+    /// If it cannot be encrypted or written.
+    #[allow(clippy::expect_used)]
+    pub fn put_cleartext(&self, collection: &str, cleartext: &serde_json::Value) {
+        let id = cleartext["id"].as_str().expect("the record has an id");
+        let record =
+            OutgoingRecord::from_content(OutgoingEnvelope::new(Guid::new(id)), cleartext).expect("a record");
+        let bso = self
+            .collection_keys()
+            .key_for_collection(collection)
+            .encrypt(&record)
+            .expect("encrypts");
+        self.raw()
+            .client()
+            .put_record(collection, &bso, Precondition::None)
+            .expect("the write succeeds");
     }
 }
 

@@ -90,7 +90,9 @@ impl ClientsEngine {
     /// What this device says about itself.
     pub fn local_device(&self) -> Result<LocalDevice, ClientsError> {
         let conn = self.conn.lock();
-        Ok(serde_json::from_str(&get_meta(&conn, "local_device")?.unwrap_or_default())?)
+        Ok(serde_json::from_str(
+            &get_meta(&conn, "local_device")?.unwrap_or_default(),
+        )?)
     }
 
     /// Changes what this device says about itself; uploaded on the next sync.

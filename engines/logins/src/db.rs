@@ -144,8 +144,14 @@ pub(crate) fn query_logins(
     raws.into_iter().map(|raw| open_row(sealer, raw)).collect()
 }
 
-pub(crate) fn get_login(conn: &Connection, sealer: &Sealer, guid: &str) -> Result<Option<LocalLogin>, LoginsError> {
-    Ok(query_logins(conn, sealer, "WHERE guid = ?", [guid])?.into_iter().next())
+pub(crate) fn get_login(
+    conn: &Connection,
+    sealer: &Sealer,
+    guid: &str,
+) -> Result<Option<LocalLogin>, LoginsError> {
+    Ok(query_logins(conn, sealer, "WHERE guid = ?", [guid])?
+        .into_iter()
+        .next())
 }
 
 /// Inserts or replaces a login row.
@@ -181,7 +187,8 @@ pub(crate) fn put_login(conn: &Connection, sealer: &Sealer, row: &LocalLogin) ->
 }
 
 pub(crate) fn delete_login(conn: &Connection, guid: &str) -> Result<(), LoginsError> {
-    conn.prepare_cached("DELETE FROM logins WHERE guid = ?")?.execute([guid])?;
+    conn.prepare_cached("DELETE FROM logins WHERE guid = ?")?
+        .execute([guid])?;
     Ok(())
 }
 
@@ -193,11 +200,18 @@ pub(crate) fn add_tombstone(conn: &Connection, guid: &str, at: i64) -> Result<()
 
 /// Removes a tombstone; whether there was one.
 pub(crate) fn take_tombstone(conn: &Connection, guid: &str) -> Result<bool, LoginsError> {
-    Ok(conn.prepare_cached("DELETE FROM tombstones WHERE guid = ?")?.execute([guid])? > 0)
+    Ok(conn
+        .prepare_cached("DELETE FROM tombstones WHERE guid = ?")?
+        .execute([guid])?
+        > 0)
 }
 
 /// The mirror's record for `guid`, opened.
-pub(crate) fn get_mirror(conn: &Connection, sealer: &Sealer, guid: &str) -> Result<Option<PasswordRecord>, LoginsError> {
+pub(crate) fn get_mirror(
+    conn: &Connection,
+    sealer: &Sealer,
+    guid: &str,
+) -> Result<Option<PasswordRecord>, LoginsError> {
     let row = conn
         .prepare_cached("SELECT record, sec_fields FROM mirror WHERE guid = ?")?
         .query_row([guid], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
@@ -225,12 +239,20 @@ pub(crate) fn put_mirror(
     let mut public = record.clone();
     public.username.clear();
     public.password.clear();
-    conn.prepare_cached("INSERT OR REPLACE INTO mirror (guid, record, sec_fields, server_modified) VALUES (?, ?, ?, ?)")?
-        .execute((record.id.as_str(), serde_json::to_string(&public)?, sealed, server_modified))?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO mirror (guid, record, sec_fields, server_modified) VALUES (?, ?, ?, ?)",
+    )?
+    .execute((
+        record.id.as_str(),
+        serde_json::to_string(&public)?,
+        sealed,
+        server_modified,
+    ))?;
     Ok(())
 }
 
 pub(crate) fn delete_mirror(conn: &Connection, guid: &str) -> Result<(), LoginsError> {
-    conn.prepare_cached("DELETE FROM mirror WHERE guid = ?")?.execute([guid])?;
+    conn.prepare_cached("DELETE FROM mirror WHERE guid = ?")?
+        .execute([guid])?;
     Ok(())
 }

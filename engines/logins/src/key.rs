@@ -109,7 +109,11 @@ impl Sealer {
         nonce.copy_from_slice(&bytes[..NONCE_LEN]);
         let plaintext = self
             .key
-            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut bytes[NONCE_LEN..])
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::empty(),
+                &mut bytes[NONCE_LEN..],
+            )
             .map_err(|_| LoginsError::Decrypt)?;
         Ok(plaintext.to_vec())
     }
@@ -151,7 +155,13 @@ mod tests {
     fn keys_round_trip_through_base64_and_bad_ones_are_refused() {
         let key = LoginsKey::generate().unwrap();
         assert_eq!(LoginsKey::from_base64(&key.to_base64()).unwrap().raw, key.raw);
-        assert!(matches!(LoginsKey::from_base64("AAAA"), Err(LoginsError::InvalidKey(_))));
-        assert!(matches!(LoginsKey::from_base64("%%%"), Err(LoginsError::InvalidKey(_))));
+        assert!(matches!(
+            LoginsKey::from_base64("AAAA"),
+            Err(LoginsError::InvalidKey(_))
+        ));
+        assert!(matches!(
+            LoginsKey::from_base64("%%%"),
+            Err(LoginsError::InvalidKey(_))
+        ));
     }
 }

@@ -79,7 +79,10 @@ impl LoginEntry {
     pub fn normalized(&self) -> Result<LoginEntry, InvalidLogin> {
         for (field, value) in [
             ("origin", self.origin.as_str()),
-            ("form_action_origin", self.form_action_origin.as_deref().unwrap_or("")),
+            (
+                "form_action_origin",
+                self.form_action_origin.as_deref().unwrap_or(""),
+            ),
             ("http_realm", self.http_realm.as_deref().unwrap_or("")),
             ("username_field", self.username_field.as_str()),
             ("password_field", self.password_field.as_str()),
@@ -96,7 +99,8 @@ impl LoginEntry {
         if self.origin.trim().is_empty() {
             return Err(InvalidLogin::EmptyOrigin);
         }
-        let origin = normalize_origin(&self.origin).ok_or_else(|| InvalidLogin::BadOrigin(self.origin.clone()))?;
+        let origin =
+            normalize_origin(&self.origin).ok_or_else(|| InvalidLogin::BadOrigin(self.origin.clone()))?;
         if self.password.is_empty() {
             return Err(InvalidLogin::EmptyPassword);
         }
@@ -106,7 +110,8 @@ impl LoginEntry {
             (Some(action), None) => {
                 let action = match action.as_str() {
                     "" | "javascript:" => action.clone(),
-                    other => normalize_origin(other).ok_or_else(|| InvalidLogin::BadFormActionOrigin(action.clone()))?,
+                    other => normalize_origin(other)
+                        .ok_or_else(|| InvalidLogin::BadFormActionOrigin(action.clone()))?,
                 };
                 (Some(action), None)
             }
@@ -199,16 +204,31 @@ mod tests {
         };
         let normal = entry.normalized().unwrap();
         assert_eq!(normal.origin, "https://example.com");
-        assert_eq!(normal.form_action_origin.as_deref(), Some("https://login.example.com"));
-        assert_eq!(normalize_origin("http://example.com:8080/x").unwrap(), "http://example.com:8080");
-        assert_eq!(normalize_origin("chrome://FirefoxAccounts").unwrap(), "chrome://FirefoxAccounts");
-        assert_eq!(normalize_origin("https://[::1]:8443/").unwrap(), "https://[::1]:8443");
+        assert_eq!(
+            normal.form_action_origin.as_deref(),
+            Some("https://login.example.com")
+        );
+        assert_eq!(
+            normalize_origin("http://example.com:8080/x").unwrap(),
+            "http://example.com:8080"
+        );
+        assert_eq!(
+            normalize_origin("chrome://FirefoxAccounts").unwrap(),
+            "chrome://FirefoxAccounts"
+        );
+        assert_eq!(
+            normalize_origin("https://[::1]:8443/").unwrap(),
+            "https://[::1]:8443"
+        );
         for empty_ok in ["", "javascript:"] {
             let entry = LoginEntry {
                 form_action_origin: Some(empty_ok.into()),
                 ..form_login("https://a.example", "u", "p")
             };
-            assert_eq!(entry.normalized().unwrap().form_action_origin.as_deref(), Some(empty_ok));
+            assert_eq!(
+                entry.normalized().unwrap().form_action_origin.as_deref(),
+                Some(empty_ok)
+            );
         }
     }
 
@@ -216,34 +236,79 @@ mod tests {
     fn bad_logins_get_typed_errors() {
         let ok = form_login("https://a.example", "u", "p");
         let cases: Vec<(LoginEntry, InvalidLogin)> = vec![
-            (LoginEntry { origin: " ".into(), ..ok.clone() }, InvalidLogin::EmptyOrigin),
             (
-                LoginEntry { origin: "not a url".into(), ..ok.clone() },
+                LoginEntry {
+                    origin: " ".into(),
+                    ..ok.clone()
+                },
+                InvalidLogin::EmptyOrigin,
+            ),
+            (
+                LoginEntry {
+                    origin: "not a url".into(),
+                    ..ok.clone()
+                },
                 InvalidLogin::BadOrigin("not a url".into()),
             ),
             (
-                LoginEntry { origin: "data:text/plain,hi".into(), ..ok.clone() },
+                LoginEntry {
+                    origin: "data:text/plain,hi".into(),
+                    ..ok.clone()
+                },
                 InvalidLogin::BadOrigin("data:text/plain,hi".into()),
             ),
-            (LoginEntry { password: String::new(), ..ok.clone() }, InvalidLogin::EmptyPassword),
-            (LoginEntry { http_realm: Some("r".into()), ..ok.clone() }, InvalidLogin::BothTargets),
-            (LoginEntry { form_action_origin: None, ..ok.clone() }, InvalidLogin::NoTarget),
             (
-                LoginEntry { form_action_origin: Some("nope".into()), ..ok.clone() },
+                LoginEntry {
+                    password: String::new(),
+                    ..ok.clone()
+                },
+                InvalidLogin::EmptyPassword,
+            ),
+            (
+                LoginEntry {
+                    http_realm: Some("r".into()),
+                    ..ok.clone()
+                },
+                InvalidLogin::BothTargets,
+            ),
+            (
+                LoginEntry {
+                    form_action_origin: None,
+                    ..ok.clone()
+                },
+                InvalidLogin::NoTarget,
+            ),
+            (
+                LoginEntry {
+                    form_action_origin: Some("nope".into()),
+                    ..ok.clone()
+                },
                 InvalidLogin::BadFormActionOrigin("nope".into()),
             ),
         ];
         for (entry, expected) in cases {
             assert_eq!(entry.normalized().unwrap_err(), expected, "{entry:?}");
         }
-        let nul = LoginEntry { username: "a\0b".into(), ..ok.clone() };
-        assert!(matches!(nul.normalized(), Err(InvalidLogin::IllegalFieldValue { field: "username", .. })));
+        let nul = LoginEntry {
+            username: "a\0b".into(),
+            ..ok.clone()
+        };
+        assert!(matches!(
+            nul.normalized(),
+            Err(InvalidLogin::IllegalFieldValue {
+                field: "username",
+                ..
+            })
+        ));
         let realm_with_fields = LoginEntry {
             form_action_origin: None,
             http_realm: Some("My Realm".into()),
             ..ok.clone()
         };
-        assert!(matches!(realm_with_fields.normalized(), Err(InvalidLogin::IllegalFieldValue { .. })));
+        assert!(matches!(
+            realm_with_fields.normalized(),
+            Err(InvalidLogin::IllegalFieldValue { .. })
+        ));
         let realm = LoginEntry {
             username_field: String::new(),
             password_field: String::new(),

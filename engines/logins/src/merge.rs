@@ -13,7 +13,13 @@ use crate::login::{Login, LoginEntry};
 /// Merges `local` (changed here at `local_time`) and `remote` (written to
 /// the server at `remote_time`) against their common ancestor `base`.
 /// The result has `remote`'s guid.
-pub(crate) fn merge(base: Option<&Login>, local: &Login, local_time: i64, remote: &Login, remote_time: i64) -> Login {
+pub(crate) fn merge(
+    base: Option<&Login>,
+    local: &Login,
+    local_time: i64,
+    remote: &Login,
+    remote_time: i64,
+) -> Login {
     let local_newer = local_time > remote_time;
     let pick = |base: Option<&str>, l: &str, r: &str| -> bool {
         // true: take the local value.
@@ -28,8 +34,17 @@ pub(crate) fn merge(base: Option<&Login>, local: &Login, local_time: i64, remote
     };
     macro_rules! field {
         ($name:ident) => {{
-            let take_local = pick(base.map(|b| b.entry.$name.as_str()), &local.entry.$name, &remote.entry.$name);
-            (if take_local { &local.entry.$name } else { &remote.entry.$name }).clone()
+            let take_local = pick(
+                base.map(|b| b.entry.$name.as_str()),
+                &local.entry.$name,
+                &remote.entry.$name,
+            );
+            (if take_local {
+                &local.entry.$name
+            } else {
+                &remote.entry.$name
+            })
+            .clone()
         }};
     }
     // The form action and realm travel together: exactly one is set.
@@ -49,9 +64,18 @@ pub(crate) fn merge(base: Option<&Login>, local: &Login, local_time: i64, remote
         &remote.entry.password,
     );
     let (password, time_password_changed) = if take_local_password {
-        (local.entry.password.clone(), local.time_password_changed.max(remote.time_password_changed))
+        (
+            local.entry.password.clone(),
+            local.time_password_changed.max(remote.time_password_changed),
+        )
     } else if local.entry.password == remote.entry.password {
-        (remote.entry.password.clone(), local.time_password_changed.min(remote.time_password_changed).max(0))
+        (
+            remote.entry.password.clone(),
+            local
+                .time_password_changed
+                .min(remote.time_password_changed)
+                .max(0),
+        )
     } else {
         (remote.entry.password.clone(), remote.time_password_changed)
     };
@@ -59,7 +83,9 @@ pub(crate) fn merge(base: Option<&Login>, local: &Login, local_time: i64, remote
     // Usage adds up: each side's uses since the ancestor count.
     let times_used = match base {
         Some(b) => {
-            let sum = b.times_used + (local.times_used - b.times_used).max(0) + (remote.times_used - b.times_used).max(0);
+            let sum = b.times_used
+                + (local.times_used - b.times_used).max(0)
+                + (remote.times_used - b.times_used).max(0);
             sum.max(local.times_used).max(remote.times_used)
         }
         None => local.times_used.max(remote.times_used),
@@ -131,18 +157,39 @@ mod tests {
         let base = login("alice", "old", "user");
         let local = login("alice", "local-pw", "user");
         let remote = login("alice", "remote-pw", "user");
-        assert_eq!(merge(Some(&base), &local, 30, &remote, 20).entry.password, "local-pw");
-        assert_eq!(merge(Some(&base), &local, 10, &remote, 20).entry.password, "remote-pw");
+        assert_eq!(
+            merge(Some(&base), &local, 30, &remote, 20).entry.password,
+            "local-pw"
+        );
+        assert_eq!(
+            merge(Some(&base), &local, 10, &remote, 20).entry.password,
+            "remote-pw"
+        );
         // No ancestor: the same rule for every differing field.
         let merged = merge(None, &login("bob", "l", "x"), 10, &login("alice", "r", "y"), 20);
-        assert_eq!((merged.entry.username.as_str(), merged.entry.password.as_str()), ("alice", "r"));
+        assert_eq!(
+            (merged.entry.username.as_str(), merged.entry.password.as_str()),
+            ("alice", "r")
+        );
     }
 
     #[test]
     fn usage_adds_up_and_the_earliest_creation_stays() {
-        let base = Login { times_used: 5, ..login("a", "p", "u") };
-        let local = Login { times_used: 7, time_last_used: 300, time_created: 90, ..login("a", "p", "u") };
-        let remote = Login { times_used: 6, time_last_used: 200, ..login("a", "p", "u") };
+        let base = Login {
+            times_used: 5,
+            ..login("a", "p", "u")
+        };
+        let local = Login {
+            times_used: 7,
+            time_last_used: 300,
+            time_created: 90,
+            ..login("a", "p", "u")
+        };
+        let remote = Login {
+            times_used: 6,
+            time_last_used: 200,
+            ..login("a", "p", "u")
+        };
         let merged = merge(Some(&base), &local, 1, &remote, 2);
         assert_eq!(merged.times_used, 8);
         assert_eq!(merged.time_last_used, 300);

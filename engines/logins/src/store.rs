@@ -97,7 +97,8 @@ impl LoginStore {
         let entry = entry.normalized()?;
         let mut conn = self.conn.lock();
         sync_sql::in_transaction(&mut conn, |tx| {
-            let mut row = db::get_login(tx, &self.sealer, guid)?.ok_or_else(|| LoginsError::NotFound(guid.into()))?;
+            let mut row =
+                db::get_login(tx, &self.sealer, guid)?.ok_or_else(|| LoginsError::NotFound(guid.into()))?;
             if let Some(dupe) = self.find_dupe(tx, &entry, Some(guid))? {
                 return Err(LoginsError::Duplicate(dupe));
             }
@@ -121,7 +122,9 @@ impl LoginStore {
         let mut conn = self.conn.lock();
         sync_sql::in_transaction(&mut conn, |tx| {
             let status: Option<i64> = tx
-                .query_row("SELECT sync_status FROM logins WHERE guid = ?", [guid], |r| r.get(0))
+                .query_row("SELECT sync_status FROM logins WHERE guid = ?", [guid], |r| {
+                    r.get(0)
+                })
                 .ok();
             let Some(status) = status else {
                 return Ok(false);
@@ -150,14 +153,17 @@ impl LoginStore {
 
     /// How many logins are stored.
     pub fn count(&self) -> Result<usize, LoginsError> {
-        let n: i64 = self.conn.lock().query_row("SELECT COUNT(*) FROM logins", [], |r| r.get(0))?;
+        let n: i64 = self
+            .conn
+            .lock()
+            .query_row("SELECT COUNT(*) FROM logins", [], |r| r.get(0))?;
         Ok(n as usize)
     }
 
     /// The logins for a site; `origin` may be any URL of it.
     pub fn find_by_origin(&self, origin: &str) -> Result<Vec<Login>, LoginsError> {
-        let origin = normalize_origin(origin)
-            .ok_or_else(|| crate::InvalidLogin::BadOrigin(origin.to_owned()))?;
+        let origin =
+            normalize_origin(origin).ok_or_else(|| crate::InvalidLogin::BadOrigin(origin.to_owned()))?;
         let rows = db::query_logins(&self.conn.lock(), &self.sealer, "WHERE origin = ?", [origin])?;
         Ok(sorted(rows))
     }
@@ -166,7 +172,8 @@ impl LoginStore {
     pub fn touch(&self, guid: &str) -> Result<Login, LoginsError> {
         let mut conn = self.conn.lock();
         sync_sql::in_transaction(&mut conn, |tx| {
-            let mut row = db::get_login(tx, &self.sealer, guid)?.ok_or_else(|| LoginsError::NotFound(guid.into()))?;
+            let mut row =
+                db::get_login(tx, &self.sealer, guid)?.ok_or_else(|| LoginsError::NotFound(guid.into()))?;
             let now = now_ms();
             row.login.times_used += 1;
             row.login.time_last_used = now;
@@ -200,11 +207,15 @@ impl LoginStore {
                     entry.username.clone(),
                 );
                 if !seen.insert(key) {
-                    report.skipped.push((index, "a duplicate of an earlier entry".into()));
+                    report
+                        .skipped
+                        .push((index, "a duplicate of an earlier entry".into()));
                     continue;
                 }
                 if let Some(dupe) = self.find_dupe(tx, &entry, None)? {
-                    report.skipped.push((index, format!("a duplicate of stored login {dupe}")));
+                    report
+                        .skipped
+                        .push((index, format!("a duplicate of stored login {dupe}")));
                     continue;
                 }
                 report.imported.push(self.insert_new(tx, entry, now)?.guid);
@@ -268,7 +279,11 @@ impl LoginStore {
 fn sorted(rows: Vec<LocalLogin>) -> Vec<Login> {
     let mut logins: Vec<Login> = rows.into_iter().map(|r| r.login).collect();
     logins.sort_by(|a, b| {
-        (&a.entry.origin, &a.entry.username, a.guid.as_str()).cmp(&(&b.entry.origin, &b.entry.username, b.guid.as_str()))
+        (&a.entry.origin, &a.entry.username, a.guid.as_str()).cmp(&(
+            &b.entry.origin,
+            &b.entry.username,
+            b.guid.as_str(),
+        ))
     });
     logins
 }

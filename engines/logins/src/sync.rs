@@ -69,7 +69,12 @@ impl LoginStore {
         }
     }
 
-    fn apply_record(&self, tx: &Connection, remote: PasswordRecord, modified: i64) -> Result<Outcome, LoginsError> {
+    fn apply_record(
+        &self,
+        tx: &Connection,
+        remote: PasswordRecord,
+        modified: i64,
+    ) -> Result<Outcome, LoginsError> {
         let guid = remote.id.to_string();
         let mut remote_login = remote.to_login();
         match remote_login.entry.normalized() {
@@ -104,13 +109,19 @@ impl LoginStore {
         }
         // New to us. If a login added here and never uploaded is the same
         // login, it takes the server's id instead of becoming a twin.
-        let dupe = db::query_logins(tx, &self.sealer, "WHERE origin = ? AND sync_status = 2", [
-            &remote_login.entry.origin,
-        ])?
+        let dupe = db::query_logins(
+            tx,
+            &self.sealer,
+            "WHERE origin = ? AND sync_status = 2",
+            [&remote_login.entry.origin],
+        )?
         .into_iter()
         .find(|local| local.login.entry.is_dupe_of(&remote_login.entry));
         if let Some(local) = dupe {
-            log::debug!("passwords: local {} is server {guid}; adopting the server's id", local.login.guid);
+            log::debug!(
+                "passwords: local {} is server {guid}; adopting the server's id",
+                local.login.guid
+            );
             db::delete_login(tx, local.login.guid.as_str())?;
             self.put_merged(tx, None, &local, &remote_login, modified, &unknown)?;
             return Ok(Outcome::Reconciled);
@@ -163,7 +174,10 @@ impl LoginStore {
         let mut outgoing = Vec::new();
         for row in db::query_logins(tx, &self.sealer, "WHERE sync_status != 0", [])? {
             let record = PasswordRecord::from_login(&row.login, row.unknown);
-            outgoing.push(OutgoingRecord::from_content(OutgoingEnvelope::new(row.login.guid.clone()), &record)?);
+            outgoing.push(OutgoingRecord::from_content(
+                OutgoingEnvelope::new(row.login.guid.clone()),
+                &record,
+            )?);
             uploading.insert(row.login.guid.to_string(), Some(row.local_modified));
         }
         let mut stmt = tx.prepare("SELECT guid FROM tombstones")?;
@@ -226,7 +240,9 @@ impl SyncEngine for LoginStore {
             tx.execute_batch("DELETE FROM mirror; UPDATE logins SET sync_status = 2;")?;
             set_meta(tx, "last_sync", "0")?;
             match assoc {
-                EngineSyncAssociation::Connected(ids) => set_meta(tx, "association", &serde_json::to_string(ids)?)?,
+                EngineSyncAssociation::Connected(ids) => {
+                    set_meta(tx, "association", &serde_json::to_string(ids)?)?
+                }
                 EngineSyncAssociation::Disconnected => delete_meta(tx, "association")?,
             }
             Ok::<_, LoginsError>(())
@@ -244,7 +260,10 @@ impl SyncEngine for LoginStore {
         Ok(())
     }
 
-    fn incoming_request(&self, server_modified: ServerTimestamp) -> Result<Option<CollectionRequest>, EngineError> {
+    fn incoming_request(
+        &self,
+        server_modified: ServerTimestamp,
+    ) -> Result<Option<CollectionRequest>, EngineError> {
         let last = ServerTimestamp::from_millis(get_meta_i64(&self.conn.lock(), "last_sync")?);
         Ok((server_modified > last).then(|| CollectionRequest::new(COLLECTION).newer_than(last)))
     }
@@ -254,7 +273,11 @@ impl SyncEngine for LoginStore {
         Ok(())
     }
 
-    fn apply(&self, _timestamp: ServerTimestamp, stats: &mut ApplyStats) -> Result<Vec<OutgoingRecord>, EngineError> {
+    fn apply(
+        &self,
+        _timestamp: ServerTimestamp,
+        stats: &mut ApplyStats,
+    ) -> Result<Vec<OutgoingRecord>, EngineError> {
         let mut conn = self.conn.lock();
         let outgoing = sync_sql::in_transaction(&mut conn, |tx| {
             self.apply_incoming(tx, stats)?;
@@ -265,7 +288,9 @@ impl SyncEngine for LoginStore {
 
     fn set_uploaded(&self, timestamp: ServerTimestamp, ids: Vec<Guid>) -> Result<(), EngineError> {
         let mut conn = self.conn.lock();
-        sync_sql::in_transaction(&mut conn, |tx| self.mark_uploaded(tx, timestamp.as_millis(), &ids))?;
+        sync_sql::in_transaction(&mut conn, |tx| {
+            self.mark_uploaded(tx, timestamp.as_millis(), &ids)
+        })?;
         Ok(())
     }
 

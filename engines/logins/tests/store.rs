@@ -25,12 +25,16 @@ fn store() -> (tempfile::TempDir, LoginStore, LoginsKey) {
 #[test]
 fn add_get_update_touch_delete() {
     let (_dir, store, _) = store();
-    let added = store.add(entry("https://Example.com/login", "alice", "one")).unwrap();
+    let added = store
+        .add(entry("https://Example.com/login", "alice", "one"))
+        .unwrap();
     assert_eq!(added.entry.origin, "https://example.com");
     assert_eq!(added.times_used, 1);
     assert_eq!(store.get(added.guid.as_str()).unwrap().unwrap(), added);
 
-    let updated = store.update(added.guid.as_str(), entry("https://example.com", "alice", "two")).unwrap();
+    let updated = store
+        .update(added.guid.as_str(), entry("https://example.com", "alice", "two"))
+        .unwrap();
     assert_eq!(updated.entry.password, "two");
     assert!(updated.time_password_changed >= added.time_password_changed);
     assert_eq!(updated.time_created, added.time_created);
@@ -99,8 +103,9 @@ fn find_by_origin_matches_any_url_of_the_site() {
 fn import_skips_bad_entries_and_dupes_and_adds_the_rest() {
     let (_dir, store, _) = store();
     store.add(entry("https://stored.example", "u", "p")).unwrap();
-    let mut entries: Vec<LoginEntry> =
-        (0..500).map(|i| entry(&format!("https://site{i}.example"), "user", "pw")).collect();
+    let mut entries: Vec<LoginEntry> = (0..500)
+        .map(|i| entry(&format!("https://site{i}.example"), "user", "pw"))
+        .collect();
     entries.push(entry("https://site0.example", "user", "other")); // dupe of entry 0
     entries.push(entry("https://stored.example", "u", "p2")); // dupe of a stored login
     entries.push(entry("bad origin", "u", "p")); // invalid
@@ -114,14 +119,19 @@ fn import_skips_bad_entries_and_dupes_and_adds_the_rest() {
 #[test]
 fn secrets_are_encrypted_on_disk_and_the_key_is_checked() {
     let (dir, store, key) = store();
-    store.add(entry("https://a.example", "secret-user-name", "secret-pass-word")).unwrap();
+    store
+        .add(entry("https://a.example", "secret-user-name", "secret-pass-word"))
+        .unwrap();
     drop(store);
     let mut on_disk = Vec::new();
     for file in std::fs::read_dir(dir.path()).unwrap() {
         on_disk.extend(std::fs::read(file.unwrap().path()).unwrap());
     }
     let text = String::from_utf8_lossy(&on_disk);
-    assert!(text.contains("https://a.example"), "non-secret fields are searchable");
+    assert!(
+        text.contains("https://a.example"),
+        "non-secret fields are searchable"
+    );
     assert!(!text.contains("secret-user-name") && !text.contains("secret-pass-word"));
 
     let wrong = LoginsKey::generate().unwrap();

@@ -248,8 +248,14 @@ impl TabsEngine {
         };
         let max = self.server_limits.lock().max_record_payload_bytes;
         let tabs = read_local_tabs(tx)?;
-        let (record, dropped) =
-            own_record(&Guid::new(&local_id), &client_name, &tabs, unknown, &self.config, max)?;
+        let (record, dropped) = own_record(
+            &Guid::new(&local_id),
+            &client_name,
+            &tabs,
+            unknown,
+            &self.config,
+            max,
+        )?;
         if dropped > 0 {
             log::info!("tabs: {dropped} oldest tabs left out to fit the server's {max}-byte limit");
         }
@@ -303,7 +309,9 @@ impl SyncEngine for TabsEngine {
         set_meta(&conn, "last_sync", "0")?;
         mark_changed(&conn)?;
         match assoc {
-            EngineSyncAssociation::Connected(ids) => set_meta(&conn, "association", &serde_json::to_string(ids)?)?,
+            EngineSyncAssociation::Connected(ids) => {
+                set_meta(&conn, "association", &serde_json::to_string(ids)?)?
+            }
             EngineSyncAssociation::Disconnected => delete_meta(&conn, "association")?,
         }
         self.staged.lock().clear();
@@ -331,7 +339,10 @@ impl SyncEngine for TabsEngine {
         Ok(())
     }
 
-    fn incoming_request(&self, server_modified: ServerTimestamp) -> Result<Option<CollectionRequest>, EngineError> {
+    fn incoming_request(
+        &self,
+        server_modified: ServerTimestamp,
+    ) -> Result<Option<CollectionRequest>, EngineError> {
         let last = ServerTimestamp::from_millis(get_meta_i64(&self.conn.lock(), "last_sync")?);
         Ok((server_modified > last).then(|| CollectionRequest::new(COLLECTION).newer_than(last)))
     }
@@ -341,7 +352,11 @@ impl SyncEngine for TabsEngine {
         Ok(())
     }
 
-    fn apply(&self, _timestamp: ServerTimestamp, stats: &mut ApplyStats) -> Result<Vec<OutgoingRecord>, EngineError> {
+    fn apply(
+        &self,
+        _timestamp: ServerTimestamp,
+        stats: &mut ApplyStats,
+    ) -> Result<Vec<OutgoingRecord>, EngineError> {
         let mut conn = self.conn.lock();
         let outgoing = sync_sql::in_transaction(&mut conn, |tx| {
             self.apply_incoming(tx, stats)?;

@@ -201,26 +201,46 @@ mod tests {
                 ..tab("", 7000)
             },
         ];
-        let (record, dropped) =
-            own_record(&Guid::new("device123456"), "d", &tabs, UnknownFields::new(), &config, 1 << 20)
-                .unwrap();
+        let (record, dropped) = own_record(
+            &Guid::new("device123456"),
+            "d",
+            &tabs,
+            UnknownFields::new(),
+            &config,
+            1 << 20,
+        )
+        .unwrap();
         assert_eq!(dropped, 0);
         let urls: Vec<Vec<String>> = record_tabs(&record).into_iter().map(|t| t.url_history).collect();
         assert_eq!(
             urls,
-            vec![vec!["https://current.example/".to_owned()], vec!["https://kept.example/".to_owned()]]
+            vec![
+                vec!["https://current.example/".to_owned()],
+                vec!["https://kept.example/".to_owned()]
+            ]
         );
     }
 
     #[test]
     fn oversize_lists_lose_their_oldest_tabs_and_fit() {
         let tabs: Vec<LocalTab> = (0..2000)
-            .map(|i| tab(&format!("https://example.com/page/{i}/{}", "x".repeat(100)), i * 1000))
+            .map(|i| {
+                tab(
+                    &format!("https://example.com/page/{i}/{}", "x".repeat(100)),
+                    i * 1000,
+                )
+            })
             .collect();
         let max = 32 * 1024;
-        let (record, dropped) =
-            own_record(&Guid::new("device123456"), "d", &tabs, UnknownFields::new(), &TabsConfig::default(), max)
-                .unwrap();
+        let (record, dropped) = own_record(
+            &Guid::new("device123456"),
+            "d",
+            &tabs,
+            UnknownFields::new(),
+            &TabsConfig::default(),
+            max,
+        )
+        .unwrap();
         assert!(dropped > 0);
         let kept = record_tabs(&record);
         assert_eq!(kept.len() + dropped, 2000);
@@ -230,15 +250,27 @@ mod tests {
         assert!(payload <= max);
         // The newest kept+1 tabs would not have fit.
         let newest: Vec<LocalTab> = tabs[2000 - kept.len() - 1..].to_vec();
-        let (bigger, _) =
-            own_record(&Guid::new("device123456"), "d", &newest, UnknownFields::new(), &TabsConfig::default(), usize::MAX)
-                .unwrap();
+        let (bigger, _) = own_record(
+            &Guid::new("device123456"),
+            "d",
+            &newest,
+            UnknownFields::new(),
+            &TabsConfig::default(),
+            usize::MAX,
+        )
+        .unwrap();
         assert!(encrypted_payload_len(bigger.cleartext.to_json_vec().len()) > max);
     }
 
     #[test]
     fn tabs_without_urls_are_refused() {
-        assert!(validate(&[LocalTab { url_history: vec![], ..tab("x", 0) }]).is_err());
+        assert!(
+            validate(&[LocalTab {
+                url_history: vec![],
+                ..tab("x", 0)
+            }])
+            .is_err()
+        );
         assert!(validate(&[tab("https://a/", -1)]).is_err());
         assert!(validate(&[tab("https://a/", 0)]).is_ok());
     }

@@ -266,7 +266,11 @@ mod tests {
             .unwrap();
             let cleartext_len = record.cleartext.to_json_vec().len();
             let bso = bundle.encrypt(&record).unwrap();
-            assert_eq!(bso.payload.len(), encrypted_payload_len(cleartext_len), "cleartext of {cleartext_len}");
+            assert_eq!(
+                bso.payload.len(),
+                encrypted_payload_len(cleartext_len),
+                "cleartext of {cleartext_len}"
+            );
         }
     }
     use crate::bso::OutgoingEnvelope;

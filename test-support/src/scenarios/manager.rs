@@ -6,7 +6,7 @@ use serde_json::json;
 use sync_clients::Command;
 use sync_manager::{EngineStatus, ServiceStatus, SkipReason};
 
-use super::{Ctx, Scenario, check};
+use super::{Ctx, Scenario, check, scenario};
 use crate::{Device, HookPoint, HookedEngine, ToyEngine};
 
 pub(super) fn scenarios() -> Vec<Scenario> {
@@ -40,15 +40,6 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             ..scenario("a stop mid-upload leaves every store consistent", stop_mid_upload)
         },
     ]
-}
-
-fn scenario(name: &'static str, run: fn(&mut Ctx<'_>) -> Result<(), String>) -> Scenario {
-    Scenario {
-        name,
-        embedded_only: false,
-        configure: |_| {},
-        run,
-    }
 }
 
 fn add_toys(ctx: &mut Ctx<'_>, device: &str, prefix: &str, n: usize) -> Result<(), String> {

@@ -7,7 +7,9 @@
 //! mode (scenarios that need to act as the server's operator are skipped
 //! there). Every sync prints its request count.
 
+mod logins;
 mod manager;
+mod tabs;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -91,6 +93,16 @@ impl Ctx<'_> {
             .ok_or_else(|| format!("no device {name}"))
     }
 
+    /// A device's password store.
+    pub fn logins(&mut self, name: &str) -> Result<Arc<sync_logins::LoginStore>, String> {
+        Ok(self.device(name)?.logins.clone())
+    }
+
+    /// A device's tabs engine.
+    pub fn tabs(&mut self, name: &str) -> Result<Arc<sync_tabs::TabsEngine>, String> {
+        Ok(self.device(name)?.tabs.clone())
+    }
+
     /// A device's toys engine.
     pub fn toys(&self, name: &str) -> Result<Arc<ToyEngine>, String> {
         self.toys
@@ -144,7 +156,25 @@ pub fn check(condition: bool, message: impl Into<String>) -> Result<(), String> 
 
 /// Every scenario, in order.
 pub fn all() -> Vec<Scenario> {
-    manager::scenarios()
+    let mut all = manager::scenarios();
+    all.extend(logins::scenarios());
+    all.extend(tabs::scenarios());
+    all
+}
+
+/// A scenario for any server, with default settings.
+pub(crate) fn scenario(name: &'static str, run: fn(&mut Ctx<'_>) -> Result<(), String>) -> Scenario {
+    Scenario {
+        name,
+        embedded_only: false,
+        configure: |_| {},
+        run,
+    }
+}
+
+/// An error as a scenario failure.
+pub(crate) fn fail(e: impl std::fmt::Display) -> String {
+    e.to_string()
 }
 
 /// Runs `scenario`, reporting progress lines.
