@@ -33,3 +33,6 @@ pub use types::{
     EngineResult, EngineSelection, EngineStatus, ServiceStatus, SkipReason, SyncAuth, SyncParams, SyncReason,
     SyncResult,
 };
+/// The protocol layer and the clients engine, re-exported so an app can
+/// depend on the manager and its engines alone.
+pub use {sync_clients, sync15};

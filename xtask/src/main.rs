@@ -2,7 +2,8 @@
 //! cargo does.
 //!
 //! - `cargo xtask ci` — everything CI checks: formatting, clippy with
-//!   warnings denied, and the workspace tests (nextest when installed).
+//!   warnings denied, the workspace tests (nextest when installed), the
+//!   crate dependency rules (`cargo tree`), and the scenarios.
 //! - `cargo xtask demo` — the main job: two devices syncing through the embedded server.
 //! - `cargo xtask scenarios [--server URL --token-secret S] [filter]` — multi-device scenarios.
 //! - `cargo xtask bench [crypto|server]` — the benchmarks that print the numbers
@@ -106,8 +107,64 @@ fn ci() -> Result<()> {
             cargo(&["test", "--workspace", "--locked", "--no-fail-fast"]),
         )?;
     }
+    dependency_rules()?;
     scenarios(&[])?;
     println!("ci: all checks passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+const ENGINES: [&str; 5] = [
+    "sync-clients",
+    "sync-tabs",
+    "sync-logins",
+    "sync-history",
+    "sync-bookmarks",
+];
+
+/// The crate boundaries of ARCHITECTURE.md, checked on the real dependency
+/// graph: no engine pulls in another; the protocol layer and the server know
+/// no engine and no manager; the passwords-only app links no other engine
+/// (the clients engine comes with the manager, which owns it).
+fn dependency_rules() -> Result<()> {
+    println!("\n==> dependency rules");
+    let started = Instant::now();
+    let mut rules: Vec<(&str, Vec<&str>)> = ENGINES
+        .iter()
+        .map(|engine| (*engine, ENGINES.iter().copied().filter(|e| e != engine).collect()))
+        .collect();
+    let engines_and_manager: Vec<&str> = ENGINES.iter().copied().chain(["sync-manager"]).collect();
+    rules.push(("sync15", engines_and_manager.clone()));
+    rules.push(("sync-storage", engines_and_manager));
+    rules.push(("sync-sql", vec!["sync15", "sync-manager"]));
+    rules.push((
+        "lockbox",
+        vec!["sync-tabs", "sync-history", "sync-bookmarks", "test-support"],
+    ));
+    for (package, forbidden) in rules {
+        let output = cargo(&[
+            "tree", "--locked", "-p", package, "-e", "normal", "--prefix", "none",
+        ])
+        .output()
+        .with_context(|| format!("running cargo tree for {package}"))?;
+        if !output.status.success() {
+            bail!(
+                "cargo tree -p {package} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let tree = String::from_utf8_lossy(&output.stdout);
+        let deps: std::collections::BTreeSet<&str> = tree
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split_whitespace().next())
+            .collect();
+        let broken: Vec<&&str> = forbidden.iter().filter(|f| deps.contains(**f)).collect();
+        if !broken.is_empty() {
+            bail!("{package} must not depend on {broken:?}");
+        }
+        println!("    {package}: none of {forbidden:?}");
+    }
+    println!("==> dependency rules: ok in {:.1?}", started.elapsed());
     Ok(())
 }
 
