@@ -6,7 +6,7 @@
 //!   crate dependency rules (`cargo tree`), and the scenarios.
 //! - `cargo xtask demo` — the main job: two devices syncing through the embedded server.
 //! - `cargo xtask scenarios [--server URL --token-secret S] [filter]` — multi-device scenarios.
-//! - `cargo xtask bench [crypto|server]` — the benchmarks that print the numbers
+//! - `cargo xtask bench [crypto|server|logins]` — the benchmarks that print the numbers
 //!   issues ask for.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -48,6 +48,8 @@ enum Bench {
     Crypto,
     /// The storage server under 50 concurrent users on loopback.
     Server,
+    /// Passwords: first sync of 10,000 logins, incremental sync of 100.
+    Logins,
 }
 
 fn main() -> Result<()> {
@@ -195,6 +197,12 @@ fn bench(which: Option<Bench>) -> Result<()> {
         step(
             "bench server",
             cargo(&["bench", "-p", "sync-storage", "--bench", "load"]),
+        )?;
+    }
+    if all || matches!(which, Some(Bench::Logins)) {
+        step(
+            "bench logins",
+            cargo(&["bench", "-p", "test-support", "--bench", "logins"]),
         )?;
     }
     Ok(())
