@@ -49,7 +49,10 @@ fn report(what: &str, records: usize, mut times: Vec<Duration>) {
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter naming another bench skips this one.
-    if std::env::args().skip(1).any(|a| !a.starts_with('-') && !"logins".contains(a.as_str())) {
+    if std::env::args()
+        .skip(1)
+        .any(|a| !a.starts_with('-') && !"logins".contains(a.as_str()))
+    {
         return;
     }
     let server = TestServer::start();
@@ -67,7 +70,13 @@ fn main() {
 
     let mut first = Vec::new();
     let mut incremental = Vec::new();
-    let guids: Vec<String> = writer.logins.list().unwrap().into_iter().map(|l| l.guid.to_string()).collect();
+    let guids: Vec<String> = writer
+        .logins
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|l| l.guid.to_string())
+        .collect();
     for run in 0..RUNS {
         let mut reader = Device::new(&format!("reader{run}"), &account);
         let started = Instant::now();
@@ -89,6 +98,14 @@ fn main() {
         assert_eq!(result.status, ServiceStatus::Ok);
         assert_eq!(result.engines["passwords"].downloaded, CHANGED);
     }
-    report(&format!("first sync of {LOGINS} logins into an empty store"), LOGINS, first);
-    report(&format!("incremental sync of {CHANGED} changed logins"), CHANGED, incremental);
+    report(
+        &format!("first sync of {LOGINS} logins into an empty store"),
+        LOGINS,
+        first,
+    );
+    report(
+        &format!("incremental sync of {CHANGED} changed logins"),
+        CHANGED,
+        incremental,
+    );
 }

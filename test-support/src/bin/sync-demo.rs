@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 use sync_clients::Command;
+use sync_logins::LoginEntry;
+use sync_tabs::LocalTab;
 use test_support::{Device, TestServer, ToyEngine};
 
 fn step(n: usize, total: usize, what: &str) {
@@ -29,8 +31,9 @@ fn main() {
         "creating an account and two devices, \"Laptop\" and \"Phone\"",
     );
     let account = server.new_account("demo@example.com");
-    // `notes` is the workspace's toy engine: it stands in for the real
-    // engines (tabs, logins, history, bookmarks) until they land.
+    // Every device carries the real engines (clients, tabs, passwords);
+    // `notes` is the toy engine standing in for history and bookmarks
+    // until they land.
     let laptop_notes = Arc::new(ToyEngine::new("notes"));
     let phone_notes = Arc::new(ToyEngine::new("notes"));
     let mut laptop = Device::new("Laptop", &account).with_engine(laptop_notes.clone());
@@ -39,8 +42,54 @@ fn main() {
     step(
         3,
         STEPS,
-        "putting data on the Laptop: its device record, and three notes",
+        "putting data on the Laptop: its device record, two logins, two open tabs, three notes",
     );
+    for (origin, username, password) in [
+        (
+            "https://accounts.example.com",
+            "alice",
+            "correct horse battery staple",
+        ),
+        ("https://bank.example", "alice.smith", "Tr0ub4dor&3"),
+    ] {
+        laptop
+            .logins
+            .add(LoginEntry {
+                origin: origin.into(),
+                form_action_origin: Some(origin.into()),
+                username_field: "username".into(),
+                password_field: "password".into(),
+                username: username.into(),
+                password: password.into(),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    laptop
+        .tabs
+        .set_local_tabs(vec![
+            LocalTab {
+                title: "Firefox Sync".into(),
+                url_history: vec!["https://www.mozilla.org/firefox/sync/".into()],
+                icon: None,
+                last_used_ms: now_ms,
+                pinned: false,
+                inactive: false,
+            },
+            LocalTab {
+                title: "Settings".into(),
+                url_history: vec!["about:preferences".into()],
+                icon: None,
+                last_used_ms: now_ms - 60_000,
+                pinned: false,
+                inactive: false,
+            },
+        ])
+        .unwrap();
     for (i, text) in ["buy milk", "call the plumber", "sync all the things"]
         .iter()
         .enumerate()
@@ -70,6 +119,20 @@ fn main() {
     for device in phone.clients.devices().unwrap() {
         println!("      other device: {} ({})", device.name, device.device_type);
     }
+    for login in phone.logins.list().unwrap() {
+        println!(
+            "      login: {} as {} (password of {} characters)",
+            login.entry.origin,
+            login.entry.username,
+            login.entry.password.chars().count()
+        );
+    }
+    for device in phone.tabs.remote_tabs().unwrap() {
+        for tab in device.tabs {
+            println!("      tab open on {}: {}", device.device_name, tab.url_history[0]);
+        }
+    }
+    println!("      (the Laptop's about:preferences tab stayed on the Laptop)");
     for id in phone_notes.ids() {
         println!("      note {id}: {}", phone_notes.get(&id).unwrap()["text"]);
     }
