@@ -162,6 +162,7 @@ fn mint_token(mut config: Config, email: &str, duration: u64) -> anyhow::Result<
         "email": email,
         "access_token": token,
         "kB": hex::encode(kb),
+        "keys_changed_at": keys_changed_at,
         "key_id": root.key_id(),
         "token_server": format!("{}/1.0/sync/1.5", config.public_url()),
     });
