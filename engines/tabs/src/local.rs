@@ -211,6 +211,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(dropped, 0);
+        assert_eq!(record.envelope.ttl, Some(TABS_TTL_SECS));
         let urls: Vec<Vec<String>> = record_tabs(&record).into_iter().map(|t| t.url_history).collect();
         assert_eq!(
             urls,
