@@ -1,0 +1,490 @@
+//! The `history` engine: [`SyncEngine`] for [`HistoryStore`].
+
+use std::collections::HashSet;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use sync_sql::meta::{delete_meta, get_meta, get_meta_i64, set_meta};
+use sync15::{
+    ApplyStats, CollectionRequest, EngineError, EngineSyncAssociation, Guid, IncomingRecord,
+    OutgoingEnvelope, OutgoingRecord, RequestOrder, ServerTimestamp, SyncEngine, UnknownFields,
+};
+
+use crate::HistoryError;
+use crate::frecency::{SAMPLED_VISITS, frecency};
+use crate::record::{HISTORY_TTL_SECS, HistoryRecord, HistoryRecordVisit, MAX_VISITS_PER_RECORD};
+use crate::store::{
+    HistoryStore, is_syncable_url, mark_page_changed, normalize_url, now_us, update_page_stats,
+};
+use crate::types::VisitTransition;
+
+/// The collection and engine name.
+pub const COLLECTION: &str = "history";
+/// Staged records applied per round, to bound memory on a large first sync.
+const APPLY_CHUNK: i64 = 1_000;
+
+enum Outcome {
+    Applied,
+    Reconciled,
+    Failed,
+}
+
+/// A page to upload.
+struct ChangedPage {
+    id: i64,
+    guid: String,
+    url: String,
+    title: String,
+    frecency: i64,
+    counter: i64,
+    unknown: Option<String>,
+}
+
+/// A local page found for an incoming record.
+struct LocalPage {
+    id: i64,
+    status: i64,
+    local_modified: i64,
+}
+
+fn unknown_json(unknown: &UnknownFields) -> Result<Option<String>, HistoryError> {
+    Ok((!unknown.is_empty())
+        .then(|| serde_json::to_string(unknown))
+        .transpose()?)
+}
+
+impl HistoryStore {
+    fn apply_incoming(&self, tx: &Connection, stats: &mut ApplyStats) -> Result<(), HistoryError> {
+        let now = now_us();
+        let mut after = 0i64;
+        loop {
+            let chunk: Vec<(i64, String, String, i64)> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT seq, guid, record, modified FROM staged WHERE seq > ? ORDER BY seq LIMIT ?",
+                )?;
+                stmt.query_map(params![after, APPLY_CHUNK], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect::<Result<_, _>>()?
+            };
+            let Some(last) = chunk.last() else {
+                break;
+            };
+            after = last.0;
+            for (_, guid, json, modified) in chunk {
+                let outcome = match serde_json::from_str::<serde_json::Value>(&json) {
+                    Ok(value) if value.get("deleted") == Some(&serde_json::Value::Bool(true)) => {
+                        self.apply_tombstone(tx, &guid)?
+                    }
+                    Ok(value) => match serde_json::from_value::<HistoryRecord>(value) {
+                        Ok(record) => self.apply_record(tx, record, modified, now)?,
+                        Err(e) => {
+                            log::warn!("history: skipping malformed record {guid}: {e}");
+                            Outcome::Failed
+                        }
+                    },
+                    Err(e) => {
+                        log::warn!("history: skipping unreadable staged record {guid}: {e}");
+                        Outcome::Failed
+                    }
+                };
+                match outcome {
+                    Outcome::Applied => stats.applied += 1,
+                    Outcome::Reconciled => stats.reconciled += 1,
+                    Outcome::Failed => stats.failed += 1,
+                }
+            }
+        }
+        tx.execute("DELETE FROM staged", [])?;
+        Ok(())
+    }
+
+    fn apply_tombstone(&self, tx: &Connection, guid: &str) -> Result<Outcome, HistoryError> {
+        tx.prepare_cached("DELETE FROM tombstones WHERE guid = ?")?
+            .execute([guid])?;
+        tx.prepare_cached("DELETE FROM pages WHERE guid = ?")?
+            .execute([guid])?;
+        Ok(Outcome::Applied)
+    }
+
+    fn apply_record(
+        &self,
+        tx: &Connection,
+        record: HistoryRecord,
+        modified: i64,
+        now: i64,
+    ) -> Result<Outcome, HistoryError> {
+        let guid = record.id.to_string();
+        let url = match normalize_url(&record.hist_uri) {
+            Ok(url) if is_syncable_url(&url) => url,
+            Ok(url) => {
+                log::debug!("history: {guid} is a local-only URL ({url}); skipped");
+                return Ok(Outcome::Failed);
+            }
+            Err(e) => {
+                log::debug!("history: skipping {guid}: {e}");
+                return Ok(Outcome::Failed);
+            }
+        };
+        // A page we deleted and the server did not hear of yet: the
+        // deletion stands (the tombstone goes up this sync).
+        if tx
+            .prepare_cached("SELECT 1 FROM tombstones WHERE guid = ?")?
+            .query_row([&guid], |_| Ok(()))
+            .optional()?
+            .is_some()
+        {
+            return Ok(Outcome::Reconciled);
+        }
+        let tombstoned: HashSet<i64> = {
+            let mut stmt = tx.prepare_cached("SELECT date FROM visit_tombstones WHERE url = ?")?;
+            stmt.query_map([&url], |r| r.get(0))?.collect::<Result<_, _>>()?
+        };
+        let mut visits: Vec<(i64, VisitTransition, &HistoryRecordVisit)> = record
+            .visits
+            .iter()
+            .filter(|v| v.date > 0)
+            .filter_map(|v| {
+                let transition = u8::try_from(v.transition)
+                    .ok()
+                    .and_then(VisitTransition::from_u8)?;
+                Some((v.date.min(now), transition, v))
+            })
+            .filter(|(date, _, _)| !tombstoned.contains(date))
+            .collect();
+        visits.sort_by_key(|(date, _, _)| std::cmp::Reverse(*date));
+        visits.dedup_by_key(|(date, transition, _)| (*date, *transition));
+        let unknown = unknown_json(&record.unknown)?;
+
+        let existing = self.find_page(tx, &guid, &url)?;
+        let Some(local) = existing else {
+            // New to this device: compute its stats from the record.
+            let recent: Vec<(i64, VisitTransition)> =
+                visits.iter().take(SAMPLED_VISITS).map(|v| (v.0, v.1)).collect();
+            let count = visits.len() as i64;
+            let hidden = count > 0
+                && visits
+                    .iter()
+                    .all(|v| matches!(v.1, VisitTransition::Embed | VisitTransition::FramedLink));
+            tx.prepare_cached(
+                "INSERT INTO pages (guid, url, title, frecency, frecency_at, hidden, visit_count, last_visit,
+                                    local_modified, sync_status, unknown_fields)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?)",
+            )?
+            .execute(params![
+                guid,
+                url,
+                record.title,
+                frecency(count, &recent, now),
+                now,
+                hidden,
+                count,
+                visits.first().map_or(0, |v| v.0),
+                unknown
+            ])?;
+            let page_id = tx.last_insert_rowid();
+            insert_visits(tx, page_id, &visits)?;
+            return Ok(Outcome::Applied);
+        };
+
+        insert_visits(tx, local.id, &visits)?;
+        let remote_newer = modified >= local.local_modified;
+        if local.status == 0 || remote_newer {
+            tx.prepare_cached("UPDATE pages SET title = ? WHERE id = ?")?
+                .execute(params![record.title, local.id])?;
+        }
+        tx.prepare_cached("UPDATE pages SET unknown_fields = ? WHERE id = ?")?
+            .execute(params![unknown, local.id])?;
+        update_page_stats(tx, local.id, now)?;
+        if local.status == 0 {
+            // Visits only we have among the newest must go up.
+            let remote_set: HashSet<(i64, u8)> = visits.iter().map(|v| (v.0, v.1.as_u8())).collect();
+            let mut stmt = tx.prepare_cached(
+                "SELECT date, transition FROM visits WHERE page_id = ? ORDER BY date DESC LIMIT ?",
+            )?;
+            let ours: Vec<(i64, u8)> = stmt
+                .query_map(params![local.id, MAX_VISITS_PER_RECORD as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            if ours.iter().any(|v| !remote_set.contains(v)) {
+                mark_page_changed(tx, local.id)?;
+                return Ok(Outcome::Reconciled);
+            }
+            return Ok(Outcome::Applied);
+        }
+        Ok(Outcome::Reconciled)
+    }
+
+    /// The local page for an incoming record: by id, else by URL (which
+    /// then takes the server's id, so one page has one record).
+    fn find_page(&self, tx: &Connection, guid: &str, url: &str) -> Result<Option<LocalPage>, HistoryError> {
+        let by_guid = tx
+            .prepare_cached("SELECT id, sync_status, local_modified, url FROM pages WHERE guid = ?")?
+            .query_row([guid], |r| {
+                Ok((
+                    LocalPage {
+                        id: r.get(0)?,
+                        status: r.get(1)?,
+                        local_modified: r.get(2)?,
+                    },
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .optional()?;
+        if let Some((page, local_url)) = by_guid {
+            if local_url != url {
+                let taken = tx
+                    .prepare_cached("SELECT 1 FROM pages WHERE url = ?")?
+                    .query_row([url], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                if !taken {
+                    tx.prepare_cached("UPDATE pages SET url = ? WHERE id = ?")?
+                        .execute(params![url, page.id])?;
+                }
+            }
+            return Ok(Some(page));
+        }
+        let by_url = tx
+            .prepare_cached("SELECT id, sync_status, local_modified FROM pages WHERE url = ?")?
+            .query_row([url], |r| {
+                Ok(LocalPage {
+                    id: r.get(0)?,
+                    status: r.get(1)?,
+                    local_modified: r.get(2)?,
+                })
+            })
+            .optional()?;
+        if let Some(page) = &by_url {
+            tx.prepare_cached("UPDATE pages SET guid = ? WHERE id = ?")?
+                .execute(params![guid, page.id])?;
+        }
+        Ok(by_url)
+    }
+
+    fn outgoing(&self, tx: &Connection) -> Result<Vec<OutgoingRecord>, HistoryError> {
+        let mut uploading = self.uploading.lock();
+        uploading.clear();
+        let min_visit = now_us() - self.config.max_outgoing_age.as_micros() as i64;
+        let pages: Vec<ChangedPage> = {
+            let mut stmt = tx.prepare(
+                "SELECT id, guid, url, title, frecency, change_counter, unknown_fields FROM pages
+                 WHERE sync_status != 0 AND last_visit >= ? ORDER BY frecency DESC, id LIMIT ?",
+            )?;
+            stmt.query_map(params![min_visit, self.config.max_outgoing as i64], |r| {
+                Ok(ChangedPage {
+                    id: r.get(0)?,
+                    guid: r.get(1)?,
+                    url: r.get(2)?,
+                    title: r.get(3)?,
+                    frecency: r.get(4)?,
+                    counter: r.get(5)?,
+                    unknown: r.get(6)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?
+        };
+        let mut outgoing = Vec::with_capacity(pages.len());
+        let mut visits_stmt = tx.prepare_cached(
+            "SELECT date, transition, unknown_fields FROM visits WHERE page_id = ? ORDER BY date DESC LIMIT ?",
+        )?;
+        for ChangedPage {
+            id,
+            guid,
+            url,
+            title,
+            frecency,
+            counter,
+            unknown,
+        } in pages
+        {
+            if !is_syncable_url(&url) {
+                continue;
+            }
+            let visits = visits_stmt
+                .query_map(params![id, MAX_VISITS_PER_RECORD as i64], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                })?
+                .map(|row| {
+                    let (date, transition, unknown) = row?;
+                    Ok(HistoryRecordVisit {
+                        date,
+                        transition,
+                        unknown: match unknown {
+                            Some(json) => serde_json::from_str(&json)?,
+                            None => UnknownFields::new(),
+                        },
+                    })
+                })
+                .collect::<Result<Vec<_>, HistoryError>>()?;
+            let record = HistoryRecord {
+                id: Guid::new(&guid),
+                hist_uri: url,
+                title,
+                visits,
+                unknown: match unknown {
+                    Some(json) => serde_json::from_str(&json)?,
+                    None => UnknownFields::new(),
+                },
+            };
+            let envelope = OutgoingEnvelope::new(record.id.clone())
+                .with_ttl(HISTORY_TTL_SECS)
+                .with_sortindex(i32::try_from(frecency).unwrap_or(i32::MAX));
+            outgoing.push(OutgoingRecord::from_content(envelope, &record)?);
+            uploading.insert(guid, Some(counter));
+        }
+        let mut stmt = tx.prepare("SELECT guid FROM tombstones")?;
+        for guid in stmt.query_map([], |r| r.get::<_, String>(0))? {
+            let guid = guid?;
+            let mut tombstone = OutgoingRecord::tombstone(Guid::new(&guid));
+            tombstone.envelope.ttl = Some(HISTORY_TTL_SECS);
+            outgoing.push(tombstone);
+            uploading.insert(guid, None);
+        }
+        Ok(outgoing)
+    }
+}
+
+fn insert_visits(
+    tx: &Connection,
+    page_id: i64,
+    visits: &[(i64, VisitTransition, &HistoryRecordVisit)],
+) -> Result<(), HistoryError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO visits (page_id, date, transition, is_local, unknown_fields) VALUES (?, ?, ?, 0, ?)",
+    )?;
+    for (date, transition, visit) in visits {
+        stmt.execute(params![
+            page_id,
+            date,
+            transition.as_u8(),
+            unknown_json(&visit.unknown)?
+        ])?;
+    }
+    Ok(())
+}
+
+impl SyncEngine for HistoryStore {
+    fn name(&self) -> &str {
+        COLLECTION
+    }
+
+    fn version(&self) -> u64 {
+        1
+    }
+
+    fn sync_association(&self) -> Result<EngineSyncAssociation, EngineError> {
+        Ok(match get_meta(&self.conn.lock(), "association")? {
+            Some(json) => EngineSyncAssociation::Connected(serde_json::from_str(&json)?),
+            None => EngineSyncAssociation::Disconnected,
+        })
+    }
+
+    fn reset(&self, assoc: &EngineSyncAssociation) -> Result<(), EngineError> {
+        let mut conn = self.conn.lock();
+        sync_sql::in_transaction(&mut conn, |tx| {
+            tx.execute_batch("UPDATE pages SET sync_status = 2; DELETE FROM staged;")?;
+            set_meta(tx, "last_sync", "0")?;
+            match assoc {
+                EngineSyncAssociation::Connected(ids) => {
+                    set_meta(tx, "association", &serde_json::to_string(ids)?)?
+                }
+                EngineSyncAssociation::Disconnected => delete_meta(tx, "association")?,
+            }
+            Ok::<_, HistoryError>(())
+        })?;
+        Ok(())
+    }
+
+    fn wipe(&self) -> Result<(), EngineError> {
+        let mut conn = self.conn.lock();
+        sync_sql::in_transaction(&mut conn, |tx| {
+            tx.execute_batch(
+                "DELETE FROM visits; DELETE FROM pages; DELETE FROM tombstones; DELETE FROM visit_tombstones;
+                 DELETE FROM staged;",
+            )?;
+            Ok::<_, HistoryError>(())
+        })?;
+        Ok(())
+    }
+
+    fn begin_sync(&self) -> Result<(), EngineError> {
+        self.conn.lock().execute("DELETE FROM staged", [])?;
+        Ok(())
+    }
+
+    fn incoming_request(
+        &self,
+        server_modified: ServerTimestamp,
+    ) -> Result<Option<CollectionRequest>, EngineError> {
+        let last = ServerTimestamp::from_millis(get_meta_i64(&self.conn.lock(), "last_sync")?);
+        Ok((server_modified > last).then(|| {
+            CollectionRequest::new(COLLECTION)
+                .newer_than(last)
+                .sort_by(RequestOrder::Index)
+        }))
+    }
+
+    fn stage_incoming(&self, records: Vec<IncomingRecord>) -> Result<(), EngineError> {
+        let mut conn = self.conn.lock();
+        sync_sql::in_transaction(&mut conn, |tx| {
+            let mut stmt =
+                tx.prepare_cached("INSERT INTO staged (guid, record, modified) VALUES (?, ?, ?)")?;
+            for record in records {
+                stmt.execute(params![
+                    record.envelope.id.as_str(),
+                    record.cleartext.to_json_string(),
+                    record.envelope.modified.as_millis()
+                ])?;
+            }
+            Ok::<_, HistoryError>(())
+        })?;
+        Ok(())
+    }
+
+    fn apply(
+        &self,
+        _timestamp: ServerTimestamp,
+        stats: &mut ApplyStats,
+    ) -> Result<Vec<OutgoingRecord>, EngineError> {
+        let mut conn = self.conn.lock();
+        let outgoing = sync_sql::in_transaction(&mut conn, |tx| {
+            self.apply_incoming(tx, stats)?;
+            self.outgoing(tx)
+        })?;
+        Ok(outgoing)
+    }
+
+    fn set_uploaded(&self, _timestamp: ServerTimestamp, ids: Vec<Guid>) -> Result<(), EngineError> {
+        let mut conn = self.conn.lock();
+        let mut uploading = self.uploading.lock();
+        sync_sql::in_transaction(&mut conn, |tx| {
+            for id in ids {
+                match uploading.remove(id.as_str()) {
+                    Some(None) => {
+                        tx.prepare_cached("DELETE FROM tombstones WHERE guid = ?")?
+                            .execute([id.as_str()])?;
+                    }
+                    Some(Some(counter)) => {
+                        tx.prepare_cached(
+                            "UPDATE pages SET sync_status = 0 WHERE guid = ? AND change_counter = ?",
+                        )?
+                        .execute(params![id.as_str(), counter])?;
+                    }
+                    None => {}
+                }
+            }
+            Ok::<_, HistoryError>(())
+        })?;
+        Ok(())
+    }
+
+    fn sync_finished(&self, last_sync: ServerTimestamp) -> Result<(), EngineError> {
+        set_meta(&self.conn.lock(), "last_sync", &last_sync.as_millis().to_string())?;
+        Ok(())
+    }
+}
