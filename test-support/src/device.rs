@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sync_clients::{ClientsEngine, LocalDevice};
+use sync_history::HistoryStore;
 use sync_logins::{LoginStore, LoginsKey};
 use sync_manager::{EngineSelection, SyncManager, SyncParams, SyncReason, SyncResult};
 use sync_tabs::TabsEngine;
@@ -23,6 +24,8 @@ pub struct Device {
     pub tabs: Arc<TabsEngine>,
     /// Its password store (`logins.db`, sealed with its own key).
     pub logins: Arc<LoginStore>,
+    /// Its history (`history.db`).
+    pub history: Arc<HistoryStore>,
     profile: tempfile::TempDir,
     account: TestAccount,
     manager: SyncManager,
@@ -71,23 +74,43 @@ impl Device {
         let logins = Arc::new(
             LoginStore::open(profile.path().join("logins.db"), &logins_key).expect("a logins store"),
         );
+        let history =
+            Arc::new(HistoryStore::open(profile.path().join("history.db")).expect("a history store"));
         let manager = SyncManager::new()
             .expect("an HTTP client")
             .with_page_size(page_size);
         manager.set_clients_engine(clients.clone());
         manager.register_engine(tabs.clone());
         manager.register_engine(logins.clone());
+        manager.register_engine(history.clone());
         Device {
             name: name.to_owned(),
             clients,
             tabs,
             logins,
+            history,
             profile,
             account: account.clone(),
             manager,
             persisted: None,
             changes: BTreeMap::new(),
         }
+    }
+
+    /// Reopens this device's history store with other upload limits.
+    ///
+    /// # Panics
+    /// If the store cannot be opened.
+    #[allow(clippy::expect_used)]
+    pub fn with_history_config(mut self, config: sync_history::HistoryConfig) -> Self {
+        let history = Arc::new(
+            HistoryStore::open_with_config(self.profile.path().join("history.db"), config)
+                .expect("a history store"),
+        );
+        self.manager.unregister_engine("history");
+        self.manager.register_engine(history.clone());
+        self.history = history;
+        self
     }
 
     /// The device's profile directory, where engines keep their stores.

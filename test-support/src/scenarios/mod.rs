@@ -7,6 +7,7 @@
 //! mode (scenarios that need to act as the server's operator are skipped
 //! there). Every sync prints its request count.
 
+mod history;
 mod logins;
 mod manager;
 mod tabs;
@@ -98,6 +99,11 @@ impl Ctx<'_> {
         Ok(self.device(name)?.logins.clone())
     }
 
+    /// A device's history store.
+    pub fn history(&mut self, name: &str) -> Result<Arc<sync_history::HistoryStore>, String> {
+        Ok(self.device(name)?.history.clone())
+    }
+
     /// A device's tabs engine.
     pub fn tabs(&mut self, name: &str) -> Result<Arc<sync_tabs::TabsEngine>, String> {
         Ok(self.device(name)?.tabs.clone())
@@ -158,6 +164,7 @@ pub fn check(condition: bool, message: impl Into<String>) -> Result<(), String> 
 pub fn all() -> Vec<Scenario> {
     let mut all = manager::scenarios();
     all.extend(logins::scenarios());
+    all.extend(history::scenarios());
     all.extend(tabs::scenarios());
     all
 }
