@@ -6,7 +6,7 @@
 //!   crate dependency rules (`cargo tree`), and the scenarios.
 //! - `cargo xtask demo` — the main job: two devices syncing through the embedded server.
 //! - `cargo xtask scenarios [--server URL --token-secret S] [filter]` — multi-device scenarios.
-//! - `cargo xtask bench [crypto|server|logins]` — the benchmarks that print the numbers
+//! - `cargo xtask bench [crypto|server|logins|history]` — the benchmarks that print the numbers
 //!   issues ask for.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -50,6 +50,8 @@ enum Bench {
     Server,
     /// Passwords: first sync of 10,000 logins, incremental sync of 100.
     Logins,
+    /// History: first sync of 100,000 pages, and their upload.
+    History,
 }
 
 fn main() -> Result<()> {
@@ -203,6 +205,12 @@ fn bench(which: Option<Bench>) -> Result<()> {
         step(
             "bench logins",
             cargo(&["bench", "-p", "test-support", "--bench", "logins"]),
+        )?;
+    }
+    if all || matches!(which, Some(Bench::History)) {
+        step(
+            "bench history",
+            cargo(&["bench", "-p", "test-support", "--bench", "history"]),
         )?;
     }
     Ok(())

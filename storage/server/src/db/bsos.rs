@@ -168,12 +168,16 @@ impl Db {
                 Value::Text(collection.to_owned()),
                 Value::Integer(now_ms()),
             ];
+            // In sortindex order the time bounds are filters, not the way
+            // in (`+`): walking the sortindex index needs no sort step.
+            let by_index = matches!(query.sort, SortOrder::Index);
+            let modified = if by_index { "+modified" } else { "modified" };
             if let Some(newer) = query.newer {
-                sql.push_str(" AND modified > ?");
+                sql.push_str(&format!(" AND {modified} > ?"));
                 params.push(Value::Integer(newer));
             }
             if let Some(older) = query.older {
-                sql.push_str(" AND modified < ?");
+                sql.push_str(&format!(" AND {modified} < ?"));
                 params.push(Value::Integer(older));
             }
             if let Some(ids) = &query.ids {
@@ -192,7 +196,8 @@ impl Db {
             sql.push_str(match query.sort {
                 SortOrder::Unspecified | SortOrder::Oldest => " ORDER BY modified ASC, id ASC",
                 SortOrder::Newest => " ORDER BY modified DESC, id ASC",
-                SortOrder::Index => " ORDER BY sortindex DESC NULLS LAST, id ASC",
+                // NULLs sort last in DESC order, as the protocol wants.
+                SortOrder::Index => " ORDER BY sortindex DESC, id ASC",
             });
             // One more than asked tells whether there is a next page.
             let fetch = query
