@@ -25,8 +25,11 @@
 //! - Fields this code does not know, on records and on visits, are kept
 //!   and sent back.
 //!
-//! Incoming records are staged in SQLite, not memory, and applied in
-//! chunks: a first sync of 100,000 pages stays small.
+//! Incoming records are merged as each downloaded page arrives, one
+//! transaction per page, instead of being staged: the merge is idempotent
+//! (a set of visits, newest title), so a sync stopped mid-download leaves
+//! whole pages merged and the next sync merges the rest — and a first sync
+//! of 100,000 pages never holds more than one page in memory.
 //!
 //! **It never depends on another engine crate.**
 

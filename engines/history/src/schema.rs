@@ -24,16 +24,18 @@ CREATE TABLE pages (
 );
 CREATE INDEX pages_by_frecency ON pages (frecency DESC);
 CREATE INDEX pages_to_upload ON pages (sync_status) WHERE sync_status != 0;
+-- One b-tree keyed by what makes a visit unique (no rowid, no second index:
+-- an index by date made a first sync of 2,000,000 visits 2.5x slower, and
+-- only deleting a time range reads visits by date — a full scan, rarely).
 CREATE TABLE visits (
-    id             INTEGER PRIMARY KEY,
     page_id        INTEGER NOT NULL REFERENCES pages (id) ON DELETE CASCADE,
     date           INTEGER NOT NULL,   -- µs
     transition     INTEGER NOT NULL,
     is_local       INTEGER NOT NULL,
     unknown_fields TEXT,
-    UNIQUE (page_id, date, transition)
-);
-CREATE INDEX visits_by_date ON visits (date);
+    PRIMARY KEY (page_id, date, transition)
+) WITHOUT ROWID;
+
 -- Pages deleted here, until the server has the tombstone.
 CREATE TABLE tombstones (
     guid       TEXT PRIMARY KEY,
@@ -45,12 +47,5 @@ CREATE TABLE visit_tombstones (
     date INTEGER NOT NULL,
     PRIMARY KEY (url, date)
 ) WITHOUT ROWID;
--- Downloaded, not yet applied (on disk: a first sync can be large).
-CREATE TABLE staged (
-    seq      INTEGER PRIMARY KEY,
-    guid     TEXT NOT NULL,
-    record   TEXT NOT NULL,
-    modified INTEGER NOT NULL
-);
 "#,
 )]);

@@ -45,6 +45,8 @@ pub struct HistoryStore {
     /// Pages handed out for upload: guid → change counter then (`None`
     /// for a tombstone).
     pub(crate) uploading: Mutex<HashMap<String, Option<i64>>>,
+    /// What merging the downloaded pages did, for `apply` to report.
+    pub(crate) incoming_stats: Mutex<sync15::ApplyStats>,
 }
 
 impl std::fmt::Debug for HistoryStore {
@@ -185,12 +187,19 @@ impl HistoryStore {
 
     /// Opens (creating) the store at `path`.
     pub fn open_with_config(path: impl AsRef<Path>, config: HistoryConfig) -> Result<Self, HistoryError> {
-        let mut conn = sync_sql::open(path, &sync_sql::OpenOptions::default())?;
+        // A larger page cache: a first sync writes millions of visits.
+        let options = sync_sql::OpenOptions {
+            cache_size: -64 * 1024,
+            ..sync_sql::OpenOptions::default()
+        };
+        let mut conn = sync_sql::open(path, &options)?;
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 16384;")?;
         SCHEMA.apply(&mut conn)?;
         Ok(HistoryStore {
             conn: Mutex::new(conn),
             config,
             uploading: Mutex::new(HashMap::new()),
+            incoming_stats: Mutex::new(sync15::ApplyStats::default()),
         })
     }
 

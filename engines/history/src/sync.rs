@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use rusqlite::{Connection, OptionalExtension, params};
 use sync_sql::meta::{delete_meta, get_meta, get_meta_i64, set_meta};
 use sync15::{
-    ApplyStats, CollectionRequest, EngineError, EngineSyncAssociation, Guid, IncomingRecord,
+    ApplyStats, CollectionRequest, EngineError, EngineSyncAssociation, Guid, IncomingKind, IncomingRecord,
     OutgoingEnvelope, OutgoingRecord, RequestOrder, ServerTimestamp, SyncEngine, UnknownFields,
 };
 
@@ -19,8 +19,6 @@ use crate::types::VisitTransition;
 
 /// The collection and engine name.
 pub const COLLECTION: &str = "history";
-/// Staged records applied per round, to bound memory on a large first sync.
-const APPLY_CHUNK: i64 = 1_000;
 
 enum Outcome {
     Applied,
@@ -53,49 +51,35 @@ fn unknown_json(unknown: &UnknownFields) -> Result<Option<String>, HistoryError>
 }
 
 impl HistoryStore {
-    fn apply_incoming(&self, tx: &Connection, stats: &mut ApplyStats) -> Result<(), HistoryError> {
+    /// Merges one downloaded page of records into the store, in one
+    /// transaction. The merge is idempotent, so records applied before an
+    /// interrupted sync are simply merged again next time.
+    fn apply_incoming(
+        &self,
+        tx: &Connection,
+        records: Vec<IncomingRecord>,
+    ) -> Result<ApplyStats, HistoryError> {
         let now = now_us();
-        let mut after = 0i64;
-        loop {
-            let chunk: Vec<(i64, String, String, i64)> = {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT seq, guid, record, modified FROM staged WHERE seq > ? ORDER BY seq LIMIT ?",
-                )?;
-                stmt.query_map(params![after, APPLY_CHUNK], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })?
-                .collect::<Result<_, _>>()?
-            };
-            let Some(last) = chunk.last() else {
-                break;
-            };
-            after = last.0;
-            for (_, guid, json, modified) in chunk {
-                let outcome = match serde_json::from_str::<serde_json::Value>(&json) {
-                    Ok(value) if value.get("deleted") == Some(&serde_json::Value::Bool(true)) => {
-                        self.apply_tombstone(tx, &guid)?
-                    }
-                    Ok(value) => match serde_json::from_value::<HistoryRecord>(value) {
-                        Ok(record) => self.apply_record(tx, record, modified, now)?,
-                        Err(e) => {
-                            log::warn!("history: skipping malformed record {guid}: {e}");
-                            Outcome::Failed
-                        }
-                    },
-                    Err(e) => {
-                        log::warn!("history: skipping unreadable staged record {guid}: {e}");
-                        Outcome::Failed
-                    }
-                };
-                match outcome {
-                    Outcome::Applied => stats.applied += 1,
-                    Outcome::Reconciled => stats.reconciled += 1,
-                    Outcome::Failed => stats.failed += 1,
+        let mut stats = ApplyStats::default();
+        for record in records {
+            let guid = record.envelope.id.to_string();
+            let modified = record.envelope.modified.as_millis();
+            let content = record.into_content::<HistoryRecord>();
+            let outcome = match content.kind {
+                IncomingKind::Tombstone => self.apply_tombstone(tx, &guid)?,
+                IncomingKind::Content(record) => self.apply_record(tx, record, modified, now)?,
+                IncomingKind::Malformed(e) => {
+                    log::warn!("history: skipping malformed record {guid}: {e}");
+                    Outcome::Failed
                 }
+            };
+            match outcome {
+                Outcome::Applied => stats.applied += 1,
+                Outcome::Reconciled => stats.reconciled += 1,
+                Outcome::Failed => stats.failed += 1,
             }
         }
-        tx.execute("DELETE FROM staged", [])?;
-        Ok(())
+        Ok(stats)
     }
 
     fn apply_tombstone(&self, tx: &Connection, guid: &str) -> Result<Outcome, HistoryError> {
@@ -387,7 +371,7 @@ impl SyncEngine for HistoryStore {
     fn reset(&self, assoc: &EngineSyncAssociation) -> Result<(), EngineError> {
         let mut conn = self.conn.lock();
         sync_sql::in_transaction(&mut conn, |tx| {
-            tx.execute_batch("UPDATE pages SET sync_status = 2; DELETE FROM staged;")?;
+            tx.execute("UPDATE pages SET sync_status = 2", [])?;
             set_meta(tx, "last_sync", "0")?;
             match assoc {
                 EngineSyncAssociation::Connected(ids) => {
@@ -404,8 +388,7 @@ impl SyncEngine for HistoryStore {
         let mut conn = self.conn.lock();
         sync_sql::in_transaction(&mut conn, |tx| {
             tx.execute_batch(
-                "DELETE FROM visits; DELETE FROM pages; DELETE FROM tombstones; DELETE FROM visit_tombstones;
-                 DELETE FROM staged;",
+                "DELETE FROM visits; DELETE FROM pages; DELETE FROM tombstones; DELETE FROM visit_tombstones;",
             )?;
             Ok::<_, HistoryError>(())
         })?;
@@ -413,7 +396,7 @@ impl SyncEngine for HistoryStore {
     }
 
     fn begin_sync(&self) -> Result<(), EngineError> {
-        self.conn.lock().execute("DELETE FROM staged", [])?;
+        *self.incoming_stats.lock() = ApplyStats::default();
         Ok(())
     }
 
@@ -431,18 +414,11 @@ impl SyncEngine for HistoryStore {
 
     fn stage_incoming(&self, records: Vec<IncomingRecord>) -> Result<(), EngineError> {
         let mut conn = self.conn.lock();
-        sync_sql::in_transaction(&mut conn, |tx| {
-            let mut stmt =
-                tx.prepare_cached("INSERT INTO staged (guid, record, modified) VALUES (?, ?, ?)")?;
-            for record in records {
-                stmt.execute(params![
-                    record.envelope.id.as_str(),
-                    record.cleartext.to_json_string(),
-                    record.envelope.modified.as_millis()
-                ])?;
-            }
-            Ok::<_, HistoryError>(())
-        })?;
+        let stats = sync_sql::in_transaction(&mut conn, |tx| self.apply_incoming(tx, records))?;
+        let mut total = self.incoming_stats.lock();
+        total.applied += stats.applied;
+        total.reconciled += stats.reconciled;
+        total.failed += stats.failed;
         Ok(())
     }
 
@@ -451,12 +427,9 @@ impl SyncEngine for HistoryStore {
         _timestamp: ServerTimestamp,
         stats: &mut ApplyStats,
     ) -> Result<Vec<OutgoingRecord>, EngineError> {
+        *stats = std::mem::take(&mut *self.incoming_stats.lock());
         let mut conn = self.conn.lock();
-        let outgoing = sync_sql::in_transaction(&mut conn, |tx| {
-            self.apply_incoming(tx, stats)?;
-            self.outgoing(tx)
-        })?;
-        Ok(outgoing)
+        Ok(sync_sql::in_transaction(&mut conn, |tx| self.outgoing(tx))?)
     }
 
     fn set_uploaded(&self, _timestamp: ServerTimestamp, ids: Vec<Guid>) -> Result<(), EngineError> {
