@@ -20,7 +20,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::client::{DownloadPager, StorageClient, Uploader};
+use crate::bso::IncomingRecord;
+use crate::client::{CollectionPage, CollectionRequest, DownloadPager, StorageClient, Uploader};
 use crate::context::{ClientData, SyncContext};
 use crate::crypto::{CryptoError, KeyBundle};
 use crate::engine::{ApplyStats, SyncEngine};
@@ -54,6 +55,35 @@ pub struct EngineSyncOutcome {
     pub last_sync: ServerTimestamp,
     /// HTTP requests this sync made.
     pub requests: u64,
+}
+
+/// One downloaded page, decrypted.
+struct DecryptedPage {
+    downloaded: usize,
+    records: Vec<IncomingRecord>,
+    failed: Vec<(Guid, String)>,
+    bad_hmacs: usize,
+}
+
+fn decrypt_page(keys: &KeyBundle, page: CollectionPage) -> DecryptedPage {
+    let mut decrypted = DecryptedPage {
+        downloaded: page.records.len(),
+        records: Vec::with_capacity(page.records.len()),
+        failed: Vec::new(),
+        bad_hmacs: 0,
+    };
+    for bso in &page.records {
+        match keys.decrypt(bso) {
+            Ok(record) => decrypted.records.push(record),
+            Err(e) => {
+                if e.is_bad_hmac() {
+                    decrypted.bad_hmacs += 1;
+                }
+                decrypted.failed.push((bso.envelope.id.clone(), e.to_string()));
+            }
+        }
+    }
+    decrypted
 }
 
 /// Syncs engines against one storage node; see the module docs.
@@ -94,6 +124,60 @@ impl<'a> SyncDriver<'a> {
         self
     }
 
+    /// Downloads and stages every page of `request`. A second thread
+    /// fetches and decrypts the next page while the engine stages this
+    /// one, so the network and the engine's store work at the same time.
+    /// Returns the collection's last-modified time the server reported.
+    fn download(
+        &self,
+        engine: &dyn SyncEngine,
+        keys: &KeyBundle,
+        request: CollectionRequest,
+        outcome: &mut EngineSyncOutcome,
+    ) -> Result<Option<ServerTimestamp>, Error> {
+        let name = engine.name().to_owned();
+        let (client, page_size) = (self.client, self.page_size);
+        std::thread::scope(|scope| {
+            let (pages, received) = std::sync::mpsc::sync_channel::<Result<DecryptedPage, Error>>(1);
+            let fetcher = scope.spawn(move || {
+                let mut pager = DownloadPager::new(client, request, page_size);
+                loop {
+                    let next = match pager.next_page() {
+                        Ok(Some(page)) => Ok(decrypt_page(keys, page)),
+                        Ok(None) => break,
+                        Err(e) => Err(e),
+                    };
+                    let failed = next.is_err();
+                    // A closed channel means the sync stopped: fetch no more.
+                    if pages.send(next).is_err() || failed {
+                        break;
+                    }
+                }
+                pager.last_modified()
+            });
+            let mut bad_hmacs = 0;
+            for page in received.iter() {
+                let page = page?;
+                self.interruptee.err_if_interrupted()?;
+                outcome.downloaded += page.downloaded;
+                bad_hmacs += page.bad_hmacs;
+                for (id, why) in page.failed {
+                    log::warn!("{name}: skipping record {id}: {why}");
+                    outcome.incoming_failed.insert(id, why);
+                }
+                outcome.staged += page.records.len();
+                if !page.records.is_empty() {
+                    engine.stage_incoming(page.records).map_err(|e| Error::engine(&name, e))?;
+                }
+            }
+            if bad_hmacs > 0 && outcome.staged == 0 {
+                return Err(CryptoError::BadHmac.into());
+            }
+            // The fetcher only panics on a bug; pass it on as such.
+            Ok(fetcher.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        })
+    }
+
     /// Syncs `engine`, whose collection is encrypted with `keys` and was
     /// last modified on the server at `server_modified` (from
     /// `info/collections`; `None` if the collection does not exist).
@@ -123,35 +207,8 @@ impl<'a> SyncDriver<'a> {
         let mut collection_ts = server_modified.unwrap_or(ServerTimestamp::ZERO);
         let request = engine.incoming_request(collection_ts).map_err(engine_err)?;
         if let (Some(request), Some(_)) = (request, server_modified) {
-            let mut bad_hmacs = 0;
-            let mut pager = DownloadPager::new(self.client, request, self.page_size);
-            while let Some(page) = pager.next_page()? {
-                self.interruptee.err_if_interrupted()?;
-                outcome.downloaded += page.records.len();
-                let mut staged = Vec::with_capacity(page.records.len());
-                for bso in &page.records {
-                    match keys.decrypt(bso) {
-                        Ok(record) => staged.push(record),
-                        Err(e) => {
-                            if e.is_bad_hmac() {
-                                bad_hmacs += 1;
-                            }
-                            log::warn!("{name}: skipping record {}: {e}", bso.envelope.id);
-                            outcome
-                                .incoming_failed
-                                .insert(bso.envelope.id.clone(), e.to_string());
-                        }
-                    }
-                }
-                outcome.staged += staged.len();
-                if !staged.is_empty() {
-                    engine.stage_incoming(staged).map_err(engine_err)?;
-                }
-            }
-            if bad_hmacs > 0 && outcome.staged == 0 {
-                return Err(CryptoError::BadHmac.into());
-            }
-            if let Some(ts) = pager.last_modified() {
+            let last_modified = self.download(engine, keys, request, &mut outcome)?;
+            if let Some(ts) = last_modified {
                 collection_ts = collection_ts.max(ts);
             }
         }
