@@ -167,14 +167,18 @@ impl<'a> SyncDriver<'a> {
                 }
                 outcome.staged += page.records.len();
                 if !page.records.is_empty() {
-                    engine.stage_incoming(page.records).map_err(|e| Error::engine(&name, e))?;
+                    engine
+                        .stage_incoming(page.records)
+                        .map_err(|e| Error::engine(&name, e))?;
                 }
             }
             if bad_hmacs > 0 && outcome.staged == 0 {
                 return Err(CryptoError::BadHmac.into());
             }
             // The fetcher only panics on a bug; pass it on as such.
-            Ok(fetcher.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            Ok(fetcher
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         })
     }
 

@@ -111,7 +111,7 @@ fn main() {
     assert_eq!(result.engines["history"].downloaded, PAGES);
     let page = reader
         .history
-        .get_page(&record(4242, now_us)["histUri"].as_str().unwrap().to_owned())
+        .get_page(record(4242, now_us)["histUri"].as_str().unwrap())
         .unwrap()
         .unwrap();
     assert_eq!(page.visit_count, VISITS);
@@ -142,14 +142,13 @@ fn main() {
         syncs += 1;
     }
     let took = started.elapsed();
-    assert_eq!(
+    assert!(
         raw.client()
             .info_collections(Precondition::None)
             .unwrap()
             .value
             .get("history")
-            .is_some(),
-        true
+            .is_some()
     );
     println!(
         "upload of {PAGES} pages ({syncs} syncs of at most {cap}): {:.2} s ({:.0} records/s), peak memory {:.0} MiB",

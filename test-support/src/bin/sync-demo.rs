@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use sync_clients::Command;
+use sync_history::VisitTransition;
 use sync_logins::LoginEntry;
 use sync_tabs::LocalTab;
 use test_support::{Device, TestServer, ToyEngine};
@@ -31,9 +32,9 @@ fn main() {
         "creating an account and two devices, \"Laptop\" and \"Phone\"",
     );
     let account = server.new_account("demo@example.com");
-    // Every device carries the real engines (clients, tabs, passwords);
-    // `notes` is the toy engine standing in for history and bookmarks
-    // until they land.
+    // Every device carries the real engines (clients, tabs, passwords,
+    // history); `notes` is the toy engine standing in for bookmarks until
+    // they land.
     let laptop_notes = Arc::new(ToyEngine::new("notes"));
     let phone_notes = Arc::new(ToyEngine::new("notes"));
     let mut laptop = Device::new("Laptop", &account).with_engine(laptop_notes.clone());
@@ -42,7 +43,7 @@ fn main() {
     step(
         3,
         STEPS,
-        "putting data on the Laptop: its device record, two logins, two open tabs, three notes",
+        "putting data on the Laptop: its device record, two logins, two open tabs, history, three notes",
     );
     for (origin, username, password) in [
         (
@@ -69,6 +70,27 @@ fn main() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
+    for (url, title, minutes_ago, how) in [
+        ("https://www.mozilla.org/", "Mozilla", 90, VisitTransition::Typed),
+        (
+            "https://www.mozilla.org/firefox/sync/",
+            "Firefox Sync",
+            60,
+            VisitTransition::Link,
+        ),
+        (
+            "https://www.mozilla.org/firefox/sync/",
+            "Firefox Sync",
+            1,
+            VisitTransition::Reload,
+        ),
+    ] {
+        laptop
+            .history
+            .record_visit(url, now_ms * 1000 - minutes_ago * 60_000_000, how)
+            .unwrap();
+        laptop.history.set_title(url, title).unwrap();
+    }
     laptop
         .tabs
         .set_local_tabs(vec![
@@ -133,6 +155,16 @@ fn main() {
         }
     }
     println!("      (the Laptop's about:preferences tab stayed on the Laptop)");
+    for page in phone
+        .history
+        .query("https://", sync_history::QueryMatch::UrlPrefix, 10, 0)
+        .unwrap()
+    {
+        println!(
+            "      history: {} \"{}\" ({} visits, frecency {})",
+            page.url, page.title, page.visit_count, page.frecency
+        );
+    }
     for id in phone_notes.ids() {
         println!("      note {id}: {}", phone_notes.get(&id).unwrap()["text"]);
     }
