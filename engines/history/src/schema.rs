@@ -2,10 +2,11 @@
 
 use sync_sql::{Migration, Migrations};
 
-pub(crate) const SCHEMA: Migrations = Migrations::new(&[Migration::sql(
-    1,
-    "history store",
-    r#"
+pub(crate) const SCHEMA: Migrations = Migrations::new(&[
+    Migration::sql(
+        1,
+        "history store",
+        r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE pages (
     id             INTEGER PRIMARY KEY,
@@ -48,4 +49,15 @@ CREATE TABLE visit_tombstones (
     PRIMARY KEY (url, date)
 ) WITHOUT ROWID;
 "#,
-)]);
+    ),
+    // The upload query walks pending pages in frecency order: with the
+    // order in the partial index, it never visits pages already synced.
+    Migration::sql(
+        2,
+        "pending pages by frecency",
+        r#"
+DROP INDEX pages_to_upload;
+CREATE INDEX pages_to_upload ON pages (frecency DESC, id) WHERE sync_status != 0;
+"#,
+    ),
+]);
