@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::bso::IncomingRecord;
+use crate::bso::{IncomingRecord, OutgoingBso};
 use crate::client::{CollectionPage, CollectionRequest, DownloadPager, StorageClient, Uploader};
 use crate::context::{ClientData, SyncContext};
 use crate::crypto::{CryptoError, KeyBundle};
@@ -227,16 +227,29 @@ impl<'a> SyncDriver<'a> {
         let mut last_sync = collection_ts;
         if !outgoing.is_empty() {
             let collection = engine.collection_name().to_owned();
-            let mut uploader =
-                Uploader::new(self.client, &collection, self.config, collection_ts, |ts, ids| {
-                    engine.set_uploaded(ts, ids).map_err(engine_err)
+            // A second thread encrypts (and frees) records while this one
+            // posts them: the CPU work overlaps the server's.
+            let uploaded = std::thread::scope(|scope| {
+                let (sealed, received) = std::sync::mpsc::sync_channel::<Result<OutgoingBso, Error>>(256);
+                scope.spawn(move || {
+                    for record in outgoing {
+                        let bso = keys.encrypt(&record);
+                        let failed = bso.is_err();
+                        if sealed.send(bso).is_err() || failed {
+                            break;
+                        }
+                    }
                 });
-            for record in &outgoing {
-                self.interruptee.err_if_interrupted()?;
-                let bso = keys.encrypt(record)?;
-                uploader.enqueue(&bso)?;
-            }
-            let uploaded = uploader.finish()?;
+                let mut uploader =
+                    Uploader::new(self.client, &collection, self.config, collection_ts, |ts, ids| {
+                        engine.set_uploaded(ts, ids).map_err(engine_err)
+                    });
+                for bso in received.iter() {
+                    self.interruptee.err_if_interrupted()?;
+                    uploader.enqueue(&bso?)?;
+                }
+                uploader.finish()
+            })?;
             outcome.uploaded = uploaded.committed.len();
             outcome.upload_failed = uploaded.failed;
             last_sync = last_sync.max(uploaded.last_modified);
