@@ -52,6 +52,25 @@ pub enum EngineSyncAssociation {
     Connected(CollSyncIds),
 }
 
+impl EngineSyncAssociation {
+    /// Reads what [`EngineSyncAssociation::to_stored`] wrote; nothing
+    /// stored means disconnected.
+    pub fn from_stored(stored: Option<&str>) -> Result<Self, serde_json::Error> {
+        Ok(match stored {
+            Some(json) => EngineSyncAssociation::Connected(serde_json::from_str(json)?),
+            None => EngineSyncAssociation::Disconnected,
+        })
+    }
+
+    /// The text an engine keeps in its store; `None` when disconnected.
+    pub fn to_stored(&self) -> Result<Option<String>, serde_json::Error> {
+        match self {
+            EngineSyncAssociation::Connected(ids) => serde_json::to_string(ids).map(Some),
+            EngineSyncAssociation::Disconnected => Ok(None),
+        }
+    }
+}
+
 /// Counters an engine fills in while applying incoming records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ApplyStats {
@@ -104,7 +123,8 @@ pub trait SyncEngine: Send + Sync {
     /// What to download, given the collection's last-modified time on the
     /// server ([`ServerTimestamp::ZERO`] if it does not exist). `None`
     /// downloads nothing — typically when `server_modified` is not newer than
-    /// the engine's last sync, which makes an unchanged engine cost no request.
+    /// the engine's last sync, which makes an unchanged engine cost no request
+    /// ([`CollectionRequest::changes_since`] is that rule).
     fn incoming_request(
         &self,
         server_modified: ServerTimestamp,

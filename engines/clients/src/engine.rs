@@ -1,7 +1,7 @@
 //! [`ClientsEngine`]: this device's record, the device list, and commands.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use rusqlite::Connection;
@@ -13,7 +13,8 @@ use sync15::{
 
 use crate::ClientsError;
 use crate::record::{CLIENTS_TTL_SECS, ClientRecord, Command, CommandRecord};
-use crate::store::{self, get_i64, get_meta, set_meta};
+use crate::store;
+use sync_sql::meta::{LAST_SYNC, SYNC_ASSOCIATION, get_meta, get_meta_i64, set_meta, set_or_delete_meta};
 
 /// The collection and engine name.
 pub const COLLECTION: &str = "clients";
@@ -323,26 +324,16 @@ impl SyncEngine for ClientsEngine {
     }
 
     fn sync_association(&self) -> Result<EngineSyncAssociation, EngineError> {
-        let conn = self.conn.lock();
-        Ok(match get_meta(&conn, "association")? {
-            Some(json) => EngineSyncAssociation::Connected(serde_json::from_str(&json)?),
-            None => EngineSyncAssociation::Disconnected,
-        })
+        let stored = get_meta(&self.conn.lock(), SYNC_ASSOCIATION)?;
+        Ok(EngineSyncAssociation::from_stored(stored.as_deref())?)
     }
 
     fn reset(&self, assoc: &EngineSyncAssociation) -> Result<(), EngineError> {
         let conn = self.conn.lock();
-        set_meta(&conn, "last_sync", "0")?;
+        set_meta(&conn, LAST_SYNC, "0")?;
         set_meta(&conn, "own_dirty", "1")?;
         conn.execute("DELETE FROM staged", [])?;
-        match assoc {
-            EngineSyncAssociation::Connected(ids) => {
-                set_meta(&conn, "association", &serde_json::to_string(ids)?)?
-            }
-            EngineSyncAssociation::Disconnected => {
-                conn.execute("DELETE FROM meta WHERE key = 'association'", [])?;
-            }
-        }
+        set_or_delete_meta(&conn, SYNC_ASSOCIATION, assoc.to_stored()?.as_deref())?;
         Ok(())
     }
 
@@ -363,8 +354,12 @@ impl SyncEngine for ClientsEngine {
         &self,
         server_modified: ServerTimestamp,
     ) -> Result<Option<CollectionRequest>, EngineError> {
-        let last = ServerTimestamp::from_millis(get_i64(&self.conn.lock(), "last_sync")?);
-        Ok((server_modified > last).then(|| CollectionRequest::new(COLLECTION).newer_than(last)))
+        let last = ServerTimestamp::from_millis(get_meta_i64(&self.conn.lock(), LAST_SYNC)?);
+        Ok(CollectionRequest::changes_since(
+            COLLECTION,
+            last,
+            server_modified,
+        ))
     }
 
     fn stage_incoming(&self, records: Vec<IncomingRecord>) -> Result<(), EngineError> {
@@ -394,7 +389,7 @@ impl SyncEngine for ClientsEngine {
             let own_id = get_meta(tx, "client_id")?.unwrap_or_default();
             apply_incoming(tx, &own_id, stats)?;
             let mut outgoing = outgoing_for_targets(tx)?;
-            let last_upload = get_i64(tx, "last_upload")?;
+            let last_upload = get_meta_i64(tx, "last_upload")?;
             let stale = now_ms() - last_upload > REUPLOAD_EVERY.as_millis() as i64;
             if stale || get_meta(tx, "own_dirty")?.as_deref() == Some("1") {
                 let own = self.own_record(tx)?;
@@ -424,16 +419,13 @@ impl SyncEngine for ClientsEngine {
     }
 
     fn sync_finished(&self, last_sync: ServerTimestamp) -> Result<(), EngineError> {
-        set_meta(&self.conn.lock(), "last_sync", &last_sync.as_millis().to_string())?;
+        set_meta(&self.conn.lock(), LAST_SYNC, &last_sync.as_millis().to_string())?;
         Ok(())
     }
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    ServerTimestamp::now().as_millis()
 }
 
 #[cfg(test)]

@@ -36,5 +36,3 @@ CREATE TABLE received_commands (
 );
 "#,
 )]);
-
-pub(crate) use sync_sql::meta::{get_meta, get_meta_i64 as get_i64, set_meta};

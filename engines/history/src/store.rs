@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
-use sync_sql::meta::get_meta;
+use sync_sql::meta::{SYNC_ASSOCIATION, get_meta};
 use sync15::Guid;
 
 use crate::HistoryError;
@@ -157,7 +157,7 @@ pub(crate) fn mark_page_changed(conn: &Connection, page_id: i64) -> Result<(), H
 
 /// Whether the store has ever synced (then every deletion is sent).
 pub(crate) fn ever_synced(conn: &Connection) -> Result<bool, HistoryError> {
-    Ok(get_meta(conn, "association")?.is_some())
+    Ok(get_meta(conn, SYNC_ASSOCIATION)?.is_some())
 }
 
 /// Deletes a page and its visits; leaves a tombstone if the server may

@@ -2,12 +2,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use rusqlite::Connection;
-use sync_sql::meta::{get_meta, set_meta};
-use sync15::{Guid, IncomingRecord, UnknownFields};
+use sync_sql::meta::{SYNC_ASSOCIATION, get_meta, set_meta};
+use sync15::{Guid, IncomingRecord, ServerTimestamp, UnknownFields};
 
 use crate::LoginsError;
 use crate::db::{self, LocalLogin, SCHEMA, SyncStatus};
@@ -47,10 +46,7 @@ impl std::fmt::Debug for LoginStore {
 }
 
 pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    ServerTimestamp::now().as_millis()
 }
 
 impl LoginStore {
@@ -133,7 +129,7 @@ impl LoginStore {
             // A login the server cannot have had needs no tombstone. After a
             // reset every login is "new" again, so once this store has synced
             // at all, deletions are always sent.
-            if status != SyncStatus::New as i64 || get_meta(tx, "association")?.is_some() {
+            if status != SyncStatus::New as i64 || get_meta(tx, SYNC_ASSOCIATION)?.is_some() {
                 db::add_tombstone(tx, guid, now_ms())?;
             }
             Ok(true)

@@ -1,7 +1,7 @@
 //! The `passwords` engine: [`SyncEngine`] for [`LoginStore`].
 
 use rusqlite::Connection;
-use sync_sql::meta::{delete_meta, get_meta, get_meta_i64, set_meta};
+use sync_sql::meta::{LAST_SYNC, SYNC_ASSOCIATION, get_meta, get_meta_i64, set_meta, set_or_delete_meta};
 use sync15::{
     ApplyStats, CollectionRequest, EngineError, EngineSyncAssociation, Guid, IncomingKind, IncomingRecord,
     OutgoingEnvelope, OutgoingRecord, ServerTimestamp, SyncEngine,
@@ -228,23 +228,16 @@ impl SyncEngine for LoginStore {
     }
 
     fn sync_association(&self) -> Result<EngineSyncAssociation, EngineError> {
-        Ok(match get_meta(&self.conn.lock(), "association")? {
-            Some(json) => EngineSyncAssociation::Connected(serde_json::from_str(&json)?),
-            None => EngineSyncAssociation::Disconnected,
-        })
+        let stored = get_meta(&self.conn.lock(), SYNC_ASSOCIATION)?;
+        Ok(EngineSyncAssociation::from_stored(stored.as_deref())?)
     }
 
     fn reset(&self, assoc: &EngineSyncAssociation) -> Result<(), EngineError> {
         let mut conn = self.conn.lock();
         sync_sql::in_transaction(&mut conn, |tx| {
             tx.execute_batch("DELETE FROM mirror; UPDATE logins SET sync_status = 2;")?;
-            set_meta(tx, "last_sync", "0")?;
-            match assoc {
-                EngineSyncAssociation::Connected(ids) => {
-                    set_meta(tx, "association", &serde_json::to_string(ids)?)?
-                }
-                EngineSyncAssociation::Disconnected => delete_meta(tx, "association")?,
-            }
+            set_meta(tx, LAST_SYNC, "0")?;
+            set_or_delete_meta(tx, SYNC_ASSOCIATION, assoc.to_stored()?.as_deref())?;
             Ok::<_, LoginsError>(())
         })?;
         self.staged.lock().clear();
@@ -264,8 +257,12 @@ impl SyncEngine for LoginStore {
         &self,
         server_modified: ServerTimestamp,
     ) -> Result<Option<CollectionRequest>, EngineError> {
-        let last = ServerTimestamp::from_millis(get_meta_i64(&self.conn.lock(), "last_sync")?);
-        Ok((server_modified > last).then(|| CollectionRequest::new(COLLECTION).newer_than(last)))
+        let last = ServerTimestamp::from_millis(get_meta_i64(&self.conn.lock(), LAST_SYNC)?);
+        Ok(CollectionRequest::changes_since(
+            COLLECTION,
+            last,
+            server_modified,
+        ))
     }
 
     fn stage_incoming(&self, records: Vec<IncomingRecord>) -> Result<(), EngineError> {
@@ -295,7 +292,7 @@ impl SyncEngine for LoginStore {
     }
 
     fn sync_finished(&self, last_sync: ServerTimestamp) -> Result<(), EngineError> {
-        set_meta(&self.conn.lock(), "last_sync", &last_sync.as_millis().to_string())?;
+        set_meta(&self.conn.lock(), LAST_SYNC, &last_sync.as_millis().to_string())?;
         Ok(())
     }
 }

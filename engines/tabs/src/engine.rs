@@ -2,11 +2,11 @@
 //! the `tabs` collection's sync.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use rusqlite::Connection;
-use sync_sql::meta::{delete_meta, get_meta, get_meta_i64, set_meta};
+use sync_sql::meta::{LAST_SYNC, SYNC_ASSOCIATION, get_meta, get_meta_i64, set_meta, set_or_delete_meta};
 use sync15::{
     ApplyStats, ClientData, CollectionRequest, EngineError, EngineSyncAssociation, Guid, IncomingRecord,
     InfoConfiguration, OutgoingRecord, ServerTimestamp, SyncContext, SyncEngine, UnknownFields,
@@ -281,10 +281,7 @@ fn read_local_tabs(conn: &Connection) -> Result<Vec<LocalTab>, TabsError> {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    ServerTimestamp::now().as_millis()
 }
 
 impl SyncEngine for TabsEngine {
@@ -297,23 +294,16 @@ impl SyncEngine for TabsEngine {
     }
 
     fn sync_association(&self) -> Result<EngineSyncAssociation, EngineError> {
-        Ok(match get_meta(&self.conn.lock(), "association")? {
-            Some(json) => EngineSyncAssociation::Connected(serde_json::from_str(&json)?),
-            None => EngineSyncAssociation::Disconnected,
-        })
+        let stored = get_meta(&self.conn.lock(), SYNC_ASSOCIATION)?;
+        Ok(EngineSyncAssociation::from_stored(stored.as_deref())?)
     }
 
     fn reset(&self, assoc: &EngineSyncAssociation) -> Result<(), EngineError> {
         let conn = self.conn.lock();
         conn.execute("DELETE FROM remote_tabs", [])?;
-        set_meta(&conn, "last_sync", "0")?;
+        set_meta(&conn, LAST_SYNC, "0")?;
         mark_changed(&conn)?;
-        match assoc {
-            EngineSyncAssociation::Connected(ids) => {
-                set_meta(&conn, "association", &serde_json::to_string(ids)?)?
-            }
-            EngineSyncAssociation::Disconnected => delete_meta(&conn, "association")?,
-        }
+        set_or_delete_meta(&conn, SYNC_ASSOCIATION, assoc.to_stored()?.as_deref())?;
         self.staged.lock().clear();
         Ok(())
     }
@@ -343,8 +333,12 @@ impl SyncEngine for TabsEngine {
         &self,
         server_modified: ServerTimestamp,
     ) -> Result<Option<CollectionRequest>, EngineError> {
-        let last = ServerTimestamp::from_millis(get_meta_i64(&self.conn.lock(), "last_sync")?);
-        Ok((server_modified > last).then(|| CollectionRequest::new(COLLECTION).newer_than(last)))
+        let last = ServerTimestamp::from_millis(get_meta_i64(&self.conn.lock(), LAST_SYNC)?);
+        Ok(CollectionRequest::changes_since(
+            COLLECTION,
+            last,
+            server_modified,
+        ))
     }
 
     fn stage_incoming(&self, records: Vec<IncomingRecord>) -> Result<(), EngineError> {
@@ -380,7 +374,7 @@ impl SyncEngine for TabsEngine {
     }
 
     fn sync_finished(&self, last_sync: ServerTimestamp) -> Result<(), EngineError> {
-        set_meta(&self.conn.lock(), "last_sync", &last_sync.as_millis().to_string())?;
+        set_meta(&self.conn.lock(), LAST_SYNC, &last_sync.as_millis().to_string())?;
         Ok(())
     }
 }

@@ -7,6 +7,11 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
+/// The key under which an engine store keeps its last-sync time (ms).
+pub const LAST_SYNC: &str = "last_sync";
+/// The key under which an engine store keeps the sync IDs it synced under.
+pub const SYNC_ASSOCIATION: &str = "association";
+
 /// The statement that creates the `meta` table.
 pub const META_TABLE_SQL: &str =
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;";
@@ -24,6 +29,14 @@ pub fn set_meta(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<(
         (key, value),
     )?;
     Ok(())
+}
+
+/// Stores `value` under `key`, or removes `key` when `value` is `None`.
+pub fn set_or_delete_meta(conn: &Connection, key: &str, value: Option<&str>) -> rusqlite::Result<()> {
+    match value {
+        Some(value) => set_meta(conn, key, value),
+        None => delete_meta(conn, key),
+    }
 }
 
 /// The integer stored under `key`; 0 when absent or not a number.
@@ -54,6 +67,10 @@ mod tests {
         assert_eq!(get_meta_i64(&conn, "b")?, 0);
         delete_meta(&conn, "a")?;
         assert_eq!(get_meta(&conn, "a")?, None);
+        set_or_delete_meta(&conn, "c", Some("x"))?;
+        assert_eq!(get_meta(&conn, "c")?.as_deref(), Some("x"));
+        set_or_delete_meta(&conn, "c", None)?;
+        assert_eq!(get_meta(&conn, "c")?, None);
         Ok(())
     }
 }

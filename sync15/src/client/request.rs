@@ -66,6 +66,17 @@ impl CollectionRequest {
         }
     }
 
+    /// What an engine downloads each sync: the records of `collection`
+    /// modified after its `last_sync`, or nothing when the collection
+    /// (last modified at `server_modified`) has not changed since.
+    pub fn changes_since(
+        collection: &str,
+        last_sync: ServerTimestamp,
+        server_modified: ServerTimestamp,
+    ) -> Option<Self> {
+        (server_modified > last_sync).then(|| CollectionRequest::new(collection).newer_than(last_sync))
+    }
+
     /// Only these ids.
     pub fn ids(mut self, ids: impl IntoIterator<Item = Guid>) -> Self {
         self.ids = Some(ids.into_iter().collect());
