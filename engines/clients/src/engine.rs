@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use sync15::{
     ApplyStats, CollectionRequest, EngineError, EngineSyncAssociation, Guid, IncomingRecord,
@@ -288,7 +288,7 @@ fn outgoing_for_targets(conn: &Connection) -> Result<Vec<OutgoingRecord>, Client
             .query_row("SELECT record FROM remote_clients WHERE id = ?", [&target], |r| {
                 r.get::<_, String>(0)
             })
-            .ok()
+            .optional()?
         else {
             continue;
         };

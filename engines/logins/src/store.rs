@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use parking_lot::Mutex;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use sync_sql::meta::{SYNC_ASSOCIATION, get_meta, set_meta};
 use sync15::{Guid, IncomingRecord, ServerTimestamp, UnknownFields};
 
@@ -121,7 +121,7 @@ impl LoginStore {
                 .query_row("SELECT sync_status FROM logins WHERE guid = ?", [guid], |r| {
                     r.get(0)
                 })
-                .ok();
+                .optional()?;
             let Some(status) = status else {
                 return Ok(false);
             };
