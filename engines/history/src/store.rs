@@ -125,7 +125,7 @@ pub(crate) fn update_page_stats(conn: &Connection, page_id: i64, now: i64) -> Re
     let mut recent = Vec::with_capacity(SAMPLED_VISITS);
     {
         let mut stmt = conn.prepare_cached(
-            "SELECT date, transition FROM visits WHERE page_id = ? ORDER BY date DESC LIMIT ?",
+            "SELECT date, transition FROM visits WHERE page_id = ? ORDER BY date DESC LIMIT CAST(? AS INTEGER)",
         )?;
         let rows = stmt.query_map(params![page_id, SAMPLED_VISITS as i64], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, u8>(1)?))
@@ -285,7 +285,7 @@ impl HistoryStore {
         let conn = self.conn.lock();
         let mut stmt = conn.prepare(&format!(
             "SELECT {PAGE_COLUMNS} FROM pages WHERE hidden = 0 AND visit_count > 0 AND {condition}
-             ORDER BY frecency DESC, last_visit DESC, id LIMIT ?2 OFFSET ?3"
+             ORDER BY frecency DESC, last_visit DESC, id LIMIT CAST(?2 AS INTEGER) OFFSET CAST(?3 AS INTEGER)"
         ))?;
         let rows = stmt.query_map(params![pattern, limit as i64, offset as i64], page_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -393,7 +393,7 @@ impl HistoryStore {
             let day = 24 * 3600 * 1_000_000i64;
             let stale: Vec<i64> = {
                 let mut stmt =
-                    tx.prepare("SELECT id FROM pages WHERE frecency_at < ? ORDER BY frecency_at LIMIT ?")?;
+                    tx.prepare("SELECT id FROM pages WHERE frecency_at < ? ORDER BY frecency_at LIMIT CAST(? AS INTEGER)")?;
                 stmt.query_map(params![now - day, limit as i64], |r| r.get(0))?
                     .collect::<Result<_, _>>()?
             };

@@ -183,7 +183,7 @@ impl HistoryStore {
             // Visits only we have among the newest must go up.
             let remote_set: HashSet<(i64, u8)> = visits.iter().map(|v| (v.0, v.1.as_u8())).collect();
             let mut stmt = tx.prepare_cached(
-                "SELECT date, transition FROM visits WHERE page_id = ? ORDER BY date DESC LIMIT ?",
+                "SELECT date, transition FROM visits WHERE page_id = ? ORDER BY date DESC LIMIT CAST(? AS INTEGER)",
             )?;
             let ours: Vec<(i64, u8)> = stmt
                 .query_map(params![local.id, MAX_VISITS_PER_RECORD as i64], |r| {
@@ -253,7 +253,7 @@ impl HistoryStore {
         let pages: Vec<ChangedPage> = {
             let mut stmt = tx.prepare(
                 "SELECT id, guid, url, title, frecency, change_counter, unknown_fields FROM pages
-                 WHERE sync_status != 0 AND last_visit >= ? ORDER BY frecency DESC, id LIMIT ?",
+                 WHERE sync_status != 0 AND last_visit >= ? ORDER BY frecency DESC, id LIMIT CAST(? AS INTEGER)",
             )?;
             stmt.query_map(params![min_visit, self.config.max_outgoing as i64], |r| {
                 Ok(ChangedPage {
@@ -270,7 +270,8 @@ impl HistoryStore {
         };
         let mut outgoing = Vec::with_capacity(pages.len());
         let mut visits_stmt = tx.prepare_cached(
-            "SELECT date, transition, unknown_fields FROM visits WHERE page_id = ? ORDER BY date DESC LIMIT ?",
+            "SELECT date, transition, unknown_fields FROM visits WHERE page_id = ?
+             ORDER BY date DESC LIMIT CAST(? AS INTEGER)",
         )?;
         for ChangedPage {
             id,

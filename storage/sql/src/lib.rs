@@ -15,6 +15,15 @@
 //! - [`SqlInterruptHandle`]: stop a long query from another thread.
 //! - [`meta`]: a key–value table for a store's facts about itself.
 //!
+//! ## Bound `LIMIT`s
+//!
+//! SQLite (3.47 and later) plans a `LIMIT ?` with the value bound to it and
+//! marks the statement to be re-prepared whenever that parameter is bound
+//! again — so a cached statement run in a loop is compiled on every run.
+//! Write a constant limit as a literal, and a variable one as
+//! `LIMIT CAST(? AS INTEGER)`, which the planner treats as opaque (see the
+//! `bound_limits_*` tests).
+//!
 //! **It never knows a schema** (beyond the `meta` convention). Schemas belong to the crates that own the data.
 //!
 //! ```
@@ -259,6 +268,37 @@ mod tests {
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
         assert_eq!(count, 1);
+    }
+
+    fn reprepares_over_ten_runs(sql: &str) -> i32 {
+        let conn = open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (k INTEGER, v INTEGER, PRIMARY KEY (k, v)) WITHOUT ROWID")
+            .unwrap();
+        let mut stmt = conn.prepare(sql).unwrap();
+        for k in 0..10 {
+            stmt.query_map((k, 5), |r| r.get::<_, i64>(0))
+                .unwrap()
+                .for_each(drop);
+        }
+        stmt.get_status(rusqlite::StatementStatus::RePrepare)
+    }
+
+    #[test]
+    fn bound_limits_reprepare_on_every_bind() {
+        // The behaviour the crate docs warn about; if a future SQLite stops
+        // doing this, the CAST workaround can go.
+        assert_eq!(
+            reprepares_over_ten_runs("SELECT v FROM t WHERE k = ? LIMIT ?"),
+            10
+        );
+    }
+
+    #[test]
+    fn bound_limits_through_cast_are_compiled_once() {
+        assert_eq!(
+            reprepares_over_ten_runs("SELECT v FROM t WHERE k = ? LIMIT CAST(? AS INTEGER)"),
+            0
+        );
     }
 
     #[test]

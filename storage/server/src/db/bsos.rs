@@ -203,7 +203,8 @@ impl Db {
             let fetch = query
                 .limit
                 .map_or(-1, |l| l.saturating_add(1).min(i64::MAX as u64) as i64);
-            sql.push_str(" LIMIT ? OFFSET ?");
+            // CAST keeps the cached statement from being re-prepared per request (see sync_sql).
+            sql.push_str(" LIMIT CAST(? AS INTEGER) OFFSET CAST(? AS INTEGER)");
             params.push(Value::Integer(fetch));
             params.push(Value::Integer(query.offset.min(i64::MAX as u64) as i64));
 
