@@ -73,6 +73,12 @@ impl std::fmt::Debug for Db {
 /// How many reader connections the pool keeps.
 const READERS: u32 = 8;
 
+/// Page cache of each reader, as `PRAGMA cache_size` (negative: KiB). Reads
+/// stream payloads that are each read once per sync, so a big cache per
+/// reader would mostly duplicate the OS page cache, eight times over; the
+/// b-tree interior pages that do get reused fit easily.
+const READER_CACHE_KIB: i64 = -2 * 1024;
+
 impl Db {
     /// Opens (creating and migrating) the database at `path`.
     pub fn open(path: &Path) -> Result<Db, DbError> {
@@ -93,6 +99,7 @@ impl Db {
             .with_init(|conn| {
                 let options = sync_sql::OpenOptions {
                     read_only: true,
+                    cache_size: READER_CACHE_KIB,
                     ..sync_sql::OpenOptions::default()
                 };
                 sync_sql::configure(conn, &options).map_err(|e| match e {
