@@ -241,8 +241,11 @@ impl KeyBundle {
                 id: bso.envelope.id.clone(),
                 source,
             })?;
-        let cleartext = self.decrypt_bytes(&encrypted)?;
-        let cleartext = Cleartext::from_json_slice(&cleartext).map_err(|source| Error::MalformedPayload {
+        let cleartext = match String::from_utf8(self.decrypt_bytes(&encrypted)?) {
+            Ok(text) => Cleartext::from_json_string(text),
+            Err(not_utf8) => Cleartext::from_json_slice(not_utf8.as_bytes()),
+        }
+        .map_err(|source| Error::MalformedPayload {
             id: bso.envelope.id.clone(),
             source,
         })?;
