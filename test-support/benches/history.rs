@@ -28,18 +28,28 @@ const PAGES: usize = 100_000;
 const VISITS: i64 = 20;
 
 fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
+}
+
+fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// Starts a new peak-memory measurement (Linux: resets VmHWM).
-fn reset_peak_rss() {
+/// Starts a new peak-memory measurement (Linux: resets VmHWM); returns the
+/// memory resident at that point, which the new peak includes.
+fn reset_peak_rss() -> f64 {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+    rss_mib()
 }
 
 fn record(i: usize, now_us: i64) -> serde_json::Value {
@@ -103,7 +113,7 @@ fn main() {
         max_outgoing_age: std::time::Duration::from_secs(365 * 24 * 3600),
     };
     let mut reader = Device::new("reader", &account).with_history_config(unlimited_age);
-    reset_peak_rss();
+    let resident = reset_peak_rss();
     let started = Instant::now();
     let result = reader.sync();
     let took = started.elapsed();
@@ -116,7 +126,7 @@ fn main() {
         .unwrap();
     assert_eq!(page.visit_count, VISITS);
     println!(
-        "first sync of {PAGES} history records into an empty store: {:.2} s ({:.0} records/s), peak memory {:.0} MiB",
+        "first sync of {PAGES} history records into an empty store: {:.2} s ({:.0} records/s), peak memory {:.0} MiB ({resident:.0} MiB resident before)",
         took.as_secs_f64(),
         PAGES as f64 / took.as_secs_f64(),
         peak_rss_mib()
@@ -129,7 +139,7 @@ fn main() {
     if let EngineSyncAssociation::Disconnected = assoc {
         panic!("the reader should be connected after a sync");
     }
-    reset_peak_rss();
+    let resident = reset_peak_rss();
     let started = Instant::now();
     let mut uploaded = 0;
     let mut syncs = 0;
@@ -151,7 +161,7 @@ fn main() {
             .is_some()
     );
     println!(
-        "upload of {PAGES} pages ({syncs} syncs of at most {cap}): {:.2} s ({:.0} records/s), peak memory {:.0} MiB",
+        "upload of {PAGES} pages ({syncs} syncs of at most {cap}): {:.2} s ({:.0} records/s), peak memory {:.0} MiB ({resident:.0} MiB resident before)",
         took.as_secs_f64(),
         PAGES as f64 / took.as_secs_f64(),
         peak_rss_mib()
