@@ -1,6 +1,7 @@
 //! The `history` engine: [`SyncEngine`] for [`HistoryStore`].
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use sync_sql::meta::{LAST_SYNC, SYNC_ASSOCIATION, get_meta, get_meta_i64, set_meta, set_or_delete_meta};
@@ -334,21 +335,37 @@ impl HistoryStore {
     }
 }
 
+/// Visits inserted per statement: one statement per record's visits, rather
+/// than one per visit, halves the cost of a first sync's two million inserts.
+const VISITS_PER_INSERT: usize = MAX_VISITS_PER_RECORD;
+
+/// `INSERT … VALUES (…), (…)` for 1 to [`VISITS_PER_INSERT`] visits.
+static INSERT_VISITS_SQL: LazyLock<Vec<String>> = LazyLock::new(|| {
+    (1..=VISITS_PER_INSERT)
+        .map(|rows| {
+            format!(
+                "INSERT OR IGNORE INTO visits (page_id, date, transition, is_local, unknown_fields) VALUES {}",
+                vec!["(?, ?, ?, 0, ?)"; rows].join(", ")
+            )
+        })
+        .collect()
+});
+
 fn insert_visits(
     tx: &Connection,
     page_id: i64,
     visits: &[(i64, VisitTransition, &HistoryRecordVisit)],
 ) -> Result<(), HistoryError> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT OR IGNORE INTO visits (page_id, date, transition, is_local, unknown_fields) VALUES (?, ?, ?, 0, ?)",
-    )?;
-    for (date, transition, visit) in visits {
-        stmt.execute(params![
-            page_id,
-            date,
-            transition.as_u8(),
-            unknown_json(&visit.unknown)?
-        ])?;
+    for chunk in visits.chunks(VISITS_PER_INSERT) {
+        let mut stmt = tx.prepare_cached(&INSERT_VISITS_SQL[chunk.len() - 1])?;
+        let mut params: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 4);
+        for (date, transition, visit) in chunk {
+            params.push(page_id.into());
+            params.push((*date).into());
+            params.push(i64::from(transition.as_u8()).into());
+            params.push(unknown_json(&visit.unknown)?.into());
+        }
+        stmt.execute(rusqlite::params_from_iter(params))?;
     }
     Ok(())
 }
