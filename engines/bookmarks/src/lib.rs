@@ -1,6 +1,21 @@
 //! # sync-bookmarks
 //!
-//! **Not built yet** (issue 7). The bookmark tree, tags and keywords, and a
-//! tree merger that validates and repairs the Firefox `bookmarks` collection.
+//! The bookmark tree and its sync, compatible with Firefox's `bookmarks`
+//! collection (engine version 2). Being built in stages (issue 7); in place:
 //!
-//! It must never depend on another engine crate.
+//! - [`tree`]: bookmark trees as the merger sees them, and the rules that
+//!   turn a remote tree that disagrees with itself into a consistent one,
+//!   counting every repair.
+//!
+//! It must never depend on another engine crate, and its merger must never
+//! do I/O: it takes two trees and returns decisions.
+
+pub mod tree;
+
+#[cfg(test)]
+mod tree_tests;
+
+pub use tree::{
+    Content, Item, Kind, MENU_GUID, MOBILE_GUID, Node, Problems, ROOT_GUID, TAGS_GUID, TOOLBAR_GUID, Tree,
+    TreeBuilder, UNFILED_GUID, USER_CONTENT_ROOTS, Validity,
+};

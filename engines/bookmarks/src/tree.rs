@@ -1,0 +1,599 @@
+//! Bookmark trees as the merger sees them: items (kind, age, changed flag,
+//! content for deduping) arranged under the Places root.
+//!
+//! A local tree is consistent by construction. A remote tree is assembled
+//! from records other clients wrote, and may disagree with itself: a folder's
+//! `children` and a child's `parentid` may name different parents, an item
+//! may be listed by several folders, a parent may not exist, a listed child
+//! may be missing. [`TreeBuilder::into_tree`] resolves every such divergence
+//! deterministically, counts it in [`Problems`], and marks what it repaired
+//! ([`Node::diverged`]) so the merger uploads the repaired records.
+//!
+//! The rules, in order:
+//! 1. The Places root has no parent; the user content roots (menu, toolbar,
+//!    unfiled, mobile) always sit directly under it, and are created if a
+//!    tree lacks them.
+//! 2. An item listed in exactly one folder's `children` belongs there; if
+//!    its `parentid` says otherwise, that is a disagreement and the item is
+//!    reuploaded with the right `parentid`.
+//! 3. An item listed by several folders goes to the newest of them (lowest
+//!    age; ties: the one its `parentid` names, then the lowest GUID); the
+//!    others lose it and are reuploaded.
+//! 4. An item listed nowhere goes to the folder its `parentid` names, after
+//!    that folder's listed children; the folder is reuploaded.
+//! 5. Otherwise (no `parentid`, or one naming a missing item or a
+//!    non-folder) it is an orphan and goes to `unfiled`.
+//! 6. A listed child that does not exist is dropped; the folder is
+//!    reuploaded. Children claimed by a non-folder are ignored.
+//! 7. A cycle (a folder inside itself) is broken by moving the item where
+//!    the cycle was entered to `unfiled`.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use sync15::Guid;
+
+/// The Places root (`places` on the wire).
+pub const ROOT_GUID: &str = "root________";
+/// Bookmarks menu (`menu`).
+pub const MENU_GUID: &str = "menu________";
+/// Bookmarks toolbar (`toolbar`).
+pub const TOOLBAR_GUID: &str = "toolbar_____";
+/// Other bookmarks (`unfiled`).
+pub const UNFILED_GUID: &str = "unfiled_____";
+/// Mobile bookmarks (`mobile`).
+pub const MOBILE_GUID: &str = "mobile______";
+/// The tags root (`tags`): local-only, never synced as a folder.
+pub const TAGS_GUID: &str = "tags________";
+
+/// The roots whose contents sync, in Firefox's order.
+pub const USER_CONTENT_ROOTS: [&str; 4] = [MENU_GUID, TOOLBAR_GUID, UNFILED_GUID, MOBILE_GUID];
+
+/// Whether `guid` is the Places root or a user content root.
+pub fn is_root(guid: &str) -> bool {
+    guid == ROOT_GUID || USER_CONTENT_ROOTS.contains(&guid)
+}
+
+/// What an item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A bookmark (and the legacy `microsummary`).
+    Bookmark,
+    /// A `place:` query.
+    Query,
+    /// A folder.
+    Folder,
+    /// A legacy livemark: never kept, always deleted on both sides.
+    Livemark,
+    /// A separator.
+    Separator,
+}
+
+impl Kind {
+    /// Whether items of this kind hold children.
+    pub fn is_folder(self) -> bool {
+        self == Kind::Folder
+    }
+}
+
+/// Whether an item can be used as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Validity {
+    /// Fine.
+    #[default]
+    Valid,
+    /// Usable, but its record must be uploaded again (it was repaired on
+    /// the way in, e.g. a missing `dateAdded`).
+    Reupload,
+    /// Unusable (e.g. a bookmark without a URL): replaced by the other
+    /// side's copy, or deleted if there is none.
+    Replace,
+}
+
+/// What deduping compares.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Content {
+    /// Bookmarks and queries: same title and URL.
+    Bookmark {
+        /// Title.
+        title: String,
+        /// URL.
+        url: String,
+    },
+    /// Folders: same title.
+    Folder {
+        /// Title.
+        title: String,
+    },
+    /// Separators: same position in their parent.
+    Separator,
+}
+
+/// One item of a tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// Its id.
+    pub guid: Guid,
+    /// What it is.
+    pub kind: Kind,
+    /// How long ago it last changed, in milliseconds before a "now" shared by
+    /// both trees: lower is newer.
+    pub age: i64,
+    /// Whether it changed since the last sync (locally: edited here;
+    /// remotely: arrived in this sync).
+    pub needs_merge: bool,
+    /// Whether it can be used as it is.
+    pub validity: Validity,
+    /// What deduping compares; only needed for items that may be new.
+    pub content: Option<Content>,
+}
+
+impl Item {
+    /// A valid, unchanged item of age 0 with no content.
+    pub fn new(guid: impl Into<Guid>, kind: Kind) -> Item {
+        Item {
+            guid: guid.into(),
+            kind,
+            age: 0,
+            needs_merge: false,
+            validity: Validity::Valid,
+            content: None,
+        }
+    }
+}
+
+/// Divergences found while building a tree, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Problems {
+    /// Items with no usable parent, moved to `unfiled`.
+    pub orphans: usize,
+    /// Roots that claimed a parent other than the Places root.
+    pub misparented_roots: usize,
+    /// Items listed in more than one folder.
+    pub multiple_parents: usize,
+    /// Items whose `parentid` disagrees with the folder listing them, or
+    /// that are listed nowhere but name an existing folder.
+    pub parent_child_disagreements: usize,
+    /// Listed children that do not exist.
+    pub missing_children: usize,
+    /// `children` lists on items that are not folders.
+    pub non_folder_parents: usize,
+    /// Folders found inside themselves.
+    pub cycles: usize,
+    /// Items given more than once.
+    pub duplicate_items: usize,
+}
+
+impl Problems {
+    /// Whether the tree was consistent.
+    pub fn is_empty(&self) -> bool {
+        *self == Problems::default()
+    }
+}
+
+/// Collects items and their parent claims, then resolves them into a
+/// [`Tree`]. The Places root is added for you.
+#[derive(Debug)]
+pub struct TreeBuilder {
+    items: Vec<Item>,
+    by_guid: HashMap<Guid, usize>,
+    /// Per item: the children list its record gives, if any.
+    children: Vec<Option<Vec<Guid>>>,
+    /// Per item: the `parentid` its record gives, if any.
+    parent_ids: Vec<Option<Guid>>,
+    deleted: HashSet<Guid>,
+    duplicates: usize,
+}
+
+impl Default for TreeBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TreeBuilder {
+    /// A builder holding only the Places root.
+    pub fn new() -> TreeBuilder {
+        let mut builder = TreeBuilder {
+            items: Vec::new(),
+            by_guid: HashMap::new(),
+            children: Vec::new(),
+            parent_ids: Vec::new(),
+            deleted: HashSet::new(),
+            duplicates: 0,
+        };
+        builder.item(Item::new(ROOT_GUID, Kind::Folder));
+        builder
+    }
+
+    /// With room for `n` items.
+    pub fn with_capacity(n: usize) -> TreeBuilder {
+        let mut builder = TreeBuilder::new();
+        builder.items.reserve(n);
+        builder.by_guid.reserve(n);
+        builder.children.reserve(n);
+        builder.parent_ids.reserve(n);
+        builder
+    }
+
+    /// Adds an item. A second item with the same GUID replaces the first's
+    /// kind, age and content only if it is newer, and is counted as a
+    /// problem. The Places root cannot be replaced.
+    pub fn item(&mut self, item: Item) -> &mut Self {
+        match self.by_guid.get(&item.guid) {
+            Some(&i) => {
+                self.duplicates += 1;
+                if i != 0 && item.age < self.items[i].age {
+                    self.items[i] = item;
+                }
+            }
+            None => {
+                self.by_guid.insert(item.guid.clone(), self.items.len());
+                self.items.push(item);
+                self.children.push(None);
+                self.parent_ids.push(None);
+            }
+        }
+        self
+    }
+
+    /// Records a folder's `children`, in order. Ignored for GUIDs not added
+    /// with [`TreeBuilder::item`].
+    pub fn children(&mut self, folder: &str, children: Vec<Guid>) -> &mut Self {
+        if let Some(&i) = self.by_guid.get(folder) {
+            self.children[i] = Some(children);
+        }
+        self
+    }
+
+    /// Records an item's `parentid`. Ignored for GUIDs not added with
+    /// [`TreeBuilder::item`].
+    pub fn parent_id(&mut self, item: &str, parent: Guid) -> &mut Self {
+        if let Some(&i) = self.by_guid.get(item) {
+            self.parent_ids[i] = Some(parent);
+        }
+        self
+    }
+
+    /// Records a tombstone.
+    pub fn deletion(&mut self, guid: Guid) -> &mut Self {
+        self.deleted.insert(guid);
+        self
+    }
+
+    /// Whether `guid` has been added.
+    pub fn contains(&self, guid: &str) -> bool {
+        self.by_guid.contains_key(guid)
+    }
+
+    /// Resolves every parent claim (see the module docs) into a tree.
+    pub fn into_tree(mut self) -> Tree {
+        for root in USER_CONTENT_ROOTS {
+            if !self.by_guid.contains_key(root) {
+                self.item(Item::new(root, Kind::Folder));
+            }
+        }
+        let mut problems = Problems {
+            duplicate_items: self.duplicates,
+            ..Problems::default()
+        };
+        let n = self.items.len();
+        let index = |guid: &str| self.by_guid.get(guid).copied();
+        let unfiled = index(UNFILED_GUID).unwrap_or(0);
+        let mut diverged = vec![false; n];
+
+        // Who lists whom: the first folder to list a child, and any others.
+        let mut listed_by: Vec<Option<usize>> = vec![None; n];
+        let mut also_listed_by: Vec<(usize, usize)> = Vec::new();
+        for (folder, children) in self.children.iter().enumerate() {
+            let Some(children) = children else { continue };
+            if !self.items[folder].kind.is_folder() {
+                problems.non_folder_parents += 1;
+                continue;
+            }
+            for child in children {
+                match index(child) {
+                    Some(c) if c == folder || c == 0 => {
+                        // A folder listing itself or the root: nonsense.
+                        problems.missing_children += 1;
+                        diverged[folder] = true;
+                    }
+                    Some(c) => match listed_by[c] {
+                        None => listed_by[c] = Some(folder),
+                        Some(first) if first == folder => {}
+                        Some(_) => also_listed_by.push((c, folder)),
+                    },
+                    None => {
+                        problems.missing_children += 1;
+                        diverged[folder] = true;
+                    }
+                }
+            }
+        }
+        let mut multiply_listed: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (child, folder) in also_listed_by {
+            multiply_listed.entry(child).or_default().push(folder);
+        }
+
+        let mut parent: Vec<usize> = vec![0; n];
+        for c in 1..n {
+            let claimed = self.parent_ids[c].as_deref().and_then(index);
+            if is_root(self.items[c].guid.as_str()) {
+                parent[c] = 0;
+                let listed_elsewhere = listed_by[c].is_some_and(|p| p != 0);
+                if claimed.is_some_and(|p| p != 0) || listed_elsewhere {
+                    problems.misparented_roots += 1;
+                    diverged[c] = true;
+                }
+                continue;
+            }
+            parent[c] = match (listed_by[c], multiply_listed.get(&c)) {
+                (Some(first), others) => {
+                    let chosen = match others {
+                        None => first,
+                        Some(others) => {
+                            problems.multiple_parents += 1;
+                            let mut candidates = others.clone();
+                            candidates.push(first);
+                            let items = &self.items;
+                            let chosen = candidates
+                                .iter()
+                                .copied()
+                                .min_by(|&a, &b| {
+                                    items[a]
+                                        .age
+                                        .cmp(&items[b].age)
+                                        .then_with(|| (Some(b) == claimed).cmp(&(Some(a) == claimed)))
+                                        .then_with(|| items[a].guid.cmp(&items[b].guid))
+                                })
+                                .unwrap_or(first);
+                            for folder in candidates {
+                                diverged[folder] = true;
+                            }
+                            chosen
+                        }
+                    };
+                    if claimed != Some(chosen) {
+                        problems.parent_child_disagreements += 1;
+                        diverged[c] = true;
+                    }
+                    chosen
+                }
+                (None, _) => match claimed {
+                    Some(p) if p != c && self.items[p].kind.is_folder() => {
+                        problems.parent_child_disagreements += 1;
+                        diverged[p] = true;
+                        p
+                    }
+                    _ => {
+                        problems.orphans += 1;
+                        diverged[c] = true;
+                        diverged[unfiled] = true;
+                        unfiled
+                    }
+                },
+            };
+        }
+
+        // Break cycles: walk up from every item, stamping the walk; meeting
+        // this walk's own stamp again means a loop.
+        let mut stamp: Vec<usize> = vec![0; n];
+        let mut reaches_root = vec![false; n];
+        reaches_root[0] = true;
+        for start in 1..n {
+            let mut at = start;
+            let mut path = Vec::new();
+            while !reaches_root[at] {
+                if stamp[at] == start {
+                    // `at` is on a loop: move it out to unfiled.
+                    problems.cycles += 1;
+                    parent[at] = unfiled;
+                    diverged[at] = true;
+                    diverged[unfiled] = true;
+                    break;
+                }
+                stamp[at] = start;
+                path.push(at);
+                at = parent[at];
+            }
+            for p in path {
+                reaches_root[p] = true;
+            }
+        }
+
+        // Children in their listed order, then those adopted by parentid or
+        // as orphans, by GUID.
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut placed = vec![false; n];
+        placed[0] = true;
+        for (folder, listed) in self.children.iter().enumerate() {
+            let Some(listed) = listed else { continue };
+            for child in listed {
+                if let Some(c) = index(child) {
+                    if !placed[c] && parent[c] == folder && c != folder {
+                        placed[c] = true;
+                        children[folder].push(c);
+                    }
+                }
+            }
+        }
+        let mut adopted: Vec<usize> = (1..n).filter(|&c| !placed[c]).collect();
+        adopted.sort_by(|&a, &b| self.items[a].guid.cmp(&self.items[b].guid));
+        // The user content roots keep Firefox's order under the Places root.
+        adopted.sort_by_key(|&c| {
+            USER_CONTENT_ROOTS
+                .iter()
+                .position(|r| *r == self.items[c].guid.as_str())
+                .unwrap_or(USER_CONTENT_ROOTS.len())
+        });
+        for c in adopted {
+            children[parent[c]].push(c);
+        }
+
+        let mut parents: Vec<Option<usize>> = parent.into_iter().map(Some).collect();
+        parents[0] = None;
+        Tree {
+            items: self.items,
+            by_guid: self.by_guid,
+            parents,
+            children,
+            diverged,
+            deleted: self.deleted,
+            problems,
+        }
+    }
+}
+
+/// A resolved tree: every item reachable from the Places root exactly once.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    items: Vec<Item>,
+    by_guid: HashMap<Guid, usize>,
+    parents: Vec<Option<usize>>,
+    children: Vec<Vec<usize>>,
+    diverged: Vec<bool>,
+    deleted: HashSet<Guid>,
+    problems: Problems,
+}
+
+impl Tree {
+    /// The Places root.
+    pub fn root(&self) -> Node<'_> {
+        Node { tree: self, index: 0 }
+    }
+
+    /// The node for `guid`, if the tree has it.
+    pub fn node_for(&self, guid: &str) -> Option<Node<'_>> {
+        self.by_guid.get(guid).map(|&index| Node { tree: self, index })
+    }
+
+    /// Every node, the root first, then in the order they were added.
+    pub fn nodes(&self) -> impl Iterator<Item = Node<'_>> {
+        (0..self.items.len()).map(|index| Node { tree: self, index })
+    }
+
+    /// How many items (the root included).
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether only the root is here (never true: roots are always added).
+    pub fn is_empty(&self) -> bool {
+        self.items.len() <= 1
+    }
+
+    /// Whether `guid` has a tombstone in this tree.
+    pub fn is_deleted(&self, guid: &str) -> bool {
+        self.deleted.contains(guid)
+    }
+
+    /// The tombstones.
+    pub fn deletions(&self) -> impl Iterator<Item = &Guid> {
+        self.deleted.iter()
+    }
+
+    /// What building the tree had to repair.
+    pub fn problems(&self) -> Problems {
+        self.problems
+    }
+}
+
+/// An item in its place in a [`Tree`].
+#[derive(Clone, Copy)]
+pub struct Node<'t> {
+    tree: &'t Tree,
+    index: usize,
+}
+
+impl<'t> Node<'t> {
+    /// The item.
+    pub fn item(&self) -> &'t Item {
+        &self.tree.items[self.index]
+    }
+
+    /// Its GUID.
+    pub fn guid(&self) -> &'t Guid {
+        &self.tree.items[self.index].guid
+    }
+
+    /// Its parent; `None` for the Places root.
+    pub fn parent(&self) -> Option<Node<'t>> {
+        self.tree.parents[self.index].map(|index| Node {
+            tree: self.tree,
+            index,
+        })
+    }
+
+    /// Its children, in order.
+    pub fn children(&self) -> impl ExactSizeIterator<Item = Node<'t>> + 't {
+        let tree = self.tree;
+        tree.children[self.index]
+            .iter()
+            .map(move |&index| Node { tree, index })
+    }
+
+    /// Its position among its parent's children.
+    pub fn position(&self) -> usize {
+        self.parent()
+            .and_then(|p| self.tree.children[p.index].iter().position(|&c| c == self.index))
+            .unwrap_or(0)
+    }
+
+    /// Whether building the tree changed this item's parent or children,
+    /// so that its record must be uploaded again.
+    pub fn diverged(&self) -> bool {
+        self.tree.diverged[self.index]
+    }
+
+    /// Whether this is the Places root or a user content root.
+    pub fn is_root(&self) -> bool {
+        is_root(self.guid().as_str())
+    }
+
+    /// Whether this item is inside one of the four user content roots (the
+    /// only items that sync).
+    pub fn is_syncable(&self) -> bool {
+        let mut at = *self;
+        loop {
+            let guid = at.guid().as_str();
+            if USER_CONTENT_ROOTS.contains(&guid) {
+                return true;
+            }
+            match at.parent() {
+                Some(p) => at = p,
+                None => return false,
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Node<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Node({})", self.guid())
+    }
+}
+
+/// One line per item, indented by depth: `guid (kind)`, with `*` for a
+/// changed item and `!` for a repaired one.
+impl fmt::Display for Tree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn walk(node: Node<'_>, depth: usize, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let item = node.item();
+            writeln!(
+                f,
+                "{:indent$}{}{}{} ({:?})",
+                "",
+                if node.diverged() { "!" } else { "" },
+                item.guid,
+                if item.needs_merge { "*" } else { "" },
+                item.kind,
+                indent = depth * 2
+            )?;
+            for child in node.children() {
+                walk(child, depth + 1, f)?;
+            }
+            Ok(())
+        }
+        walk(self.root(), 0, f)
+    }
+}
