@@ -11,6 +11,7 @@
 //!
 //! **It is never a dependency of non-test code.**
 
+pub mod bookmark_workload;
 mod device;
 mod hooked;
 pub mod scenarios;

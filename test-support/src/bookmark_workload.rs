@@ -1,0 +1,480 @@
+//! The seeded bookmark-merge workload of `shared/bench/bookmark-merge-workload.md`:
+//! a last-synced tree of N items, changed on both sides in every way the
+//! merger must handle, as a local and a remote model, and the two
+//! [`Tree`]s built from them.
+//!
+//! Where the workload description leaves a detail open, this generator
+//! chooses (and the choice must not change, so results compare across
+//! versions): percentages of N round half away from zero; "1% (rounded
+//! up)" and "up to 0.5%" of folders are of the base folder count; moves,
+//! new items and doomed-folder additions pick from the shuffled base folder
+//! list; a deletion paired with a change on the other side (cases 9 and 10)
+//! uses the ages of the plain cases (delete 4000 / 4500, change 5000 /
+//! 6000); edited titles get a ` (local)` / ` (remote)` suffix; random new
+//! remote bookmarks are titled `Remote i` at `https://remote.example.com/i`.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use sync_bookmarks::{
+    Content, Item, Kind, MENU_GUID, MOBILE_GUID, ROOT_GUID, TOOLBAR_GUID, Tree, TreeBuilder, UNFILED_GUID,
+};
+use sync15::Guid;
+
+/// splitmix64, as the workload defines it.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// Seeded.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    /// The next value.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// `next() % n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// Fisher–Yates from the end.
+    pub fn shuffle<T>(&mut self, list: &mut [T]) {
+        for i in (1..list.len()).rev() {
+            let j = self.below(i + 1);
+            list.swap(i, j);
+        }
+    }
+}
+
+/// One item of a side's model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelItem {
+    /// What it is.
+    pub kind: Kind,
+    /// Its parent's GUID (`""` for the Places root).
+    pub parent: String,
+    /// A folder's children, in order.
+    pub children: Vec<String>,
+    /// Title (empty for separators).
+    pub title: String,
+    /// URL (bookmarks only).
+    pub url: String,
+    /// Milliseconds since it changed.
+    pub age: i64,
+    /// Changed since the last sync on this side.
+    pub changed: bool,
+}
+
+/// One side: its items by GUID and its tombstones.
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    /// Every live item, roots included.
+    pub items: BTreeMap<String, ModelItem>,
+    /// Deleted GUIDs.
+    pub tombstones: Vec<String>,
+}
+
+const BASE_AGE: i64 = 10_000_000;
+const MAX_CHILDREN: usize = 20;
+
+fn percent(n: usize, pct: f64) -> usize {
+    (n as f64 * pct / 100.0).round() as usize
+}
+
+impl Model {
+    fn get(&mut self, guid: &str) -> &mut ModelItem {
+        self.items
+            .get_mut(guid)
+            .unwrap_or_else(|| panic!("workload item {guid} is missing"))
+    }
+
+    fn flag(&mut self, guid: &str, age: i64) {
+        let item = self.get(guid);
+        item.changed = true;
+        item.age = age;
+    }
+
+    fn edit_title(&mut self, guid: &str, suffix: &str, age: i64) {
+        let item = self.get(guid);
+        item.title.push_str(suffix);
+        item.changed = true;
+        item.age = age;
+    }
+
+    fn add(&mut self, guid: &str, item: ModelItem) {
+        let parent = item.parent.clone();
+        self.items.insert(guid.to_owned(), item);
+        self.get(&parent).children.push(guid.to_owned());
+    }
+
+    /// Moves `guid` to the end of `to`, flagging it and both parents.
+    /// Returns false (and does nothing) if `to` is already its parent.
+    fn move_to(&mut self, guid: &str, to: &str, age: i64) -> bool {
+        let from = self.get(guid).parent.clone();
+        if from == to {
+            return false;
+        }
+        self.get(&from).children.retain(|c| c != guid);
+        self.get(to).children.push(guid.to_owned());
+        self.get(guid).parent = to.to_owned();
+        for g in [guid, from.as_str(), to] {
+            self.flag(g, age);
+        }
+        true
+    }
+
+    /// Deletes `guid` and its subtree, flagging its parent.
+    fn delete(&mut self, guid: &str, age: i64) {
+        let parent = self.get(guid).parent.clone();
+        self.get(&parent).children.retain(|c| c != guid);
+        self.flag(&parent, age);
+        let mut doomed = vec![guid.to_owned()];
+        while let Some(g) = doomed.pop() {
+            if let Some(item) = self.items.remove(&g) {
+                doomed.extend(item.children);
+                self.tombstones.push(g);
+            }
+        }
+    }
+}
+
+/// The generated workload.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// The local side.
+    pub local: Model,
+    /// The remote side.
+    pub remote: Model,
+    /// Items whose remote record names `missingFLDR0` as parent (still listed).
+    pub remote_bad_parentid: Vec<String>,
+}
+
+fn roots() -> Model {
+    let mut model = Model::default();
+    let root = |parent: &str| ModelItem {
+        kind: Kind::Folder,
+        parent: parent.to_owned(),
+        children: Vec::new(),
+        title: String::new(),
+        url: String::new(),
+        age: BASE_AGE,
+        changed: false,
+    };
+    model.items.insert(ROOT_GUID.to_owned(), root(""));
+    for guid in [MENU_GUID, TOOLBAR_GUID, UNFILED_GUID, MOBILE_GUID] {
+        model.add(guid, root(ROOT_GUID));
+    }
+    model
+}
+
+impl Workload {
+    /// The workload for `n` base items.
+    pub fn generate(n: usize) -> Workload {
+        let mut rng = SplitMix64::new(42);
+        let mut base = roots();
+        let mut queue: VecDeque<String> = [MENU_GUID, TOOLBAR_GUID, UNFILED_GUID, MOBILE_GUID]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut current = queue.pop_front().unwrap_or_default();
+        let (mut bookmarks, mut folders) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            if base.get(&current).children.len() == MAX_CHILDREN {
+                current = queue.pop_front().unwrap_or_else(|| current.clone());
+            }
+            let guid = format!("b{i:011}");
+            let (kind, title, url) = if i % 10 == 0 {
+                (Kind::Folder, format!("Folder {i}"), String::new())
+            } else if i % 50 == 49 {
+                (Kind::Separator, String::new(), String::new())
+            } else {
+                (
+                    Kind::Bookmark,
+                    format!("Bookmark {i}"),
+                    format!("https://example.com/{i}"),
+                )
+            };
+            match kind {
+                Kind::Folder => {
+                    queue.push_back(guid.clone());
+                    folders.push(guid.clone());
+                }
+                Kind::Bookmark => bookmarks.push(guid.clone()),
+                _ => {}
+            }
+            base.add(
+                &guid,
+                ModelItem {
+                    kind,
+                    parent: current.clone(),
+                    children: Vec::new(),
+                    title,
+                    url,
+                    age: BASE_AGE,
+                    changed: false,
+                },
+            );
+        }
+        rng.shuffle(&mut bookmarks);
+        rng.shuffle(&mut folders);
+        let (mut local, mut remote) = (base.clone(), base);
+        let mut next = bookmarks.into_iter();
+        let mut take = |pct: f64| -> Vec<String> { next.by_ref().take(percent(n, pct)).collect() };
+
+        for g in take(5.0) {
+            local.edit_title(&g, " (local)", 5000);
+        }
+        for g in take(5.0) {
+            remote.edit_title(&g, " (remote)", 6000);
+        }
+        for (k, g) in take(2.0).into_iter().enumerate() {
+            let (l, r) = if k % 2 == 0 { (1000, 2000) } else { (2000, 1000) };
+            local.edit_title(&g, " (local)", l);
+            remote.edit_title(&g, " (remote)", r);
+        }
+        for g in take(2.0) {
+            let to = folders[rng.below(folders.len())].clone();
+            local.move_to(&g, &to, 3000);
+        }
+        for g in take(2.0) {
+            let to = folders[rng.below(folders.len())].clone();
+            remote.move_to(&g, &to, 3500);
+        }
+        for (k, g) in take(0.5).into_iter().enumerate() {
+            let (l, r) = if k % 2 == 0 { (1500, 2500) } else { (2500, 1500) };
+            let to_local = folders[rng.below(folders.len())].clone();
+            let to_remote = folders[rng.below(folders.len())].clone();
+            local.move_to(&g, &to_local, l);
+            remote.move_to(&g, &to_remote, r);
+        }
+        for g in take(1.0) {
+            local.delete(&g, 4000);
+        }
+        for g in take(1.0) {
+            remote.delete(&g, 4500);
+        }
+        for g in take(0.25) {
+            local.delete(&g, 4000);
+            remote.edit_title(&g, " (remote)", 6000);
+        }
+        for g in take(0.25) {
+            remote.delete(&g, 4500);
+            local.edit_title(&g, " (local)", 5000);
+        }
+        let divergent = take(0.1);
+        let half = divergent.len() / 2;
+        let mut remote_bad_parentid = Vec::new();
+        for (k, g) in divergent.into_iter().enumerate() {
+            if k < half {
+                let parent = remote.get(&g).parent.clone();
+                remote.get(&parent).children.retain(|c| *c != g);
+            } else {
+                remote_bad_parentid.push(g);
+            }
+        }
+
+        // Folder operations.
+        let reorders = (folders.len() as f64 * 0.01).ceil() as usize;
+        let mut next_folder = folders.iter().cloned();
+        for f in next_folder.by_ref().take(reorders) {
+            local.get(&f).children.reverse();
+            local.flag(&f, 3000);
+        }
+        for f in next_folder.by_ref().take(reorders) {
+            remote.get(&f).children.reverse();
+            remote.flag(&f, 3000);
+        }
+        let doomed_max = (folders.len() as f64 * 0.005).round() as usize;
+        let only_leaves = |m: &Model, f: &str| {
+            m.items.get(f).is_some_and(|item| {
+                item.children
+                    .iter()
+                    .all(|c| m.items.get(c).is_some_and(|c| !c.kind.is_folder()))
+            })
+        };
+        let doomed: Vec<String> = next_folder
+            .filter(|f| only_leaves(&local, f) && only_leaves(&remote, f))
+            .take(doomed_max)
+            .collect();
+        for (k, f) in doomed.iter().enumerate() {
+            remote.delete(f, 4500);
+            if k % 2 == 0 {
+                let guid = format!("x{k:011}");
+                local.add(
+                    &guid,
+                    new_bookmark(
+                        f,
+                        &format!("Doomed {k}"),
+                        &format!("https://x.example.com/{k}"),
+                        1000,
+                    ),
+                );
+                local.flag(f, 1000);
+            }
+        }
+        let surviving: Vec<String> = folders.iter().filter(|f| !doomed.contains(f)).cloned().collect();
+
+        // New items.
+        let new_count = percent(n, 1.0);
+        let mut new_local = Vec::with_capacity(new_count);
+        for i in 0..new_count {
+            let folder = surviving[rng.below(surviving.len())].clone();
+            let (title, url) = (format!("New {i}"), format!("https://new.example.com/{i}"));
+            local.add(&format!("L{i:011}"), new_bookmark(&folder, &title, &url, 500));
+            local.flag(&folder, 500);
+            new_local.push((folder, title, url));
+        }
+        for i in 0..new_count {
+            let copied = (i < new_count / 2).then(|| new_local.get(i).cloned()).flatten();
+            let (folder, title, url) = if let Some(copy) = copied {
+                copy
+            } else {
+                let folder = surviving[rng.below(surviving.len())].clone();
+                (
+                    folder,
+                    format!("Remote {i}"),
+                    format!("https://remote.example.com/{i}"),
+                )
+            };
+            remote.add(&format!("R{i:011}"), new_bookmark(&folder, &title, &url, 800));
+            remote.flag(&folder, 800);
+        }
+        Workload {
+            local,
+            remote,
+            remote_bad_parentid,
+        }
+    }
+
+    /// The local tree, built top-down; content only on new local items.
+    pub fn local_tree(&self) -> Tree {
+        let model = &self.local;
+        let mut builder = TreeBuilder::with_capacity(model.items.len());
+        let mut stack = vec![ROOT_GUID.to_owned()];
+        while let Some(guid) = stack.pop() {
+            let Some(item) = model.items.get(&guid) else {
+                continue;
+            };
+            if guid != ROOT_GUID {
+                let is_new = guid.starts_with('L') || guid.starts_with('x');
+                builder.item(tree_item(&guid, item, is_new));
+                builder.parent_id(&guid, Guid::new(&item.parent));
+            }
+            if item.kind.is_folder() {
+                builder.children(&guid, item.children.iter().map(|c| Guid::new(c)).collect());
+                stack.extend(item.children.iter().rev().cloned());
+            }
+        }
+        for t in &model.tombstones {
+            builder.deletion(Guid::new(t));
+        }
+        builder.into_tree()
+    }
+
+    /// The remote tree, built as records arrive: items in GUID order, then
+    /// every `parentid`, then every folder's `children`.
+    pub fn remote_tree(&self) -> Tree {
+        let model = &self.remote;
+        let mut builder = TreeBuilder::with_capacity(model.items.len());
+        for (guid, item) in model.items.iter().filter(|(g, _)| *g != ROOT_GUID) {
+            let is_root = sync_bookmarks::tree::is_root(guid);
+            builder.item(tree_item(guid, item, item.changed && !is_root));
+        }
+        for (guid, item) in model.items.iter().filter(|(g, _)| *g != ROOT_GUID) {
+            let parent = if self.remote_bad_parentid.contains(guid) {
+                "missingFLDR0"
+            } else {
+                &item.parent
+            };
+            builder.parent_id(guid, Guid::new(parent));
+        }
+        for (guid, item) in model.items.iter().filter(|(_, i)| i.kind.is_folder()) {
+            builder.children(guid, item.children.iter().map(|c| Guid::new(c)).collect());
+        }
+        for t in &model.tombstones {
+            builder.deletion(Guid::new(t));
+        }
+        builder.into_tree()
+    }
+}
+
+fn new_bookmark(parent: &str, title: &str, url: &str, age: i64) -> ModelItem {
+    ModelItem {
+        kind: Kind::Bookmark,
+        parent: parent.to_owned(),
+        children: Vec::new(),
+        title: title.to_owned(),
+        url: url.to_owned(),
+        age,
+        changed: true,
+    }
+}
+
+fn tree_item(guid: &str, item: &ModelItem, with_content: bool) -> Item {
+    let content = with_content.then(|| match item.kind {
+        Kind::Folder => Content::Folder {
+            title: item.title.clone(),
+        },
+        Kind::Separator => Content::Separator,
+        _ => Content::Bookmark {
+            title: item.title.clone(),
+            url: item.url.clone(),
+        },
+    });
+    Item {
+        age: item.age,
+        needs_merge: item.changed,
+        content,
+        ..Item::new(guid, item.kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitmix64_matches_the_reference_sequence() {
+        // Reference values of splitmix64 seeded with 0.
+        let mut rng = SplitMix64::new(0);
+        assert_eq!(rng.next_u64(), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(rng.next_u64(), 0x6E78_9E6A_A1B9_65F4);
+    }
+
+    #[test]
+    fn the_workload_is_reproducible_and_its_trees_diverge_only_where_planned() {
+        let w = Workload::generate(10_000);
+        let again = Workload::generate(10_000);
+        assert_eq!(w.local.items, again.local.items);
+        assert_eq!(w.remote.items, again.remote.items);
+
+        let local = w.local_tree();
+        assert!(local.problems().is_empty(), "{:?}", local.problems());
+        assert_eq!(local.len(), w.local.items.len());
+        let remote = w.remote_tree();
+        // 0.1% of 10,000: five items left out of their parent's children,
+        // five naming a parent that does not exist.
+        assert_eq!(
+            remote.problems().parent_child_disagreements,
+            10,
+            "{:?}",
+            remote.problems()
+        );
+        assert_eq!(remote.problems().missing_children, 0);
+        assert_eq!(remote.len(), w.remote.items.len());
+
+        let count = |m: &Model, prefix: char| m.items.keys().filter(|g| g.starts_with(prefix)).count();
+        assert_eq!((count(&w.local, 'L'), count(&w.remote, 'R')), (100, 100));
+        assert!(count(&w.local, 'x') >= 1);
+        assert!(w.local.tombstones.len() >= 125 && w.remote.tombstones.len() >= 125);
+        assert!(local.nodes().filter(|n| n.item().content.is_some()).count() >= 100);
+        assert_eq!(local.node_for("L00000000000").unwrap().item().age, 500);
+    }
+}
