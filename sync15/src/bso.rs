@@ -199,6 +199,22 @@ impl OutgoingBso {
     }
 }
 
+/// Makes `cleartext` carry the BSO's `id`: fills it in when absent, and
+/// refuses a cleartext that names another id (or a non-string one).
+fn claim_id(cleartext: &mut Cleartext, id: &Guid) -> Result<(), Error> {
+    match cleartext.id_value() {
+        None => cleartext.set_id(id),
+        Some(serde_json::Value::String(own)) if *own == **id => {}
+        Some(other) => {
+            return Err(Error::RecordIdMismatch {
+                bso_id: id.clone(),
+                payload_id: other.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// A downloaded record after decryption: the envelope and the cleartext,
 /// whose `id` is guaranteed to equal the envelope's.
 #[derive(Debug, Clone, PartialEq)]
@@ -215,16 +231,7 @@ impl IncomingRecord {
     /// record moved or forged under a different id); fills the id in if the
     /// cleartext has none.
     pub fn new(envelope: IncomingEnvelope, mut cleartext: Cleartext) -> Result<Self, Error> {
-        match cleartext.id_value() {
-            None => cleartext.set_id(&envelope.id),
-            Some(serde_json::Value::String(id)) if *id == *envelope.id => {}
-            Some(other) => {
-                return Err(Error::RecordIdMismatch {
-                    bso_id: envelope.id,
-                    payload_id: other.to_string(),
-                });
-            }
-        }
+        claim_id(&mut cleartext, &envelope.id)?;
         Ok(IncomingRecord { envelope, cleartext })
     }
 
@@ -291,16 +298,7 @@ impl OutgoingRecord {
             id: envelope.id.clone(),
             source,
         })?;
-        match cleartext.id_value() {
-            None => cleartext.set_id(&envelope.id),
-            Some(serde_json::Value::String(id)) if *id == *envelope.id => {}
-            Some(other) => {
-                return Err(Error::RecordIdMismatch {
-                    bso_id: envelope.id,
-                    payload_id: other.to_string(),
-                });
-            }
-        }
+        claim_id(&mut cleartext, &envelope.id)?;
         Ok(OutgoingRecord { envelope, cleartext })
     }
 

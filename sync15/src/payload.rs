@@ -91,6 +91,12 @@ impl Cleartext {
                 "a record must be a JSON object, not {kind}"
             )));
         }
+        Self::from_object_text(json)
+    }
+
+    /// Text whose first token is `{`: reads the id and tombstone flag,
+    /// checking the rest is well-formed.
+    fn from_object_text(json: String) -> Result<Self, serde_json::Error> {
         let probe: Probe = serde_json::from_str(&json)?;
         Ok(Cleartext(Repr::Text {
             tombstone: matches!(probe.deleted, Some(Value::Bool(true))),
@@ -108,7 +114,7 @@ impl Cleartext {
                 "a record must serialize to a JSON object, not {kind}"
             )));
         }
-        Self::from_json_string(json)
+        Self::from_object_text(json)
     }
 
     /// `{"id": …, "deleted": true}`: the record for a deletion.

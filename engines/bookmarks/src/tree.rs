@@ -418,13 +418,16 @@ impl TreeBuilder {
             }
         }
         let mut adopted: Vec<usize> = (1..n).filter(|&c| !placed[c]).collect();
-        adopted.sort_by(|&a, &b| self.items[a].guid.cmp(&self.items[b].guid));
-        // The user content roots keep Firefox's order under the Places root.
-        adopted.sort_by_key(|&c| {
+        // The user content roots first, in Firefox's order; the rest by GUID.
+        let root_rank = |guid: &Guid| {
             USER_CONTENT_ROOTS
                 .iter()
-                .position(|r| *r == self.items[c].guid.as_str())
+                .position(|r| *r == guid.as_str())
                 .unwrap_or(USER_CONTENT_ROOTS.len())
+        };
+        adopted.sort_by(|&a, &b| {
+            let (a, b) = (&self.items[a].guid, &self.items[b].guid);
+            root_rank(a).cmp(&root_rank(b)).then_with(|| a.cmp(b))
         });
         for c in adopted {
             children[parent[c]].push(c);

@@ -48,8 +48,8 @@ pub struct HistoryRecordVisit {
     pub unknown: UnknownFields,
 }
 
-/// A field name: one the visitor knows (borrowed from the input when it
-/// can be), or another, kept for the unknown fields.
+/// A field name: the index of one the visitor knows (read without
+/// allocating), or another, copied out for the unknown fields.
 enum Key {
     Known(usize),
     Other(String),

@@ -114,6 +114,19 @@ fn page_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PageInfo> {
     })
 }
 
+/// The `n` newest visits of a page as (date, transition), newest first.
+pub(crate) fn newest_visits(
+    conn: &Connection,
+    page_id: i64,
+    n: usize,
+) -> Result<Vec<(i64, u8)>, HistoryError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT date, transition FROM visits WHERE page_id = ? ORDER BY date DESC LIMIT CAST(? AS INTEGER)",
+    )?;
+    let rows = stmt.query_map(params![page_id, n as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Recomputes a page's visit count, last visit, hidden flag and frecency.
 pub(crate) fn update_page_stats(conn: &Connection, page_id: i64, now: i64) -> Result<(), HistoryError> {
     let (count, last, visible): (i64, i64, i64) = conn
@@ -122,21 +135,10 @@ pub(crate) fn update_page_stats(conn: &Connection, page_id: i64, now: i64) -> Re
              FROM visits WHERE page_id = ?",
         )?
         .query_row([page_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    let mut recent = Vec::with_capacity(SAMPLED_VISITS);
-    {
-        let mut stmt = conn.prepare_cached(
-            "SELECT date, transition FROM visits WHERE page_id = ? ORDER BY date DESC LIMIT CAST(? AS INTEGER)",
-        )?;
-        let rows = stmt.query_map(params![page_id, SAMPLED_VISITS as i64], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, u8>(1)?))
-        })?;
-        for row in rows {
-            let (date, transition) = row?;
-            if let Some(t) = VisitTransition::from_u8(transition) {
-                recent.push((date, t));
-            }
-        }
-    }
+    let recent: Vec<(i64, VisitTransition)> = newest_visits(conn, page_id, SAMPLED_VISITS)?
+        .into_iter()
+        .filter_map(|(date, transition)| VisitTransition::from_u8(transition).map(|t| (date, t)))
+        .collect();
     conn.prepare_cached(
         "UPDATE pages SET visit_count = ?, last_visit = ?, hidden = ?, frecency = ?, frecency_at = ? WHERE id = ?",
     )?

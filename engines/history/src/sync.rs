@@ -14,7 +14,7 @@ use crate::HistoryError;
 use crate::frecency::{SAMPLED_VISITS, frecency};
 use crate::record::{HISTORY_TTL_SECS, HistoryRecord, HistoryRecordVisit, MAX_VISITS_PER_RECORD};
 use crate::store::{
-    HistoryStore, is_syncable_url, mark_page_changed, normalize_url, now_us, update_page_stats,
+    HistoryStore, is_syncable_url, mark_page_changed, newest_visits, normalize_url, now_us, update_page_stats,
 };
 use crate::types::VisitTransition;
 
@@ -183,14 +183,7 @@ impl HistoryStore {
         if local.status == 0 {
             // Visits only we have among the newest must go up.
             let remote_set: HashSet<(i64, u8)> = visits.iter().map(|v| (v.0, v.1.as_u8())).collect();
-            let mut stmt = tx.prepare_cached(
-                "SELECT date, transition FROM visits WHERE page_id = ? ORDER BY date DESC LIMIT CAST(? AS INTEGER)",
-            )?;
-            let ours: Vec<(i64, u8)> = stmt
-                .query_map(params![local.id, MAX_VISITS_PER_RECORD as i64], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?
-                .collect::<Result<_, _>>()?;
+            let ours = newest_visits(tx, local.id, MAX_VISITS_PER_RECORD)?;
             if ours.iter().any(|v| !remote_set.contains(v)) {
                 mark_page_changed(tx, local.id)?;
                 return Ok(Outcome::Reconciled);
