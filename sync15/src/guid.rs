@@ -70,7 +70,17 @@ impl Guid {
         Guid(Repr::Inline(inline))
     }
 
+    /// The id's bytes (no UTF-8 check: comparisons use these).
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline(bytes) => bytes,
+            Repr::Heap(s) => s.as_bytes(),
+        }
+    }
+
     /// The id as a string slice.
+    #[inline]
     pub fn as_str(&self) -> &str {
         match &self.0 {
             // Only ASCII is ever stored inline (checked in `new` and `random`).
@@ -101,18 +111,21 @@ impl Guid {
 
 impl Deref for Guid {
     type Target = str;
+    #[inline]
     fn deref(&self) -> &str {
         self.as_str()
     }
 }
 
 impl AsRef<str> for Guid {
+    #[inline]
     fn as_ref(&self) -> &str {
         self.as_str()
     }
 }
 
 impl Borrow<str> for Guid {
+    #[inline]
     fn borrow(&self) -> &str {
         self.as_str()
     }
@@ -131,25 +144,26 @@ impl fmt::Debug for Guid {
 }
 
 impl PartialEq for Guid {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
+        self.as_bytes() == other.as_bytes()
     }
 }
 impl Eq for Guid {}
 
 impl PartialEq<str> for Guid {
     fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
+        self.as_bytes() == other.as_bytes()
     }
 }
 impl PartialEq<&str> for Guid {
     fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
+        self.as_bytes() == other.as_bytes()
     }
 }
 impl PartialEq<String> for Guid {
     fn eq(&self, other: &String) -> bool {
-        self.as_str() == other.as_str()
+        self.as_bytes() == other.as_bytes()
     }
 }
 impl PartialEq<Guid> for str {
@@ -169,13 +183,16 @@ impl PartialOrd for Guid {
     }
 }
 impl Ord for Guid {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        self.as_str().cmp(other.as_str())
+        // `str` orders by bytes too.
+        self.as_bytes().cmp(other.as_bytes())
     }
 }
 
 impl Hash for Guid {
     // Must agree with `str`'s hash so that `HashMap<Guid, _>::get("id")` works.
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.as_str().hash(state)
     }

@@ -59,9 +59,9 @@ pub struct ModelItem {
     /// What it is.
     pub kind: Kind,
     /// Its parent's GUID (`""` for the Places root).
-    pub parent: String,
+    pub parent: Guid,
     /// A folder's children, in order.
-    pub children: Vec<String>,
+    pub children: Vec<Guid>,
     /// Title (empty for separators).
     pub title: String,
     /// URL (bookmarks only).
@@ -76,9 +76,9 @@ pub struct ModelItem {
 #[derive(Debug, Clone, Default)]
 pub struct Model {
     /// Every live item, roots included.
-    pub items: BTreeMap<String, ModelItem>,
+    pub items: BTreeMap<Guid, ModelItem>,
     /// Deleted GUIDs.
-    pub tombstones: Vec<String>,
+    pub tombstones: Vec<Guid>,
 }
 
 const BASE_AGE: i64 = 10_000_000;
@@ -110,8 +110,8 @@ impl Model {
 
     fn add(&mut self, guid: &str, item: ModelItem) {
         let parent = item.parent.clone();
-        self.items.insert(guid.to_owned(), item);
-        self.get(&parent).children.push(guid.to_owned());
+        self.items.insert(Guid::new(guid), item);
+        self.get(&parent).children.push(Guid::new(guid));
     }
 
     /// Moves `guid` to the end of `to`, flagging it and both parents.
@@ -122,8 +122,8 @@ impl Model {
             return false;
         }
         self.get(&from).children.retain(|c| c != guid);
-        self.get(to).children.push(guid.to_owned());
-        self.get(guid).parent = to.to_owned();
+        self.get(to).children.push(Guid::new(guid));
+        self.get(guid).parent = Guid::new(to);
         for g in [guid, from.as_str(), to] {
             self.flag(g, age);
         }
@@ -135,7 +135,7 @@ impl Model {
         let parent = self.get(guid).parent.clone();
         self.get(&parent).children.retain(|c| c != guid);
         self.flag(&parent, age);
-        let mut doomed = vec![guid.to_owned()];
+        let mut doomed = vec![Guid::new(guid)];
         while let Some(g) = doomed.pop() {
             if let Some(item) = self.items.remove(&g) {
                 doomed.extend(item.children);
@@ -160,14 +160,14 @@ fn roots() -> Model {
     let mut model = Model::default();
     let root = |parent: &str| ModelItem {
         kind: Kind::Folder,
-        parent: parent.to_owned(),
+        parent: Guid::new(parent),
         children: Vec::new(),
         title: String::new(),
         url: String::new(),
         age: BASE_AGE,
         changed: false,
     };
-    model.items.insert(ROOT_GUID.to_owned(), root(""));
+    model.items.insert(Guid::new(ROOT_GUID), root(""));
     for guid in [MENU_GUID, TOOLBAR_GUID, UNFILED_GUID, MOBILE_GUID] {
         model.add(guid, root(ROOT_GUID));
     }
@@ -213,7 +213,7 @@ impl Workload {
                 &guid,
                 ModelItem {
                     kind,
-                    parent: current.clone(),
+                    parent: Guid::new(&current),
                     children: Vec::new(),
                     title,
                     url,
@@ -357,23 +357,28 @@ impl Workload {
     pub fn local_tree(&self) -> Tree {
         let model = &self.local;
         let mut builder = TreeBuilder::with_capacity(model.items.len());
-        let mut stack = vec![ROOT_GUID.to_owned()];
+        let root = Guid::new(ROOT_GUID);
+        let mut stack = vec![&root];
         while let Some(guid) = stack.pop() {
-            let Some(item) = model.items.get(&guid) else {
+            let Some(item) = model.items.get(guid) else {
                 continue;
             };
-            if guid != ROOT_GUID {
-                let is_new = guid.starts_with('L') || guid.starts_with('x');
-                builder.item(tree_item(&guid, item, is_new));
-                builder.parent_id(&guid, Guid::new(&item.parent));
+            if *guid != root {
+                let is_new = guid.starts_with(['L', 'x']);
+                let at = builder.add(tree_item(guid, item, is_new));
+                builder.parent_id_of(at, item.parent.clone());
+                if item.kind.is_folder() {
+                    builder.children_of(at, item.children.clone());
+                }
+            } else {
+                builder.children(guid, item.children.clone());
             }
             if item.kind.is_folder() {
-                builder.children(&guid, item.children.iter().map(|c| Guid::new(c)).collect());
-                stack.extend(item.children.iter().rev().cloned());
+                stack.extend(item.children.iter().rev());
             }
         }
         for t in &model.tombstones {
-            builder.deletion(Guid::new(t));
+            builder.deletion(t.clone());
         }
         builder.into_tree()
     }
@@ -382,24 +387,33 @@ impl Workload {
     /// every `parentid`, then every folder's `children`.
     pub fn remote_tree(&self) -> Tree {
         let model = &self.remote;
+        let bad_parentid: std::collections::HashSet<&str> =
+            self.remote_bad_parentid.iter().map(String::as_str).collect();
+        let missing = Guid::new("missingFLDR0");
         let mut builder = TreeBuilder::with_capacity(model.items.len());
-        for (guid, item) in model.items.iter().filter(|(g, _)| *g != ROOT_GUID) {
-            let is_root = sync_bookmarks::tree::is_root(guid);
-            builder.item(tree_item(guid, item, item.changed && !is_root));
-        }
-        for (guid, item) in model.items.iter().filter(|(g, _)| *g != ROOT_GUID) {
-            let parent = if self.remote_bad_parentid.contains(guid) {
-                "missingFLDR0"
+        let records: Vec<_> = model.items.iter().filter(|(g, _)| *g != ROOT_GUID).collect();
+        let added: Vec<_> = records
+            .iter()
+            .map(|(guid, item)| {
+                let is_root = sync_bookmarks::tree::is_root(guid);
+                builder.add(tree_item(guid, item, item.changed && !is_root))
+            })
+            .collect();
+        for ((guid, item), &at) in records.iter().zip(&added) {
+            let parent = if bad_parentid.contains(guid.as_str()) {
+                &missing
             } else {
                 &item.parent
             };
-            builder.parent_id(guid, Guid::new(parent));
+            builder.parent_id_of(at, parent.clone());
         }
-        for (guid, item) in model.items.iter().filter(|(_, i)| i.kind.is_folder()) {
-            builder.children(guid, item.children.iter().map(|c| Guid::new(c)).collect());
+        for ((_, item), &at) in records.iter().zip(&added) {
+            if item.kind.is_folder() {
+                builder.children_of(at, item.children.clone());
+            }
         }
         for t in &model.tombstones {
-            builder.deletion(Guid::new(t));
+            builder.deletion(t.clone());
         }
         builder.into_tree()
     }
@@ -408,7 +422,7 @@ impl Workload {
 fn new_bookmark(parent: &str, title: &str, url: &str, age: i64) -> ModelItem {
     ModelItem {
         kind: Kind::Bookmark,
-        parent: parent.to_owned(),
+        parent: Guid::new(parent),
         children: Vec::new(),
         title: title.to_owned(),
         url: url.to_owned(),
@@ -418,15 +432,17 @@ fn new_bookmark(parent: &str, title: &str, url: &str, age: i64) -> ModelItem {
 }
 
 fn tree_item(guid: &str, item: &ModelItem, with_content: bool) -> Item {
-    let content = with_content.then(|| match item.kind {
-        Kind::Folder => Content::Folder {
-            title: item.title.clone(),
-        },
-        Kind::Separator => Content::Separator,
-        _ => Content::Bookmark {
-            title: item.title.clone(),
-            url: item.url.clone(),
-        },
+    let content = with_content.then(|| {
+        Box::new(match item.kind {
+            Kind::Folder => Content::Folder {
+                title: item.title.clone(),
+            },
+            Kind::Separator => Content::Separator,
+            _ => Content::Bookmark {
+                title: item.title.clone(),
+                url: item.url.clone(),
+            },
+        })
     });
     Item {
         age: item.age,
@@ -476,5 +492,43 @@ mod tests {
         assert!(w.local.tombstones.len() >= 125 && w.remote.tombstones.len() >= 125);
         assert!(local.nodes().filter(|n| n.item().content.is_some()).count() >= 100);
         assert_eq!(local.node_for("L00000000000").unwrap().item().age, 500);
+    }
+
+    #[test]
+    fn merging_the_workload_keeps_every_new_bookmark_and_relocates_the_doomed() {
+        let w = Workload::generate(10_000);
+        let merged = sync_bookmarks::merge(&w.local_tree(), &w.remote_tree());
+        let stats = merged.stats;
+        // Half the new remote bookmarks copy new local ones: 50 deduped.
+        assert_eq!(stats.deduped, 50, "{stats:?}");
+        assert_eq!(merged.ops.change_guids.len(), 50);
+        // 0.25% deleted locally and changed remotely, and the reverse.
+        assert_eq!(stats.revived, 50, "{stats:?}");
+        assert_eq!(stats.cycles, 0);
+        let doomed_additions = w.local.items.keys().filter(|g| g.starts_with('x')).count();
+        assert!(stats.relocated >= doomed_additions, "{stats:?}");
+        for (guid, item) in w.local.items.iter().chain(&w.remote.items) {
+            let new = guid.starts_with(['L', 'R', 'x']);
+            let deduped = merged.ops.change_guids.iter().any(|(l, _)| l == guid.as_str());
+            if new && !deduped {
+                let node = merged
+                    .tree
+                    .node_for(guid)
+                    .unwrap_or_else(|| panic!("{guid} was lost"));
+                assert_eq!(node.kind(), item.kind);
+                assert!(node.parent().is_some());
+            }
+        }
+        // Every kept item once, reachable from the root.
+        let mut seen = 0;
+        let mut stack = vec![merged.tree.root()];
+        while let Some(node) = stack.pop() {
+            seen += 1;
+            stack.extend(node.children());
+        }
+        assert_eq!(seen, merged.tree.len());
+        // Local deletions reach the server, remote ones this device.
+        assert!(merged.ops.delete_remotely.len() >= 100);
+        assert!(merged.ops.delete_locally.len() >= 100);
     }
 }

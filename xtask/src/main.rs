@@ -6,7 +6,7 @@
 //!   crate dependency rules (`cargo tree`), and the scenarios.
 //! - `cargo xtask demo` — the main job: two devices syncing through the embedded server.
 //! - `cargo xtask scenarios [--server URL --token-secret S] [filter]` — multi-device scenarios.
-//! - `cargo xtask bench [crypto|server|logins|history]` — the benchmarks that print the numbers
+//! - `cargo xtask bench [crypto|server|logins|history|bookmarks]` — the benchmarks that print the numbers
 //!   issues ask for.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -52,6 +52,8 @@ enum Bench {
     Logins,
     /// History: first sync of 100,000 pages, and their upload.
     History,
+    /// Bookmarks: the merger on the seeded workload at 1k–100k items.
+    Bookmarks,
 }
 
 fn main() -> Result<()> {
@@ -211,6 +213,12 @@ fn bench(which: Option<Bench>) -> Result<()> {
         step(
             "bench history",
             cargo(&["bench", "-p", "test-support", "--bench", "history"]),
+        )?;
+    }
+    if all || matches!(which, Some(Bench::Bookmarks)) {
+        step(
+            "bench bookmarks",
+            cargo(&["bench", "-p", "test-support", "--bench", "bookmarks"]),
         )?;
     }
     Ok(())

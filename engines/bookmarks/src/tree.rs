@@ -28,10 +28,29 @@
 //! 7. A cycle (a folder inside itself) is broken by moving the item where
 //!    the cycle was entered to `unfiled`.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
+use std::borrow::Borrow;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use sync15::Guid;
+
+/// A GUID as a map key, hashed and compared by its bytes so that lookups
+/// by `&str` (as bytes) skip the UTF-8 check `Guid`'s `str`-based hash needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct GuidKey(Guid);
+
+impl Hash for GuidKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.as_bytes().hash(state)
+    }
+}
+
+impl Borrow<[u8]> for GuidKey {
+    fn borrow(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
 
 /// The Places root (`places` on the wire).
 pub const ROOT_GUID: &str = "root________";
@@ -51,7 +70,22 @@ pub const USER_CONTENT_ROOTS: [&str; 4] = [MENU_GUID, TOOLBAR_GUID, UNFILED_GUID
 
 /// Whether `guid` is the Places root or a user content root.
 pub fn is_root(guid: &str) -> bool {
-    guid == ROOT_GUID || USER_CONTENT_ROOTS.contains(&guid)
+    is_root_id(guid.as_bytes())
+}
+
+/// [`is_root`] on bytes. Every root id ends in `_`, which few others do, so
+/// most ids are rejected by one comparison (this runs once per item per
+/// pass).
+pub(crate) fn is_root_id(guid: &[u8]) -> bool {
+    guid.last() == Some(&b'_') && (guid == ROOT_GUID.as_bytes() || user_root_rank(guid).is_some())
+}
+
+/// The position of a user content root in [`USER_CONTENT_ROOTS`].
+pub(crate) fn user_root_rank(guid: &[u8]) -> Option<usize> {
+    if guid.last() != Some(&b'_') {
+        return None;
+    }
+    USER_CONTENT_ROOTS.iter().position(|r| r.as_bytes() == guid)
 }
 
 /// What an item is.
@@ -124,8 +158,9 @@ pub struct Item {
     pub needs_merge: bool,
     /// Whether it can be used as it is.
     pub validity: Validity,
-    /// What deduping compares; only needed for items that may be new.
-    pub content: Option<Content>,
+    /// What deduping compares; only needed for items that may be new
+    /// (boxed: most items have none, and trees hold many items).
+    pub content: Option<Box<Content>>,
 }
 
 impl Item {
@@ -171,17 +206,21 @@ impl Problems {
     }
 }
 
+/// An item added to a [`TreeBuilder`] (valid for that builder only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemRef(usize);
+
 /// Collects items and their parent claims, then resolves them into a
 /// [`Tree`]. The Places root is added for you.
 #[derive(Debug)]
 pub struct TreeBuilder {
     items: Vec<Item>,
-    by_guid: HashMap<Guid, usize>,
+    by_guid: HashMap<GuidKey, usize>,
     /// Per item: the children list its record gives, if any.
     children: Vec<Option<Vec<Guid>>>,
     /// Per item: the `parentid` its record gives, if any.
     parent_ids: Vec<Option<Guid>>,
-    deleted: HashSet<Guid>,
+    deleted: HashSet<GuidKey>,
     duplicates: usize,
 }
 
@@ -220,28 +259,45 @@ impl TreeBuilder {
     /// kind, age and content only if it is newer, and is counted as a
     /// problem. The Places root cannot be replaced.
     pub fn item(&mut self, item: Item) -> &mut Self {
-        match self.by_guid.get(&item.guid) {
+        self.add(item);
+        self
+    }
+
+    /// Adds an item like [`TreeBuilder::item`], returning a handle that
+    /// records its parent and children without looking it up again.
+    pub fn add(&mut self, item: Item) -> ItemRef {
+        match self.by_guid.get(item.guid.as_bytes()) {
             Some(&i) => {
                 self.duplicates += 1;
                 if i != 0 && item.age < self.items[i].age {
                     self.items[i] = item;
                 }
+                ItemRef(i)
             }
             None => {
-                self.by_guid.insert(item.guid.clone(), self.items.len());
+                let i = self.items.len();
+                self.by_guid.insert(GuidKey(item.guid.clone()), i);
                 self.items.push(item);
                 self.children.push(None);
                 self.parent_ids.push(None);
+                ItemRef(i)
             }
         }
-        self
     }
 
     /// Records a folder's `children`, in order. Ignored for GUIDs not added
     /// with [`TreeBuilder::item`].
     pub fn children(&mut self, folder: &str, children: Vec<Guid>) -> &mut Self {
-        if let Some(&i) = self.by_guid.get(folder) {
+        if let Some(&i) = self.by_guid.get(folder.as_bytes()) {
             self.children[i] = Some(children);
+        }
+        self
+    }
+
+    /// Records the `children` of the folder `at`.
+    pub fn children_of(&mut self, at: ItemRef, children: Vec<Guid>) -> &mut Self {
+        if let Some(slot) = self.children.get_mut(at.0) {
+            *slot = Some(children);
         }
         self
     }
@@ -249,27 +305,35 @@ impl TreeBuilder {
     /// Records an item's `parentid`. Ignored for GUIDs not added with
     /// [`TreeBuilder::item`].
     pub fn parent_id(&mut self, item: &str, parent: Guid) -> &mut Self {
-        if let Some(&i) = self.by_guid.get(item) {
+        if let Some(&i) = self.by_guid.get(item.as_bytes()) {
             self.parent_ids[i] = Some(parent);
+        }
+        self
+    }
+
+    /// Records the `parentid` of the item `at`.
+    pub fn parent_id_of(&mut self, at: ItemRef, parent: Guid) -> &mut Self {
+        if let Some(slot) = self.parent_ids.get_mut(at.0) {
+            *slot = Some(parent);
         }
         self
     }
 
     /// Records a tombstone.
     pub fn deletion(&mut self, guid: Guid) -> &mut Self {
-        self.deleted.insert(guid);
+        self.deleted.insert(GuidKey(guid));
         self
     }
 
     /// Whether `guid` has been added.
     pub fn contains(&self, guid: &str) -> bool {
-        self.by_guid.contains_key(guid)
+        self.by_guid.contains_key(guid.as_bytes())
     }
 
     /// Resolves every parent claim (see the module docs) into a tree.
     pub fn into_tree(mut self) -> Tree {
         for root in USER_CONTENT_ROOTS {
-            if !self.by_guid.contains_key(root) {
+            if !self.by_guid.contains_key(root.as_bytes()) {
                 self.item(Item::new(root, Kind::Folder));
             }
         }
@@ -278,21 +342,28 @@ impl TreeBuilder {
             ..Problems::default()
         };
         let n = self.items.len();
-        let index = |guid: &str| self.by_guid.get(guid).copied();
-        let unfiled = index(UNFILED_GUID).unwrap_or(0);
+        let index = |guid: &Guid| self.by_guid.get(guid.as_bytes()).copied();
+        let unfiled = self.by_guid.get(UNFILED_GUID.as_bytes()).copied().unwrap_or(0);
         let mut diverged = vec![false; n];
+
+        // Each listing resolved to indices once.
+        let listings: Vec<Option<Vec<Option<usize>>>> = self
+            .children
+            .iter()
+            .map(|list| list.as_ref().map(|list| list.iter().map(index).collect()))
+            .collect();
 
         // Who lists whom: the first folder to list a child, and any others.
         let mut listed_by: Vec<Option<usize>> = vec![None; n];
         let mut also_listed_by: Vec<(usize, usize)> = Vec::new();
-        for (folder, children) in self.children.iter().enumerate() {
+        for (folder, children) in listings.iter().enumerate() {
             let Some(children) = children else { continue };
             if !self.items[folder].kind.is_folder() {
                 problems.non_folder_parents += 1;
                 continue;
             }
-            for child in children {
-                match index(child) {
+            for &child in children {
+                match child {
                     Some(c) if c == folder || c == 0 => {
                         // A folder listing itself or the root: nonsense.
                         problems.missing_children += 1;
@@ -317,8 +388,13 @@ impl TreeBuilder {
 
         let mut parent: Vec<usize> = vec![0; n];
         for c in 1..n {
-            let claimed = self.parent_ids[c].as_deref().and_then(index);
-            if is_root(self.items[c].guid.as_str()) {
+            // Most claims name the folder that lists the item: compare
+            // before paying for a lookup.
+            let claimed = match (listed_by[c], &self.parent_ids[c]) {
+                (Some(f), Some(p)) if self.items[f].guid == *p => Some(f),
+                (_, p) => p.as_ref().and_then(index),
+            };
+            if is_root_id(self.items[c].guid.as_bytes()) {
                 parent[c] = 0;
                 let listed_elsewhere = listed_by[c].is_some_and(|p| p != 0);
                 if claimed.is_some_and(|p| p != 0) || listed_elsewhere {
@@ -406,10 +482,10 @@ impl TreeBuilder {
         let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
         let mut placed = vec![false; n];
         placed[0] = true;
-        for (folder, listed) in self.children.iter().enumerate() {
+        for (folder, listed) in listings.iter().enumerate() {
             let Some(listed) = listed else { continue };
-            for child in listed {
-                if let Some(c) = index(child) {
+            for &child in listed {
+                if let Some(c) = child {
                     if !placed[c] && parent[c] == folder && c != folder {
                         placed[c] = true;
                         children[folder].push(c);
@@ -419,12 +495,7 @@ impl TreeBuilder {
         }
         let mut adopted: Vec<usize> = (1..n).filter(|&c| !placed[c]).collect();
         // The user content roots first, in Firefox's order; the rest by GUID.
-        let root_rank = |guid: &Guid| {
-            USER_CONTENT_ROOTS
-                .iter()
-                .position(|r| *r == guid.as_str())
-                .unwrap_or(USER_CONTENT_ROOTS.len())
-        };
+        let root_rank = |guid: &Guid| user_root_rank(guid.as_bytes()).unwrap_or(USER_CONTENT_ROOTS.len());
         adopted.sort_by(|&a, &b| {
             let (a, b) = (&self.items[a].guid, &self.items[b].guid);
             root_rank(a).cmp(&root_rank(b)).then_with(|| a.cmp(b))
@@ -450,12 +521,12 @@ impl TreeBuilder {
 /// A resolved tree: every item reachable from the Places root exactly once.
 #[derive(Debug, Clone)]
 pub struct Tree {
-    items: Vec<Item>,
-    by_guid: HashMap<Guid, usize>,
-    parents: Vec<Option<usize>>,
-    children: Vec<Vec<usize>>,
-    diverged: Vec<bool>,
-    deleted: HashSet<Guid>,
+    pub(crate) items: Vec<Item>,
+    by_guid: HashMap<GuidKey, usize>,
+    pub(crate) parents: Vec<Option<usize>>,
+    pub(crate) children: Vec<Vec<usize>>,
+    pub(crate) diverged: Vec<bool>,
+    deleted: HashSet<GuidKey>,
     problems: Problems,
 }
 
@@ -467,7 +538,9 @@ impl Tree {
 
     /// The node for `guid`, if the tree has it.
     pub fn node_for(&self, guid: &str) -> Option<Node<'_>> {
-        self.by_guid.get(guid).map(|&index| Node { tree: self, index })
+        self.by_guid
+            .get(guid.as_bytes())
+            .map(|&index| Node { tree: self, index })
     }
 
     /// Every node, the root first, then in the order they were added.
@@ -485,14 +558,19 @@ impl Tree {
         self.items.len() <= 1
     }
 
+    /// The index of `guid`'s item (the root is 0).
+    pub(crate) fn index_of(&self, guid: &str) -> Option<usize> {
+        self.by_guid.get(guid.as_bytes()).copied()
+    }
+
     /// Whether `guid` has a tombstone in this tree.
     pub fn is_deleted(&self, guid: &str) -> bool {
-        self.deleted.contains(guid)
+        self.deleted.contains(guid.as_bytes())
     }
 
     /// The tombstones.
     pub fn deletions(&self) -> impl Iterator<Item = &Guid> {
-        self.deleted.iter()
+        self.deleted.iter().map(|key| &key.0)
     }
 
     /// What building the tree had to repair.

@@ -1,0 +1,141 @@
+//! Bookmark benchmark (issue 7's targets).
+//!
+//! **Merger**: the seeded workload of `shared/bench/bookmark-merge-workload.md`
+//! at 1k, 10k, 50k and 100k items. Timed per size: building the local tree,
+//! building the remote tree, the merge and its operations (not the
+//! generation); the median of 7 runs after one warm-up. Peak memory is the
+//! VmHWM of a fresh child process that generates and merges once. Target at
+//! 100k: under 300 ms and 150 MiB.
+//!
+//! For profiling, the child mode runs alone: `BOOKMARK_BENCH_MERGE_ONCE=N`
+//! (size), `BOOKMARK_BENCH_REPEAT=K` (merge K times), `BOOKMARK_BENCH_DEBUG=1`
+//! (print the peak after generating, after each tree and after merging).
+#![allow(
+    missing_docs,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use test_support::bookmark_workload::Workload;
+
+const SIZES: [usize; 4] = [1_000, 10_000, 50_000, 100_000];
+const RUNS: usize = 7;
+const CHILD_ENV: &str = "BOOKMARK_BENCH_MERGE_ONCE";
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Time of each phase: local tree, remote tree, merge with its operations.
+type Phases = [Duration; 3];
+
+/// Builds both trees and merges them; returns the phase times and the
+/// number of operations (so nothing is optimised away).
+fn merge_once(workload: &Workload) -> (Phases, usize) {
+    let start = Instant::now();
+    let local = workload.local_tree();
+    let built_local = Instant::now();
+    let remote = workload.remote_tree();
+    let built_remote = Instant::now();
+    let merged = sync_bookmarks::merge(&local, &remote);
+    let elapsed = [
+        built_local - start,
+        built_remote - built_local,
+        built_remote.elapsed(),
+    ];
+    let ops = &merged.ops;
+    let count = ops.apply_values.len()
+        + ops.apply_structure.len()
+        + ops.upload.len()
+        + ops.delete_locally.len()
+        + ops.delete_remotely.len()
+        + ops.change_guids.len();
+    (elapsed, count)
+}
+
+fn child_peak_mib(n: usize) -> f64 {
+    let exe = std::env::current_exe().expect("the bench knows its own path");
+    let out = Command::new(exe)
+        .env(CHILD_ENV, n.to_string())
+        .output()
+        .expect("the bench can run itself");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(f64::NAN)
+}
+
+fn main() {
+    if let Ok(n) = std::env::var(CHILD_ENV) {
+        let workload = Workload::generate(n.parse().expect("a size"));
+        if std::env::var("BOOKMARK_BENCH_DEBUG").is_ok() {
+            eprintln!("generated {}", peak_rss_mib());
+            let l = workload.local_tree();
+            eprintln!("local {}", peak_rss_mib());
+            let r = workload.remote_tree();
+            eprintln!("remote {}", peak_rss_mib());
+            let m = sync_bookmarks::merge(&l, &r);
+            eprintln!("merged {} {}", peak_rss_mib(), m.tree.len());
+        }
+        let repeat: usize = std::env::var("BOOKMARK_BENCH_REPEAT")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(1);
+        for _ in 0..repeat {
+            let _ = merge_once(&workload);
+        }
+        println!("{}", peak_rss_mib());
+        return;
+    }
+    if std::env::args()
+        .skip(1)
+        .any(|a| !a.starts_with('-') && !"bookmarks".contains(a.as_str()))
+    {
+        return;
+    }
+    println!("bookmark merger: build local tree + build remote tree + merge + ops (median of {RUNS})");
+    println!(
+        "{:>8}  {:>10}  {:>8}  {:>9}  {:>10}  {:>8}  {:>9}  {:>6}",
+        "items", "median ms", "min ms", "local ms", "remote ms", "merge ms", "peak MiB", "ops"
+    );
+    for n in SIZES {
+        let workload = Workload::generate(n);
+        let _ = merge_once(&workload);
+        let mut runs: Vec<Phases> = Vec::with_capacity(RUNS);
+        let mut ops = 0;
+        for _ in 0..RUNS {
+            let (phases, count) = merge_once(&workload);
+            runs.push(phases);
+            ops = count;
+        }
+        let median = |mut v: Vec<Duration>| {
+            v.sort();
+            (v[RUNS / 2], v[0])
+        };
+        let (total, fastest) = median(runs.iter().map(|p| p.iter().sum()).collect());
+        let phase = |i: usize| median(runs.iter().map(|p| p[i]).collect()).0;
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!(
+            "{:>8}  {:>10.1}  {:>8.1}  {:>9.1}  {:>10.1}  {:>8.1}  {:>9.1}  {:>6}",
+            n,
+            ms(total),
+            ms(fastest),
+            ms(phase(0)),
+            ms(phase(1)),
+            ms(phase(2)),
+            child_peak_mib(n),
+            ops
+        );
+    }
+}
