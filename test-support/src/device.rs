@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use sync_bookmarks::BookmarkStore;
 use sync_clients::{ClientsEngine, LocalDevice};
 use sync_history::HistoryStore;
 use sync_logins::{LoginStore, LoginsKey};
@@ -26,6 +27,8 @@ pub struct Device {
     pub logins: Arc<LoginStore>,
     /// Its history (`history.db`).
     pub history: Arc<HistoryStore>,
+    /// Its bookmarks (`bookmarks.db`).
+    pub bookmarks: Arc<BookmarkStore>,
     profile: tempfile::TempDir,
     account: TestAccount,
     manager: SyncManager,
@@ -76,6 +79,8 @@ impl Device {
         );
         let history =
             Arc::new(HistoryStore::open(profile.path().join("history.db")).expect("a history store"));
+        let bookmarks =
+            Arc::new(BookmarkStore::open(profile.path().join("bookmarks.db")).expect("a bookmark store"));
         let manager = SyncManager::new()
             .expect("an HTTP client")
             .with_page_size(page_size);
@@ -83,12 +88,14 @@ impl Device {
         manager.register_engine(tabs.clone());
         manager.register_engine(logins.clone());
         manager.register_engine(history.clone());
+        manager.register_engine(bookmarks.clone());
         Device {
             name: name.to_owned(),
             clients,
             tabs,
             logins,
             history,
+            bookmarks,
             profile,
             account: account.clone(),
             manager,

@@ -1,0 +1,252 @@
+//! The `bookmarks` engine: [`SyncEngine`] for [`BookmarkStore`].
+//!
+//! Downloads are staged in `incoming`; `apply` merges the whole tree at
+//! once ([`crate::apply`]) and uploads every item the merge left changed;
+//! `set_uploaded` records what the server now holds in the mirror.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, params};
+use sync_sql::meta::{LAST_SYNC, SYNC_ASSOCIATION, get_meta, get_meta_i64, set_meta, set_or_delete_meta};
+use sync15::{
+    ApplyStats, CollectionRequest, EngineError, EngineSyncAssociation, Guid, IncomingRecord,
+    OutgoingEnvelope, OutgoingRecord, ServerTimestamp, SyncEngine,
+};
+
+use crate::apply::{local_values, merge_and_apply};
+use crate::error::BookmarksError;
+use crate::merge::MergeStats;
+use crate::record::{FOLDER_SORTINDEX, OutgoingItem, local_id, record_json};
+use crate::store::{BookmarkStore, now_ms};
+use crate::types::BookmarkKind;
+
+/// The collection and engine name.
+pub const COLLECTION: &str = "bookmarks";
+
+/// Sync bookkeeping held between the steps of one sync.
+#[derive(Debug, Default)]
+pub(crate) struct SyncState {
+    /// Records handed out for upload, by local id: the change counter then
+    /// and the cleartext (`None` for a tombstone).
+    uploading: HashMap<String, (i64, Option<String>)>,
+    /// Records that could not be read while staging.
+    malformed: usize,
+    /// What the last merge counted.
+    pub(crate) last_merge: Option<MergeStats>,
+}
+
+impl BookmarkStore {
+    /// What the last sync's merge counted (validation problems of the
+    /// server's tree included), if this store has merged since it opened.
+    pub fn last_merge_stats(&self) -> Option<MergeStats> {
+        self.sync.lock().last_merge
+    }
+
+    fn stage(&self, tx: &Connection, records: Vec<IncomingRecord>) -> Result<usize, BookmarksError> {
+        let mut malformed = 0;
+        for record in records {
+            let guid = local_id(record.envelope.id.as_str()).to_owned();
+            let modified = record.envelope.modified.as_millis();
+            let (deleted, payload) = if record.is_tombstone() {
+                (true, None)
+            } else if record.cleartext.as_map().is_empty() {
+                malformed += 1;
+                continue;
+            } else {
+                (false, Some(record.cleartext.to_json_string()))
+            };
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO incoming (guid, server_modified, is_deleted, payload) VALUES (?, ?, ?, ?)",
+            )?
+            .execute(params![guid, modified, deleted, payload])?;
+        }
+        Ok(malformed)
+    }
+
+    fn outgoing(&self, tx: &Connection) -> Result<Vec<OutgoingRecord>, BookmarksError> {
+        let mut state = self.sync.lock();
+        state.uploading.clear();
+        let changed: Vec<(String, i64, i64, String, String, i64, i64)> = {
+            let mut stmt = tx.prepare(
+                "SELECT i.guid, i.id, i.kind, p.guid, p.title, i.position, i.change_counter
+                 FROM items i JOIN items p ON p.id = i.parent_id
+                 WHERE i.change_counter > 0 ORDER BY i.id",
+            )?;
+            stmt.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?
+        };
+        let mut outgoing = Vec::with_capacity(changed.len());
+        for (guid, id, kind, parent_guid, parent_title, position, counter) in changed {
+            let kind = BookmarkKind::from_i64(kind).unwrap_or(BookmarkKind::Bookmark);
+            let Some((_, values)) = local_values(tx, &guid)? else {
+                continue;
+            };
+            let children: Vec<String> = if kind == BookmarkKind::Folder {
+                let mut stmt =
+                    tx.prepare_cached("SELECT guid FROM items WHERE parent_id = ? ORDER BY position")?;
+                stmt.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?
+            } else {
+                Vec::new()
+            };
+            let map = record_json(&OutgoingItem {
+                guid: &guid,
+                kind,
+                parent_guid: &parent_guid,
+                parent_title: &parent_title,
+                position,
+                children: &children,
+                values: &values,
+            });
+            let wire = crate::record::wire_id(&guid).to_owned();
+            let mut envelope = OutgoingEnvelope::new(Guid::new(&wire));
+            if kind == BookmarkKind::Folder {
+                envelope = envelope.with_sortindex(FOLDER_SORTINDEX);
+            }
+            let record = OutgoingRecord::from_content(envelope, &map)?;
+            state
+                .uploading
+                .insert(guid, (counter, Some(serde_json::to_string(&map)?)));
+            outgoing.push(record);
+        }
+        let mut stmt = tx.prepare("SELECT guid FROM tombstones")?;
+        for guid in stmt.query_map([], |r| r.get::<_, String>(0))? {
+            let guid = guid?;
+            outgoing.push(OutgoingRecord::tombstone(Guid::new(crate::record::wire_id(
+                &guid,
+            ))));
+            state.uploading.insert(guid, (0, None));
+        }
+        Ok(outgoing)
+    }
+}
+
+impl SyncEngine for BookmarkStore {
+    fn name(&self) -> &str {
+        COLLECTION
+    }
+
+    fn version(&self) -> u64 {
+        2
+    }
+
+    fn sync_association(&self) -> Result<EngineSyncAssociation, EngineError> {
+        let stored = get_meta(&self.conn.lock(), SYNC_ASSOCIATION)?;
+        Ok(EngineSyncAssociation::from_stored(stored.as_deref())?)
+    }
+
+    fn reset(&self, assoc: &EngineSyncAssociation) -> Result<(), EngineError> {
+        let mut conn = self.conn.lock();
+        sync_sql::in_transaction(&mut conn, |tx| {
+            tx.execute_batch(
+                "UPDATE items SET sync_status = 0, change_counter = MAX(change_counter, 1);
+                 DELETE FROM mirror; DELETE FROM incoming; DELETE FROM tombstones;",
+            )?;
+            set_meta(tx, LAST_SYNC, "0")?;
+            set_or_delete_meta(tx, SYNC_ASSOCIATION, assoc.to_stored()?.as_deref())?;
+            Ok::<_, BookmarksError>(())
+        })?;
+        Ok(())
+    }
+
+    fn wipe(&self) -> Result<(), EngineError> {
+        let mut conn = self.conn.lock();
+        sync_sql::in_transaction(&mut conn, |tx| {
+            tx.execute_batch(
+                "DELETE FROM items WHERE id > 5; DELETE FROM tags; DELETE FROM tombstones;
+                 DELETE FROM mirror; DELETE FROM incoming;
+                 UPDATE items SET change_counter = 1, sync_status = 0;",
+            )?;
+            Ok::<_, BookmarksError>(())
+        })?;
+        Ok(())
+    }
+
+    fn begin_sync(&self) -> Result<(), EngineError> {
+        self.sync.lock().malformed = 0;
+        Ok(())
+    }
+
+    fn incoming_request(
+        &self,
+        server_modified: ServerTimestamp,
+    ) -> Result<Option<CollectionRequest>, EngineError> {
+        let last = ServerTimestamp::from_millis(get_meta_i64(&self.conn.lock(), LAST_SYNC)?);
+        Ok(CollectionRequest::changes_since(
+            COLLECTION,
+            last,
+            server_modified,
+        ))
+    }
+
+    fn stage_incoming(&self, records: Vec<IncomingRecord>) -> Result<(), EngineError> {
+        let mut conn = self.conn.lock();
+        let malformed = sync_sql::in_transaction(&mut conn, |tx| self.stage(tx, records))?;
+        self.sync.lock().malformed += malformed;
+        Ok(())
+    }
+
+    fn apply(
+        &self,
+        _timestamp: ServerTimestamp,
+        stats: &mut ApplyStats,
+    ) -> Result<Vec<OutgoingRecord>, EngineError> {
+        let mut conn = self.conn.lock();
+        let (outcome, outgoing) = sync_sql::in_transaction(&mut conn, |tx| {
+            let outcome = merge_and_apply(tx, now_ms())?;
+            let outgoing = self.outgoing(tx)?;
+            Ok::<_, BookmarksError>((outcome, outgoing))
+        })?;
+        let mut state = self.sync.lock();
+        *stats = outcome.apply;
+        stats.failed += state.malformed;
+        state.last_merge = Some(outcome.merge);
+        Ok(outgoing)
+    }
+
+    fn set_uploaded(&self, timestamp: ServerTimestamp, ids: Vec<Guid>) -> Result<(), EngineError> {
+        let mut conn = self.conn.lock();
+        let mut state = self.sync.lock();
+        sync_sql::in_transaction(&mut conn, |tx| {
+            for id in ids {
+                let guid = local_id(id.as_str());
+                let Some((counter, payload)) = state.uploading.remove(guid) else {
+                    continue;
+                };
+                match &payload {
+                    None => {
+                        tx.prepare_cached("DELETE FROM tombstones WHERE guid = ?")?
+                            .execute([guid])?;
+                    }
+                    Some(_) => {
+                        tx.prepare_cached(
+                            "UPDATE items SET change_counter = MAX(change_counter - ?, 0), sync_status = 1
+                             WHERE guid = ?",
+                        )?
+                        .execute(params![counter, guid])?;
+                    }
+                }
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO mirror (guid, server_modified, is_deleted, payload) VALUES (?, ?, ?, ?)",
+                )?
+                .execute(params![guid, timestamp.as_millis(), payload.is_none(), payload])?;
+            }
+            Ok::<_, BookmarksError>(())
+        })?;
+        Ok(())
+    }
+
+    fn sync_finished(&self, last_sync: ServerTimestamp) -> Result<(), EngineError> {
+        set_meta(&self.conn.lock(), LAST_SYNC, &last_sync.as_millis().to_string())?;
+        Ok(())
+    }
+}
