@@ -13,7 +13,9 @@ use crate::merge::fields::merge_fields;
 use crate::merge::{MergeStats, Merged, ValueState, merge};
 use crate::record::{RecordKind, RemoteRecord, Values};
 use crate::store::{placement, set_url_tags};
-use crate::tree::{Content, Item, Kind, ROOT_GUID, Tree, TreeBuilder, UNFILED_GUID, Validity};
+use crate::tree::{
+    Content, Item, Kind, ROOT_GUID, Tree, TreeBuilder, UNFILED_GUID, USER_CONTENT_ROOTS, Validity,
+};
 use crate::types::BookmarkKind;
 
 /// What one merge did.
@@ -361,6 +363,20 @@ pub(crate) fn merge_and_apply(tx: &Connection, now: i64) -> Result<Outcome, Book
         [],
     )?;
     upload.remove(ROOT_GUID);
+    // The remote tree stands in for roots the server lacks; upload them.
+    for root in USER_CONTENT_ROOTS {
+        let on_server = tx
+            .prepare_cached(
+                "SELECT 1 FROM mirror WHERE guid = ?1 AND NOT is_deleted
+                 UNION ALL SELECT 1 FROM incoming WHERE guid = ?1 AND NOT is_deleted",
+            )?
+            .query_row([root], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !on_server {
+            upload.insert(Guid::new(root));
+        }
+    }
     for guid in &upload {
         tx.prepare_cached("UPDATE items SET change_counter = 1 WHERE guid = ?")?
             .execute([guid.as_str()])?;

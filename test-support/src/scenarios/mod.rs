@@ -7,6 +7,7 @@
 //! mode (scenarios that need to act as the server's operator are skipped
 //! there). Every sync prints its request count.
 
+mod bookmarks;
 mod history;
 mod logins;
 mod manager;
@@ -104,6 +105,11 @@ impl Ctx<'_> {
         Ok(self.device(name)?.history.clone())
     }
 
+    /// A device's bookmark store.
+    pub fn bookmarks(&mut self, name: &str) -> Result<Arc<sync_bookmarks::BookmarkStore>, String> {
+        Ok(self.device(name)?.bookmarks.clone())
+    }
+
     /// A device's tabs engine.
     pub fn tabs(&mut self, name: &str) -> Result<Arc<sync_tabs::TabsEngine>, String> {
         Ok(self.device(name)?.tabs.clone())
@@ -166,6 +172,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(logins::scenarios());
     all.extend(history::scenarios());
     all.extend(tabs::scenarios());
+    all.extend(bookmarks::scenarios());
     all
 }
 
