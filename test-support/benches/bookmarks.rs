@@ -7,6 +7,11 @@
 //! VmHWM of a fresh child process that generates and merges once. Target at
 //! 100k: under 300 ms and 150 MiB.
 //!
+//! **First sync**: another client writes 10,000 bookmarks (in 500 folders
+//! under the four roots) to the in-process server on 127.0.0.1; a new
+//! device with an empty store syncs them all down, through the real
+//! manager and SQLite files. Target: under 3 s.
+//!
 //! For profiling, the child mode runs alone: `BOOKMARK_BENCH_MERGE_ONCE=N`
 //! (size), `BOOKMARK_BENCH_REPEAT=K` (merge K times), `BOOKMARK_BENCH_DEBUG=1`
 //! (print the peak after generating, after each tree and after merging).
@@ -20,6 +25,11 @@
 
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sync_manager::ServiceStatus;
+use sync15::{Guid, OutgoingEnvelope, OutgoingRecord, ServerTimestamp, Uploader};
+use test_support::{Device, TestServer};
 
 use test_support::bookmark_workload::Workload;
 
@@ -138,4 +148,94 @@ fn main() {
             ops
         );
     }
+    first_sync();
+}
+
+const FIRST_SYNC_BOOKMARKS: usize = 10_000;
+const PER_FOLDER: usize = 20;
+
+fn first_sync() {
+    let server = TestServer::start();
+    let account = server.new_account("bench-bookmarks@example.com");
+    let mut init = Device::new("init", &account);
+    assert_eq!(init.sync().status, ServiceStatus::Ok);
+
+    // Another client's tree: 500 folders of 20 bookmarks, spread over the roots.
+    let roots = ["menu", "toolbar", "unfiled", "mobile"];
+    let folders = FIRST_SYNC_BOOKMARKS / PER_FOLDER;
+    let mut records = Vec::with_capacity(FIRST_SYNC_BOOKMARKS + folders + roots.len());
+    let mut root_children: Vec<Vec<String>> = vec![Vec::new(); roots.len()];
+    for f in 0..folders {
+        let folder_id = format!("folder{f:06}");
+        let root = roots[f % roots.len()];
+        root_children[f % roots.len()].push(folder_id.clone());
+        let children: Vec<String> = (0..PER_FOLDER)
+            .map(|b| format!("bmk{:09}", f * PER_FOLDER + b))
+            .collect();
+        for (b, id) in children.iter().enumerate() {
+            let n = f * PER_FOLDER + b;
+            records.push(json!({
+                "id": id, "type": "bookmark", "parentid": folder_id, "parentName": format!("Folder {f}"),
+                "title": format!("Bookmark {n}: a page title of ordinary length"),
+                "bmkUri": format!("https://www.site{}.example.com/articles/{n}/a-reasonable-slug", n % 700),
+                "tags": if n % 10 == 0 { json!(["reading"]) } else { json!([]) },
+                "dateAdded": 1_600_000_000_000_i64 + n as i64, "hasDupe": true,
+            }));
+        }
+        records.push(json!({
+            "id": folder_id, "type": "folder", "parentid": root, "parentName": root,
+            "title": format!("Folder {f}"), "children": children,
+            "dateAdded": 1_600_000_000_000_i64, "hasDupe": true,
+        }));
+    }
+    for (root, children) in roots.iter().zip(&root_children) {
+        records.push(json!({
+            "id": root, "type": "folder", "parentid": "places", "title": root, "children": children,
+            "dateAdded": 1_600_000_000_000_i64, "hasDupe": true,
+        }));
+    }
+    let keys = account.collection_keys();
+    let bundle = keys.key_for_collection("bookmarks");
+    let raw = account.raw();
+    let config = raw.client().info_configuration().unwrap();
+    // The first device uploaded its (empty) roots: write after them.
+    let since = raw
+        .client()
+        .info_collections(sync15::Precondition::None)
+        .unwrap()
+        .value
+        .get("bookmarks")
+        .unwrap_or(ServerTimestamp::ZERO);
+    let mut uploader = Uploader::new(raw.client(), "bookmarks", &config, since, |_, _| Ok(()));
+    for cleartext in &records {
+        let mut envelope = OutgoingEnvelope::new(Guid::new(cleartext["id"].as_str().unwrap()));
+        if cleartext["type"] == "folder" {
+            envelope = envelope.with_sortindex(1_000_000);
+        }
+        let bso = bundle
+            .encrypt(&OutgoingRecord::from_content(envelope, cleartext).unwrap())
+            .unwrap();
+        uploader.enqueue(&bso).unwrap();
+    }
+    assert_eq!(uploader.finish().unwrap().committed.len(), records.len());
+
+    let mut reader = Device::new("reader", &account);
+    let started = Instant::now();
+    let result = reader.sync();
+    let took = started.elapsed();
+    assert_eq!(result.status, ServiceStatus::Ok, "{:?}", result.error);
+    assert_eq!(result.engines["bookmarks"].downloaded, records.len());
+    let found = reader.bookmarks.search("Bookmark 4242:", 10).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        reader.bookmarks.by_tag("reading").unwrap().len(),
+        FIRST_SYNC_BOOKMARKS / 10
+    );
+    println!(
+        "first sync of {FIRST_SYNC_BOOKMARKS} bookmarks ({} records) into an empty store: {:.2} s ({} uploaded back), peak memory {:.0} MiB",
+        records.len(),
+        took.as_secs_f64(),
+        result.engines["bookmarks"].uploaded,
+        peak_rss_mib()
+    );
 }

@@ -137,7 +137,7 @@ fn remote_tree(
             needs_merge,
             validity: if !usable {
                 Validity::Replace
-            } else if record.values.date_added.is_none() {
+            } else if record.values.date_added.is_none() || record.legacy {
                 Validity::Reupload
             } else {
                 Validity::Valid

@@ -74,6 +74,9 @@ pub(crate) struct RemoteRecord {
     pub(crate) parent_id: Option<String>,
     pub(crate) children: Option<Vec<String>>,
     pub(crate) values: Values,
+    /// A legacy type read as a current one (`microsummary`): reuploaded in
+    /// the current form.
+    pub(crate) legacy: bool,
 }
 
 /// An item's values: what the merger's field-by-field merge works on.
@@ -164,6 +167,7 @@ impl RemoteRecord {
                 .map(|p| local_id(p).to_owned()),
             children,
             values: Values::from_map(map),
+            legacy: map.get("type").and_then(Value::as_str) == Some("microsummary"),
         }
     }
 

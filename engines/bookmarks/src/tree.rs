@@ -456,9 +456,10 @@ impl TreeBuilder {
         let mut stamp: Vec<usize> = vec![0; n];
         let mut reaches_root = vec![false; n];
         reaches_root[0] = true;
+        let mut path = Vec::new();
         for start in 1..n {
             let mut at = start;
-            let mut path = Vec::new();
+            path.clear();
             while !reaches_root[at] {
                 if stamp[at] == start {
                     // `at` is on a loop: move it out to unfiled.
@@ -472,7 +473,7 @@ impl TreeBuilder {
                 path.push(at);
                 at = parent[at];
             }
-            for p in path {
+            for &p in &path {
                 reaches_root[p] = true;
             }
         }

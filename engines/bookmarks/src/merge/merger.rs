@@ -404,12 +404,13 @@ impl<'t> Merger<'t> {
         let mut reaches_root = vec![false; n];
         reaches_root[0] = true;
         let mut retried = vec![false; n];
+        let mut path = Vec::new();
         for start in 1..n {
             if !self.entries[start].kept {
                 continue;
             }
             let mut at = start;
-            let mut path = Vec::new();
+            path.clear();
             while !reaches_root[at] {
                 if stamp[at] == start {
                     self.stats.cycles += 1;
@@ -428,7 +429,7 @@ impl<'t> Merger<'t> {
                 path.push(at);
                 at = self.entries[at].parent;
             }
-            for p in path {
+            for &p in &path {
                 reaches_root[p] = true;
             }
         }
@@ -457,11 +458,12 @@ impl<'t> Merger<'t> {
         // 0 unknown, 1 syncable, 2 not.
         let mut state = vec![0u8; n];
         state[0] = 2;
+        let mut path = Vec::new();
         for e in 1..n {
             if !self.entries[e].kept || state[e] != 0 {
                 continue;
             }
-            let mut path = Vec::new();
+            path.clear();
             let mut at = e;
             let verdict = loop {
                 if state[at] != 0 {
@@ -474,7 +476,7 @@ impl<'t> Merger<'t> {
                 path.push(at);
                 at = self.entries[at].parent;
             };
-            for p in path {
+            for &p in &path {
                 state[p] = verdict;
             }
         }
