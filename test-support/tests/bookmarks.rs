@@ -49,7 +49,10 @@ fn bookmarks_made_on_one_device_arrive_on_another() {
         .insert(TOOLBAR_GUID, None, bookmark("https://t.example/", "T"))
         .unwrap();
     synced(&mut a);
-    synced(&mut b);
+    let result = b.sync();
+    assert_eq!(result.status, ServiceStatus::Ok, "{:?}", result.error);
+    // Taking the server's tree as it is sends nothing back.
+    assert_eq!(result.engines["bookmarks"].uploaded, 0);
     assert_eq!(tree(&b, MENU_GUID), "(Work(A ))");
     assert_eq!(tree(&b, TOOLBAR_GUID), "(T)");
 
@@ -180,4 +183,23 @@ fn date_added_only_moves_back() {
         a.bookmarks.get(&id).unwrap().unwrap().date_added,
         local_date - 1000
     );
+}
+
+#[test]
+fn a_second_sync_with_nothing_changed_sends_nothing() {
+    let server = TestServer::start();
+    let account = server.new_account("quiet-bookmarks@example.com");
+    let mut a = Device::new("A", &account);
+    a.bookmarks
+        .insert(MENU_GUID, None, bookmark("https://q.example/", "Q"))
+        .unwrap();
+    synced(&mut a);
+    let quiet = a.sync();
+    assert_eq!(quiet.status, ServiceStatus::Ok);
+    assert_eq!(
+        quiet.engines["bookmarks"].uploaded, 0,
+        "{:?}",
+        quiet.engines["bookmarks"]
+    );
+    assert_eq!(quiet.requests, 1, "{:?}", quiet.engines);
 }

@@ -226,6 +226,8 @@ impl BookmarkStore {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, BookmarksError> {
         let mut conn = sync_sql::open(path, &sync_sql::OpenOptions::default())?;
         SCHEMA.apply(&mut conn)?;
+        // The roots are made with the schema; they were added when first opened.
+        conn.execute("UPDATE items SET date_added = ? WHERE date_added = 0", [now_ms()])?;
         Ok(BookmarkStore {
             conn: Mutex::new(conn),
             sync: Mutex::new(SyncState::default()),

@@ -3,14 +3,12 @@
 //! Run it with `cargo run --release -p xtask -- demo`.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
-use serde_json::json;
+use sync_bookmarks::{BookmarkNode, ItemUpdate, MENU_GUID, NewItem, TOOLBAR_GUID};
 use sync_clients::Command;
 use sync_history::VisitTransition;
 use sync_logins::LoginEntry;
 use sync_tabs::LocalTab;
-use test_support::{Device, TestServer, ToyEngine};
+use test_support::{Device, TestServer};
 
 fn step(n: usize, total: usize, what: &str) {
     println!("[{n}/{total}] {what}");
@@ -32,18 +30,15 @@ fn main() {
         "creating an account and two devices, \"Laptop\" and \"Phone\"",
     );
     let account = server.new_account("demo@example.com");
-    // Every device carries the real engines (clients, tabs, passwords,
-    // history); `notes` is the toy engine standing in for bookmarks until
-    // they land.
-    let laptop_notes = Arc::new(ToyEngine::new("notes"));
-    let phone_notes = Arc::new(ToyEngine::new("notes"));
-    let mut laptop = Device::new("Laptop", &account).with_engine(laptop_notes.clone());
-    let mut phone = Device::new("Phone", &account).with_engine(phone_notes.clone());
+    // Every device carries the real engines: clients, tabs, passwords,
+    // history and bookmarks.
+    let mut laptop = Device::new("Laptop", &account);
+    let mut phone = Device::new("Phone", &account);
 
     step(
         3,
         STEPS,
-        "putting data on the Laptop: its device record, two logins, two open tabs, history, three notes",
+        "putting data on the Laptop: its device record, two logins, two open tabs, history, bookmarks",
     );
     for (origin, username, password) in [
         (
@@ -112,12 +107,57 @@ fn main() {
             },
         ])
         .unwrap();
-    for (i, text) in ["buy milk", "call the plumber", "sync all the things"]
-        .iter()
-        .enumerate()
-    {
-        laptop_notes.set(&format!("note{i:08}"), json!({"text": text}));
+    let reading = laptop
+        .bookmarks
+        .insert(
+            TOOLBAR_GUID,
+            None,
+            NewItem::Folder {
+                title: "Reading".into(),
+            },
+        )
+        .unwrap();
+    for (url, title) in [
+        ("https://www.rust-lang.org/learn", "Learn Rust"),
+        (
+            "https://mozilla-services.readthedocs.io/en/latest/storage/",
+            "SyncStorage API",
+        ),
+    ] {
+        laptop
+            .bookmarks
+            .insert(
+                &reading,
+                None,
+                NewItem::Bookmark {
+                    url: url.into(),
+                    title: title.into(),
+                },
+            )
+            .unwrap();
     }
+    let news = laptop
+        .bookmarks
+        .insert(
+            MENU_GUID,
+            None,
+            NewItem::Bookmark {
+                url: "https://news.example/".into(),
+                title: "News".into(),
+            },
+        )
+        .unwrap();
+    laptop
+        .bookmarks
+        .update(
+            &news,
+            ItemUpdate {
+                tags: Some(vec!["daily".into()]),
+                keyword: Some(Some("n".into())),
+                ..ItemUpdate::default()
+            },
+        )
+        .unwrap();
 
     step(4, STEPS, "syncing the Laptop, then the Phone");
     for (name, device) in [("Laptop", &mut laptop), ("Phone", &mut phone)] {
@@ -165,8 +205,34 @@ fn main() {
             page.url, page.title, page.visit_count, page.frecency
         );
     }
-    for id in phone_notes.ids() {
-        println!("      note {id}: {}", phone_notes.get(&id).unwrap()["text"]);
+    fn print_tree(node: &BookmarkNode, depth: usize) {
+        for child in &node.children {
+            let item = &child.item;
+            match &item.url {
+                Some(url) => println!(
+                    "      {:indent$}bookmark \"{}\" {url}{}",
+                    "",
+                    item.title,
+                    if item.tags.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" tags {:?}", item.tags)
+                    },
+                    indent = depth * 2
+                ),
+                None => println!(
+                    "      {:indent$}folder \"{}\"",
+                    "",
+                    item.title,
+                    indent = depth * 2
+                ),
+            }
+            print_tree(child, depth + 1);
+        }
+    }
+    for (name, root) in [("menu", MENU_GUID), ("toolbar", TOOLBAR_GUID)] {
+        println!("      bookmarks {name}:");
+        print_tree(&phone.bookmarks.get_tree(root).unwrap().unwrap(), 1);
     }
 
     step(6, STEPS, "sending a tab from the Laptop to the Phone");
