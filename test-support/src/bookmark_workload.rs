@@ -432,18 +432,7 @@ fn new_bookmark(parent: &str, title: &str, url: &str, age: i64) -> ModelItem {
 }
 
 fn tree_item(guid: &str, item: &ModelItem, with_content: bool) -> Item {
-    let content = with_content.then(|| {
-        Box::new(match item.kind {
-            Kind::Folder => Content::Folder {
-                title: item.title.clone(),
-            },
-            Kind::Separator => Content::Separator,
-            _ => Content::Bookmark {
-                title: item.title.clone(),
-                url: item.url.clone(),
-            },
-        })
-    });
+    let content = with_content.then(|| Box::new(Content::of(item.kind, &item.title, &item.url)));
     Item {
         age: item.age,
         needs_merge: item.changed,

@@ -12,7 +12,7 @@ use crate::error::BookmarksError;
 use crate::merge::fields::merge_fields;
 use crate::merge::{MergeStats, Merged, ValueState, merge};
 use crate::record::{RecordKind, RemoteRecord, Values};
-use crate::store::{placement, set_url_tags};
+use crate::store::{drop_unused_tags, placement, set_url_tags};
 use crate::tree::{
     Content, Item, Kind, ROOT_GUID, Tree, TreeBuilder, UNFILED_GUID, USER_CONTENT_ROOTS, Validity,
 };
@@ -42,17 +42,17 @@ fn local_tree(conn: &Connection, now: i64) -> Result<Tree, BookmarksError> {
         };
         let kind = BookmarkKind::from_i64(r.get(1)?).unwrap_or(BookmarkKind::Bookmark);
         let is_new = r.get::<_, i64>(7)? == 0;
-        let content = is_new.then(|| {
-            let title: String = r.get(3).unwrap_or_default();
-            Box::new(match kind {
-                BookmarkKind::Folder => Content::Folder { title },
-                BookmarkKind::Separator => Content::Separator,
-                _ => Content::Bookmark {
-                    title,
-                    url: r.get::<_, Option<String>>(4).ok().flatten().unwrap_or_default(),
-                },
-            })
-        });
+        let content = if is_new {
+            let title: String = r.get(3)?;
+            let url: Option<String> = r.get(4)?;
+            Some(Box::new(Content::of(
+                kind.tree_kind(),
+                &title,
+                url.as_deref().unwrap_or_default(),
+            )))
+        } else {
+            None
+        };
         let at = builder.add(Item {
             age: (now - r.get::<_, i64>(6)?).max(0),
             needs_merge: r.get::<_, i64>(5)? > 0,
@@ -121,16 +121,7 @@ fn remote_tree(
         }
         let content = (needs_merge && usable).then(|| {
             let v = &record.values;
-            Box::new(match kind {
-                Kind::Folder => Content::Folder {
-                    title: v.title.clone(),
-                },
-                Kind::Separator => Content::Separator,
-                _ => Content::Bookmark {
-                    title: v.title.clone(),
-                    url: v.url.clone().unwrap_or_default(),
-                },
-            })
+            Box::new(Content::of(kind, &v.title, v.url.as_deref().unwrap_or_default()))
         });
         let at = builder.add(Item {
             age: (now - r.get::<_, i64>(1)?).max(0),
@@ -337,8 +328,7 @@ pub(crate) fn merge_and_apply(tx: &Connection, now: i64) -> Result<Outcome, Book
         let doomed: Vec<&str> = ops.delete_locally.iter().map(Guid::as_str).collect();
         tx.prepare_cached("DELETE FROM items WHERE guid IN (SELECT value FROM json_each(?))")?
             .execute([serde_json::to_string(&doomed)?])?;
-        tx.prepare_cached("DELETE FROM tags WHERE url NOT IN (SELECT url FROM items WHERE url IS NOT NULL)")?
-            .execute([])?;
+        drop_unused_tags(tx)?;
     }
 
     // Tombstones: revived items lose theirs; server items the merge deleted get one.

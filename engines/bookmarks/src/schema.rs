@@ -60,11 +60,12 @@ CREATE TABLE incoming (
     payload         TEXT
 );
 
+-- The roots, added now (a dateAdded of 0 would be reuploaded by every device).
 INSERT INTO items (id, guid, kind, parent_id, position, date_added, last_modified, sync_status)
-VALUES (1, 'root________', 2, NULL, 0, 0, 0, 0),
-       (2, 'menu________', 2, 1, 0, 0, 0, 0),
-       (3, 'toolbar_____', 2, 1, 1, 0, 0, 0),
-       (4, 'unfiled_____', 2, 1, 2, 0, 0, 0),
-       (5, 'mobile______', 2, 1, 3, 0, 0, 0);
+VALUES (1, 'root________', 2, NULL, 0, unixepoch() * 1000, 0, 0),
+       (2, 'menu________', 2, 1, 0, unixepoch() * 1000, 0, 0),
+       (3, 'toolbar_____', 2, 1, 1, unixepoch() * 1000, 0, 0),
+       (4, 'unfiled_____', 2, 1, 2, unixepoch() * 1000, 0, 0),
+       (5, 'mobile______', 2, 1, 3, unixepoch() * 1000, 0, 0);
 "#,
 )]);

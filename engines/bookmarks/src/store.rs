@@ -216,6 +216,11 @@ pub(crate) fn delete_subtree(conn: &Connection, root_id: i64, now: i64) -> Resul
          DELETE FROM items WHERE id IN doomed",
     )?
     .execute([root_id])?;
+    drop_unused_tags(conn)
+}
+
+/// Forgets the tags of URLs no bookmark has any more.
+pub(crate) fn drop_unused_tags(conn: &Connection) -> Result<(), BookmarksError> {
     conn.prepare_cached("DELETE FROM tags WHERE url NOT IN (SELECT url FROM items WHERE url IS NOT NULL)")?
         .execute([])?;
     Ok(())
@@ -226,8 +231,6 @@ impl BookmarkStore {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, BookmarksError> {
         let mut conn = sync_sql::open(path, &sync_sql::OpenOptions::default())?;
         SCHEMA.apply(&mut conn)?;
-        // The roots are made with the schema; they were added when first opened.
-        conn.execute("UPDATE items SET date_added = ? WHERE date_added = 0", [now_ms()])?;
         Ok(BookmarkStore {
             conn: Mutex::new(conn),
             sync: Mutex::new(SyncState::default()),

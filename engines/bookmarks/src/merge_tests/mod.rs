@@ -114,16 +114,8 @@ impl Parser<'_> {
             if has_children || is_root(&guid) {
                 item.kind = Kind::Folder;
             }
-            item.content = content_word.map(|w| {
-                Box::new(match item.kind {
-                    Kind::Folder => Content::Folder { title: w },
-                    Kind::Separator => Content::Separator,
-                    _ => Content::Bookmark {
-                        url: format!("https://{w}/"),
-                        title: w,
-                    },
-                })
-            });
+            item.content =
+                content_word.map(|w| Box::new(Content::of(item.kind, &w, &format!("https://{w}/"))));
             b.item(item);
             b.parent_id(&guid, Guid::new(parent));
             if has_children {

@@ -147,6 +147,24 @@ pub enum Content {
     Separator,
 }
 
+impl Content {
+    /// What deduping compares for an item of `kind` with this title and
+    /// URL: folders their title, separators only their position, the rest
+    /// title and URL.
+    pub fn of(kind: Kind, title: &str, url: &str) -> Content {
+        match kind {
+            Kind::Folder => Content::Folder {
+                title: title.to_owned(),
+            },
+            Kind::Separator => Content::Separator,
+            Kind::Bookmark | Kind::Query | Kind::Livemark => Content::Bookmark {
+                title: title.to_owned(),
+                url: url.to_owned(),
+            },
+        }
+    }
+}
+
 /// One item of a tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
