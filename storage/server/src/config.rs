@@ -4,14 +4,18 @@
 //! bind = "127.0.0.1:8000"                  # loopback unless you mean otherwise
 //! public_url = "https://sync.example.com"  # how clients reach this server
 //! database = "/var/lib/sync-storage/sync.db"
-//! master_secret = "…"                      # signs tokens; generated and kept in the database if unset
+//! role = "all"                             # or "storage-only" / "token-only"
+//! master_secret = "…"                      # or ["new", "old"]: the first signs, all verify
 //! token_duration_secs = 3600
+//! metrics_bind = "127.0.0.1:9090"          # Prometheus /metrics; off unless set
 //!
 //! [auth]
 //! mode = "dev"                             # or "fxa"
 //! dev_secret = "…"                         # dev mode: signs the OAuth tokens `mint-token` prints
-//! # fxa mode: FxA's public signing keys (JWKs with kid, n, e)
-//! # fxa_jwks = [{ kid = "20190730-15e473fd", n = "…", e = "AQAB" }]
+//! # fxa mode: FxA access tokens. JWTs are checked against these keys; any
+//! # other token is sent to the OAuth server's /v1/verify.
+//! # fxa_primary_jwk = { kid = "20190730-15e473fd", n = "…", e = "AQAB" }
+//! # fxa_oauth_server_url = "https://oauth.accounts.firefox.com"
 //!
 //! [limits]
 //! max_post_records = 100
@@ -40,9 +44,17 @@ pub struct Config {
     pub public_url: Option<String>,
     /// The SQLite database file.
     pub database: PathBuf,
-    /// Secret that signs Hawk token ids and derives their keys. If unset, one
-    /// is generated on first start and kept in the database.
-    pub master_secret: Option<String>,
+    /// What this process serves: token server and storage (`all`), or one of them.
+    pub role: Role,
+    /// Secrets that sign storage tokens (Mozilla's `tokenlib` format) and
+    /// derive their Hawk keys: the first signs, every one verifies. A
+    /// storage node and the token servers in front of it share them. If
+    /// unset (role `all` only), one is generated on first start and kept in
+    /// the database.
+    pub master_secret: MasterSecrets,
+    /// Keys the unlinkable `hashed_fxa_uid` in token responses; derived
+    /// from the first master secret when unset.
+    pub metrics_hash_secret: Option<String>,
     /// How long a storage token lives.
     pub token_duration_secs: u64,
     /// How far a Hawk timestamp may be from the server's clock.
@@ -51,12 +63,81 @@ pub struct Config {
     pub batch_ttl_secs: u64,
     /// Storage node base URLs users are assigned to; defaults to `[public_url]`.
     pub nodes: Vec<String>,
+    /// The `node_type` token responses name (Mozilla's say `mysql`,
+    /// `postgres` or `spanner`; clients only report it).
+    pub node_type: String,
+    /// Where Prometheus `/metrics` is served, on a listener of its own; not
+    /// served at all when unset.
+    pub metrics_bind: Option<SocketAddr>,
     /// Log lines as JSON (`json`) or text (`text`).
     pub log_format: LogFormat,
     /// How OAuth tokens are verified.
     pub auth: AuthConfig,
     /// Request and storage limits, served in `info/configuration`.
     pub limits: Limits,
+}
+
+/// What a process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// The token server and the storage API, sharing one database: the
+    /// self-hoster's single process. Storage checks each token's uid is
+    /// still the account's current one.
+    #[default]
+    All,
+    /// Only the storage API: trusts any validly signed token for the uid in
+    /// the URL, with no account table of its own — a node behind any token
+    /// server (ours or Mozilla's) that shares its master secret.
+    StorageOnly,
+    /// Only the token server, assigning users to the configured `nodes`.
+    TokenOnly,
+}
+
+impl Role {
+    /// Whether this process answers `/1.0/sync/1.5`.
+    pub fn serves_tokens(self) -> bool {
+        self != Role::StorageOnly
+    }
+
+    /// Whether this process answers `/1.5/…`.
+    pub fn serves_storage(self) -> bool {
+        self != Role::TokenOnly
+    }
+}
+
+/// One master secret, or several (the first signs).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "OneOrMany", into = "Vec<String>")]
+pub struct MasterSecrets(pub Vec<String>);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl From<OneOrMany> for MasterSecrets {
+    fn from(v: OneOrMany) -> Self {
+        match v {
+            OneOrMany::One(s) => MasterSecrets(vec![s]),
+            OneOrMany::Many(v) => MasterSecrets(v),
+        }
+    }
+}
+
+impl From<MasterSecrets> for Vec<String> {
+    fn from(s: MasterSecrets) -> Self {
+        s.0
+    }
+}
+
+impl MasterSecrets {
+    /// Whether none is configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// Log output format.
@@ -75,13 +156,23 @@ pub enum LogFormat {
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// `dev`: tokens are HS256 JWTs signed with `dev_secret` (see
-    /// `sync-storage mint-token`). `fxa`: RS256 JWTs from Firefox Accounts,
-    /// checked against `fxa_jwks` without any network call.
+    /// `sync-storage mint-token`). `fxa`: Firefox Accounts access tokens.
     pub mode: AuthMode,
     /// The dev-mode signing secret. Required in dev mode.
     pub dev_secret: Option<String>,
-    /// FxA's public keys, for fxa mode.
-    pub fxa_jwks: Vec<RsaJwk>,
+    /// FxA's current public signing key: JWT access tokens are verified
+    /// locally against it and [`AuthConfig::fxa_secondary_jwk`].
+    pub fxa_primary_jwk: Option<RsaJwk>,
+    /// FxA's next (or previous) key, during a key rotation.
+    pub fxa_secondary_jwk: Option<RsaJwk>,
+    /// FxA's OAuth server: tokens that are not JWTs (or when no key is
+    /// configured) are checked with its `POST /v1/verify`.
+    pub fxa_oauth_server_url: String,
+    /// How long a `/v1/verify` call may take before the token server answers 503.
+    pub fxa_verify_timeout_secs: u64,
+    /// How long a token FxA verified is trusted without asking again
+    /// (0: ask every time). A revoked token keeps working at most this long.
+    pub fxa_verify_cache_secs: u64,
     /// The scope a token must carry.
     pub required_scope: String,
 }
@@ -93,11 +184,12 @@ pub enum AuthMode {
     /// Locally minted HS256 tokens (development and self-hosting without FxA).
     #[default]
     Dev,
-    /// Firefox Accounts RS256 access tokens.
+    /// Firefox Accounts access tokens.
     Fxa,
 }
 
-/// An RSA public key in JWK form.
+/// An RSA public key in JWK form, as FxA publishes it at `/v1/jwks`
+/// (other members, such as `kty`, `alg` or `fxa-createdAt`, are ignored).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RsaJwk {
     /// The key id tokens name in their header.
@@ -150,11 +242,18 @@ impl Default for AuthConfig {
         AuthConfig {
             mode: AuthMode::Dev,
             dev_secret: None,
-            fxa_jwks: Vec::new(),
+            fxa_primary_jwk: None,
+            fxa_secondary_jwk: None,
+            fxa_oauth_server_url: FXA_OAUTH_SERVER_URL.to_owned(),
+            fxa_verify_timeout_secs: 5,
+            fxa_verify_cache_secs: 60,
             required_scope: OLDSYNC_SCOPE.to_owned(),
         }
     }
 }
+
+/// Mozilla's production OAuth server.
+pub const FXA_OAUTH_SERVER_URL: &str = "https://oauth.accounts.firefox.com";
 
 /// The OAuth scope that grants Sync access.
 pub const OLDSYNC_SCOPE: &str = "https://identity.mozilla.com/apps/oldsync";
@@ -165,11 +264,15 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             public_url: None,
             database: default_database_path(),
-            master_secret: None,
+            role: Role::All,
+            master_secret: MasterSecrets::default(),
+            metrics_hash_secret: None,
             token_duration_secs: 3600,
             hawk_skew_secs: 60,
             batch_ttl_secs: 2 * 3600,
             nodes: Vec::new(),
+            node_type: "sqlite".to_owned(),
+            metrics_bind: None,
             log_format: LogFormat::Text,
             auth: AuthConfig::default(),
             limits: Limits::default(),
@@ -261,7 +364,34 @@ impl Config {
             "BIND" => self.bind = value.parse().map_err(|_| format!("`{value}` is not ip:port"))?,
             "PUBLIC_URL" => self.public_url = Some(value.to_owned()),
             "DATABASE" => self.database = PathBuf::from(value),
-            "MASTER_SECRET" => self.master_secret = Some(value.to_owned()),
+            "ROLE" => {
+                self.role = match value {
+                    "all" => Role::All,
+                    "storage-only" => Role::StorageOnly,
+                    "token-only" => Role::TokenOnly,
+                    _ => return Err("must be `all`, `storage-only` or `token-only`".into()),
+                }
+            }
+            // Comma-separated: the first signs. Generated secrets are hex.
+            "MASTER_SECRET" => {
+                self.master_secret = MasterSecrets(value.split(',').map(|s| s.trim().to_owned()).collect())
+            }
+            "METRICS_HASH_SECRET" => self.metrics_hash_secret = Some(value.to_owned()),
+            "NODE_TYPE" => self.node_type = value.to_owned(),
+            "METRICS_BIND" => {
+                self.metrics_bind = Some(value.parse().map_err(|_| format!("`{value}` is not ip:port"))?)
+            }
+            "FXA_PRIMARY_JWK" => {
+                self.auth.fxa_primary_jwk =
+                    Some(serde_json::from_str(value).map_err(|e| format!("not a JWK ({e})"))?)
+            }
+            "FXA_SECONDARY_JWK" => {
+                self.auth.fxa_secondary_jwk =
+                    Some(serde_json::from_str(value).map_err(|e| format!("not a JWK ({e})"))?)
+            }
+            "FXA_OAUTH_SERVER_URL" => self.auth.fxa_oauth_server_url = value.to_owned(),
+            "FXA_VERIFY_TIMEOUT_SECS" => self.auth.fxa_verify_timeout_secs = num(value)?,
+            "FXA_VERIFY_CACHE_SECS" => self.auth.fxa_verify_cache_secs = num(value)?,
             "TOKEN_DURATION_SECS" => self.token_duration_secs = num(value)?,
             "HAWK_SKEW_SECS" => self.hawk_skew_secs = num(value)?,
             "BATCH_TTL_SECS" => self.batch_ttl_secs = num(value)?,
@@ -305,9 +435,36 @@ impl Config {
                 "limits must satisfy max_record_payload_bytes <= max_post_bytes <= max_total_bytes".into(),
             ));
         }
-        if self.auth.mode == AuthMode::Fxa && self.auth.fxa_jwks.is_empty() {
+        if self.auth.mode == AuthMode::Fxa {
+            let url = &self.auth.fxa_oauth_server_url;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.fxa_oauth_server_url `{url}` must be http(s)"
+                )));
+            }
+            if self.auth.fxa_verify_timeout_secs == 0 {
+                return Err(ConfigError::Invalid(
+                    "auth.fxa_verify_timeout_secs must be positive".into(),
+                ));
+            }
+        }
+        if self.master_secret.0.iter().any(|s| s.is_empty()) {
+            return Err(ConfigError::Invalid("a master_secret is empty".into()));
+        }
+        if self.role != Role::All && self.master_secret.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "role {:?} needs master_secret: the secret it shares with the {}",
+                self.role,
+                if self.role == Role::StorageOnly {
+                    "token server in front of it"
+                } else {
+                    "storage nodes behind it"
+                }
+            )));
+        }
+        if self.role == Role::TokenOnly && self.nodes.is_empty() {
             return Err(ConfigError::Invalid(
-                "auth.mode = \"fxa\" needs auth.fxa_jwks".into(),
+                "role \"token-only\" needs nodes: the storage nodes it assigns users to".into(),
             ));
         }
         if self.token_duration_secs == 0 {
@@ -392,6 +549,35 @@ mod tests {
     }
 
     #[test]
+    fn roles_and_rotating_master_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "role = \"storage-only\"\nmaster_secret = [\"new\", \"old\"]\n[auth]\nfxa_primary_jwk = { kid = \"k\", n = \"AQAB\", e = \"AQAB\", kty = \"RSA\", \"fxa-createdAt\" = 1 }\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path), Vec::new()).unwrap();
+        assert_eq!(c.role, Role::StorageOnly);
+        assert!(!c.role.serves_tokens() && c.role.serves_storage());
+        assert_eq!(c.master_secret.0, ["new", "old"]);
+        assert_eq!(c.auth.fxa_primary_jwk.unwrap().kid, "k");
+        std::fs::write(&path, "master_secret = \"one\"\n").unwrap();
+        let c = Config::load(
+            Some(&path),
+            env(&[
+                ("SYNC_STORAGE_MASTER_SECRET", "a, b"),
+                ("SYNC_STORAGE_METRICS_BIND", "127.0.0.1:0"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.master_secret.0, ["a", "b"]);
+        assert!(c.metrics_bind.is_some());
+        let one = Config::load(Some(&path), Vec::new()).unwrap();
+        assert_eq!(one.master_secret.0, ["one"]);
+    }
+
+    #[test]
     fn bad_settings_are_explained() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
@@ -400,8 +586,23 @@ mod tests {
         assert!(err.to_string().contains("bnid"), "{err}");
         let err = Config::load(None, env(&[("SYNC_STORAGE_BIND", "everywhere")])).unwrap_err();
         assert!(err.to_string().contains("SYNC_STORAGE_BIND"), "{err}");
-        let err = Config::load(None, env(&[("SYNC_STORAGE_AUTH_MODE", "fxa")])).unwrap_err();
-        assert!(err.to_string().contains("fxa_jwks"), "{err}");
+        let err = Config::load(
+            None,
+            env(&[
+                ("SYNC_STORAGE_AUTH_MODE", "fxa"),
+                ("SYNC_STORAGE_FXA_OAUTH_SERVER_URL", "oauth.example"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("fxa_oauth_server_url"), "{err}");
+        let err = Config::load(None, env(&[("SYNC_STORAGE_ROLE", "storage-only")])).unwrap_err();
+        assert!(err.to_string().contains("master_secret"), "{err}");
+        let err = Config::load(
+            None,
+            env(&[("SYNC_STORAGE_ROLE", "token-only"), ("SYNC_STORAGE_MASTER_SECRET", "s")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("nodes"), "{err}");
         let err = Config::load(None, env(&[("SYNC_STORAGE_MAX_POST_RECORDS", "0")])).unwrap_err();
         assert!(matches!(err, ConfigError::Invalid(_)));
         assert!(matches!(

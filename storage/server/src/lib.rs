@@ -6,9 +6,13 @@
 //! - [`config`]: the TOML file and `SYNC_STORAGE_*` variables.
 //! - [`db`]: the SQLite store — one writer, a pool of readers, every write
 //!   request one transaction.
-//! - [`auth`]: bearer-token checks at the token server, Hawk at storage,
-//!   and the self-verifying storage tokens that link the two.
-//! - `api`: the HTTP routes (axum): `GET /1.0/sync/1.5` and `/1.5/{uid}/…`.
+//! - [`auth`]: bearer-token checks at the token server (FxA JWTs and
+//!   `/v1/verify`, or dev tokens), Hawk at storage, and the storage tokens in
+//!   Mozilla's `tokenlib` format that link the two — so our token server can
+//!   front Mozilla's storage nodes and Mozilla's token server ours.
+//! - `api`: the HTTP routes (axum): `GET /1.0/sync/1.5`, `/1.5/{uid}/…`, and
+//!   the Dockerflow `__heartbeat__`, `__lbheartbeat__`, `__version__`.
+//! - [`metrics`]: Prometheus figures on a listener of their own.
 //! - [`Server`]: binds, serves, and shuts down gracefully.
 //!
 //! **It never knows an engine or a key.** It stores the BSOs clients send,
@@ -17,6 +21,7 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod metrics;
 
 mod api;
 mod server;

@@ -145,7 +145,7 @@ fn mint_token(mut config: Config, email: &str, duration: u64) -> anyhow::Result<
             db.setting_or_init("dev_secret", || fresh)?
         }
     };
-    let token = sync_storage::auth::mint_dev_token(&secret, email, 1, duration)?;
+    let token = sync_storage::auth::mint_dev_token(&secret, email, 0, duration)?;
     let kb = {
         use ring::rand::SecureRandom;
         let mut b = [0u8; 32];

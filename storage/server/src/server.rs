@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use crate::api::{self, AppState};
 use crate::auth::{HawkVerifier, OAuthError, OAuthVerifier, TokenSecrets, mint_dev_token};
-use crate::config::{AuthMode, Config, ConfigError};
+use crate::config::{AuthMode, Config, ConfigError, MasterSecrets};
 use crate::db::{Db, DbError};
+use crate::metrics::Metrics;
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +50,7 @@ pub struct Server {
     state: Arc<AppState>,
     listener: std::net::TcpListener,
     addr: SocketAddr,
+    metrics_listener: Option<std::net::TcpListener>,
 }
 
 impl std::fmt::Debug for Server {
@@ -69,6 +71,17 @@ impl Server {
         })?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
+        let metrics_listener = match config.metrics_bind {
+            Some(metrics_addr) => {
+                let l = std::net::TcpListener::bind(metrics_addr).map_err(|source| ServerError::Bind {
+                    addr: metrics_addr,
+                    source,
+                })?;
+                l.set_nonblocking(true)?;
+                Some(l)
+            }
+            None => None,
+        };
         if config.public_url.is_none() {
             config.public_url = Some(format!("http://{addr}"));
         }
@@ -77,13 +90,12 @@ impl Server {
             source,
         };
         let db = Arc::new(Db::open(&config.database).map_err(db_err)?);
-        let master = match &config.master_secret {
-            Some(secret) => secret.clone(),
-            None => {
-                let fresh = random_secret()?;
-                db.setting_or_init("master_secret", || fresh).map_err(db_err)?
-            }
-        };
+        if config.master_secret.is_empty() {
+            // Role `all` only (validate() requires the others to configure
+            // one): a secret nobody else needs to know, kept across restarts.
+            let fresh = random_secret()?;
+            config.master_secret = MasterSecrets(vec![db.setting_or_init("master_secret", || fresh).map_err(db_err)?]);
+        }
         if config.auth.mode == AuthMode::Dev && config.auth.dev_secret.is_none() {
             let fresh = random_secret()?;
             config.auth.dev_secret = Some(db.setting_or_init("dev_secret", || fresh).map_err(db_err)?);
@@ -100,8 +112,11 @@ impl Server {
             .map_or(default_port, |authority| {
                 api::split_host(authority, default_port).1
             });
+        let secrets = TokenSecrets::new(&config.master_secret.0, config.metrics_hash_secret.as_deref())
+            .map_err(|e| ServerError::Config(ConfigError::Invalid(e.to_string())))?;
         let state = AppState {
-            secrets: TokenSecrets::new(&master),
+            secrets,
+            metrics: Arc::new(Metrics::new()),
             hawk: HawkVerifier::new(Duration::from_secs(config.hawk_skew_secs)),
             oauth: OAuthVerifier::new(&config.auth)?,
             nodes: config.nodes(),
@@ -113,12 +128,18 @@ impl Server {
             state: Arc::new(state),
             listener,
             addr,
+            metrics_listener,
         })
     }
 
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served, if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The base URL clients use (the token server is at `<url>/1.0/sync/1.5`).
@@ -143,23 +164,46 @@ impl Server {
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
         let db = self.state.db.clone();
+        let metrics = self.state.metrics.clone();
         let purger = tokio::spawn(async move {
             let mut every = tokio::time::interval(PURGE_EVERY);
             loop {
                 every.tick().await;
                 let db = db.clone();
+                let started = std::time::Instant::now();
                 match tokio::task::spawn_blocking(move || db.purge_expired()).await {
-                    Ok(Ok(n)) if n > 0 => tracing::info!(rows = n, "purged expired data"),
+                    Ok(Ok(n)) => {
+                        metrics.purged(n, started.elapsed());
+                        if n > 0 {
+                            tracing::info!(rows = n, "purged expired data");
+                        }
+                    }
                     Ok(Err(e)) => tracing::warn!(error = %e, "purge failed"),
-                    _ => {}
+                    Err(e) => tracing::warn!(error = %e, "purge task failed"),
                 }
             }
         });
+        let metrics_server = match self.metrics_listener {
+            Some(l) => {
+                let l = tokio::net::TcpListener::from_std(l)?;
+                tracing::info!(addr = ?l.local_addr().ok(), "serving /metrics");
+                let router = api::metrics_router(self.state.clone());
+                Some(tokio::spawn(async move {
+                    if let Err(e) = axum::serve(l, router).await {
+                        tracing::warn!(error = %e, "metrics listener stopped");
+                    }
+                }))
+            }
+            None => None,
+        };
         tracing::info!(addr = %self.addr, url = %self.state.config.public_url(), "serving");
         let result = axum::serve(listener, api::router(self.state))
             .with_graceful_shutdown(shutdown)
             .await;
         purger.abort();
+        if let Some(m) = metrics_server {
+            m.abort();
+        }
         tracing::info!("stopped");
         Ok(result?)
     }
@@ -170,6 +214,7 @@ impl Server {
         let server = Server::bind(config)?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let addr = server.local_addr();
+        let metrics_addr = server.metrics_addr();
         let public_url = server.public_url();
         let dev_secret = server.dev_secret();
         let db = server.db();
@@ -186,6 +231,7 @@ impl Server {
             })?;
         Ok(RunningServer {
             addr,
+            metrics_addr,
             public_url,
             dev_secret,
             db,
@@ -198,6 +244,7 @@ impl Server {
 /// A server running in the background; stops when dropped.
 pub struct RunningServer {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     public_url: String,
     dev_secret: Option<String>,
     db: Arc<Db>,
@@ -217,6 +264,11 @@ impl RunningServer {
         self.addr
     }
 
+    /// Where `/metrics` is served, if `metrics_bind` was set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
     /// Its base URL.
     pub fn url(&self) -> &str {
         &self.public_url
@@ -230,7 +282,7 @@ impl RunningServer {
     /// A dev-mode OAuth token for `email` (dev mode only).
     pub fn mint_token(&self, email: &str) -> Option<String> {
         let secret = self.dev_secret.as_deref()?;
-        mint_dev_token(secret, email, 1, 3600).ok()
+        mint_dev_token(secret, email, 0, 3600).ok()
     }
 
     /// The dev-mode token secret, if in dev mode.

@@ -49,10 +49,83 @@ fn bad_bearer_tokens_and_key_ids_are_refused() {
     let good = s.server.mint_token("x@example.com").unwrap();
     refused(tokens.fetch_token(&good, "garbage"), "invalid-credentials");
     refused(tokens.fetch_token(&good, "12-tooshort"), "invalid-credentials");
-    // Without any Authorization header at all.
-    let r = reqwest::blocking::get(s.url("/1.0/sync/1.5")).unwrap();
+
+    // Mozilla's bodies, with X-Timestamp and nosniff even on refusals.
+    let raw = reqwest::blocking::Client::new();
+    let url = s.url("/1.0/sync/1.5");
+    let r = raw.get(&url).send().unwrap();
     assert_eq!(r.status(), 401);
-    assert_eq!(json(r)["status"], "invalid-credentials");
+    assert!(r.headers().get("x-timestamp").is_some());
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        json(r),
+        json!({"status": "error", "errors": [{"location": "body", "name": "", "description": "Unauthorized"}]})
+    );
+    let r = raw.get(&url).header("Authorization", "Basic abc").send().unwrap();
+    assert_eq!(json(r)["errors"][0]["description"], "Unsupported");
+    let r = raw.get(&url).bearer_auth(&good).send().unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(json(r)["status"], "invalid-key-id");
+    let r = raw
+        .get(&url)
+        .bearer_auth("garbage")
+        .header("X-KeyID", &key_id)
+        .send()
+        .unwrap();
+    assert_eq!(
+        json(r),
+        json!({"status": "invalid-credentials", "errors": [{"location": "body", "name": "", "description": "Unauthorized"}]})
+    );
+    // Another application or version is a 404.
+    for path in ["/1.0/push/1.5", "/1.0/sync/1.1"] {
+        let r = raw.get(s.url(path)).bearer_auth(&good).header("X-KeyID", &key_id).send().unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        assert_eq!(json(r)["errors"][0]["location"], "url");
+    }
+}
+
+#[test]
+fn token_responses_have_mozillas_fields_and_honour_duration() {
+    let s = TestServer::start();
+    let oauth = s.server.mint_token("fields@example.com").unwrap();
+    let key_id = SyncRootKey::new(&[8u8; 32], 1_700_000_000_000).unwrap().key_id();
+    let raw = reqwest::blocking::Client::new();
+    let get = |query: &str| {
+        raw.get(s.url(&format!("/1.0/sync/1.5{query}")))
+            .bearer_auth(&oauth)
+            .header("X-KeyID", &key_id)
+            .send()
+            .unwrap()
+    };
+    let r = get("");
+    assert_eq!(r.status(), 200);
+    let timestamp: u64 = r.headers()["x-timestamp"].to_str().unwrap().parse().unwrap();
+    assert!(timestamp > 1_700_000_000);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    let body = json(r);
+    let mut fields: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        ["api_endpoint", "duration", "hashalg", "hashed_fxa_uid", "id", "key", "node_type", "uid"]
+    );
+    assert_eq!(body["hashalg"], "sha256");
+    assert_eq!(body["node_type"], "sqlite");
+    assert_eq!(body["duration"], 3600);
+    // The id is a tokenlib v1 token: padded base64url, payload then signature.
+    let id = body["id"].as_str().unwrap();
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE, id).unwrap();
+    let payload: serde_json::Value = serde_json::from_slice(&bytes[..bytes.len() - 32]).unwrap();
+    assert_eq!(payload["uid"], body["uid"]);
+    assert!(payload["expires"].is_f64());
+    assert_eq!(payload["salt"].as_str().unwrap().len(), 6);
+    assert_eq!(payload["hashed_fxa_uid"], body["hashed_fxa_uid"]);
+    assert_eq!(payload["fxa_kid"], key_id.as_str(), "13-digit keys_changed_at, as X-KeyID here");
+    assert_eq!(payload["hashed_device_id"].as_str().unwrap().len(), 32);
+
+    assert_eq!(json(get("?duration=60"))["duration"], 60);
+    assert_eq!(json(get("?duration=999999"))["duration"], 3600, "capped");
+    assert_eq!(json(get("?duration=soon"))["duration"], 3600, "ignored");
 }
 
 #[test]
@@ -63,9 +136,9 @@ fn key_generations_only_move_forward() {
     let key_id = |kb: u8, at: u64| SyncRootKey::new(&[kb; 32], at).unwrap().key_id();
 
     let first = tokens.fetch_token(&oauth, &key_id(1, 100)).unwrap();
-    // New keys need a newer keysChangedAt.
+    // New keys need a newer keysChangedAt (Mozilla: invalid-client-state).
     match tokens.fetch_token(&oauth, &key_id(2, 100)) {
-        Err(Error::TokenRejected { reason, .. }) => assert!(reason.starts_with("invalid-keysChangedAt")),
+        Err(Error::TokenRejected { reason, .. }) => assert!(reason.starts_with("invalid-client-state")),
         other => panic!("{other:?}"),
     }
     // An older keysChangedAt is refused.
@@ -294,104 +367,4 @@ fn node_reassignment_makes_old_tokens_fail_with_401() {
     assert_eq!(second.uid, new_uid);
     assert!(second.api_endpoint.starts_with("http://127.0.0.1:2/"));
     assert_eq!(served_here(second).get("/info/collections").status(), 200);
-}
-
-mod fxa_mode {
-    use super::*;
-    use base64::Engine as _;
-    use jsonwebtoken::{Algorithm, EncodingKey, Header};
-    use sync_storage::config::{AuthMode, RsaJwk};
-
-    struct FxaKey {
-        kid: String,
-        n: String,
-        e: String,
-        private: Vec<u8>,
-    }
-
-    fn fxa_key() -> FxaKey {
-        let v: serde_json::Value = serde_json::from_str(include_str!("fixtures/fxa_test_key.json")).unwrap();
-        FxaKey {
-            kid: v["kid"].as_str().unwrap().into(),
-            n: v["n"].as_str().unwrap().into(),
-            e: v["e"].as_str().unwrap().into(),
-            private: base64::engine::general_purpose::STANDARD
-                .decode(v["private_pkcs1_der_b64"].as_str().unwrap())
-                .unwrap(),
-        }
-    }
-
-    fn fxa_token(key: &FxaKey, kid: &str, claims: serde_json::Value) -> String {
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(kid.into());
-        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_der(&key.private)).unwrap()
-    }
-
-    fn now() -> u64 {
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-    }
-
-    #[test]
-    fn fxa_access_tokens_are_verified_against_the_configured_key() {
-        let key = fxa_key();
-        let s = TestServer::start_with(|c| {
-            c.auth.mode = AuthMode::Fxa;
-            c.auth.fxa_jwks = vec![RsaJwk {
-                kid: key.kid.clone(),
-                n: key.n.clone(),
-                e: key.e.clone(),
-            }];
-        });
-        assert!(
-            s.server.mint_token("x@example.com").is_none(),
-            "no dev tokens in fxa mode"
-        );
-        let tokens = token_client(&s);
-        let key_id = SyncRootKey::new(&[5u8; 32], 10).unwrap().key_id();
-        let claims = |scope: &str, exp: u64| {
-            json!({"sub": "0123456789abcdef0123456789abcdef", "scope": scope, "exp": exp,
-                   "iat": now(), "client_id": "5882386c6d801776", "fxa-generation": 1})
-        };
-        let good = fxa_token(
-            &key,
-            &key.kid,
-            claims("profile https://identity.mozilla.com/apps/oldsync", now() + 600),
-        );
-        let token = tokens.fetch_token(&good, &key_id).unwrap();
-        assert_eq!(Account::new(token).get("/info/collections").status(), 200);
-
-        for (what, bad) in [
-            (
-                "no sync scope",
-                fxa_token(&key, &key.kid, claims("profile", now() + 600)),
-            ),
-            (
-                "expired",
-                fxa_token(
-                    &key,
-                    &key.kid,
-                    claims("https://identity.mozilla.com/apps/oldsync", now() - 3600),
-                ),
-            ),
-            (
-                "unknown key id",
-                fxa_token(
-                    &key,
-                    "other-kid",
-                    claims("https://identity.mozilla.com/apps/oldsync", now() + 600),
-                ),
-            ),
-        ] {
-            match tokens.fetch_token(&bad, &key_id) {
-                Err(Error::TokenRejected { status: 401, .. }) => {}
-                other => panic!("{what}: {other:?}"),
-            }
-        }
-        // A dev-mode token is not an FxA token.
-        let dev = sync_storage::auth::mint_dev_token("secret", "x@example.com", 1, 600).unwrap();
-        assert!(tokens.fetch_token(&dev, &key_id).is_err());
-    }
 }

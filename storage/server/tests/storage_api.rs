@@ -144,8 +144,9 @@ fn post_reports_success_and_failure_per_bso() {
             {"id": "bbbbbbbbbbbb", "payload": "two", "ttl": 3600},
             {"id": "cccccccccccc", "payload": "x".repeat(51)},
             {"id": "dddddddddddd", "sortindex": "nope"},
-            {"payload": "no id"},
+            {"id": "x".repeat(65)},
             {"id": "eeeeeeeeeeee", "payload": 1},
+            {"id": "ffffffffffff", "payload": "p", "parentid": "unknown field"},
         ]),
         &[],
     );
@@ -153,10 +154,12 @@ fn post_reports_success_and_failure_per_bso() {
     let modified = ts_header(r.headers(), "x-last-modified");
     let body = json(r);
     assert_eq!(body["success"], json!(["aaaaaaaaaaaa", "bbbbbbbbbbbb"]));
-    assert_eq!(body["failed"]["cccccccccccc"], json!(["payload too large"]));
-    assert_eq!(body["failed"]["dddddddddddd"], json!(["invalid sortindex"]));
-    assert_eq!(body["failed"][""], json!(["invalid id"]));
-    assert_eq!(body["failed"]["eeeeeeeeeeee"], json!(["invalid payload"]));
+    // One reason string per id, as the 1.5 API shows.
+    assert_eq!(body["failed"]["cccccccccccc"], json!("payload too large"));
+    assert_eq!(body["failed"]["dddddddddddd"], json!("invalid sortindex"));
+    assert_eq!(body["failed"]["x".repeat(65)], json!("invalid id"));
+    assert_eq!(body["failed"]["eeeeeeeeeeee"], json!("invalid payload"));
+    assert_eq!(body["failed"]["ffffffffffff"], json!("unknown field"));
     assert_eq!(
         (body["modified"].as_f64().unwrap() * 1000.0).round() as i64,
         modified
@@ -191,11 +194,28 @@ fn post_accepts_newlines_and_refuses_other_media() {
         Some(("application/xml", b"<bsos/>".to_vec())),
     );
     assert_eq!(r.status(), 415);
+    // Not JSON: 6. JSON, but not a list of BSOs with distinct ids: 8.
+    for (body, code) in [
+        (&b"[{\"id\":"[..], "6"),
+        (b"{\"id\":\"a\"}", "8"),
+        (b"[\"a\"]", "8"),
+        (b"[{\"payload\":\"no id\"}]", "8"),
+        (b"[{\"id\":\"a\"},{\"id\":\"a\"}]", "8"),
+    ] {
+        let r = a.send("POST", "/storage/c", &[], Some(("application/json", body.to_vec())));
+        assert_eq!(
+            (r.status().as_u16(), r.text().unwrap()),
+            (400, code.into()),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    // Strict newlines: a blank line in the middle is not a BSO.
     let r = a.send(
         "POST",
         "/storage/c",
         &[],
-        Some(("application/json", b"{\"id\":1}".to_vec())),
+        Some(("application/newlines", b"{\"id\":\"a\"}\n\n{\"id\":\"b\"}\n".to_vec())),
     );
     assert_eq!((r.status().as_u16(), r.text().unwrap()), (400, "6".into()));
 }
@@ -405,7 +425,14 @@ fn deletes() {
 
     assert_eq!(a.send("DELETE", "/storage/c", &[], None).status(), 200);
     assert!(json(a.get("/info/collections")).get("c").is_none());
-    assert_eq!(a.send("DELETE", "/storage/c", &[], None).status(), 404);
+    // A collection that does not exist is not a 404 (1.5 API; Mozilla
+    // answers with the user's last-modified time, and so do we).
+    let user_modified = ts_header(a.get("/info/collections").headers(), "x-last-modified");
+    for path in ["/storage/c", "/storage/never?ids=a,b"] {
+        let r = a.send("DELETE", path, &[], None);
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(ts_header(r.headers(), "x-last-modified"), user_modified, "{path}");
+    }
 
     let r = a.send("DELETE", "/storage", &[], None);
     assert_eq!(r.status(), 200);

@@ -1,17 +1,45 @@
-//! Every refusal the API can give, and how it looks on the wire.
+//! Every refusal the storage API can give, and how it looks on the wire.
+//!
+//! Every 4xx body is `application/json` and one of the 1.5 API's response
+//! codes, a bare JSON number:
+//!
+//! | answer | body | when |
+//! |---|---|---|
+//! | 400 | `6` | the body is not JSON at all |
+//! | 400 | `8` | a BSO is invalid: JSON that is not a list of objects, a BSO without an id, unknown fields in a PUT |
+//! | 400 | `13` | the collection name is invalid |
+//! | 400 | `17` | a count or size limit, or an `X-Weave-*` header over one |
+//! | 400 | `1` | a malformed header or query parameter |
+//! | 401 | `0` | Hawk or the token refused (Mozilla's storage nodes answer `0` too) |
+//! | 403 | `14` | over quota (Mozilla answers 403 with 14) |
+//! | 404 | `0` | no such BSO, or no such route (as Mozilla's `render_404`) |
+//! | 405, 406, 415 | `1` | method, `Accept` or `Content-Type` not supported |
+//! | 412 | `0` | `X-If-Unmodified-Since` failed; `X-Last-Modified` says when it changed |
+//! | 413 | `17` | the request body is over `max_request_bytes` or a payload over `max_record_payload_bytes` |
+//!
+//! Where the 1.5 API names no code (401, 404, 405, 406, 412, 415) the
+//! choice follows Mozilla's production server or, where it sends no body,
+//! uses `0` for "nothing more to say" and `1` ("illegal method/protocol")
+//! for requests the protocol does not allow.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
+use super::{X_LAST_MODIFIED, ts_header};
 use crate::db::DbError;
 
-/// The protocol's numeric error codes (sent as the JSON body of a 400).
+/// The protocol's numeric error codes (sent as the JSON body of a 4xx).
 pub mod code {
+    /// Nothing more specific to say (Mozilla's `UnknownError`).
+    pub const UNKNOWN: u32 = 0;
+    /// Illegal method/protocol: a malformed header or parameter.
+    pub const ILLEGAL_METHOD: u32 = 1;
     /// The request body is not valid JSON.
     pub const MALFORMED_JSON: u32 = 6;
     /// A BSO is invalid.
     pub const INVALID_BSO: u32 = 8;
+    /// The collection name is invalid.
+    pub const INVALID_COLLECTION: u32 = 13;
     /// The account is over its quota.
     pub const OVER_QUOTA: u32 = 14;
     /// A size or count limit was exceeded.
@@ -21,30 +49,33 @@ pub mod code {
 /// An error answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// 304.
+    /// 304, with the resource's last-modified time (ms).
     #[error("not modified")]
-    NotModified,
+    NotModified(i64),
     /// 400 with a protocol error code as the JSON body.
     #[error("bad request (code {0})")]
     Code(u32),
-    /// 400 for a malformed parameter or header, explained in text.
+    /// 400 for a malformed parameter or header (code 1); the reason is logged.
     #[error("bad request: {0}")]
     BadParam(String),
     /// 401 from storage: bad, expired or stale token, or another user's URL.
     #[error("unauthorized")]
     Unauthorized,
-    /// 401 from the token server, with its status string.
-    #[error("token refused: {0}")]
-    TokenRefused(&'static str),
     /// 403 with code 14.
     #[error("over quota")]
     OverQuota,
     /// 404.
     #[error("not found")]
     NotFound,
-    /// 412.
+    /// 405.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 406: no format the client accepts.
+    #[error("not acceptable")]
+    NotAcceptable,
+    /// 412, with the resource's last-modified time (ms).
     #[error("precondition failed")]
-    PreconditionFailed,
+    PreconditionFailed(i64),
     /// 413.
     #[error("request too large")]
     TooLarge,
@@ -62,7 +93,7 @@ pub enum ApiError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::PreconditionFailed => ApiError::PreconditionFailed,
+            DbError::PreconditionFailed(modified) => ApiError::PreconditionFailed(modified),
             DbError::NotFound => ApiError::NotFound,
             DbError::OverQuota => ApiError::OverQuota,
             DbError::BatchNotFound => {
@@ -81,7 +112,8 @@ fn is_busy(e: &rusqlite::Error) -> bool {
         if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
-fn json_body(status: StatusCode, body: String) -> Response {
+/// A JSON answer: `status` with `body` (already JSON text).
+pub(crate) fn json_body(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
     response
         .headers_mut()
@@ -89,26 +121,50 @@ fn json_body(status: StatusCode, body: String) -> Response {
     response
 }
 
+/// The protocol code a bare 4xx of `status` carries (for answers made
+/// outside the handlers: body-size rejections, unknown routes).
+pub(crate) fn code_for_status(status: StatusCode) -> u32 {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => code::SIZE_LIMIT_EXCEEDED,
+        StatusCode::BAD_REQUEST
+        | StatusCode::METHOD_NOT_ALLOWED
+        | StatusCode::NOT_ACCEPTABLE
+        | StatusCode::LENGTH_REQUIRED
+        | StatusCode::UNSUPPORTED_MEDIA_TYPE => code::ILLEGAL_METHOD,
+        _ => code::UNKNOWN,
+    }
+}
+
+fn with_last_modified(mut response: Response, modified: i64) -> Response {
+    response.headers_mut().insert(X_LAST_MODIFIED, ts_header(modified));
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let coded = |status: StatusCode, code: u32| json_body(status, code.to_string());
         match self {
-            ApiError::NotModified => StatusCode::NOT_MODIFIED.into_response(),
-            ApiError::Code(code) => json_body(StatusCode::BAD_REQUEST, code.to_string()),
-            ApiError::BadParam(reason) => (StatusCode::BAD_REQUEST, reason).into_response(),
-            ApiError::Unauthorized => json_body(StatusCode::UNAUTHORIZED, "\"unauthorized\"".into()),
-            ApiError::TokenRefused(status) => json_body(
-                StatusCode::UNAUTHORIZED,
-                json!({
-                    "status": status,
-                    "errors": [{"location": "body", "name": "", "description": "Unauthorized"}]
-                })
-                .to_string(),
+            ApiError::NotModified(modified) => {
+                with_last_modified(StatusCode::NOT_MODIFIED.into_response(), modified)
+            }
+            ApiError::Code(code) => coded(StatusCode::BAD_REQUEST, code),
+            ApiError::BadParam(reason) => {
+                tracing::debug!(%reason, "bad request");
+                coded(StatusCode::BAD_REQUEST, code::ILLEGAL_METHOD)
+            }
+            ApiError::Unauthorized => coded(StatusCode::UNAUTHORIZED, code::UNKNOWN),
+            ApiError::OverQuota => coded(StatusCode::FORBIDDEN, code::OVER_QUOTA),
+            ApiError::NotFound => coded(StatusCode::NOT_FOUND, code::UNKNOWN),
+            ApiError::MethodNotAllowed => coded(StatusCode::METHOD_NOT_ALLOWED, code::ILLEGAL_METHOD),
+            ApiError::NotAcceptable => coded(StatusCode::NOT_ACCEPTABLE, code::ILLEGAL_METHOD),
+            ApiError::PreconditionFailed(modified) => with_last_modified(
+                coded(StatusCode::PRECONDITION_FAILED, code::UNKNOWN),
+                modified,
             ),
-            ApiError::OverQuota => json_body(StatusCode::FORBIDDEN, code::OVER_QUOTA.to_string()),
-            ApiError::NotFound => json_body(StatusCode::NOT_FOUND, "0".into()),
-            ApiError::PreconditionFailed => json_body(StatusCode::PRECONDITION_FAILED, "0".into()),
-            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE.into_response(),
+            ApiError::TooLarge => coded(StatusCode::PAYLOAD_TOO_LARGE, code::SIZE_LIMIT_EXCEEDED),
+            ApiError::UnsupportedMediaType => {
+                coded(StatusCode::UNSUPPORTED_MEDIA_TYPE, code::ILLEGAL_METHOD)
+            }
             ApiError::Unavailable => {
                 let mut response = json_body(StatusCode::SERVICE_UNAVAILABLE, "\"server busy\"".into());
                 response

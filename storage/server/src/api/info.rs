@@ -1,17 +1,47 @@
 //! `info/*`: the account-wide documents.
+//!
+//! Every view answers with `X-Last-Modified` = the user's last write (the
+//! "resource" Mozilla's server reads for requests naming no collection),
+//! honours `X-If-Modified-Since` (304) and `X-If-Unmodified-Since` (412)
+//! against it, and counts its entries in `X-Weave-Records` as Mozilla's does.
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri};
+use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::params::Conditions;
-use super::{ApiError, AppState, X_LAST_MODIFIED, ts_header, ts_json};
+use super::{ApiError, AppState, json_with_last_modified, reply_format, ts_json};
+use crate::auth::TokenPayload;
+use crate::db::Db;
 
 type Result<T> = std::result::Result<T, ApiError>;
+
+/// Reads one view: `read` returns the body and its number of entries.
+async fn view(
+    state: &Arc<AppState>,
+    payload: TokenPayload,
+    headers: &HeaderMap,
+    read: impl FnOnce(&Db, u64) -> Result<(Value, usize)> + Send + 'static,
+) -> Result<Response> {
+    reply_format(headers, false)?;
+    let conditions = Conditions::from_headers(headers)?;
+    let (modified, body, entries) = state
+        .with_db(payload, move |db, uid| {
+            let modified = db.user_modified(uid)?;
+            conditions.check_read(modified)?;
+            let (body, entries) = read(db, uid)?;
+            Ok((modified, body, entries))
+        })
+        .await?;
+    let mut response = json_with_last_modified(&body, modified);
+    response
+        .headers_mut()
+        .insert("x-weave-records", HeaderValue::from(entries));
+    Ok(response)
+}
 
 /// `GET info/collections`: every collection's time; 304 when nothing changed.
 pub async fn collections(
@@ -21,20 +51,17 @@ pub async fn collections(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
-    let conditions = Conditions::from_headers(&headers)?;
-    let (modified, collections) = state
-        .with_db(claims, move |db, uid| {
-            let modified = db.user_modified(uid)?;
-            conditions.check_read(modified)?;
-            Ok((modified, db.collection_timestamps(uid)?))
-        })
-        .await?;
-    let body: Map<String, Value> = collections
-        .into_iter()
-        .map(|(name, ms)| (name, ts_json(ms)))
-        .collect();
-    Ok(([(X_LAST_MODIFIED, ts_header(modified))], Json(body)).into_response())
+    let payload = state.authenticate_allowing_expired(&method, &uri, &headers, &uid)?;
+    view(&state, payload, &headers, |db, uid| {
+        let body: Map<String, Value> = db
+            .collection_timestamps(uid)?
+            .into_iter()
+            .map(|(name, ms)| (name, ts_json(ms)))
+            .collect();
+        let n = body.len();
+        Ok((Value::Object(body), n))
+    })
+    .await
 }
 
 /// `GET info/configuration`: the limits.
@@ -45,19 +72,21 @@ pub async fn configuration(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
-    state.with_db(claims, |_, _| Ok(())).await?;
-    let l = &state.config.limits;
-    Ok(Json(json!({
-        "max_request_bytes": l.max_request_bytes,
-        "max_post_records": l.max_post_records,
-        "max_post_bytes": l.max_post_bytes,
-        "max_total_records": l.max_total_records,
-        "max_total_bytes": l.max_total_bytes,
-        "max_record_payload_bytes": l.max_record_payload_bytes,
-        "max_quota_limit": l.quota_bytes,
-    }))
-    .into_response())
+    let payload = state.authenticate(&method, &uri, &headers, b"", &uid)?;
+    let l = state.config.limits.clone();
+    view(&state, payload, &headers, move |_, _| {
+        let body = json!({
+            "max_request_bytes": l.max_request_bytes,
+            "max_post_records": l.max_post_records,
+            "max_post_bytes": l.max_post_bytes,
+            "max_total_records": l.max_total_records,
+            "max_total_bytes": l.max_total_bytes,
+            "max_record_payload_bytes": l.max_record_payload_bytes,
+            "max_quota_limit": l.quota_bytes,
+        });
+        Ok((body, 7))
+    })
+    .await
 }
 
 /// `GET info/quota`: `[KB used, KB allowed per collection or null]`.
@@ -68,15 +97,14 @@ pub async fn quota(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
-    let used: i64 = state
-        .with_db(claims, |db, uid| {
-            Ok(db.collection_bytes(uid)?.iter().map(|(_, b)| b).sum())
-        })
-        .await?;
+    let payload = state.authenticate(&method, &uri, &headers, b"", &uid)?;
     let quota = state.config.limits.quota_bytes;
-    let limit = (quota > 0).then(|| kb(quota as i64));
-    Ok(Json(json!([kb(used), limit])).into_response())
+    view(&state, payload, &headers, move |db, uid| {
+        let used: i64 = db.collection_bytes(uid)?.iter().map(|(_, b)| b).sum();
+        let limit = (quota > 0).then(|| kb(quota as i64));
+        Ok((json!([kb(used), limit]), 2))
+    })
+    .await
 }
 
 /// `GET info/collection_usage`: KB per collection.
@@ -87,12 +115,17 @@ pub async fn collection_usage(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
-    let usage = state
-        .with_db(claims, |db, uid| Ok(db.collection_bytes(uid)?))
-        .await?;
-    let body: Map<String, Value> = usage.into_iter().map(|(c, b)| (c, json!(kb(b)))).collect();
-    Ok(Json(body).into_response())
+    let payload = state.authenticate(&method, &uri, &headers, b"", &uid)?;
+    view(&state, payload, &headers, |db, uid| {
+        let body: Map<String, Value> = db
+            .collection_bytes(uid)?
+            .into_iter()
+            .map(|(c, b)| (c, json!(kb(b))))
+            .collect();
+        let n = body.len();
+        Ok((Value::Object(body), n))
+    })
+    .await
 }
 
 /// `GET info/collection_counts`: BSOs per collection.
@@ -103,16 +136,18 @@ pub async fn collection_counts(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
-    let counts = state
-        .with_db(claims, |db, uid| Ok(db.collection_counts(uid)?))
-        .await?;
-    let body: Map<String, Value> = counts
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(c, n)| (c, json!(n)))
-        .collect();
-    Ok(Json(body).into_response())
+    let payload = state.authenticate(&method, &uri, &headers, b"", &uid)?;
+    view(&state, payload, &headers, |db, uid| {
+        let body: Map<String, Value> = db
+            .collection_counts(uid)?
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| (c, json!(n)))
+            .collect();
+        let n = body.len();
+        Ok((Value::Object(body), n))
+    })
+    .await
 }
 
 /// Bytes to KB, as a number with at most two decimals.

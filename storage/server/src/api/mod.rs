@@ -2,6 +2,7 @@
 
 mod error;
 mod info;
+mod ops;
 mod params;
 mod storage;
 mod token;
@@ -10,18 +11,20 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use sync15::ServerTimestamp;
 
 pub use error::ApiError;
 
-use crate::auth::{HawkVerifier, OAuthVerifier, SignedRequest, TokenClaims, TokenSecrets};
-use crate::config::Config;
+use crate::auth::{HawkVerifier, OAuthVerifier, SignedRequest, TokenPayload, TokenSecrets};
+use crate::config::{Config, Role};
 use crate::db::{Db, now_ms};
+use crate::metrics::Metrics;
 
 /// What every handler shares.
 pub struct AppState {
@@ -30,17 +33,41 @@ pub struct AppState {
     pub secrets: TokenSecrets,
     pub hawk: HawkVerifier,
     pub oauth: OAuthVerifier,
+    pub metrics: Arc<Metrics>,
     /// The nodes users are assigned to.
     pub nodes: Vec<String>,
     /// The port to assume when a request's Host header has none.
     pub default_port: u16,
 }
 
-/// The whole API.
+/// The whole API, as far as the configured role serves it, with the
+/// Dockerflow endpoints; everything else is a JSON 404.
 pub fn router(state: Arc<AppState>) -> Router {
+    let role = state.config.role;
+    let mut router = Router::new()
+        .route("/__heartbeat__", get(ops::heartbeat))
+        .route("/__lbheartbeat__", get(ops::lbheartbeat))
+        .route("/__version__", get(ops::version));
+    if role.serves_tokens() {
+        router = router.merge(
+            Router::new()
+                .route("/1.0/{application}/{version}", get(token::get_token))
+                .layer(middleware::from_fn(token::token_headers)),
+        );
+    }
+    if role.serves_storage() {
+        router = router.merge(storage_routes(&state));
+    }
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+fn storage_routes(state: &AppState) -> Router<Arc<AppState>> {
     let body_limit = usize::try_from(state.config.limits.max_request_bytes).unwrap_or(usize::MAX);
     Router::new()
-        .route("/1.0/sync/1.5", get(token::get_token))
         .route("/1.5/{uid}", delete(storage::delete_everything))
         .route("/1.5/{uid}/", delete(storage::delete_everything))
         .route("/1.5/{uid}/storage", delete(storage::delete_everything))
@@ -62,29 +89,78 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .delete(storage::delete_bso),
         )
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn(stamp_and_log))
-        .with_state(state)
+        .layer(middleware::from_fn(storage_headers))
 }
 
-/// Adds `X-Weave-Timestamp` to every response that lacks one (writes set
-/// their own, equal to the write's time) and logs the request.
-async fn stamp_and_log(request: Request, next: Next) -> Response {
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Logs each request and counts it in the metrics, by route template.
+async fn observe(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
     let path = request.uri().path().to_owned();
-    let mut response = next.run(request).await;
-    if !response.headers().contains_key(X_WEAVE_TIMESTAMP) {
-        response
-            .headers_mut()
-            .insert(X_WEAVE_TIMESTAMP, ts_header(now_ms()));
-    }
+    let response = next.run(request).await;
+    let took = started.elapsed();
+    state
+        .metrics
+        .request(&route, method.as_str(), response.status().as_u16(), took);
     tracing::info!(
         %method,
         path,
         status = response.status().as_u16(),
-        micros = started.elapsed().as_micros() as u64,
+        micros = took.as_micros() as u64,
         "request"
     );
+    response
+}
+
+/// On every storage answer: `X-Weave-Timestamp` (writes set their own,
+/// equal to the write's time; otherwise now, but never earlier than the
+/// answer's `X-Last-Modified`, as the 1.5 API requires and Mozilla's
+/// `weave` middleware does), and a protocol code as the JSON body of any
+/// 4xx produced outside the handlers (an over-long body, a bad extractor).
+async fn storage_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.is_client_error() && status != StatusCode::NOT_MODIFIED && !is_json {
+        let headers = std::mem::take(response.headers_mut());
+        response = error::json_body(status, error::code_for_status(status).to_string());
+        for (name, value) in headers.iter() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                response.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+    }
+    if !response.headers().contains_key(X_WEAVE_TIMESTAMP) {
+        let last_modified = response
+            .headers()
+            .get(X_LAST_MODIFIED)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| ServerTimestamp::parse(v).ok())
+            .map_or(0, |ts| ts.as_millis());
+        response
+            .headers_mut()
+            .insert(X_WEAVE_TIMESTAMP, ts_header(now_ms().max(last_modified)));
+    }
     response
 }
 
@@ -102,10 +178,65 @@ pub(crate) fn ts_json(ms: i64) -> serde_json::Value {
     serde_json::to_value(ServerTimestamp::from_millis(ms)).unwrap_or(serde_json::Value::Null)
 }
 
+/// A JSON body with `X-Last-Modified`.
+pub(crate) fn json_with_last_modified(body: &impl serde::Serialize, modified: i64) -> Response {
+    let mut response = axum::Json(body).into_response();
+    response.headers_mut().insert(X_LAST_MODIFIED, ts_header(modified));
+    response
+}
+
+/// The formats a GET can answer in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReplyFormat {
+    /// `application/json`.
+    Json,
+    /// `application/newlines`: one JSON value per line.
+    Newlines,
+}
+
+/// Picks the reply format from `Accept`, highest quality first, as
+/// Mozilla's server does (`get_accepted`): `*/*`, `application/*`,
+/// `application/json` and (for old clients) `text/plain` mean JSON;
+/// `application/newlines` only where `newlines_allowed`. No header, or
+/// one that does not parse, means JSON; a header naming only other types
+/// is a 406.
+pub(crate) fn reply_format(headers: &HeaderMap, newlines_allowed: bool) -> Result<ReplyFormat, ApiError> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Ok(ReplyFormat::Json);
+    };
+    let mut candidates: Vec<(f32, String)> = accept
+        .split(',')
+        .filter_map(|item| {
+            let mut parts = item.split(';');
+            let media = parts.next()?.trim().to_ascii_lowercase();
+            let quality = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (!media.is_empty()).then_some((quality, media))
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Ok(ReplyFormat::Json);
+    }
+    candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (quality, media) in candidates {
+        if quality <= 0.0 {
+            continue;
+        }
+        match media.as_str() {
+            "*/*" | "application/*" | "application/json" | "text/plain" => return Ok(ReplyFormat::Json),
+            "application/newlines" if newlines_allowed => return Ok(ReplyFormat::Newlines),
+            _ => {}
+        }
+    }
+    Err(ApiError::NotAcceptable)
+}
+
 impl AppState {
     /// Checks the Hawk header, that the token is for the uid in the URL,
-    /// and returns the token's claims. The caller must also check
-    /// [`Db::user_is_current`] in its database work.
+    /// and returns the token's payload. The caller must also check
+    /// [`Db::user_is_current`] in its database work ([`AppState::with_db`]).
     pub fn authenticate(
         &self,
         method: &Method,
@@ -113,7 +244,33 @@ impl AppState {
         headers: &HeaderMap,
         body: &[u8],
         path_uid: &str,
-    ) -> Result<TokenClaims, ApiError> {
+    ) -> Result<TokenPayload, ApiError> {
+        self.authenticate_inner(method, uri, headers, body, path_uid, false)
+    }
+
+    /// [`AppState::authenticate`] for `GET info/collections`, which accepts
+    /// an expired token as Mozilla's storage nodes do (syncstorage-rs
+    /// `web/auth.rs`): the answer reveals only collection times, and
+    /// clients poll it to decide whether to sync at all.
+    pub fn authenticate_allowing_expired(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        path_uid: &str,
+    ) -> Result<TokenPayload, ApiError> {
+        self.authenticate_inner(method, uri, headers, b"", path_uid, true)
+    }
+
+    fn authenticate_inner(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        path_uid: &str,
+        allow_expired: bool,
+    ) -> Result<TokenPayload, ApiError> {
         let host_header = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
@@ -129,31 +286,35 @@ impl AppState {
             content_type: headers.get(header::CONTENT_TYPE).and_then(|h| h.to_str().ok()),
             body,
         };
-        let claims = self.hawk.verify(&self.secrets, &request).map_err(|e| {
+        let payload = self.hawk.verify(&self.secrets, &request, allow_expired).map_err(|e| {
             tracing::debug!(error = %e, "hawk refused");
             ApiError::Unauthorized
         })?;
         // A token for one user can never touch another's URL.
-        if path_uid.parse::<u64>().ok() != Some(claims.uid) {
-            tracing::warn!(token_uid = claims.uid, path_uid, "uid mismatch");
+        if path_uid.parse::<u64>().ok() != Some(payload.uid) {
+            tracing::warn!(token_uid = payload.uid, path_uid, "uid mismatch");
             return Err(ApiError::Unauthorized);
         }
-        Ok(claims)
+        Ok(payload)
     }
 
-    /// Runs database work off the async runtime, after checking the token's
-    /// user is still current on its node.
+    /// Runs database work off the async runtime. With the token server in
+    /// the same process (role `all`), it first checks the token's uid is
+    /// still the account's current one on its node, so a retired uid's
+    /// tokens stop working at once; a `storage-only` node has no account
+    /// table and trusts the signature, as Mozilla's nodes do.
     pub async fn with_db<T: Send + 'static>(
         self: &Arc<Self>,
-        claims: TokenClaims,
+        payload: TokenPayload,
         work: impl FnOnce(&Db, u64) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let db = self.db.clone();
+        let check_current = self.config.role == Role::All;
         tokio::task::spawn_blocking(move || {
-            if !db.user_is_current(claims.uid, &claims.node)? {
+            if check_current && !db.user_is_current(payload.uid, &payload.node)? {
                 return Err(ApiError::Unauthorized);
             }
-            work(&db, claims.uid)
+            work(&db, payload.uid)
         })
         .await
         .map_err(|e| ApiError::Internal(format!("database task failed: {e}")))?
@@ -177,6 +338,28 @@ pub(crate) fn split_host(host_header: &str, default_port: u16) -> (&str, u16) {
     }
 }
 
+/// `/metrics` for the separate metrics listener.
+pub fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|axum::extract::State(state): axum::extract::State<Arc<AppState>>| async move {
+                let db = state.db.clone();
+                let metrics = state.metrics.clone();
+                let text = tokio::task::spawn_blocking(move || metrics.render(&db))
+                    .await
+                    .unwrap_or_default();
+                let mut response = Response::new(Body::from(text));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+                );
+                response
+            }),
+        )
+        .with_state(state)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +370,28 @@ mod tests {
         assert_eq!(split_host("sync.example", 443), ("sync.example", 443));
         assert_eq!(split_host("[::1]:9000", 80), ("::1", 9000));
         assert_eq!(split_host("[::1]", 80), ("::1", 80));
+    }
+
+    #[test]
+    fn accept_negotiation() {
+        let with = |accept: &str, newlines: bool| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT, accept.parse().unwrap());
+            reply_format(&h, newlines)
+        };
+        assert_eq!(reply_format(&HeaderMap::new(), true).unwrap(), ReplyFormat::Json);
+        assert_eq!(with("application/newlines", true).unwrap(), ReplyFormat::Newlines);
+        assert!(matches!(with("application/newlines", false), Err(ApiError::NotAcceptable)));
+        assert_eq!(
+            with("application/json;q=0.9,*/*;q=0.2", true).unwrap(),
+            ReplyFormat::Json
+        );
+        assert_eq!(
+            with("application/json;q=0.5,application/newlines", true).unwrap(),
+            ReplyFormat::Newlines
+        );
+        assert!(matches!(with("text/html", true), Err(ApiError::NotAcceptable)));
+        assert!(matches!(with("application/json;q=0", true), Err(ApiError::NotAcceptable)));
+        assert_eq!(with("text/plain", true).unwrap(), ReplyFormat::Json);
     }
 }

@@ -1,11 +1,14 @@
 //! Parsing and validating what clients send: query parameters, the
 //! conditional headers, collection names, ids and BSO bodies.
 
+use std::collections::HashSet;
+
 use axum::http::HeaderMap;
 use serde_json::Value;
 use sync15::ServerTimestamp;
 
 use super::error::{ApiError, code};
+use crate::config::Limits;
 use crate::db::{BsoInput, CollectionQuery, SortOrder};
 
 /// The most ids one request may name.
@@ -48,19 +51,21 @@ impl Conditions {
         Ok(conditions)
     }
 
-    /// For reads: 304 if unchanged since, 412 if changed since.
+    /// For reads: 304 if unchanged since, 412 if changed since (both
+    /// carrying `modified` for their `X-Last-Modified`).
     pub fn check_read(&self, modified: i64) -> Result<(), ApiError> {
         if self.modified_since.is_some_and(|since| modified <= since) {
-            return Err(ApiError::NotModified);
+            return Err(ApiError::NotModified(modified));
         }
         if self.unmodified_since.is_some_and(|since| modified > since) {
-            return Err(ApiError::PreconditionFailed);
+            return Err(ApiError::PreconditionFailed(modified));
         }
         Ok(())
     }
 }
 
-/// Collection names: 1–32 characters of `[A-Za-z0-9._-]`.
+/// Collection names: 1–32 characters of `[A-Za-z0-9._-]`; anything else
+/// is a 400 with code 13 ("invalid collection").
 pub fn check_collection(name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 32
@@ -70,7 +75,8 @@ pub fn check_collection(name: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::BadParam(format!("invalid collection name {name:?}")))
+        tracing::debug!(name, "invalid collection name");
+        Err(ApiError::Code(code::INVALID_COLLECTION))
     }
 }
 
@@ -169,10 +175,12 @@ pub enum BatchParam {
     Existing(i64),
 }
 
+/// `batch` and `commit`. `true` is matched without regard to case, as
+/// Mozilla's server does.
 pub fn batch_params(pairs: &[(String, String)]) -> Result<(BatchParam, bool), ApiError> {
     let batch = match param(pairs, "batch") {
         None => BatchParam::None,
-        Some("true") => BatchParam::Start,
+        Some(v) if v.eq_ignore_ascii_case("true") => BatchParam::Start,
         Some(id) => BatchParam::Existing(
             id.parse()
                 .map_err(|_| ApiError::BadParam(format!("invalid batch id {id:?}")))?,
@@ -180,7 +188,7 @@ pub fn batch_params(pairs: &[(String, String)]) -> Result<(BatchParam, bool), Ap
     };
     let commit = match param(pairs, "commit") {
         None => false,
-        Some("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
         Some(_) => return Err(ApiError::BadParam("commit must be \"true\"".into())),
     };
     if commit && batch == BatchParam::None {
@@ -192,11 +200,18 @@ pub fn batch_params(pairs: &[(String, String)]) -> Result<(BatchParam, bool), Ap
 /// Why one BSO of a POST was refused (the `failed` reasons).
 pub type Refusal = &'static str;
 
+/// The fields a BSO may carry: `modified` and `collection` are accepted
+/// and ignored (the server sets them), as in Mozilla's server.
+const BSO_FIELDS: [&str; 6] = ["id", "sortindex", "payload", "ttl", "modified", "collection"];
+
 /// Validates one BSO object. `path_id` is the id in a PUT's URL.
 pub fn parse_bso(value: &Value, path_id: Option<&str>, max_payload: u64) -> Result<BsoInput, Refusal> {
     let Value::Object(fields) = value else {
         return Err("invalid bso");
     };
+    if fields.keys().any(|k| !BSO_FIELDS.contains(&k.as_str())) {
+        return Err("unknown field");
+    }
     let id = match (fields.get("id"), path_id) {
         (Some(Value::String(id)), Some(path)) if id != path => return Err("id does not match the URL"),
         (Some(Value::String(id)), _) => id.clone(),
@@ -237,43 +252,92 @@ pub fn parse_bso(value: &Value, path_id: Option<&str>, max_payload: u64) -> Resu
     })
 }
 
-/// The BSOs of a POST body, as JSON values: a JSON array, or one object
-/// per line for `application/newlines`.
+/// The BSOs of a POST body: a JSON array, or one JSON object per line for
+/// `application/newlines` (strictly: no blank lines, each line one object;
+/// a final newline is optional). Not JSON is code 6; JSON that is not a
+/// list of objects, an object without a string id, or the same id twice
+/// is code 8 — Mozilla's server refuses the last two the same way.
 pub fn post_body(content_type: Option<&str>, body: &[u8]) -> Result<Vec<Value>, ApiError> {
-    let media = content_type
-        .unwrap_or("application/json")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match media.as_str() {
+    let items: Vec<Value> = match media_type(content_type).as_str() {
         "application/json" | "text/plain" | "" => match serde_json::from_slice(body) {
-            Ok(Value::Array(items)) => Ok(items),
-            _ => Err(ApiError::Code(code::MALFORMED_JSON)),
+            Ok(Value::Array(items)) => items,
+            Ok(_) => return Err(ApiError::Code(code::INVALID_BSO)),
+            Err(_) => return Err(ApiError::Code(code::MALFORMED_JSON)),
         },
-        "application/newlines" => body
-            .split(|b| *b == b'\n')
-            .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
-            .map(|line| serde_json::from_slice(line).map_err(|_| ApiError::Code(code::MALFORMED_JSON)))
-            .collect(),
-        _ => Err(ApiError::UnsupportedMediaType),
+        "application/newlines" => {
+            let body = body.strip_suffix(b"\n").unwrap_or(body);
+            if body.is_empty() {
+                Vec::new()
+            } else {
+                body.split(|b| *b == b'\n')
+                    .map(|line| serde_json::from_slice(line).map_err(|_| ApiError::Code(code::MALFORMED_JSON)))
+                    .collect::<Result<_, _>>()?
+            }
+        }
+        _ => return Err(ApiError::UnsupportedMediaType),
+    };
+    let mut ids = HashSet::with_capacity(items.len());
+    for item in &items {
+        let Some(id) = item.as_object().and_then(|o| o.get("id")).and_then(Value::as_str) else {
+            return Err(ApiError::Code(code::INVALID_BSO));
+        };
+        if !ids.insert(id) {
+            return Err(ApiError::Code(code::INVALID_BSO));
+        }
     }
+    Ok(items)
 }
 
-/// A PUT body: one JSON object.
-pub fn put_body(content_type: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
-    let media = content_type
+fn media_type(content_type: Option<&str>) -> String {
+    content_type
         .unwrap_or("application/json")
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    if !matches!(media.as_str(), "application/json" | "text/plain" | "") {
+        .to_ascii_lowercase()
+}
+
+/// The `X-Weave-*` headers a client may send with a POST to declare what
+/// it is uploading (1.5 API): over a limit is code 17; a value that is not
+/// a whole number, or a batch total on a POST that is not part of a batch,
+/// is code 1.
+pub fn check_upload_headers(headers: &HeaderMap, limits: &Limits, in_batch: bool) -> Result<(), ApiError> {
+    let checks = [
+        ("x-weave-records", limits.max_post_records, false),
+        ("x-weave-bytes", limits.max_post_bytes, false),
+        ("x-weave-total-records", limits.max_total_records, true),
+        ("x-weave-total-bytes", limits.max_total_bytes, true),
+    ];
+    for (name, limit, batch_only) in checks {
+        let Some(value) = headers.get(name) else {
+            continue;
+        };
+        if batch_only && !in_batch {
+            return Err(ApiError::BadParam(format!("{name} needs a batch")));
+        }
+        let declared: u64 = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| ApiError::BadParam(format!("{name} must be a whole number")))?;
+        if declared > limit {
+            return Err(ApiError::Code(code::SIZE_LIMIT_EXCEEDED));
+        }
+    }
+    Ok(())
+}
+
+/// A PUT body: one JSON object (anything else that parses is code 8).
+pub fn put_body(content_type: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
+    if !matches!(media_type(content_type).as_str(), "application/json" | "text/plain" | "") {
         return Err(ApiError::UnsupportedMediaType);
     }
-    serde_json::from_slice(body).map_err(|_| ApiError::Code(code::MALFORMED_JSON))
+    match serde_json::from_slice(body) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        Ok(_) => Err(ApiError::Code(code::INVALID_BSO)),
+        Err(_) => Err(ApiError::Code(code::MALFORMED_JSON)),
+    }
 }
 
 #[cfg(test)]
@@ -309,6 +373,7 @@ mod tests {
             (json!({"id": "a", "ttl": -1}), "invalid ttl"),
             (json!({"id": "a", "payload": 7}), "invalid payload"),
             (json!({"id": "a", "payload": "12345678901"}), "payload too large"),
+            (json!({"id": "a", "payload": "p", "parentid": "x"}), "unknown field"),
         ];
         for (value, reason) in cases {
             assert_eq!(parse_bso(&value, None, 10), Err(reason), "{value}");
@@ -318,6 +383,8 @@ mod tests {
             Err("id does not match the URL")
         );
         assert_eq!(parse_bso(&json!({}), Some("a"), 10).unwrap().id, "a");
+        // What the server sets itself is accepted and ignored.
+        assert!(parse_bso(&json!({"id": "a", "modified": 1.5, "collection": "c"}), None, 10).is_ok());
     }
 
     #[test]
@@ -326,7 +393,7 @@ mod tests {
         h.insert("x-if-modified-since", "12.34".parse().unwrap());
         let c = Conditions::from_headers(&h).unwrap();
         assert_eq!(c.modified_since, Some(12_340));
-        assert!(matches!(c.check_read(12_340), Err(ApiError::NotModified)));
+        assert!(matches!(c.check_read(12_340), Err(ApiError::NotModified(12_340))));
         assert!(c.check_read(12_350).is_ok());
         h.insert("x-if-unmodified-since", "1".parse().unwrap());
         assert!(Conditions::from_headers(&h).is_err());
@@ -355,22 +422,36 @@ mod tests {
             (BatchParam::Existing(12), true)
         );
         assert!(batch_params(&query_pairs(Some("commit=true"))).is_err());
+        assert_eq!(
+            batch_params(&query_pairs(Some("batch=TRUE&commit=True"))).unwrap(),
+            (BatchParam::Start, true)
+        );
         assert!(batch_params(&query_pairs(Some("batch=abc"))).is_err());
     }
 
     #[test]
     fn bodies() {
         assert_eq!(post_body(None, b"[{\"id\":\"a\"}]").unwrap().len(), 1);
+        let newlines = Some("application/newlines");
         assert_eq!(
-            post_body(
-                Some("application/newlines"),
-                b"{\"id\":\"a\"}\n\n{\"id\":\"b\"}\n"
-            )
-            .unwrap()
-            .len(),
+            post_body(newlines, b"{\"id\":\"a\"}\n{\"id\":\"b\"}\n").unwrap().len(),
             2
         );
-        assert!(matches!(post_body(None, b"{}"), Err(ApiError::Code(6))));
+        assert_eq!(post_body(newlines, b"{\"id\":\"a\"}").unwrap().len(), 1);
+        assert!(post_body(newlines, b"").unwrap().is_empty());
+        // Strict: a blank line, or two objects on one line, is not JSON.
+        for bad in [&b"{\"id\":\"a\"}\n\n{\"id\":\"b\"}\n"[..], b"{\"id\":\"a\"} {\"id\":\"b\"}\n"] {
+            assert!(matches!(post_body(newlines, bad), Err(ApiError::Code(6))));
+        }
+        assert!(matches!(post_body(newlines, b"[1]\n"), Err(ApiError::Code(8))));
+        assert!(matches!(post_body(None, b"{}"), Err(ApiError::Code(8))));
+        assert!(matches!(post_body(None, b"[1, 2]"), Err(ApiError::Code(8))));
+        assert!(matches!(post_body(None, b"[{\"payload\":\"x\"}]"), Err(ApiError::Code(8))));
+        assert!(matches!(
+            post_body(None, b"[{\"id\":\"a\"},{\"id\":\"a\"}]"),
+            Err(ApiError::Code(8))
+        ));
+        assert!(matches!(post_body(None, b"[{"), Err(ApiError::Code(6))));
         assert!(matches!(
             post_body(Some("image/png"), b"[]"),
             Err(ApiError::UnsupportedMediaType)
@@ -378,6 +459,37 @@ mod tests {
         assert!(matches!(
             put_body(Some("application/json"), b"nope"),
             Err(ApiError::Code(6))
+        ));
+        assert!(matches!(put_body(None, b"[]"), Err(ApiError::Code(8))));
+    }
+
+    #[test]
+    fn upload_headers() {
+        let limits = Limits::default();
+        let with = |pairs: &[(&'static str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, v.parse().unwrap());
+            }
+            h
+        };
+        assert!(check_upload_headers(&with(&[("x-weave-records", "100")]), &limits, false).is_ok());
+        assert!(matches!(
+            check_upload_headers(&with(&[("x-weave-records", "101")]), &limits, false),
+            Err(ApiError::Code(17))
+        ));
+        assert!(matches!(
+            check_upload_headers(&with(&[("x-weave-bytes", "lots")]), &limits, false),
+            Err(ApiError::BadParam(_))
+        ));
+        assert!(matches!(
+            check_upload_headers(&with(&[("x-weave-total-records", "5")]), &limits, false),
+            Err(ApiError::BadParam(_))
+        ));
+        assert!(check_upload_headers(&with(&[("x-weave-total-records", "5")]), &limits, true).is_ok());
+        assert!(matches!(
+            check_upload_headers(&with(&[("x-weave-total-bytes", "999999999999")]), &limits, true),
+            Err(ApiError::Code(17))
         ));
     }
 }

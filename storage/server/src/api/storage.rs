@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::error::code;
 use super::info::kb;
 use super::params::{self, BatchParam, Conditions};
-use super::{ApiError, AppState, X_LAST_MODIFIED, X_WEAVE_TIMESTAMP, ts_header, ts_json};
+use super::{ApiError, AppState, ReplyFormat, X_LAST_MODIFIED, X_WEAVE_TIMESTAMP, reply_format, ts_header, ts_json};
 use crate::db::{BatchAppend, BatchResult, Bso, BsoInput};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -28,6 +28,7 @@ pub async fn get_collection(
 ) -> Result<Response> {
     let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
     params::check_collection(&collection)?;
+    let format = reply_format(&headers, true)?;
     let conditions = Conditions::from_headers(&headers)?;
     let (query, full) = params::collection_query(&params::query_pairs(query.as_deref()))?;
     let page = state
@@ -38,7 +39,7 @@ pub async fn get_collection(
         })
         .await?;
 
-    let newlines = wants_newlines(&headers);
+    let newlines = format == ReplyFormat::Newlines;
     let items: Vec<Value> = page
         .bsos
         .iter()
@@ -65,15 +66,6 @@ pub async fn get_collection(
     Ok(response)
 }
 
-/// JSON unless the client asks for newlines and not JSON.
-fn wants_newlines(headers: &HeaderMap) -> bool {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    accept.contains("application/newlines") && !accept.contains("application/json")
-}
-
 fn bso_json(b: &Bso) -> Value {
     let mut v = json!({"id": b.id, "modified": ts_json(b.modified), "payload": b.payload});
     if let Some(s) = b.sortindex {
@@ -92,6 +84,7 @@ pub async fn get_bso(
 ) -> Result<Response> {
     let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
     params::check_collection(&collection)?;
+    reply_format(&headers, false)?;
     let conditions = Conditions::from_headers(&headers)?;
     let bso = state
         .with_db(claims, move |db, uid| {
@@ -154,28 +147,23 @@ pub async fn post_collection(
     params::check_collection(&collection)?;
     let conditions = Conditions::from_headers(&headers)?;
     let (batch, commit) = params::batch_params(&params::query_pairs(query.as_deref()))?;
-    let items = params::post_body(content_type(&headers), &body)?;
     let limits = state.config.limits.clone();
+    params::check_upload_headers(&headers, &limits, batch != BatchParam::None)?;
+    let items = params::post_body(content_type(&headers), &body)?;
     if items.len() as u64 > limits.max_post_records {
         return Err(ApiError::Code(code::SIZE_LIMIT_EXCEEDED));
     }
 
-    // Validate each BSO; a later copy of an id replaces an earlier one.
+    // Validate each BSO (post_body made sure each has a distinct string id);
+    // `failed` maps each refused id to one reason, as the 1.5 API shows it.
     let mut valid: Vec<BsoInput> = Vec::with_capacity(items.len());
-    let mut failed: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
+    let mut failed: BTreeMap<String, &'static str> = BTreeMap::new();
     for item in &items {
         match params::parse_bso(item, None, limits.max_record_payload_bytes) {
-            Ok(input) => {
-                valid.retain(|v| v.id != input.id);
-                valid.push(input);
-            }
+            Ok(input) => valid.push(input),
             Err(reason) => {
-                let id = item
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                    .unwrap_or_default();
-                failed.entry(id).or_default().push(reason);
+                let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
+                failed.insert(id.to_owned(), reason);
             }
         }
     }
@@ -185,6 +173,7 @@ pub async fn post_collection(
     }
 
     let accepted: Vec<String> = valid.iter().map(|v| v.id.clone()).collect();
+    let committing_batch = commit && batch != BatchParam::None;
     let quota = limits.quota_bytes;
     let ttl_ms = (state.config.batch_ttl_secs as i64).saturating_mul(1000);
     let result = state
@@ -230,6 +219,9 @@ pub async fn post_collection(
             Ok(response)
         }
         BatchResult::Committed(outcome) => {
+            if committing_batch {
+                state.metrics.batch_committed(outcome.success.len());
+            }
             let mut response = write_response(
                 outcome.modified,
                 json!({"modified": ts_json(outcome.modified), "success": outcome.success, "failed": failed}),

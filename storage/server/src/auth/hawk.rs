@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
-use super::tokens::{TokenClaims, TokenError, TokenSecrets};
+use super::tokens::{TokenError, TokenPayload, TokenSecrets};
 
 /// The parts of a request Hawk signs.
 #[derive(Debug, Clone, Copy)]
@@ -36,9 +36,9 @@ pub enum HawkError {
     /// The header does not parse.
     #[error("malformed Hawk header")]
     Malformed,
-    /// The token id is not one of ours.
-    #[error("invalid token")]
-    InvalidToken,
+    /// The token id is malformed, forged, or signed by a secret we do not share.
+    #[error("invalid token: {0}")]
+    InvalidToken(TokenError),
     /// The token expired.
     #[error("token expired")]
     Expired,
@@ -80,12 +80,15 @@ impl HawkVerifier {
         }
     }
 
-    /// Verifies `request`; returns the token's claims.
+    /// Verifies `request`; returns the token's payload. With
+    /// `allow_expired`, a token past its expiry is still accepted (Mozilla's
+    /// storage nodes do that for `GET info/collections` only).
     pub fn verify(
         &self,
         secrets: &TokenSecrets,
         request: &SignedRequest<'_>,
-    ) -> Result<TokenClaims, HawkError> {
+        allow_expired: bool,
+    ) -> Result<TokenPayload, HawkError> {
         let header = request
             .authorization
             .and_then(|h| h.strip_prefix("Hawk "))
@@ -95,12 +98,15 @@ impl HawkVerifier {
         let nonce = header.nonce.as_deref().ok_or(HawkError::Malformed)?;
         let ts = header.ts.ok_or(HawkError::Malformed)?;
         let now = SystemTime::now();
-        let now_secs = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let claims = secrets.verify(id, now_secs).map_err(|e| match e {
-            TokenError::Invalid => HawkError::InvalidToken,
-            TokenError::Expired => HawkError::Expired,
-        })?;
-        let key = hawk::Key::new(secrets.key_for(id).as_bytes(), hawk::DigestAlgorithm::Sha256)
+        let now = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now_secs = now.as_secs();
+        let token = secrets
+            .verify(id, (!allow_expired).then_some(now.as_secs_f64()))
+            .map_err(|e| match e {
+                TokenError::Expired => HawkError::Expired,
+                other => HawkError::InvalidToken(other),
+            })?;
+        let key = hawk::Key::new(token.hawk_key.as_bytes(), hawk::DigestAlgorithm::Sha256)
             .map_err(|_| HawkError::BadSignature)?;
 
         // A payload hash is optional; when present it must match the body.
@@ -146,7 +152,7 @@ impl HawkVerifier {
         {
             return Err(HawkError::Replay);
         }
-        Ok(claims)
+        Ok(token.payload)
     }
 }
 
@@ -159,8 +165,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    fn sign(secrets: &TokenSecrets, claims: &TokenClaims, ts: SystemTime, nonce: &str, path: &str) -> String {
-        let (id, key) = secrets.issue(claims);
+    fn sign(secrets: &TokenSecrets, payload: &TokenPayload, ts: SystemTime, nonce: &str, path: &str) -> String {
+        let (id, key) = secrets.issue(payload);
         let credentials = hawk::Credentials {
             id,
             key: hawk::Key::new(key.as_bytes(), hawk::DigestAlgorithm::Sha256).unwrap(),
@@ -172,13 +178,21 @@ mod tests {
         format!("Hawk {header}")
     }
 
-    fn claims(expires_in: u64) -> TokenClaims {
-        TokenClaims {
+    fn payload(expires_in: f64) -> TokenPayload {
+        TokenPayload {
             uid: 7,
             node: "n".into(),
-            expires: SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + expires_in,
+            expires: SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64() + expires_in,
             fxa_uid: "f".into(),
+            fxa_kid: String::new(),
+            hashed_fxa_uid: String::new(),
+            hashed_device_id: String::new(),
+            salt: "abcdef".into(),
         }
+    }
+
+    fn secrets(master: &str) -> TokenSecrets {
+        TokenSecrets::new(&[master], None).unwrap()
     }
 
     fn request<'a>(authorization: &'a str, path: &'a str) -> SignedRequest<'a> {
@@ -195,69 +209,82 @@ mod tests {
 
     #[test]
     fn accepts_once_and_refuses_replays() {
-        let secrets = TokenSecrets::new("m");
+        let secrets = secrets("m");
         let verifier = HawkVerifier::new(Duration::from_secs(60));
         let auth = sign(
             &secrets,
-            &claims(600),
+            &payload(600.0),
             SystemTime::now(),
             "n1",
             "/1.5/7/info/collections",
         );
         let req = request(&auth, "/1.5/7/info/collections");
-        assert_eq!(verifier.verify(&secrets, &req).unwrap().uid, 7);
-        assert_eq!(verifier.verify(&secrets, &req), Err(HawkError::Replay));
+        assert_eq!(verifier.verify(&secrets, &req, false).unwrap().uid, 7);
+        assert_eq!(verifier.verify(&secrets, &req, false), Err(HawkError::Replay));
     }
 
     #[test]
     fn refuses_what_does_not_check_out() {
-        let secrets = TokenSecrets::new("m");
+        let secrets = secrets("m");
         let verifier = HawkVerifier::new(Duration::from_secs(60));
         let path = "/1.5/7/info/collections";
         // Another path than the one signed.
-        let auth = sign(&secrets, &claims(600), SystemTime::now(), "a", path);
+        let auth = sign(&secrets, &payload(600.0), SystemTime::now(), "a", path);
         assert_eq!(
-            verifier.verify(&secrets, &request(&auth, "/1.5/8/info/collections")),
+            verifier.verify(&secrets, &request(&auth, "/1.5/8/info/collections"), false),
             Err(HawkError::BadSignature)
         );
         // Signed five minutes ago.
         let old = sign(
             &secrets,
-            &claims(600),
+            &payload(600.0),
             SystemTime::now() - Duration::from_secs(300),
             "b",
             path,
         );
         assert_eq!(
-            verifier.verify(&secrets, &request(&old, path)),
+            verifier.verify(&secrets, &request(&old, path), false),
             Err(HawkError::BadSignature)
         );
-        // An expired token.
-        let mut expired = claims(0);
-        expired.expires -= 1;
-        let auth = sign(&secrets, &expired, SystemTime::now(), "c", path);
+        // An expired token: refused, unless the route allows expired tokens.
+        let auth = sign(&secrets, &payload(-1.0), SystemTime::now(), "c", path);
         assert_eq!(
-            verifier.verify(&secrets, &request(&auth, path)),
+            verifier.verify(&secrets, &request(&auth, path), false),
             Err(HawkError::Expired)
         );
+        assert_eq!(verifier.verify(&secrets, &request(&auth, path), true).unwrap().uid, 7);
         // Another server's token.
-        let auth = sign(
-            &TokenSecrets::new("other"),
-            &claims(600),
-            SystemTime::now(),
-            "d",
-            path,
+        let auth = sign(&self::secrets("other"), &payload(600.0), SystemTime::now(), "d", path);
+        assert_eq!(
+            verifier.verify(&secrets, &request(&auth, path), false),
+            Err(HawkError::InvalidToken(TokenError::BadSignature))
+        );
+        // The right token with a key derived from another salt.
+        let good = payload(600.0);
+        let (id, _) = secrets.issue(&good);
+        let wrong_salt = TokenPayload {
+            salt: "000000".into(),
+            ..good
+        };
+        let (_, wrong_key) = secrets.issue(&wrong_salt);
+        let credentials = hawk::Credentials {
+            id,
+            key: hawk::Key::new(wrong_key.as_bytes(), hawk::DigestAlgorithm::Sha256).unwrap(),
+        };
+        let header = hawk::RequestBuilder::new("GET", "127.0.0.1", 8000, path)
+            .request()
+            .make_header_full(&credentials, SystemTime::now(), "e")
+            .unwrap();
+        assert_eq!(
+            verifier.verify(&secrets, &request(&format!("Hawk {header}"), path), false),
+            Err(HawkError::BadSignature)
         );
         assert_eq!(
-            verifier.verify(&secrets, &request(&auth, path)),
-            Err(HawkError::InvalidToken)
-        );
-        assert_eq!(
-            verifier.verify(&secrets, &request("Bearer x", path)),
+            verifier.verify(&secrets, &request("Bearer x", path), false),
             Err(HawkError::Missing)
         );
         assert_eq!(
-            verifier.verify(&secrets, &request("Hawk nonsense", path)),
+            verifier.verify(&secrets, &request("Hawk nonsense", path), false),
             Err(HawkError::Malformed)
         );
     }

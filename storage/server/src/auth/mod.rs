@@ -1,4 +1,5 @@
-//! Authentication: bearer tokens at the token server, Hawk at storage.
+//! Authentication: bearer tokens at the token server, Hawk at storage, and
+//! the storage tokens (Mozilla's `tokenlib` v1) that link the two.
 
 pub mod hawk;
 pub mod oauth;
@@ -6,4 +7,4 @@ pub mod tokens;
 
 pub use self::hawk::{HawkError, HawkVerifier, SignedRequest};
 pub use self::oauth::{Identity, OAuthError, OAuthVerifier, mint_dev_token, parse_key_id};
-pub use self::tokens::{TokenClaims, TokenError, TokenSecrets};
+pub use self::tokens::{TokenError, TokenPayload, TokenSecrets, VerifiedToken};

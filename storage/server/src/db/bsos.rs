@@ -106,15 +106,7 @@ const NEVER: i64 = i64::MAX;
 impl Db {
     /// The user's overall last-modified time (0 if they never wrote).
     pub fn user_modified(&self, uid: u64) -> Result<i64, DbError> {
-        self.read(|c| {
-            Ok(
-                c.query_row("SELECT modified FROM user_timestamps WHERE uid = ?", [uid], |r| {
-                    r.get(0)
-                })
-                .optional()?
-                .unwrap_or(0),
-            )
-        })
+        self.read(|c| user_timestamp(c, uid))
     }
 
     /// `(collection, last-modified ms)` for every collection of the user.
@@ -251,7 +243,7 @@ impl Db {
             if let Some(since) = unmodified_since {
                 let current = get_bso(tx, uid, collection, &input.id)?.map_or(0, |b| b.modified);
                 if current > since {
-                    return Err(DbError::PreconditionFailed);
+                    return Err(DbError::PreconditionFailed(current));
                 }
             }
             let ts = next_timestamp(tx, uid)?;
@@ -314,6 +306,9 @@ impl Db {
     }
 
     /// DELETE of the listed BSOs; the collection stays and gets a new time.
+    /// On a collection that does not exist nothing changes and the answer
+    /// is the user's last-modified time, as Mozilla's server answers (the
+    /// 1.5 API: "non-existent collections do not trigger 404").
     pub fn delete_bsos(
         &self,
         uid: u64,
@@ -325,7 +320,7 @@ impl Db {
             let current = collection_modified(tx, uid, collection)?;
             check_unmodified(current, unmodified_since)?;
             if current.is_none() {
-                return Err(DbError::NotFound);
+                return user_timestamp(tx, uid);
             }
             let ts = next_timestamp(tx, uid)?;
             let delta = delete_ids(tx, uid, collection, ids)?;
@@ -334,7 +329,9 @@ impl Db {
         })
     }
 
-    /// DELETE of a whole collection; [`DbError::NotFound`] if it does not exist.
+    /// DELETE of a whole collection. One that does not exist is not an
+    /// error: nothing changes and the answer is the user's last-modified
+    /// time (as [`Db::delete_bsos`]).
     pub fn delete_collection(
         &self,
         uid: u64,
@@ -345,7 +342,7 @@ impl Db {
             let current = collection_modified(tx, uid, collection)?;
             check_unmodified(current, unmodified_since)?;
             if current.is_none() {
-                return Err(DbError::NotFound);
+                return user_timestamp(tx, uid);
             }
             let ts = next_timestamp(tx, uid)?;
             tx.execute(
@@ -369,12 +366,7 @@ impl Db {
     /// so later writes still get later times.
     pub fn delete_storage(&self, uid: u64, unmodified_since: Option<i64>) -> Result<i64, DbError> {
         self.write(|tx| {
-            let current: Option<i64> = tx
-                .query_row("SELECT modified FROM user_timestamps WHERE uid = ?", [uid], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            check_unmodified(current, unmodified_since)?;
+            check_unmodified(Some(user_timestamp(tx, uid)?), unmodified_since)?;
             let ts = next_timestamp(tx, uid)?;
             tx.execute("DELETE FROM bsos WHERE uid = ?", [uid])?;
             tx.execute("DELETE FROM user_collections WHERE uid = ?", [uid])?;
@@ -383,6 +375,15 @@ impl Db {
             Ok(ts)
         })
     }
+}
+
+/// The user's last-modified time: their latest write, 0 if none.
+fn user_timestamp(c: &rusqlite::Connection, uid: u64) -> Result<i64, DbError> {
+    Ok(c
+        .prepare_cached("SELECT modified FROM user_timestamps WHERE uid = ?")?
+        .query_row([uid], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
 }
 
 pub(super) fn collection_modified(
@@ -424,7 +425,7 @@ fn get_bso(c: &rusqlite::Connection, uid: u64, collection: &str, id: &str) -> Re
 
 pub(super) fn check_unmodified(current: Option<i64>, unmodified_since: Option<i64>) -> Result<(), DbError> {
     match unmodified_since {
-        Some(since) if current.unwrap_or(0) > since => Err(DbError::PreconditionFailed),
+        Some(since) if current.unwrap_or(0) > since => Err(DbError::PreconditionFailed(current.unwrap_or(0))),
         _ => Ok(()),
     }
 }

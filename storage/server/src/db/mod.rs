@@ -20,7 +20,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction};
 
 pub use batches::{BatchAppend, BatchResult};
 pub use bsos::{Bso, BsoInput, CollectionQuery, Page, PostOutcome, SortOrder, WriteOutcome};
-pub use users::{TokenUser, User, UserLookup};
+pub use users::{Refusal, TokenUser, User, UserLookup};
 
 /// What can go wrong in the store, including the protocol-level refusals
 /// that are decided inside a transaction.
@@ -35,9 +35,10 @@ pub enum DbError {
     /// No reader connection was available.
     #[error("database pool: {0}")]
     Pool(#[from] r2d2::Error),
-    /// `X-If-Unmodified-Since` is older than the target.
+    /// `X-If-Unmodified-Since` is older than the target, whose
+    /// last-modified time (ms) this carries for the 412's `X-Last-Modified`.
     #[error("modified since the given time")]
-    PreconditionFailed,
+    PreconditionFailed(i64),
     /// No such BSO or collection.
     #[error("not found")]
     NotFound,
@@ -162,6 +163,29 @@ impl Db {
                 }
             }
         })
+    }
+
+    /// Reader connections open and idle in the pool.
+    pub fn reader_pool_state(&self) -> (u32, u32) {
+        let state = self.readers.state();
+        (state.connections, state.idle_connections)
+    }
+
+    /// Batch uploads started and neither committed nor purged.
+    pub fn pending_batches(&self) -> Result<i64, DbError> {
+        self.read(|c| Ok(c.query_row("SELECT count(*) FROM batches", [], |r| r.get(0))?))
+    }
+
+    /// Whether the database answers: a read on a pooled reader and a
+    /// (rolled back) write transaction on the writer, for `__heartbeat__`.
+    pub fn heartbeat(&self) -> Result<(), DbError> {
+        self.read(|c| Ok(c.query_row("SELECT count(*) FROM settings", [], |r| r.get::<_, i64>(0))?))?;
+        let mut writer = self.writer.try_lock_for(std::time::Duration::from_secs(5)).ok_or_else(|| {
+            DbError::LimitExceeded("the database writer has been busy for 5 s".into())
+        })?;
+        let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.rollback()?;
+        Ok(())
     }
 
     /// Deletes expired BSOs and batches. Returns how many rows went.

@@ -29,12 +29,24 @@ pub struct UserLookup {
     pub fxa_uid: String,
     /// The email, if the token carries one.
     pub email: String,
-    /// The account generation, if the token carries one.
+    /// The account generation, if the token carries one (never `Some(0)`).
     pub generation: Option<i64>,
-    /// From `X-KeyID`.
-    pub keys_changed_at: i64,
-    /// From `X-KeyID`.
+    /// From `X-KeyID` (never `Some(0)`: Mozilla reads 0 as absent).
+    pub keys_changed_at: Option<i64>,
+    /// From `X-KeyID`: hex of the first 16 bytes of SHA-256(kB).
     pub client_state: String,
+}
+
+/// Why the token server refuses an account's request (a 401 whose status
+/// string is Mozilla's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `invalid-generation`: an older generation than already seen.
+    Generation,
+    /// `invalid-keysChangedAt`: keys older than already seen, or newer than the generation.
+    KeysChangedAt,
+    /// `invalid-client-state`, with Mozilla's description.
+    ClientState(&'static str),
 }
 
 /// The token server's answer for an account.
@@ -42,13 +54,21 @@ pub struct UserLookup {
 pub enum TokenUser {
     /// Issue a token for this user.
     Granted(User),
-    /// Refuse, with the token server's status string.
-    Refused(&'static str),
+    /// Refuse.
+    Refused(Refusal),
 }
 
 impl Db {
-    /// Finds or creates the user for a token request, enforcing that key
-    /// generations only move forward.
+    /// Finds or creates the user for a token request.
+    ///
+    /// The checks and updates are Mozilla's token server's, in its order
+    /// (syncstorage-rs `tokenserver/extractors.rs` `validate` and
+    /// `handlers.rs` `update_user`): `generation` and `keys_changed_at` never
+    /// go backwards, keys may not be newer than the generation, a client
+    /// state used before is refused, and a new client state (new keys)
+    /// must come with a newer generation and keys_changed_at — then the uid
+    /// is retired and a new one allocated on the same node, so data
+    /// encrypted with the old keys is never served again.
     pub fn allocate_user(&self, lookup: &UserLookup, nodes: &[String]) -> Result<TokenUser, DbError> {
         let result = self.write(|tx| {
             let Some(mut current) = current_user(tx, &lookup.fxa_uid)? else {
@@ -63,40 +83,26 @@ impl Db {
                 tx.execute("UPDATE users SET node = ? WHERE uid = ?", (&node, current.uid))?;
                 current.node = node;
             }
-            if lookup.generation.is_some_and(|g| g < current.generation) {
-                return Ok(TokenUser::Refused("invalid-generation"));
+            if let Some(refusal) = check(tx, &current, lookup)? {
+                return Ok(TokenUser::Refused(refusal));
             }
-            if lookup.keys_changed_at < current.keys_changed_at {
-                return Ok(TokenUser::Refused("invalid-keysChangedAt"));
-            }
+            let (generation, keys_changed_at) = updated_generations(&current, lookup);
             if lookup.client_state != current.client_state {
-                // New keys must come with a newer keysChangedAt, and may never
-                // go back to keys used before.
-                if lookup.keys_changed_at == current.keys_changed_at {
-                    return Ok(TokenUser::Refused("invalid-keysChangedAt"));
-                }
-                let seen_before: bool = tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM users WHERE fxa_uid = ? AND client_state = ?)",
-                    (&lookup.fxa_uid, &lookup.client_state),
-                    |r| r.get(0),
-                )?;
-                if seen_before {
-                    return Ok(TokenUser::Refused("invalid-client-state"));
-                }
                 retire(tx, current.uid)?;
-                return Ok(TokenUser::Granted(insert_user(tx, lookup, &current.node)?));
+                let renewed = UserLookup {
+                    generation: Some(generation),
+                    keys_changed_at: Some(keys_changed_at),
+                    ..lookup.clone()
+                };
+                return Ok(TokenUser::Granted(insert_user(tx, &renewed, &current.node)?));
             }
-            let generation = lookup
-                .generation
-                .unwrap_or(current.generation)
-                .max(current.generation);
             tx.execute(
                 "UPDATE users SET generation = ?, keys_changed_at = ?, email = ? WHERE uid = ?",
-                (generation, lookup.keys_changed_at, &lookup.email, current.uid),
+                (generation, keys_changed_at, &lookup.email, current.uid),
             )?;
             Ok(TokenUser::Granted(User {
                 generation,
-                keys_changed_at: lookup.keys_changed_at,
+                keys_changed_at,
                 ..current
             }))
         });
@@ -132,7 +138,7 @@ impl Db {
                 fxa_uid: current.fxa_uid.clone(),
                 email: String::new(),
                 generation: Some(current.generation),
-                keys_changed_at: current.keys_changed_at,
+                keys_changed_at: Some(current.keys_changed_at),
                 client_state: current.client_state.clone(),
             };
             Ok(Some(insert_user(tx, &lookup, node)?.uid))
@@ -162,8 +168,71 @@ fn current_user(tx: &Transaction<'_>, fxa_uid: &str) -> Result<Option<User>, DbE
         .optional()?)
 }
 
+/// Mozilla's `validate`: `None` when the request may proceed. The user
+/// record's 0 means "never reported", as a NULL does in Mozilla's table.
+fn check(tx: &Transaction<'_>, user: &User, lookup: &UserLookup) -> Result<Option<Refusal>, DbError> {
+    fn both<T: Copy>(a: Option<T>, b: Option<T>, op: impl Fn(T, T) -> bool) -> bool {
+        a.zip(b).is_some_and(|(a, b)| op(a, b))
+    }
+    let (auth_generation, auth_keys) = (lookup.generation, lookup.keys_changed_at);
+    let user_generation = Some(user.generation);
+    let user_keys = Some(user.keys_changed_at).filter(|k| *k != 0);
+    let new_state = lookup.client_state != user.client_state;
+
+    if both(auth_keys, user_keys, |a, u| a > u) && both(auth_generation, auth_keys, |g, k| g < k) {
+        return Ok(Some(Refusal::KeysChangedAt));
+    }
+    if !user.client_state.is_empty() && lookup.client_state.is_empty() {
+        return Ok(Some(Refusal::ClientState("Unacceptable client-state value empty string")));
+    }
+    let used_before: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE fxa_uid = ? AND client_state = ? AND replaced_at IS NOT NULL)",
+        (&lookup.fxa_uid, &lookup.client_state),
+        |r| r.get(0),
+    )?;
+    if new_state && used_before {
+        return Ok(Some(Refusal::ClientState("Unacceptable client-state value stale value")));
+    }
+    if new_state && both(auth_generation, user_generation, |a, u| a <= u) {
+        return Ok(Some(Refusal::ClientState(
+            "Unacceptable client-state value new value with no generation change",
+        )));
+    }
+    if new_state && both(auth_keys, user_keys, |a, u| a <= u) {
+        return Ok(Some(Refusal::ClientState(
+            "Unacceptable client-state value new value with no keys_changed_at change",
+        )));
+    }
+    if both(user_generation, auth_generation, |u, a| u > a) {
+        return Ok(Some(Refusal::Generation));
+    }
+    if both(user_keys, auth_keys, |u, a| u > a) {
+        return Ok(Some(Refusal::KeysChangedAt));
+    }
+    if auth_keys.is_none() && user_keys.is_some() {
+        return Ok(Some(Refusal::KeysChangedAt));
+    }
+    Ok(None)
+}
+
+/// Mozilla's `update_user`: the generation and keys_changed_at to store
+/// after a request that passed [`check`]. Without a reported generation,
+/// a newer keys_changed_at raises the generation with it.
+fn updated_generations(user: &User, lookup: &UserLookup) -> (i64, i64) {
+    let keys_changed_at = lookup.keys_changed_at.unwrap_or(0).max(user.keys_changed_at);
+    let generation = match lookup.generation {
+        Some(g) => g.max(user.generation),
+        None => match lookup.keys_changed_at {
+            Some(k) if k > user.keys_changed_at && k > user.generation => k,
+            _ => user.generation,
+        },
+    };
+    (generation, keys_changed_at)
+}
+
 fn insert_user(tx: &Transaction<'_>, lookup: &UserLookup, node: &str) -> Result<User, DbError> {
     let generation = lookup.generation.unwrap_or(0);
+    let keys_changed_at = lookup.keys_changed_at.unwrap_or(0);
     tx.execute(
         "INSERT INTO users (fxa_uid, email, generation, keys_changed_at, client_state, node, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -171,7 +240,7 @@ fn insert_user(tx: &Transaction<'_>, lookup: &UserLookup, node: &str) -> Result<
             &lookup.fxa_uid,
             &lookup.email,
             generation,
-            lookup.keys_changed_at,
+            keys_changed_at,
             &lookup.client_state,
             node,
             now_ms(),
@@ -181,7 +250,7 @@ fn insert_user(tx: &Transaction<'_>, lookup: &UserLookup, node: &str) -> Result<
         uid: tx.last_insert_rowid() as u64,
         fxa_uid: lookup.fxa_uid.clone(),
         generation,
-        keys_changed_at: lookup.keys_changed_at,
+        keys_changed_at,
         client_state: lookup.client_state.clone(),
         node: node.to_owned(),
     })
