@@ -8,11 +8,15 @@
 //! - [`RawServer`]: read and tamper with what the server stores, over real
 //!   HTTP, to test corruption and recovery.
 //! - [`ToyEngine`]: a tiny in-memory engine for manager tests.
+//! - [`fxa::StandInFxa`]: a stand-in for Firefox Accounts' OAuth server
+//!   (`/v1/verify`, `/v1/jwks`, JWT signing keys), for the token server's
+//!   FxA mode.
 //!
 //! **It is never a dependency of non-test code.**
 
 pub mod bookmark_workload;
 mod device;
+pub mod fxa;
 mod hooked;
 pub mod scenarios;
 mod server;

@@ -3,9 +3,12 @@
 //!
 //! - `cargo xtask ci` — everything CI checks: formatting, clippy with
 //!   warnings denied, the workspace tests (nextest when installed), the
-//!   crate dependency rules (`cargo tree`), and the scenarios.
+//!   crate dependency rules (`cargo tree`), and the scenarios — on the
+//!   embedded server, then on a storage-only node behind a token-only
+//!   server (`--split`).
 //! - `cargo xtask demo` — the main job: two devices syncing through the embedded server.
-//! - `cargo xtask scenarios [--server URL --token-secret S] [filter]` — multi-device scenarios.
+//! - `cargo xtask scenarios [--split | --server URL --token-secret S |
+//!   --storage-node URL --shared-secret S] [filter]` — multi-device scenarios.
 //! - `cargo xtask bench [crypto|server|logins|history|bookmarks]` — the benchmarks that print the numbers
 //!   issues ask for.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -31,7 +34,8 @@ enum Cmd {
     Demo,
     /// Run the multi-device scenarios (also part of `ci`).
     Scenarios {
-        /// Passed on: `--server URL --token-secret SECRET`, a name filter.
+        /// Passed on: `--split`, `--server URL --token-secret SECRET`,
+        /// `--storage-node URL --shared-secret SECRET`, a name filter.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -115,6 +119,7 @@ fn ci() -> Result<()> {
     }
     dependency_rules()?;
     scenarios(&[])?;
+    scenarios(&["--split".to_owned()])?;
     println!("ci: all checks passed in {:.0?}", started.elapsed());
     Ok(())
 }

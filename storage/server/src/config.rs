@@ -599,7 +599,10 @@ mod tests {
         assert!(err.to_string().contains("master_secret"), "{err}");
         let err = Config::load(
             None,
-            env(&[("SYNC_STORAGE_ROLE", "token-only"), ("SYNC_STORAGE_MASTER_SECRET", "s")]),
+            env(&[
+                ("SYNC_STORAGE_ROLE", "token-only"),
+                ("SYNC_STORAGE_MASTER_SECRET", "s"),
+            ]),
         )
         .unwrap_err();
         assert!(err.to_string().contains("nodes"), "{err}");

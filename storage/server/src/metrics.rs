@@ -84,7 +84,8 @@ impl Metrics {
         let mut registry = Registry::with_prefix("sync_storage");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register("requests", "HTTP requests answered", requests.clone());
-        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let latency =
+            Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
         registry.register(
             "request_duration_seconds",
             "Time to answer HTTP requests",
@@ -103,7 +104,11 @@ impl Metrics {
             pending_batches.clone(),
         );
         let batches_committed = Counter::default();
-        registry.register("batches_committed", "Batch uploads committed", batches_committed.clone());
+        registry.register(
+            "batches_committed",
+            "Batch uploads committed",
+            batches_committed.clone(),
+        );
         let batch_records_committed = Counter::default();
         registry.register(
             "batch_records_committed",
@@ -111,9 +116,17 @@ impl Metrics {
             batch_records_committed.clone(),
         );
         let purge_runs = Counter::default();
-        registry.register("purge_runs", "Purges of expired records and batches", purge_runs.clone());
+        registry.register(
+            "purge_runs",
+            "Purges of expired records and batches",
+            purge_runs.clone(),
+        );
         let purged_rows = Counter::default();
-        registry.register("purged_rows", "Expired records and batches purged", purged_rows.clone());
+        registry.register(
+            "purged_rows",
+            "Expired records and batches purged",
+            purged_rows.clone(),
+        );
         let purge_last_ms = Gauge::default();
         registry.register(
             "purge_last_duration_milliseconds",
@@ -223,7 +236,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Arc::new(Db::open(&dir.path().join("m.db")).unwrap());
         let m = Metrics::new();
-        m.request("/1.5/{uid}/info/collections", "GET", 200, Duration::from_millis(3));
+        m.request(
+            "/1.5/{uid}/info/collections",
+            "GET",
+            200,
+            Duration::from_millis(3),
+        );
         m.batch_committed(7);
         m.purged(3, Duration::from_millis(12));
         m.token_issued();

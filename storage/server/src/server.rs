@@ -94,7 +94,9 @@ impl Server {
             // Role `all` only (validate() requires the others to configure
             // one): a secret nobody else needs to know, kept across restarts.
             let fresh = random_secret()?;
-            config.master_secret = MasterSecrets(vec![db.setting_or_init("master_secret", || fresh).map_err(db_err)?]);
+            config.master_secret = MasterSecrets(vec![
+                db.setting_or_init("master_secret", || fresh).map_err(db_err)?,
+            ]);
         }
         if config.auth.mode == AuthMode::Dev && config.auth.dev_secret.is_none() {
             let fresh = random_secret()?;

@@ -78,7 +78,12 @@ fn bad_bearer_tokens_and_key_ids_are_refused() {
     );
     // Another application or version is a 404.
     for path in ["/1.0/push/1.5", "/1.0/sync/1.1"] {
-        let r = raw.get(s.url(path)).bearer_auth(&good).header("X-KeyID", &key_id).send().unwrap();
+        let r = raw
+            .get(s.url(path))
+            .bearer_auth(&good)
+            .header("X-KeyID", &key_id)
+            .send()
+            .unwrap();
         assert_eq!(r.status(), 404, "{path}");
         assert_eq!(json(r)["errors"][0]["location"], "url");
     }
@@ -107,7 +112,16 @@ fn token_responses_have_mozillas_fields_and_honour_duration() {
     fields.sort_unstable();
     assert_eq!(
         fields,
-        ["api_endpoint", "duration", "hashalg", "hashed_fxa_uid", "id", "key", "node_type", "uid"]
+        [
+            "api_endpoint",
+            "duration",
+            "hashalg",
+            "hashed_fxa_uid",
+            "id",
+            "key",
+            "node_type",
+            "uid"
+        ]
     );
     assert_eq!(body["hashalg"], "sha256");
     assert_eq!(body["node_type"], "sqlite");
@@ -120,7 +134,11 @@ fn token_responses_have_mozillas_fields_and_honour_duration() {
     assert!(payload["expires"].is_f64());
     assert_eq!(payload["salt"].as_str().unwrap().len(), 6);
     assert_eq!(payload["hashed_fxa_uid"], body["hashed_fxa_uid"]);
-    assert_eq!(payload["fxa_kid"], key_id.as_str(), "13-digit keys_changed_at, as X-KeyID here");
+    assert_eq!(
+        payload["fxa_kid"],
+        key_id.as_str(),
+        "13-digit keys_changed_at, as X-KeyID here"
+    );
     assert_eq!(payload["hashed_device_id"].as_str().unwrap().len(), 32);
 
     assert_eq!(json(get("?duration=60"))["duration"], 60);

@@ -44,12 +44,18 @@ fn a_storage_only_node_serves_any_token_signed_with_its_secret() {
     let a = foreign_account(&node, &case);
     assert_eq!(a.get("/info/collections").status(), 200);
     assert_eq!(
-        a.put_json("/storage/tabs/t1", json!({"payload": "x"}), &[]).status(),
+        a.put_json("/storage/tabs/t1", json!({"payload": "x"}), &[])
+            .status(),
         200
     );
     assert_eq!(json(a.get("/storage/tabs/t1"))["payload"], "x");
     // The URL's uid must be the token's.
-    let other = a.send_to("GET", &format!("{}/1.5/2/info/collections", node.server.url()), &[], None);
+    let other = a.send_to(
+        "GET",
+        &format!("{}/1.5/2/info/collections", node.server.url()),
+        &[],
+        None,
+    );
     assert_eq!(other.status(), 401);
     assert_eq!(other.text().unwrap(), "0");
     // It has no token server.
@@ -61,13 +67,21 @@ fn a_storage_only_node_serves_any_token_signed_with_its_secret() {
         c.role = Role::StorageOnly;
         c.master_secret.0 = vec!["a newer secret".into(), case["secret"].as_str().unwrap().into()];
     });
-    assert_eq!(foreign_account(&rotated, &case).get("/info/collections").status(), 200);
+    assert_eq!(
+        foreign_account(&rotated, &case).get("/info/collections").status(),
+        200
+    );
     // A node that does not share the secret refuses it.
     let stranger = TestServer::start_with(|c| {
         c.role = Role::StorageOnly;
         c.master_secret.0 = vec!["not shared".into()];
     });
-    assert_eq!(foreign_account(&stranger, &case).get("/info/collections").status(), 401);
+    assert_eq!(
+        foreign_account(&stranger, &case)
+            .get("/info/collections")
+            .status(),
+        401
+    );
 }
 
 #[test]
@@ -79,11 +93,17 @@ fn an_expired_token_still_reads_info_collections_and_nothing_else() {
     });
     let a = foreign_account(&node, &case);
     assert_eq!(a.get("/info/collections").status(), 200);
-    for path in ["/info/quota", "/info/configuration", "/storage/tabs", "/storage/info/collections"] {
+    for path in [
+        "/info/quota",
+        "/info/configuration",
+        "/storage/tabs",
+        "/storage/info/collections",
+    ] {
         assert_eq!(a.get(path).status(), 401, "{path}");
     }
     assert_eq!(
-        a.put_json("/storage/tabs/t1", json!({"payload": "x"}), &[]).status(),
+        a.put_json("/storage/tabs/t1", json!({"payload": "x"}), &[])
+            .status(),
         401
     );
 }
@@ -155,7 +175,10 @@ fn heartbeat_fails_when_the_database_does() {
     assert_eq!(r.status(), 503);
     assert_eq!(json(r)["database"], "Err");
     tx.rollback().unwrap();
-    assert_eq!(reqwest::blocking::get(s.url("/__heartbeat__")).unwrap().status(), 200);
+    assert_eq!(
+        reqwest::blocking::get(s.url("/__heartbeat__")).unwrap().status(),
+        200
+    );
 }
 
 #[test]
@@ -175,7 +198,12 @@ fn metrics_are_served_on_their_own_listener() {
     let metrics_url = format!("http://{}/metrics", s.server.metrics_addr().unwrap());
     let r = reqwest::blocking::get(metrics_url).unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
     let text = r.text().unwrap();
     for expected in [
         "sync_storage_requests_total{route=\"/1.5/{uid}/info/collections\",method=\"GET\",status=\"200\"} 1",

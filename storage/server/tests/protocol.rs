@@ -15,7 +15,10 @@ fn last_modified(r: &Response, what: &str) -> i64 {
     let lm = header(r.headers(), "x-last-modified").unwrap_or_else(|| panic!("{what}: no X-Last-Modified"));
     let lm = sync15::ServerTimestamp::parse(&lm).unwrap().as_millis();
     let weave = ts_header(r.headers(), "x-weave-timestamp");
-    assert!(weave >= lm, "{what}: X-Weave-Timestamp {weave} before X-Last-Modified {lm}");
+    assert!(
+        weave >= lm,
+        "{what}: X-Weave-Timestamp {weave} before X-Last-Modified {lm}"
+    );
     lm
 }
 
@@ -52,8 +55,18 @@ fn every_route_and_method_answers_with_x_last_modified() {
     }
     let writes: Vec<(&str, &str, Option<serde_json::Value>, u16)> = vec![
         ("PUT", "/storage/c/d", Some(json!({"payload": "4"})), 200),
-        ("POST", "/storage/c", Some(json!([{"id": "e", "payload": "5"}])), 200),
-        ("POST", "/storage/c?batch=true", Some(json!([{"id": "f", "payload": "6"}])), 202),
+        (
+            "POST",
+            "/storage/c",
+            Some(json!([{"id": "e", "payload": "5"}])),
+            200,
+        ),
+        (
+            "POST",
+            "/storage/c?batch=true",
+            Some(json!([{"id": "f", "payload": "6"}])),
+            202,
+        ),
         ("DELETE", "/storage/c?ids=a", None, 200),
         ("DELETE", "/storage/c/b", None, 200),
         ("DELETE", "/storage/c", None, 200),
@@ -104,7 +117,11 @@ fn writes_refused_by_x_if_unmodified_since_say_when_the_target_changed() {
     let cases: Vec<(&str, &str, Option<serde_json::Value>)> = vec![
         ("PUT", "/storage/c/a", Some(json!({"payload": "x"}))),
         ("POST", "/storage/c", Some(json!([{"id": "x", "payload": "x"}]))),
-        ("POST", "/storage/c?batch=true", Some(json!([{"id": "x", "payload": "x"}]))),
+        (
+            "POST",
+            "/storage/c?batch=true",
+            Some(json!([{"id": "x", "payload": "x"}])),
+        ),
         ("DELETE", "/storage/c?ids=a", None),
         ("DELETE", "/storage/c/a", None),
         ("DELETE", "/storage/c", None),
@@ -116,7 +133,11 @@ fn writes_refused_by_x_if_unmodified_since_say_when_the_target_changed() {
         assert_eq!(r.status(), 412, "{method} {path}");
         assert_eq!(last_modified(&r, path), collection, "{method} {path}");
     }
-    assert_eq!(last_modified(&a.get("/storage/c"), "c"), collection, "nothing was written");
+    assert_eq!(
+        last_modified(&a.get("/storage/c"), "c"),
+        collection,
+        "nothing was written"
+    );
 }
 
 /// method, path, headers, body, and the expected (status, code).
@@ -148,19 +169,67 @@ fn every_refusal_is_a_protocol_code_in_json() {
     let one = json!([{"id": "x", "payload": "x"}]);
     let cases: Vec<Case<'_>> = vec![
         ("GET", "/storage/bad$name", none, None, (400, "13")),
-        ("PUT", "/storage/bad$name/x", none, json_body(json!({})), (400, "13")),
+        (
+            "PUT",
+            "/storage/bad$name/x",
+            none,
+            json_body(json!({})),
+            (400, "13"),
+        ),
         ("GET", "/storage/c?limit=x", none, None, (400, "1")),
-        ("GET", "/storage/c", &[("X-If-Modified-Since", "soon")], None, (400, "1")),
+        (
+            "GET",
+            "/storage/c",
+            &[("X-If-Modified-Since", "soon")],
+            None,
+            (400, "1"),
+        ),
         ("GET", "/storage/c", &[("Accept", "text/html")], None, (406, "1")),
-        ("GET", "/storage/c/a", &[("Accept", "application/xml")], None, (406, "1")),
-        ("GET", "/info/collections", &[("Accept", "application/newlines")], None, (406, "1")),
+        (
+            "GET",
+            "/storage/c/a",
+            &[("Accept", "application/xml")],
+            None,
+            (406, "1"),
+        ),
+        (
+            "GET",
+            "/info/collections",
+            &[("Accept", "application/newlines")],
+            None,
+            (406, "1"),
+        ),
         ("GET", "/storage/c/nope", none, None, (404, "0")),
         ("GET", "/unknown/route", none, None, (404, "0")),
         ("PUT", "/info/quota", none, None, (405, "1")),
-        ("POST", "/storage/c", &[("X-Weave-Records", "101")], json_body(one.clone()), (400, "17")),
-        ("POST", "/storage/c", &[("X-Weave-Bytes", "99999999")], json_body(one.clone()), (400, "17")),
-        ("POST", "/storage/c", &[("X-Weave-Records", "many")], json_body(one.clone()), (400, "1")),
-        ("POST", "/storage/c", &[("X-Weave-Total-Records", "5")], json_body(one.clone()), (400, "1")),
+        (
+            "POST",
+            "/storage/c",
+            &[("X-Weave-Records", "101")],
+            json_body(one.clone()),
+            (400, "17"),
+        ),
+        (
+            "POST",
+            "/storage/c",
+            &[("X-Weave-Bytes", "99999999")],
+            json_body(one.clone()),
+            (400, "17"),
+        ),
+        (
+            "POST",
+            "/storage/c",
+            &[("X-Weave-Records", "many")],
+            json_body(one.clone()),
+            (400, "1"),
+        ),
+        (
+            "POST",
+            "/storage/c",
+            &[("X-Weave-Total-Records", "5")],
+            json_body(one.clone()),
+            (400, "1"),
+        ),
         (
             "POST",
             "/storage/c?batch=true",
@@ -175,16 +244,56 @@ fn every_refusal_is_a_protocol_code_in_json() {
             json_body(one.clone()),
             (400, "1"),
         ),
-        ("POST", "/storage/c", none, Some(("application/json", vec![b'['; 5000])), (413, "17")),
-        ("POST", "/storage/c", none, Some(("application/json", b"[{".to_vec())), (400, "6")),
-        ("POST", "/storage/c", none, json_body(json!({"id": "x"})), (400, "8")),
-        ("PUT", "/storage/c/x", none, json_body(json!({"payload": "p", "extra": 1})), (400, "8")),
-        ("PUT", "/storage/c/x", none, json_body(json!(["not", "an", "object"])), (400, "8")),
-        ("POST", "/storage/c", none, Some(("image/png", b"[]".to_vec())), (415, "1")),
+        (
+            "POST",
+            "/storage/c",
+            none,
+            Some(("application/json", vec![b'['; 5000])),
+            (413, "17"),
+        ),
+        (
+            "POST",
+            "/storage/c",
+            none,
+            Some(("application/json", b"[{".to_vec())),
+            (400, "6"),
+        ),
+        (
+            "POST",
+            "/storage/c",
+            none,
+            json_body(json!({"id": "x"})),
+            (400, "8"),
+        ),
+        (
+            "PUT",
+            "/storage/c/x",
+            none,
+            json_body(json!({"payload": "p", "extra": 1})),
+            (400, "8"),
+        ),
+        (
+            "PUT",
+            "/storage/c/x",
+            none,
+            json_body(json!(["not", "an", "object"])),
+            (400, "8"),
+        ),
+        (
+            "POST",
+            "/storage/c",
+            none,
+            Some(("image/png", b"[]".to_vec())),
+            (415, "1"),
+        ),
     ];
     for (method, path, headers, body, expected) in cases {
         let r = a.send(method, path, headers, body);
-        assert_eq!(refusal(r), (expected.0, expected.1.to_owned()), "{method} {path} {headers:?}");
+        assert_eq!(
+            refusal(r),
+            (expected.0, expected.1.to_owned()),
+            "{method} {path} {headers:?}"
+        );
     }
     // Without credentials: 401 with Mozilla's body, 0.
     let r = reqwest::blocking::get(a.url("/info/collections")).unwrap();
@@ -215,11 +324,23 @@ fn collection_reads_negotiate_json_or_newlines() {
     let s = TestServer::start();
     let a = seeded(&s);
     let r = a.send("GET", "/storage/c", &[("Accept", "application/newlines")], None);
-    assert_eq!(header(r.headers(), "content-type").unwrap(), "application/newlines");
+    assert_eq!(
+        header(r.headers(), "content-type").unwrap(),
+        "application/newlines"
+    );
     assert_eq!(r.text().unwrap(), "\"a\"\n\"b\"\n\"c\"\n");
-    for accept in ["application/json", "*/*", "application/json;q=0.9,*/*;q=0.2", "text/plain"] {
+    for accept in [
+        "application/json",
+        "*/*",
+        "application/json;q=0.9,*/*;q=0.2",
+        "text/plain",
+    ] {
         let r = a.send("GET", "/storage/c", &[("Accept", accept)], None);
-        assert_eq!(header(r.headers(), "content-type").unwrap(), "application/json", "{accept}");
+        assert_eq!(
+            header(r.headers(), "content-type").unwrap(),
+            "application/json",
+            "{accept}"
+        );
     }
     let r = a.get("/info/collection_counts");
     assert_eq!(header(r.headers(), "x-weave-records").unwrap(), "1");

@@ -202,7 +202,12 @@ fn post_accepts_newlines_and_refuses_other_media() {
         (b"[{\"payload\":\"no id\"}]", "8"),
         (b"[{\"id\":\"a\"},{\"id\":\"a\"}]", "8"),
     ] {
-        let r = a.send("POST", "/storage/c", &[], Some(("application/json", body.to_vec())));
+        let r = a.send(
+            "POST",
+            "/storage/c",
+            &[],
+            Some(("application/json", body.to_vec())),
+        );
         assert_eq!(
             (r.status().as_u16(), r.text().unwrap()),
             (400, code.into()),
@@ -215,7 +220,10 @@ fn post_accepts_newlines_and_refuses_other_media() {
         "POST",
         "/storage/c",
         &[],
-        Some(("application/newlines", b"{\"id\":\"a\"}\n\n{\"id\":\"b\"}\n".to_vec())),
+        Some((
+            "application/newlines",
+            b"{\"id\":\"a\"}\n\n{\"id\":\"b\"}\n".to_vec(),
+        )),
     );
     assert_eq!((r.status().as_u16(), r.text().unwrap()), (400, "6".into()));
 }

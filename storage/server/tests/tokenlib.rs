@@ -86,11 +86,15 @@ fn forged_truncated_unpadded_and_resalted_tokenlib_ids_are_refused() {
         TokenError::Malformed
     );
     assert_eq!(
-        secret.verify(&URL_SAFE.encode(&bytes[..bytes.len() - 1]), Some(NOW)).unwrap_err(),
+        secret
+            .verify(&URL_SAFE.encode(&bytes[..bytes.len() - 1]), Some(NOW))
+            .unwrap_err(),
         TokenError::BadSignature
     );
     assert_eq!(
-        secret.verify(&URL_SAFE.encode(&bytes[..20]), Some(NOW)).unwrap_err(),
+        secret
+            .verify(&URL_SAFE.encode(&bytes[..20]), Some(NOW))
+            .unwrap_err(),
         TokenError::Malformed
     );
     // The payload re-salted (so the Hawk key would differ) without re-signing.
@@ -107,4 +111,3 @@ fn forged_truncated_unpadded_and_resalted_tokenlib_ids_are_refused() {
         TokenError::BadSignature
     );
 }
-

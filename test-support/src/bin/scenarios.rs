@@ -1,4 +1,5 @@
-//! Runs the multi-device scenarios: `cargo xtask scenarios [--server URL --token-secret S] [filter]`.
+//! Runs the multi-device scenarios:
+//! `cargo xtask scenarios [--split | --server URL --token-secret S | --storage-node URL --shared-secret S] [filter]`.
 #![allow(clippy::print_stdout)]
 
 use std::process::ExitCode;
@@ -10,23 +11,38 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut server_url = None;
     let mut token_secret = None;
+    let mut node_url = None;
+    let mut shared_secret = None;
+    let mut split = false;
     let mut filter = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--server" => server_url = args.next(),
             "--token-secret" => token_secret = args.next(),
+            "--storage-node" => node_url = args.next(),
+            "--shared-secret" => shared_secret = args.next(),
+            "--split" => split = true,
             "-h" | "--help" => {
-                println!("usage: scenarios [--server URL --token-secret SECRET] [NAME-FILTER]");
+                println!(
+                    "usage: scenarios [--split | --server URL --token-secret SECRET | \
+                     --storage-node URL --shared-secret SECRET] [NAME-FILTER]"
+                );
                 return ExitCode::SUCCESS;
             }
             other => filter = Some(other.to_owned()),
         }
     }
-    let server = match (server_url, token_secret) {
-        (Some(url), Some(token_secret)) => ScenarioServer::External { url, token_secret },
-        (None, None) => ScenarioServer::Embedded,
+    let server = match (server_url, token_secret, node_url, shared_secret, split) {
+        (Some(url), Some(token_secret), None, None, false) => ScenarioServer::External { url, token_secret },
+        (None, None, Some(url), Some(shared_secret), false) => {
+            ScenarioServer::StorageNode { url, shared_secret }
+        }
+        (None, None, None, None, true) => ScenarioServer::Split,
+        (None, None, None, None, false) => ScenarioServer::Embedded,
         _ => {
-            println!("--server and --token-secret go together");
+            println!(
+                "choose one of --split, --server URL --token-secret S, --storage-node URL --shared-secret S"
+            );
             return ExitCode::from(2);
         }
     };

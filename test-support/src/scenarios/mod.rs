@@ -2,10 +2,15 @@
 //! series of phases, each on one device (add, modify, delete, verify, sync,
 //! wipe or reset), run against the real server through the real manager.
 //!
-//! `cargo xtask scenarios` runs them all against an embedded server, or
-//! with `--server URL --token-secret S` against any `sync-storage` in dev
-//! mode (scenarios that need to act as the server's operator are skipped
-//! there). Every sync prints its request count.
+//! `cargo xtask scenarios` runs them all against an embedded server; with
+//! `--split`, against an in-process storage-only node behind an in-process
+//! token-only server that shares its secret; with `--server URL
+//! --token-secret S` against any `sync-storage` in dev mode; and with
+//! `--storage-node URL --shared-secret S` against any storage node —
+//! Mozilla's syncstorage-rs included — whose token server would share that
+//! secret, with our token server (in process) in front of it. Scenarios
+//! that act as the server's operator are skipped on all but the embedded
+//! server. Every sync prints its request count.
 
 mod bookmarks;
 mod history;
@@ -17,7 +22,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sync_manager::{ServiceStatus, SyncResult};
-use sync_storage::config::Config;
+use sync_storage::config::{Config, Role};
 use sync15::SyncRootKey;
 
 use crate::{Device, TestAccount, TestServer, ToyEngine};
@@ -26,6 +31,9 @@ use crate::{Device, TestAccount, TestServer, ToyEngine};
 pub enum ScenarioServer {
     /// A fresh in-process server per scenario.
     Embedded,
+    /// A fresh in-process storage-only node per scenario, behind an
+    /// in-process token-only server sharing its master secret.
+    Split,
     /// An external server in dev mode.
     External {
         /// Its base URL.
@@ -33,6 +41,33 @@ pub enum ScenarioServer {
         /// Its dev-mode token secret.
         token_secret: String,
     },
+    /// An external storage node (ours in the `storage-only` role, or
+    /// Mozilla's), fronted by an in-process token-only server configured
+    /// with the node's master secret.
+    StorageNode {
+        /// The node's base URL (token `api_endpoint`s are `<url>/1.5/<uid>`).
+        url: String,
+        /// The master secret the node verifies tokens with.
+        shared_secret: String,
+    },
+}
+
+/// The token server a non-embedded scenario signs in through, and what
+/// must stay alive while it runs.
+struct Fronted {
+    _node: Option<TestServer>,
+    tokens: TestServer,
+}
+
+impl Fronted {
+    fn token_only(node_url: String, secret: String, node: Option<TestServer>) -> Self {
+        let tokens = TestServer::start_with(move |c| {
+            c.role = Role::TokenOnly;
+            c.master_secret.0 = vec![secret];
+            c.nodes = vec![node_url];
+        });
+        Fronted { _node: node, tokens }
+    }
 }
 
 /// One scenario.
@@ -194,11 +229,31 @@ pub(crate) fn fail(e: impl std::fmt::Display) -> String {
 /// Runs `scenario`, reporting progress lines.
 pub fn run(scenario: &Scenario, server: &ScenarioServer, progress: &mut dyn FnMut(&str)) -> Outcome {
     let embedded;
+    let fronted;
     let (server_ref, account) = match server {
         ScenarioServer::Embedded => {
             embedded = TestServer::start_with(scenario.configure);
             let account = embedded.new_account(&unique_email(scenario.name));
             (Some(&embedded), account)
+        }
+        ScenarioServer::Split | ScenarioServer::StorageNode { .. } if scenario.embedded_only => {
+            return Outcome::Skipped("needs the embedded server");
+        }
+        ScenarioServer::Split => {
+            let secret = format!("split-{}", sync15::Guid::random());
+            let node_secret = secret.clone();
+            let configure = scenario.configure;
+            let node = TestServer::start_with(move |c| {
+                configure(c);
+                c.role = Role::StorageOnly;
+                c.master_secret.0 = vec![node_secret];
+            });
+            fronted = Fronted::token_only(node.url().to_owned(), secret, Some(node));
+            (None, fronted.tokens.new_account(&unique_email(scenario.name)))
+        }
+        ScenarioServer::StorageNode { url, shared_secret } => {
+            fronted = Fronted::token_only(url.trim_end_matches('/').to_owned(), shared_secret.clone(), None);
+            (None, fronted.tokens.new_account(&unique_email(scenario.name)))
         }
         ScenarioServer::External { url, token_secret } => {
             if scenario.embedded_only {

@@ -136,7 +136,9 @@ pub(crate) fn code_for_status(status: StatusCode) -> u32 {
 }
 
 fn with_last_modified(mut response: Response, modified: i64) -> Response {
-    response.headers_mut().insert(X_LAST_MODIFIED, ts_header(modified));
+    response
+        .headers_mut()
+        .insert(X_LAST_MODIFIED, ts_header(modified));
     response
 }
 
@@ -157,14 +159,11 @@ impl IntoResponse for ApiError {
             ApiError::NotFound => coded(StatusCode::NOT_FOUND, code::UNKNOWN),
             ApiError::MethodNotAllowed => coded(StatusCode::METHOD_NOT_ALLOWED, code::ILLEGAL_METHOD),
             ApiError::NotAcceptable => coded(StatusCode::NOT_ACCEPTABLE, code::ILLEGAL_METHOD),
-            ApiError::PreconditionFailed(modified) => with_last_modified(
-                coded(StatusCode::PRECONDITION_FAILED, code::UNKNOWN),
-                modified,
-            ),
-            ApiError::TooLarge => coded(StatusCode::PAYLOAD_TOO_LARGE, code::SIZE_LIMIT_EXCEEDED),
-            ApiError::UnsupportedMediaType => {
-                coded(StatusCode::UNSUPPORTED_MEDIA_TYPE, code::ILLEGAL_METHOD)
+            ApiError::PreconditionFailed(modified) => {
+                with_last_modified(coded(StatusCode::PRECONDITION_FAILED, code::UNKNOWN), modified)
             }
+            ApiError::TooLarge => coded(StatusCode::PAYLOAD_TOO_LARGE, code::SIZE_LIMIT_EXCEEDED),
+            ApiError::UnsupportedMediaType => coded(StatusCode::UNSUPPORTED_MEDIA_TYPE, code::ILLEGAL_METHOD),
             ApiError::Unavailable => {
                 let mut response = json_body(StatusCode::SERVICE_UNAVAILABLE, "\"server busy\"".into());
                 response

@@ -181,7 +181,9 @@ pub(crate) fn ts_json(ms: i64) -> serde_json::Value {
 /// A JSON body with `X-Last-Modified`.
 pub(crate) fn json_with_last_modified(body: &impl serde::Serialize, modified: i64) -> Response {
     let mut response = axum::Json(body).into_response();
-    response.headers_mut().insert(X_LAST_MODIFIED, ts_header(modified));
+    response
+        .headers_mut()
+        .insert(X_LAST_MODIFIED, ts_header(modified));
     response
 }
 
@@ -286,10 +288,13 @@ impl AppState {
             content_type: headers.get(header::CONTENT_TYPE).and_then(|h| h.to_str().ok()),
             body,
         };
-        let payload = self.hawk.verify(&self.secrets, &request, allow_expired).map_err(|e| {
-            tracing::debug!(error = %e, "hawk refused");
-            ApiError::Unauthorized
-        })?;
+        let payload = self
+            .hawk
+            .verify(&self.secrets, &request, allow_expired)
+            .map_err(|e| {
+                tracing::debug!(error = %e, "hawk refused");
+                ApiError::Unauthorized
+            })?;
         // A token for one user can never touch another's URL.
         if path_uid.parse::<u64>().ok() != Some(payload.uid) {
             tracing::warn!(token_uid = payload.uid, path_uid, "uid mismatch");
@@ -343,19 +348,23 @@ pub fn metrics_router(state: Arc<AppState>) -> Router {
     Router::new()
         .route(
             "/metrics",
-            get(|axum::extract::State(state): axum::extract::State<Arc<AppState>>| async move {
-                let db = state.db.clone();
-                let metrics = state.metrics.clone();
-                let text = tokio::task::spawn_blocking(move || metrics.render(&db))
-                    .await
-                    .unwrap_or_default();
-                let mut response = Response::new(Body::from(text));
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-                );
-                response
-            }),
+            get(
+                |axum::extract::State(state): axum::extract::State<Arc<AppState>>| async move {
+                    let db = state.db.clone();
+                    let metrics = state.metrics.clone();
+                    let text = tokio::task::spawn_blocking(move || metrics.render(&db))
+                        .await
+                        .unwrap_or_default();
+                    let mut response = Response::new(Body::from(text));
+                    response.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static(
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        ),
+                    );
+                    response
+                },
+            ),
         )
         .with_state(state)
 }
@@ -381,7 +390,10 @@ mod tests {
         };
         assert_eq!(reply_format(&HeaderMap::new(), true).unwrap(), ReplyFormat::Json);
         assert_eq!(with("application/newlines", true).unwrap(), ReplyFormat::Newlines);
-        assert!(matches!(with("application/newlines", false), Err(ApiError::NotAcceptable)));
+        assert!(matches!(
+            with("application/newlines", false),
+            Err(ApiError::NotAcceptable)
+        ));
         assert_eq!(
             with("application/json;q=0.9,*/*;q=0.2", true).unwrap(),
             ReplyFormat::Json
@@ -391,7 +403,10 @@ mod tests {
             ReplyFormat::Newlines
         );
         assert!(matches!(with("text/html", true), Err(ApiError::NotAcceptable)));
-        assert!(matches!(with("application/json;q=0", true), Err(ApiError::NotAcceptable)));
+        assert!(matches!(
+            with("application/json;q=0", true),
+            Err(ApiError::NotAcceptable)
+        ));
         assert_eq!(with("text/plain", true).unwrap(), ReplyFormat::Json);
     }
 }

@@ -270,7 +270,9 @@ pub fn post_body(content_type: Option<&str>, body: &[u8]) -> Result<Vec<Value>, 
                 Vec::new()
             } else {
                 body.split(|b| *b == b'\n')
-                    .map(|line| serde_json::from_slice(line).map_err(|_| ApiError::Code(code::MALFORMED_JSON)))
+                    .map(|line| {
+                        serde_json::from_slice(line).map_err(|_| ApiError::Code(code::MALFORMED_JSON))
+                    })
                     .collect::<Result<_, _>>()?
             }
         }
@@ -330,7 +332,10 @@ pub fn check_upload_headers(headers: &HeaderMap, limits: &Limits, in_batch: bool
 
 /// A PUT body: one JSON object (anything else that parses is code 8).
 pub fn put_body(content_type: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
-    if !matches!(media_type(content_type).as_str(), "application/json" | "text/plain" | "") {
+    if !matches!(
+        media_type(content_type).as_str(),
+        "application/json" | "text/plain" | ""
+    ) {
         return Err(ApiError::UnsupportedMediaType);
     }
     match serde_json::from_slice(body) {
@@ -373,7 +378,10 @@ mod tests {
             (json!({"id": "a", "ttl": -1}), "invalid ttl"),
             (json!({"id": "a", "payload": 7}), "invalid payload"),
             (json!({"id": "a", "payload": "12345678901"}), "payload too large"),
-            (json!({"id": "a", "payload": "p", "parentid": "x"}), "unknown field"),
+            (
+                json!({"id": "a", "payload": "p", "parentid": "x"}),
+                "unknown field",
+            ),
         ];
         for (value, reason) in cases {
             assert_eq!(parse_bso(&value, None, 10), Err(reason), "{value}");
@@ -434,19 +442,27 @@ mod tests {
         assert_eq!(post_body(None, b"[{\"id\":\"a\"}]").unwrap().len(), 1);
         let newlines = Some("application/newlines");
         assert_eq!(
-            post_body(newlines, b"{\"id\":\"a\"}\n{\"id\":\"b\"}\n").unwrap().len(),
+            post_body(newlines, b"{\"id\":\"a\"}\n{\"id\":\"b\"}\n")
+                .unwrap()
+                .len(),
             2
         );
         assert_eq!(post_body(newlines, b"{\"id\":\"a\"}").unwrap().len(), 1);
         assert!(post_body(newlines, b"").unwrap().is_empty());
         // Strict: a blank line, or two objects on one line, is not JSON.
-        for bad in [&b"{\"id\":\"a\"}\n\n{\"id\":\"b\"}\n"[..], b"{\"id\":\"a\"} {\"id\":\"b\"}\n"] {
+        for bad in [
+            &b"{\"id\":\"a\"}\n\n{\"id\":\"b\"}\n"[..],
+            b"{\"id\":\"a\"} {\"id\":\"b\"}\n",
+        ] {
             assert!(matches!(post_body(newlines, bad), Err(ApiError::Code(6))));
         }
         assert!(matches!(post_body(newlines, b"[1]\n"), Err(ApiError::Code(8))));
         assert!(matches!(post_body(None, b"{}"), Err(ApiError::Code(8))));
         assert!(matches!(post_body(None, b"[1, 2]"), Err(ApiError::Code(8))));
-        assert!(matches!(post_body(None, b"[{\"payload\":\"x\"}]"), Err(ApiError::Code(8))));
+        assert!(matches!(
+            post_body(None, b"[{\"payload\":\"x\"}]"),
+            Err(ApiError::Code(8))
+        ));
         assert!(matches!(
             post_body(None, b"[{\"id\":\"a\"},{\"id\":\"a\"}]"),
             Err(ApiError::Code(8))

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use super::error::code;
 use super::info::kb;
 use super::params::{self, BatchParam, Conditions};
-use super::{ApiError, AppState, ReplyFormat, X_LAST_MODIFIED, X_WEAVE_TIMESTAMP, reply_format, ts_header, ts_json};
+use super::{
+    ApiError, AppState, ReplyFormat, X_LAST_MODIFIED, X_WEAVE_TIMESTAMP, reply_format, ts_header, ts_json,
+};
 use crate::db::{BatchAppend, BatchResult, Bso, BsoInput};
 
 type Result<T> = std::result::Result<T, ApiError>;

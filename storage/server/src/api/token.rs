@@ -36,7 +36,12 @@ pub struct TokenError {
 }
 
 impl TokenError {
-    fn new(http: StatusCode, status: &'static str, location: &'static str, description: &'static str) -> Self {
+    fn new(
+        http: StatusCode,
+        status: &'static str,
+        location: &'static str,
+        description: &'static str,
+    ) -> Self {
         TokenError {
             http,
             status,
@@ -48,7 +53,12 @@ impl TokenError {
 
     /// 401 `invalid-credentials`: the bearer token or the key id is no good.
     fn invalid_credentials() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "invalid-credentials", "body", "Unauthorized")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid-credentials",
+            "body",
+            "Unauthorized",
+        )
     }
 
     /// 503: FxA could not vouch for the token right now.
@@ -62,7 +72,12 @@ impl TokenError {
     }
 
     fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal-error", "internal", "Server error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "internal",
+            "Server error",
+        )
     }
 }
 
@@ -175,7 +190,12 @@ pub async fn get_token(
                 ),
                 Refusal::ClientState(description) => TokenError {
                     name: "X-Client-State",
-                    ..TokenError::new(StatusCode::UNAUTHORIZED, "invalid-client-state", "header", description)
+                    ..TokenError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "invalid-client-state",
+                        "header",
+                        description,
+                    )
                 },
             });
         }
@@ -227,7 +247,12 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, TokenError> {
         .split_once(' ')
         .ok_or_else(|| TokenError::new(StatusCode::UNAUTHORIZED, "error", "body", "Unauthorized"))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(TokenError::new(StatusCode::UNAUTHORIZED, "error", "body", "Unsupported"));
+        return Err(TokenError::new(
+            StatusCode::UNAUTHORIZED,
+            "error",
+            "body",
+            "Unsupported",
+        ));
     }
     Ok(token.trim())
 }

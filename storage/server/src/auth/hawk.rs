@@ -165,7 +165,13 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    fn sign(secrets: &TokenSecrets, payload: &TokenPayload, ts: SystemTime, nonce: &str, path: &str) -> String {
+    fn sign(
+        secrets: &TokenSecrets,
+        payload: &TokenPayload,
+        ts: SystemTime,
+        nonce: &str,
+        path: &str,
+    ) -> String {
         let (id, key) = secrets.issue(payload);
         let credentials = hawk::Credentials {
             id,
@@ -182,7 +188,11 @@ mod tests {
         TokenPayload {
             uid: 7,
             node: "n".into(),
-            expires: SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64() + expires_in,
+            expires: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64()
+                + expires_in,
             fxa_uid: "f".into(),
             fxa_kid: String::new(),
             hashed_fxa_uid: String::new(),
@@ -252,9 +262,21 @@ mod tests {
             verifier.verify(&secrets, &request(&auth, path), false),
             Err(HawkError::Expired)
         );
-        assert_eq!(verifier.verify(&secrets, &request(&auth, path), true).unwrap().uid, 7);
+        assert_eq!(
+            verifier
+                .verify(&secrets, &request(&auth, path), true)
+                .unwrap()
+                .uid,
+            7
+        );
         // Another server's token.
-        let auth = sign(&self::secrets("other"), &payload(600.0), SystemTime::now(), "d", path);
+        let auth = sign(
+            &self::secrets("other"),
+            &payload(600.0),
+            SystemTime::now(),
+            "d",
+            path,
+        );
         assert_eq!(
             verifier.verify(&secrets, &request(&auth, path), false),
             Err(HawkError::InvalidToken(TokenError::BadSignature))

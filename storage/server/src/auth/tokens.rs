@@ -172,7 +172,8 @@ impl TokenSecrets {
             .iter()
             .find(|s| hmac::verify(&s.signing, payload, signature).is_ok())
             .ok_or(TokenError::BadSignature)?;
-        let payload: TokenPayload = serde_json::from_slice(payload).map_err(|_| TokenError::InvalidPayload)?;
+        let payload: TokenPayload =
+            serde_json::from_slice(payload).map_err(|_| TokenError::InvalidPayload)?;
         if !payload.expires.is_finite() || !payload.salt.is_ascii() {
             return Err(TokenError::InvalidPayload);
         }
@@ -221,7 +222,11 @@ pub fn fxa_kid(keys_changed_at: i64, client_state_hex: &str) -> String {
 }
 
 fn derive_key(master: &[u8], salt: &str, id: &str) -> String {
-    URL_SAFE.encode(hkdf32(master, Some(salt.as_bytes()), &[DERIVE_INFO, id.as_bytes()]))
+    URL_SAFE.encode(hkdf32(
+        master,
+        Some(salt.as_bytes()),
+        &[DERIVE_INFO, id.as_bytes()],
+    ))
 }
 
 /// HKDF-SHA256 to 32 bytes. Without a salt, RFC 5869's default (a block of
@@ -279,7 +284,10 @@ mod tests {
         let rotated = secrets(&["new", "old"]);
         let (old_id, old_key) = old.issue(&payload(2_000.0));
         let verified = rotated.verify(&old_id, Some(1.0)).unwrap();
-        assert_eq!(verified.hawk_key, old_key, "the key comes from the secret that signed");
+        assert_eq!(
+            verified.hawk_key, old_key,
+            "the key comes from the secret that signed"
+        );
         let (new_id, _) = rotated.issue(&payload(2_000.0));
         assert!(secrets(&["new"]).verify(&new_id, Some(1.0)).is_ok());
         assert!(old.verify(&new_id, Some(1.0)).is_err());
@@ -333,6 +341,9 @@ mod tests {
         assert_eq!(fxa_kid(1234, "aaaa"), "0000000001234-qqo");
         let salt = random_salt().unwrap();
         assert_eq!(salt.len(), 6);
-        assert!(salt.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(
+            salt.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
     }
 }

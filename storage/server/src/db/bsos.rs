@@ -379,11 +379,12 @@ impl Db {
 
 /// The user's last-modified time: their latest write, 0 if none.
 fn user_timestamp(c: &rusqlite::Connection, uid: u64) -> Result<i64, DbError> {
-    Ok(c
-        .prepare_cached("SELECT modified FROM user_timestamps WHERE uid = ?")?
-        .query_row([uid], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0))
+    Ok(
+        c.prepare_cached("SELECT modified FROM user_timestamps WHERE uid = ?")?
+            .query_row([uid], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0),
+    )
 }
 
 pub(super) fn collection_modified(

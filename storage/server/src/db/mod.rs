@@ -180,9 +180,10 @@ impl Db {
     /// (rolled back) write transaction on the writer, for `__heartbeat__`.
     pub fn heartbeat(&self) -> Result<(), DbError> {
         self.read(|c| Ok(c.query_row("SELECT count(*) FROM settings", [], |r| r.get::<_, i64>(0))?))?;
-        let mut writer = self.writer.try_lock_for(std::time::Duration::from_secs(5)).ok_or_else(|| {
-            DbError::LimitExceeded("the database writer has been busy for 5 s".into())
-        })?;
+        let mut writer = self
+            .writer
+            .try_lock_for(std::time::Duration::from_secs(5))
+            .ok_or_else(|| DbError::LimitExceeded("the database writer has been busy for 5 s".into()))?;
         let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.rollback()?;
         Ok(())

@@ -183,7 +183,9 @@ fn check(tx: &Transaction<'_>, user: &User, lookup: &UserLookup) -> Result<Optio
         return Ok(Some(Refusal::KeysChangedAt));
     }
     if !user.client_state.is_empty() && lookup.client_state.is_empty() {
-        return Ok(Some(Refusal::ClientState("Unacceptable client-state value empty string")));
+        return Ok(Some(Refusal::ClientState(
+            "Unacceptable client-state value empty string",
+        )));
     }
     let used_before: bool = tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM users WHERE fxa_uid = ? AND client_state = ? AND replaced_at IS NOT NULL)",
@@ -191,7 +193,9 @@ fn check(tx: &Transaction<'_>, user: &User, lookup: &UserLookup) -> Result<Optio
         |r| r.get(0),
     )?;
     if new_state && used_before {
-        return Ok(Some(Refusal::ClientState("Unacceptable client-state value stale value")));
+        return Ok(Some(Refusal::ClientState(
+            "Unacceptable client-state value stale value",
+        )));
     }
     if new_state && both(auth_generation, user_generation, |a, u| a <= u) {
         return Ok(Some(Refusal::ClientState(

@@ -257,12 +257,18 @@ mod tests {
     fn wrong_secret_expired_and_garbage_are_refused() {
         let verifier = OAuthVerifier::new(&dev_config("s")).unwrap();
         let other = mint_dev_token("not-s", "a@b", 1, 600).unwrap();
-        assert!(matches!(block_on(verifier.verify(&other)), Err(OAuthError::Invalid(_))));
+        assert!(matches!(
+            block_on(verifier.verify(&other)),
+            Err(OAuthError::Invalid(_))
+        ));
         for garbage in ["", "a.b.c", "eyJhbGciOiJIUzI1NiJ9..", "not a jwt"] {
             assert!(block_on(verifier.verify(garbage)).is_err(), "{garbage}");
         }
         let no_generation = mint_dev_token("s", "a@b", 0, 600).unwrap();
-        assert_eq!(block_on(verifier.verify(&no_generation)).unwrap().generation, None);
+        assert_eq!(
+            block_on(verifier.verify(&no_generation)).unwrap().generation,
+            None
+        );
         let no_secret = OAuthVerifier::new(&AuthConfig::default()).unwrap();
         assert!(block_on(no_secret.verify(&mint_dev_token("s", "a@b", 1, 600).unwrap())).is_err());
     }

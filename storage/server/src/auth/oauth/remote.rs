@@ -85,7 +85,9 @@ impl RemoteVerifier {
             .map_err(|e| OAuthError::Unavailable(format!("FxA /v1/verify: {e}")))?;
         let status = response.status();
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(OAuthError::Unavailable(format!("FxA /v1/verify answered {status}")));
+            return Err(OAuthError::Unavailable(format!(
+                "FxA /v1/verify answered {status}"
+            )));
         }
         if !status.is_success() {
             return Err(OAuthError::Invalid(format!("FxA /v1/verify answered {status}")));
