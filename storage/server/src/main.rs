@@ -90,12 +90,23 @@ fn init_logging(format: LogFormat) {
 
 fn serve(config: Config) -> anyhow::Result<()> {
     let database = config.database.clone();
+    let role = config.role;
     let server = Server::bind(config).context("starting the server")?;
-    tracing::info!(
-        database = %database.display(),
-        token_server = %format!("{}/1.0/sync/1.5", server.public_url()),
-        "sync-storage ready"
-    );
+    if role.serves_tokens() {
+        tracing::info!(
+            database = %database.display(),
+            ?role,
+            token_server = %format!("{}/1.0/sync/1.5", server.public_url()),
+            "sync-storage ready"
+        );
+    } else {
+        tracing::info!(
+            database = %database.display(),
+            ?role,
+            storage_node = %server.public_url(),
+            "sync-storage ready"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(server.serve(shutdown_signal()))?;
     Ok(())

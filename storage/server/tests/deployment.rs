@@ -219,3 +219,58 @@ fn metrics_are_served_on_their_own_listener() {
         assert!(text.contains(expected), "missing {expected} in\n{text}");
     }
 }
+
+#[test]
+fn forged_truncated_unpadded_resalted_and_expired_tokens_are_401_never_500() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE;
+    let case = vector("python token server payload");
+    let secret = case["secret"].as_str().unwrap().to_owned();
+    let node = TestServer::start_with(|c| {
+        c.role = Role::StorageOnly;
+        c.master_secret.0 = vec![secret.clone()];
+    });
+    let id = case["id"].as_str().unwrap();
+    let key = case["key"].as_str().unwrap();
+    let bytes = URL_SAFE.decode(id).unwrap();
+    let mut tampered = bytes.clone();
+    tampered[10] ^= 1;
+    // The same payload re-salted and properly signed: its key is not this id's key.
+    let mut payload: sync_storage::auth::TokenPayload =
+        serde_json::from_value(case["payload"].clone()).unwrap();
+    payload.salt = "000000".into();
+    let (_, resalted_key) = sync_storage::auth::TokenSecrets::new(&[secret.as_str()], None)
+        .unwrap()
+        .issue(&payload);
+    let expired = vector("expired");
+    let cases = [
+        ("unpadded", id.trim_end_matches('=').to_owned(), key.to_owned()),
+        (
+            "truncated",
+            URL_SAFE.encode(&bytes[..bytes.len() - 5]),
+            key.to_owned(),
+        ),
+        ("tampered", URL_SAFE.encode(&tampered), key.to_owned()),
+        ("garbage", "not a token at all".to_owned(), key.to_owned()),
+        ("key from another salt", id.to_owned(), resalted_key),
+    ];
+    for (what, bad_id, bad_key) in cases {
+        let a = Account::new(Token::new(
+            &bad_id,
+            &bad_key,
+            1,
+            &format!("{}/1.5/1", node.server.url()),
+            3600,
+        ));
+        let r = a.get("/info/collections");
+        assert_eq!(r.status(), 401, "{what}");
+        assert_eq!(r.text().unwrap(), "0", "{what}");
+    }
+    // Expired (against its own secret): only info/collections lets it in.
+    let node2 = TestServer::start_with(|c| {
+        c.role = Role::StorageOnly;
+        c.master_secret.0 = vec![expired["secret"].as_str().unwrap().to_owned()];
+    });
+    let r = foreign_account(&node2, &expired).get("/storage/c");
+    assert_eq!((r.status().as_u16(), r.text().unwrap()), (401, "0".to_owned()));
+}

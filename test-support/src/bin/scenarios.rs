@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     let server = match (server_url, token_secret, node_url, shared_secret, split) {
         (Some(url), Some(token_secret), None, None, false) => ScenarioServer::External { url, token_secret },
         (None, None, Some(url), Some(shared_secret), false) => {
-            ScenarioServer::StorageNode { url, shared_secret }
+            ScenarioServer::storage_node(&url, &shared_secret)
         }
         (None, None, None, None, true) => ScenarioServer::Split,
         (None, None, None, None, false) => ScenarioServer::Embedded,

@@ -187,7 +187,7 @@ fn corrupted_keys_recovered(ctx: &mut Ctx<'_>) -> Result<(), String> {
     ctx.account.raw().put_raw(
         "crypto",
         "keys",
-        r#"{"ciphertext":"AAAA","IV":"AAAAAAAAAAAAAAAAAAAAAA==","hmac":"00"}"#,
+        r#"{"ciphertext":"AAAA","IV":"AAAAAAAAAAAAAAAAAAAAAQ==","hmac":"00"}"#,
     );
     ctx.step("server", "corrupt crypto/keys");
     add_toys(ctx, "B", "bbbbb", 1)?;

@@ -43,13 +43,28 @@ pub enum ScenarioServer {
     },
     /// An external storage node (ours in the `storage-only` role, or
     /// Mozilla's), fronted by an in-process token-only server configured
-    /// with the node's master secret.
+    /// with the node's master secret: see [`ScenarioServer::storage_node`].
     StorageNode {
-        /// The node's base URL (token `api_endpoint`s are `<url>/1.5/<uid>`).
-        url: String,
-        /// The master secret the node verifies tokens with.
-        shared_secret: String,
+        /// The token server, one for the whole run, so every scenario's
+        /// account gets a uid of its own, as a real token server's would.
+        tokens: Box<TestServer>,
     },
+}
+
+impl ScenarioServer {
+    /// Scenarios against the storage node at `url` (token `api_endpoint`s
+    /// are `<url>/1.5/<uid>`), which verifies tokens with `shared_secret`.
+    pub fn storage_node(url: &str, shared_secret: &str) -> Self {
+        let node = url.trim_end_matches('/').to_owned();
+        let secret = shared_secret.to_owned();
+        ScenarioServer::StorageNode {
+            tokens: Box::new(TestServer::start_with(move |c| {
+                c.role = Role::TokenOnly;
+                c.master_secret.0 = vec![secret];
+                c.nodes = vec![node];
+            })),
+        }
+    }
 }
 
 /// The token server a non-embedded scenario signs in through, and what
@@ -251,9 +266,14 @@ pub fn run(scenario: &Scenario, server: &ScenarioServer, progress: &mut dyn FnMu
             fronted = Fronted::token_only(node.url().to_owned(), secret, Some(node));
             (None, fronted.tokens.new_account(&unique_email(scenario.name)))
         }
-        ScenarioServer::StorageNode { url, shared_secret } => {
-            fronted = Fronted::token_only(url.trim_end_matches('/').to_owned(), shared_secret.clone(), None);
-            (None, fronted.tokens.new_account(&unique_email(scenario.name)))
+        ScenarioServer::StorageNode { tokens } => {
+            let account = tokens.new_account(&unique_email(scenario.name));
+            // The node may hold data from an earlier run under this uid
+            // (the token server's uids start again each run): start clean.
+            if let Err(e) = account.raw().client().delete_everything() {
+                return Outcome::Failed(format!("clearing the node for this account: {e}"));
+            }
+            (None, account)
         }
         ScenarioServer::External { url, token_secret } => {
             if scenario.embedded_only {

@@ -252,6 +252,17 @@ pub fn parse_bso(value: &Value, path_id: Option<&str>, max_payload: u64) -> Resu
     })
 }
 
+/// Whether a `crypto` payload carries an all-zero IV: the mark of a known
+/// client bug that would overwrite an account's keys with garbage. Mozilla's
+/// server refuses such writes (its `KNOWN_BAD_PAYLOAD_REGEX`,
+/// `IV":\s*"AAAAAAAAAAAAAAAAAAAAAA==`) with code 8, and so does this one.
+pub fn known_bad_crypto_payload(payload: &str) -> bool {
+    const ZERO_IV: &str = "\"AAAAAAAAAAAAAAAAAAAAAA==";
+    payload
+        .match_indices("IV\":")
+        .any(|(at, m)| payload[at + m.len()..].trim_start().starts_with(ZERO_IV))
+}
+
 /// The BSOs of a POST body: a JSON array, or one JSON object per line for
 /// `application/newlines` (strictly: no blank lines, each line one object;
 /// a final newline is optional). Not JSON is code 6; JSON that is not a
@@ -477,6 +488,16 @@ mod tests {
             Err(ApiError::Code(6))
         ));
         assert!(matches!(put_body(None, b"[]"), Err(ApiError::Code(8))));
+    }
+
+    #[test]
+    fn zero_iv_crypto_payloads() {
+        assert!(known_bad_crypto_payload(
+            r#"{"ciphertext":"x","IV":"AAAAAAAAAAAAAAAAAAAAAA==","hmac":"0"}"#
+        ));
+        assert!(known_bad_crypto_payload(r#"{"IV":  "AAAAAAAAAAAAAAAAAAAAAA=="}"#));
+        assert!(!known_bad_crypto_payload(r#"{"IV":"AAAAAAAAAAAAAAAAAAAAAQ=="}"#));
+        assert!(!known_bad_crypto_payload(r#"{"ciphertext":"IV\":"}"#));
     }
 
     #[test]

@@ -124,6 +124,7 @@ pub async fn put_bso(
             return Err(ApiError::Code(code::INVALID_BSO));
         }
     };
+    refuse_known_bad(&collection, std::slice::from_ref(&input))?;
     let quota = limits.quota_bytes;
     let outcome = state
         .with_db(claims, move |db, uid| {
@@ -169,6 +170,7 @@ pub async fn post_collection(
             }
         }
     }
+    refuse_known_bad(&collection, &valid)?;
     let post_bytes: usize = valid.iter().map(BsoInput::payload_len).sum();
     if post_bytes as u64 > limits.max_post_bytes {
         return Err(ApiError::Code(code::SIZE_LIMIT_EXCEEDED));
@@ -291,6 +293,19 @@ pub async fn delete_everything(
         })
         .await?;
     Ok(write_response(modified, json!({"modified": ts_json(modified)})))
+}
+
+/// See [`params::known_bad_crypto_payload`].
+fn refuse_known_bad(collection: &str, inputs: &[BsoInput]) -> Result<()> {
+    let bad = collection == "crypto"
+        && inputs
+            .iter()
+            .any(|i| i.payload.as_deref().is_some_and(params::known_bad_crypto_payload));
+    if bad {
+        tracing::warn!("refused a crypto payload with an all-zero IV");
+        return Err(ApiError::Code(code::INVALID_BSO));
+    }
+    Ok(())
 }
 
 fn content_type(headers: &HeaderMap) -> Option<&str> {
