@@ -187,6 +187,8 @@ fn corrupted_keys_recovered(ctx: &mut Ctx<'_>) -> Result<(), String> {
     ctx.account.raw().put_raw(
         "crypto",
         "keys",
+        // Garbage that still passes the server's one payload check (an
+        // all-zero IV on crypto is refused, as Mozilla's server does).
         r#"{"ciphertext":"AAAA","IV":"AAAAAAAAAAAAAAAAAAAAAQ==","hmac":"00"}"#,
     );
     ctx.step("server", "corrupt crypto/keys");
