@@ -56,33 +56,20 @@ impl ScenarioServer {
     /// are `<url>/1.5/<uid>`), which verifies tokens with `shared_secret`.
     pub fn storage_node(url: &str, shared_secret: &str) -> Self {
         let node = url.trim_end_matches('/').to_owned();
-        let secret = shared_secret.to_owned();
         ScenarioServer::StorageNode {
-            tokens: Box::new(TestServer::start_with(move |c| {
-                c.role = Role::TokenOnly;
-                c.master_secret.0 = vec![secret];
-                c.nodes = vec![node];
-            })),
+            tokens: Box::new(token_server_for(node, shared_secret.to_owned())),
         }
     }
 }
 
-/// The token server a non-embedded scenario signs in through, and what
-/// must stay alive while it runs.
-struct Fronted {
-    _node: Option<TestServer>,
-    tokens: TestServer,
-}
-
-impl Fronted {
-    fn token_only(node_url: String, secret: String, node: Option<TestServer>) -> Self {
-        let tokens = TestServer::start_with(move |c| {
-            c.role = Role::TokenOnly;
-            c.master_secret.0 = vec![secret];
-            c.nodes = vec![node_url];
-        });
-        Fronted { _node: node, tokens }
-    }
+/// An in-process token-only server assigning users to `node_url`, with
+/// the node's `secret`.
+fn token_server_for(node_url: String, secret: String) -> TestServer {
+    TestServer::start_with(move |c| {
+        c.role = Role::TokenOnly;
+        c.master_secret.0 = vec![secret];
+        c.nodes = vec![node_url];
+    })
 }
 
 /// One scenario.
@@ -244,7 +231,8 @@ pub(crate) fn fail(e: impl std::fmt::Display) -> String {
 /// Runs `scenario`, reporting progress lines.
 pub fn run(scenario: &Scenario, server: &ScenarioServer, progress: &mut dyn FnMut(&str)) -> Outcome {
     let embedded;
-    let fronted;
+    // A split scenario's node and token server, alive while it runs.
+    let split;
     let (server_ref, account) = match server {
         ScenarioServer::Embedded => {
             embedded = TestServer::start_with(scenario.configure);
@@ -263,8 +251,9 @@ pub fn run(scenario: &Scenario, server: &ScenarioServer, progress: &mut dyn FnMu
                 c.role = Role::StorageOnly;
                 c.master_secret.0 = vec![node_secret];
             });
-            fronted = Fronted::token_only(node.url().to_owned(), secret, Some(node));
-            (None, fronted.tokens.new_account(&unique_email(scenario.name)))
+            let tokens = token_server_for(node.url().to_owned(), secret);
+            split = (node, tokens);
+            (None, split.1.new_account(&unique_email(scenario.name)))
         }
         ScenarioServer::StorageNode { tokens } => {
             let account = tokens.new_account(&unique_email(scenario.name));
