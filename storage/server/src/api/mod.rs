@@ -40,18 +40,68 @@ pub struct AppState {
     pub default_port: u16,
 }
 
+// Every route template, named once: the router is built from them and the
+// metrics label requests with them (never with raw paths, which carry uids).
+const HEARTBEAT: &str = "/__heartbeat__";
+const LBHEARTBEAT: &str = "/__lbheartbeat__";
+const VERSION: &str = "/__version__";
+const TOKEN: &str = "/1.0/{application}/{version}";
+const USER: &str = "/1.5/{uid}";
+const USER_SLASH: &str = "/1.5/{uid}/";
+const STORAGE: &str = "/1.5/{uid}/storage";
+const INFO_COLLECTIONS: &str = "/1.5/{uid}/info/collections";
+const INFO_CONFIGURATION: &str = "/1.5/{uid}/info/configuration";
+const INFO_QUOTA: &str = "/1.5/{uid}/info/quota";
+const INFO_USAGE: &str = "/1.5/{uid}/info/collection_usage";
+const INFO_COUNTS: &str = "/1.5/{uid}/info/collection_counts";
+const COLLECTION: &str = "/1.5/{uid}/storage/{collection}";
+const BSO: &str = "/1.5/{uid}/storage/{collection}/{id}";
+const ROUTES: [&str; 14] = [
+    HEARTBEAT,
+    LBHEARTBEAT,
+    VERSION,
+    TOKEN,
+    USER,
+    USER_SLASH,
+    STORAGE,
+    INFO_COLLECTIONS,
+    INFO_CONFIGURATION,
+    INFO_QUOTA,
+    INFO_USAGE,
+    INFO_COUNTS,
+    COLLECTION,
+    BSO,
+];
+
+/// A matched route's template, as a static label.
+fn route_label(matched: &str) -> &'static str {
+    ROUTES.iter().find(|r| **r == matched).copied().unwrap_or("other")
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::PUT => "PUT",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// The whole API, as far as the configured role serves it, with the
 /// Dockerflow endpoints; everything else is a JSON 404.
 pub fn router(state: Arc<AppState>) -> Router {
     let role = state.config.role;
     let mut router = Router::new()
-        .route("/__heartbeat__", get(ops::heartbeat))
-        .route("/__lbheartbeat__", get(ops::lbheartbeat))
-        .route("/__version__", get(ops::version));
+        .route(HEARTBEAT, get(ops::heartbeat))
+        .route(LBHEARTBEAT, get(ops::lbheartbeat))
+        .route(VERSION, get(ops::version));
     if role.serves_tokens() {
         router = router.merge(
             Router::new()
-                .route("/1.0/{application}/{version}", get(token::get_token))
+                .route(TOKEN, get(token::get_token))
                 .layer(middleware::from_fn(token::token_headers)),
         );
     }
@@ -68,22 +118,22 @@ pub fn router(state: Arc<AppState>) -> Router {
 fn storage_routes(state: &AppState) -> Router<Arc<AppState>> {
     let body_limit = usize::try_from(state.config.limits.max_request_bytes).unwrap_or(usize::MAX);
     Router::new()
-        .route("/1.5/{uid}", delete(storage::delete_everything))
-        .route("/1.5/{uid}/", delete(storage::delete_everything))
-        .route("/1.5/{uid}/storage", delete(storage::delete_everything))
-        .route("/1.5/{uid}/info/collections", get(info::collections))
-        .route("/1.5/{uid}/info/configuration", get(info::configuration))
-        .route("/1.5/{uid}/info/quota", get(info::quota))
-        .route("/1.5/{uid}/info/collection_usage", get(info::collection_usage))
-        .route("/1.5/{uid}/info/collection_counts", get(info::collection_counts))
+        .route(USER, delete(storage::delete_everything))
+        .route(USER_SLASH, delete(storage::delete_everything))
+        .route(STORAGE, delete(storage::delete_everything))
+        .route(INFO_COLLECTIONS, get(info::collections))
+        .route(INFO_CONFIGURATION, get(info::configuration))
+        .route(INFO_QUOTA, get(info::quota))
+        .route(INFO_USAGE, get(info::collection_usage))
+        .route(INFO_COUNTS, get(info::collection_counts))
         .route(
-            "/1.5/{uid}/storage/{collection}",
+            COLLECTION,
             get(storage::get_collection)
                 .post(storage::post_collection)
                 .delete(storage::delete_collection),
         )
         .route(
-            "/1.5/{uid}/storage/{collection}/{id}",
+            BSO,
             get(storage::get_bso)
                 .put(storage::put_bso)
                 .delete(storage::delete_bso),
@@ -111,14 +161,13 @@ async fn observe(
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+        .map_or("unmatched", |m| route_label(m.as_str()));
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     let took = started.elapsed();
     state
         .metrics
-        .request(&route, method.as_str(), response.status().as_u16(), took);
+        .request(route, method_label(&method), response.status().as_u16(), took);
     tracing::info!(
         %method,
         path,
