@@ -37,7 +37,7 @@ fn lockbox_stores_syncs_and_receives_passwords() {
             "s3cret",
         ],
     );
-    let kb = account.root_key.to_hex();
+    let kb = account.root_key.to_hex().expect("made from kB");
     let changed_at = account.root_key.key_rotation_timestamp().to_string();
     let sync_args = [
         "sync",
