@@ -256,6 +256,50 @@ fn nonce() -> String {
 mod tests {
     use super::*;
 
+    /// A server that drops the first `drops` connections unanswered, then
+    /// answers `{}`; returns its URL and a counter of requests seen.
+    fn flaky_server(drops: usize) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                if n >= drops {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                    );
+                }
+            }
+        });
+        (url, seen)
+    }
+
+    #[test]
+    fn only_idempotent_requests_are_retried_after_no_answer() {
+        let (url, seen) = flaky_server(1);
+        let client = AuthClient::new(&url, Duration::from_secs(5)).unwrap();
+        assert!(client.get("account/devices", Auth::None).is_ok());
+        assert_eq!(seen.load(Ordering::SeqCst), 2, "the GET was retried once");
+
+        let (url, seen) = flaky_server(1);
+        let client = AuthClient::new(&url, Duration::from_secs(5)).unwrap();
+        let result = client.post("account/login", &serde_json::json!({}), Auth::None);
+        assert!(matches!(
+            result,
+            Err(Refusal {
+                error: FxaError::Network(_),
+                ..
+            })
+        ));
+        assert_eq!(seen.load(Ordering::SeqCst), 1, "the POST was not repeated");
+    }
+
     #[test]
     fn base_urls() {
         let base = |u: &str| {

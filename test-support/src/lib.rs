@@ -10,10 +10,13 @@
 //! - [`ToyEngine`]: a tiny in-memory engine for manager tests.
 //! - [`fxa::StandInFxa`]: a stand-in for Firefox Accounts' OAuth server
 //!   (`/v1/verify`, `/v1/jwks`, JWT signing keys), for the token server's
-//!   FxA mode.
+//!   FxA mode; [`accounts::StandInAccounts`], a stand-in for the whole
+//!   accounts service (sign-in, keys, OAuth, devices) with the real
+//!   cryptography, so `fxa-client` signs in end to end over loopback.
 //!
 //! **It is never a dependency of non-test code.**
 
+pub mod accounts;
 pub mod bookmark_workload;
 mod device;
 pub mod fxa;

@@ -110,6 +110,21 @@ impl std::fmt::Debug for TestAccount {
 }
 
 impl TestAccount {
+    /// What a device signed in with `fxa-client` syncs with: its access
+    /// token and the oldsync scoped key, against the token server at
+    /// `token_server_url`.
+    pub fn signed_in(
+        fxa: &mut fxa_client::FirefoxAccount,
+        token_server_url: &str,
+    ) -> Result<Self, fxa_client::FxaError> {
+        Ok(TestAccount {
+            email: fxa.state().map(|s| s.email.clone()).unwrap_or_default(),
+            oauth_token: fxa.access_token()?,
+            root_key: fxa.sync_root_key()?,
+            token_server_url: token_server_url.to_owned(),
+        })
+    }
+
     /// The auth a device syncs with.
     pub fn auth(&self) -> SyncAuth {
         SyncAuth::OAuth {

@@ -145,8 +145,11 @@ fn dependency_rules() -> Result<()> {
         .collect();
     let engines_and_manager: Vec<&str> = ENGINES.iter().copied().chain(["sync-manager"]).collect();
     rules.push(("sync15", engines_and_manager.clone()));
-    rules.push(("sync-storage", engines_and_manager));
+    rules.push(("sync-storage", engines_and_manager.clone()));
     rules.push(("sync-sql", vec!["sync15", "sync-manager"]));
+    // Accounts sign-in is the app's to join with sync: neither side links the other.
+    rules.push(("fxa-client", engines_and_manager.clone()));
+    rules.push(("sync-manager", vec!["fxa-client"]));
     rules.push((
         "lockbox",
         vec!["sync-tabs", "sync-history", "sync-bookmarks", "test-support"],

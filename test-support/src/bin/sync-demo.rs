@@ -3,15 +3,34 @@
 //! Run it with `cargo run --release -p xtask -- demo`.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
+use fxa_client::{FirefoxAccount, FxaConfig, SignInStatus};
 use sync_bookmarks::{BookmarkNode, ItemUpdate, MENU_GUID, NewItem, TOOLBAR_GUID};
 use sync_clients::Command;
 use sync_history::VisitTransition;
 use sync_logins::LoginEntry;
+use sync_storage::config::AuthMode;
 use sync_tabs::LocalTab;
-use test_support::{Device, TestServer};
+use test_support::accounts::{AccountOptions, StandInAccounts};
+use test_support::{Device, TestAccount, TestServer};
 
 fn step(n: usize, total: usize, what: &str) {
     println!("[{n}/{total}] {what}");
+}
+
+/// Signs a device in as a person would: email and password, then the code
+/// the accounts service emailed.
+fn sign_in(accounts: &StandInAccounts, server: &TestServer, email: &str, password: &str) -> TestAccount {
+    let mut fxa = FirefoxAccount::new(FxaConfig::new(&accounts.url())).expect("an accounts client");
+    let mut status = fxa.sign_in(email, password).expect("sign-in");
+    if status == SignInStatus::NeedsEmailCode {
+        let code = accounts.email_code(email).expect("the emailed code");
+        println!("      the accounts service emailed a code ({code}); confirming");
+        status = fxa.verify_email_code(&code).expect("the code");
+    }
+    assert_eq!(status, SignInStatus::SignedIn);
+    let account = TestAccount::signed_in(&mut fxa, server.url()).expect("tokens and keys");
+    println!("      signed in; sync key id {}", account.root_key.key_id());
+    account
 }
 
 fn main() {
@@ -19,21 +38,40 @@ fn main() {
     step(
         1,
         STEPS,
-        "starting the embedded sync server (token server + SyncStorage 1.5, SQLite)",
+        "starting a stand-in Firefox Accounts service and the embedded sync server (token server + SyncStorage 1.5, SQLite)",
     );
-    let server = TestServer::start();
-    println!("      listening at {}", server.url());
+    let accounts = StandInAccounts::start();
+    let email = "demo@example.com";
+    let password = "correct horse battery staple";
+    accounts.create_account(
+        email,
+        password,
+        AccountOptions {
+            confirm_sign_ins: true,
+            ..Default::default()
+        },
+    );
+    let jwk = accounts.jwk();
+    let server = TestServer::start_with(move |c| {
+        c.auth.mode = AuthMode::Fxa;
+        c.auth.fxa_primary_jwk = Some(jwk);
+    });
+    println!(
+        "      accounts at {}, sync server at {}",
+        accounts.url(),
+        server.url()
+    );
 
     step(
         2,
         STEPS,
-        "creating an account and two devices, \"Laptop\" and \"Phone\"",
+        "signing two devices, \"Laptop\" and \"Phone\", in with email and password",
     );
-    let account = server.new_account("demo@example.com");
     // Every device carries the real engines: clients, tabs, passwords,
     // history and bookmarks.
+    let account = sign_in(&accounts, &server, email, password);
     let mut laptop = Device::new("Laptop", &account);
-    let mut phone = Device::new("Phone", &account);
+    let mut phone = Device::new("Phone", &sign_in(&accounts, &server, email, password));
 
     step(
         3,

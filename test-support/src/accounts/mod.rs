@@ -1,0 +1,359 @@
+//! A stand-in for Mozilla's accounts service (the auth server and its
+//! OAuth routes), on 127.0.0.1:0, with the real cryptography, so a person's
+//! sign-in can be tested end to end over loopback: `fxa-client` signs in
+//! with email and password, gets kB and OAuth tokens here, and our token
+//! server in `fxa` mode verifies those tokens (RS256 JWTs, `typ: at+jwt`,
+//! signed with [`crate::fxa::test_keys`]'s first key).
+//!
+//! Accounts hold what the real server holds: a verifier of authPW (here
+//! SHA-256 of it, where Mozilla's adds scrypt), kA, wrapKB (= kB ⊕
+//! unwrapBKey), the key-rotation time, and for V2 accounts their
+//! `clientSalt`. Tokens are random; requests are checked with the Hawk
+//! credentials derived from them, exactly as the client derives them.
+//! Sign-ins can require an emailed code or TOTP, be blocked until an
+//! unblock code is given, or be throttled. The "emails" are kept for the
+//! test to read ([`StandInAccounts::email_code`]).
+//!
+//! Answers and errors have the auth server's shapes and errnos (see
+//! `fxa-client`'s error table); only what sign-in, keys, OAuth and devices
+//! use is implemented.
+
+mod routes;
+mod totp;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fxa_client::crypto::{Stretch, StretchedPassword, xor32};
+use parking_lot::Mutex;
+use sync_storage::config::RsaJwk;
+
+use crate::fxa::{FxaKey, test_keys};
+
+/// How a new account behaves.
+#[derive(Debug, Clone, Default)]
+pub struct AccountOptions {
+    /// Its password uses V2 stretching (with a random `clientSalt`).
+    pub v2: bool,
+    /// Every sign-in must be confirmed with an emailed code.
+    pub confirm_sign_ins: bool,
+    /// Two-step authentication: every sign-in must be confirmed with TOTP.
+    pub totp: bool,
+}
+
+pub(crate) struct Account {
+    pub uid: String,
+    pub email: String,
+    pub stretch: Stretch,
+    pub verify_hash: [u8; 32],
+    pub ka: [u8; 32],
+    pub kb: [u8; 32],
+    pub wrap_kb: [u8; 32],
+    pub keys_changed_at: u64,
+    pub generation: u64,
+    pub totp_secret: Option<Vec<u8>>,
+    pub confirm_sign_ins: bool,
+    pub blocked: bool,
+    pub unblock_code: Option<String>,
+    pub throttled_until: Option<u64>,
+    pub last_email_code: Option<String>,
+    pub tamper_key_bundle: bool,
+    pub devices: Vec<DeviceRecord>,
+}
+
+#[derive(Clone)]
+pub(crate) struct DeviceRecord {
+    pub id: String,
+    pub name: String,
+    pub device_type: String,
+    pub session_id: String,
+}
+
+pub(crate) struct Session {
+    pub uid: String,
+    pub hmac_key: [u8; 32],
+    pub verified: bool,
+    pub code: Option<String>,
+    pub totp: bool,
+}
+
+pub(crate) struct KeyFetch {
+    pub uid: String,
+    pub session_id: String,
+    pub hmac_key: [u8; 32],
+    pub key_request_key: [u8; 32],
+}
+
+pub(crate) struct Refresh {
+    pub uid: String,
+    pub scope: String,
+}
+
+#[derive(Default)]
+pub(crate) struct Store {
+    /// By lowercase email.
+    pub accounts: HashMap<String, Account>,
+    /// By tokenId (hex).
+    pub sessions: HashMap<String, Session>,
+    pub key_fetches: HashMap<String, KeyFetch>,
+    pub refresh_tokens: HashMap<String, Refresh>,
+}
+
+impl Store {
+    pub fn account_by_uid(&mut self, uid: &str) -> Option<&mut Account> {
+        self.accounts.values_mut().find(|a| a.uid == uid)
+    }
+}
+
+pub(crate) struct Shared {
+    pub store: Mutex<Store>,
+    pub signing_key: FxaKey,
+}
+
+/// The running stand-in; stops when dropped.
+pub struct StandInAccounts {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for StandInAccounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StandInAccounts")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+pub(crate) fn random<const N: usize>() -> [u8; N] {
+    use ring::rand::SecureRandom;
+    let mut out = [0u8; N];
+    // Test support: a failing OS RNG is a broken machine.
+    #[allow(clippy::expect_used)]
+    ring::rand::SystemRandom::new()
+        .fill(&mut out)
+        .expect("the system RNG");
+    out
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A 6-digit code, as FxA emails them.
+pub(crate) fn six_digits() -> String {
+    let n = u32::from_be_bytes(random::<4>()) % 1_000_000;
+    format!("{n:06}")
+}
+
+fn verify_hash(auth_pw: &[u8; 32]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, auth_pw).as_ref());
+    out
+}
+
+impl StandInAccounts {
+    /// Starts on 127.0.0.1 with a free port.
+    ///
+    /// # Panics
+    /// If it cannot bind; this is test support.
+    #[allow(clippy::expect_used)]
+    pub fn start() -> Self {
+        let [signing_key, _] = test_keys();
+        let shared = Arc::new(Shared {
+            store: Mutex::new(Store::default()),
+            signing_key,
+        });
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let addr = listener.local_addr().expect("an address");
+        let router = routes::router(shared.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("stand-in-accounts".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime");
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+                    let _ = axum::serve(listener, router)
+                        .with_graceful_shutdown(async {
+                            let _ = rx.await;
+                        })
+                        .await;
+                });
+            })
+            .expect("a thread");
+        StandInAccounts {
+            addr,
+            shared,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Its base URL (the auth server; routes are under `/v1`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The public key its access tokens are signed with: what the token
+    /// server's `auth.fxa_primary_jwk` is set to.
+    pub fn jwk(&self) -> RsaJwk {
+        self.shared.signing_key.jwk.clone()
+    }
+
+    /// Creates an account with a random kB; returns its uid.
+    ///
+    /// # Panics
+    /// If the email is taken; this is test support.
+    #[allow(clippy::expect_used)]
+    pub fn create_account(&self, email: &str, password: &str, options: AccountOptions) -> String {
+        let stretch = if options.v2 {
+            Stretch::V2 {
+                client_salt: format!(
+                    "{}quickStretchV2:{}",
+                    fxa_client::crypto::NAMESPACE,
+                    hex::encode(random::<16>())
+                ),
+            }
+        } else {
+            Stretch::V1
+        };
+        let stretched = StretchedPassword::new(email, password, &stretch).expect("a valid salt");
+        let kb = random::<32>();
+        let uid = hex::encode(random::<16>());
+        let now = now_ms();
+        let account = Account {
+            uid: uid.clone(),
+            email: email.to_owned(),
+            stretch,
+            verify_hash: verify_hash(&stretched.auth_pw()),
+            ka: random(),
+            kb,
+            wrap_kb: xor32(&kb, &stretched.unwrap_b_key()),
+            keys_changed_at: now,
+            generation: now,
+            totp_secret: options.totp.then(|| random::<20>().to_vec()),
+            confirm_sign_ins: options.confirm_sign_ins,
+            blocked: false,
+            unblock_code: None,
+            throttled_until: None,
+            last_email_code: None,
+            tamper_key_bundle: false,
+            devices: Vec::new(),
+        };
+        let mut store = self.shared.store.lock();
+        assert!(
+            store.accounts.insert(email.to_lowercase(), account).is_none(),
+            "{email} exists"
+        );
+        uid
+    }
+
+    fn with_account<T>(&self, email: &str, f: impl FnOnce(&mut Account) -> T) -> Option<T> {
+        self.shared
+            .store
+            .lock()
+            .accounts
+            .get_mut(&email.to_lowercase())
+            .map(f)
+    }
+
+    /// kB, to check what a client derived.
+    pub fn kb(&self, email: &str) -> Option<[u8; 32]> {
+        self.with_account(email, |a| a.kb)
+    }
+
+    /// The account's key-rotation time (ms).
+    pub fn keys_changed_at(&self, email: &str) -> Option<u64> {
+        self.with_account(email, |a| a.keys_changed_at)
+    }
+
+    /// The last code emailed to the account (sign-in confirmation).
+    pub fn email_code(&self, email: &str) -> Option<String> {
+        self.with_account(email, |a| a.last_email_code.clone()).flatten()
+    }
+
+    /// The last unblock code emailed to the account.
+    pub fn unblock_code(&self, email: &str) -> Option<String> {
+        self.with_account(email, |a| a.unblock_code.clone()).flatten()
+    }
+
+    /// The account's current TOTP code, as its authenticator app shows it.
+    pub fn totp_code(&self, email: &str) -> Option<String> {
+        self.with_account(email, |a| {
+            a.totp_secret
+                .as_ref()
+                .map(|s| totp::code(s, totp::counter(now_ms() / 1000)))
+        })
+        .flatten()
+    }
+
+    /// Blocks the next sign-in until an emailed unblock code is given (errno 125).
+    pub fn block_next_sign_in(&self, email: &str) {
+        self.with_account(email, |a| a.blocked = true);
+    }
+
+    /// Flips a bit of the next `/account/keys` bundle, as a corrupting
+    /// proxy or a forged server would.
+    pub fn tamper_next_key_bundle(&self, email: &str) {
+        self.with_account(email, |a| a.tamper_key_bundle = true);
+    }
+
+    /// Throttles sign-ins for `secs` (errno 114 with `retryAfter`).
+    pub fn throttle(&self, email: &str, secs: u64) {
+        self.with_account(email, |a| a.throttled_until = Some(now_ms() / 1000 + secs));
+    }
+
+    /// Changes the password (kB stays, re-wrapped), ending every session
+    /// and refresh token of the account, as a password change elsewhere does.
+    ///
+    /// # Panics
+    /// If the account does not exist; this is test support.
+    #[allow(clippy::expect_used)]
+    pub fn change_password(&self, email: &str, new_password: &str) {
+        let mut store = self.shared.store.lock();
+        let account = store
+            .accounts
+            .get_mut(&email.to_lowercase())
+            .expect("the account");
+        let stretched =
+            StretchedPassword::new(&account.email, new_password, &account.stretch).expect("a valid salt");
+        account.verify_hash = verify_hash(&stretched.auth_pw());
+        account.wrap_kb = xor32(&account.kb, &stretched.unwrap_b_key());
+        account.generation = now_ms();
+        let uid = account.uid.clone();
+        store.sessions.retain(|_, s| s.uid != uid);
+        store.key_fetches.retain(|_, k| k.uid != uid);
+        store.refresh_tokens.retain(|_, r| r.uid != uid);
+    }
+
+    /// How many sessions the account has (signed-in devices, pending sign-ins).
+    pub fn session_count(&self, email: &str) -> usize {
+        let store = self.shared.store.lock();
+        let Some(uid) = store.accounts.get(&email.to_lowercase()).map(|a| a.uid.clone()) else {
+            return 0;
+        };
+        store.sessions.values().filter(|s| s.uid == uid).count()
+    }
+}
+
+impl Drop for StandInAccounts {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
