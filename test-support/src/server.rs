@@ -81,6 +81,7 @@ impl TestServer {
         let root_key = SyncRootKey::new(digest.as_ref(), 1_000).expect("32-byte kB");
         TestAccount {
             email: email.to_owned(),
+            fxa_uid: dev_fxa_uid(email),
             oauth_token: self.server.mint_token(email).expect("a dev-mode server"),
             root_key,
             token_server_url: self.url().to_owned(),
@@ -88,14 +89,22 @@ impl TestServer {
     }
 }
 
+/// The fxa uid a dev-mode token for `email` names (see `mint_dev_token`).
+pub(crate) fn dev_fxa_uid(email: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, email.trim().to_lowercase().as_bytes());
+    hex::encode(&digest.as_ref()[..16])
+}
+
 /// An account: what a signed-in device knows.
 #[derive(Clone)]
 pub struct TestAccount {
     /// The account's email.
     pub email: String,
-    /// A dev-mode OAuth access token.
+    /// The account id the token server knows it by (the OAuth token's `sub`).
+    pub fxa_uid: String,
+    /// An OAuth access token for the token server (dev-mode, or from a sign-in).
     pub oauth_token: String,
-    /// kB.
+    /// The sync key (from kB, or the scoped key a sign-in got).
     pub root_key: SyncRootKey,
     /// Where the token server is.
     pub token_server_url: String,
@@ -119,6 +128,7 @@ impl TestAccount {
     ) -> Result<Self, fxa_client::FxaError> {
         Ok(TestAccount {
             email: fxa.state().map(|s| s.email.clone()).unwrap_or_default(),
+            fxa_uid: fxa.state().map(|s| s.uid.clone()).unwrap_or_default(),
             oauth_token: fxa.access_token()?,
             root_key: fxa.sync_root_key()?,
             token_server_url: token_server_url.to_owned(),
@@ -134,10 +144,9 @@ impl TestAccount {
         }
     }
 
-    /// The account's fxa uid as the dev-mode server derives it.
+    /// The account's fxa uid, as the token server's users table has it.
     pub fn fxa_uid(&self) -> String {
-        let digest = ring::digest::digest(&ring::digest::SHA256, self.email.trim().to_lowercase().as_bytes());
-        digest.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
+        self.fxa_uid.clone()
     }
 
     /// A fresh storage token (a token-server request).

@@ -2,7 +2,9 @@
 //! series of phases, each on one device (add, modify, delete, verify, sync,
 //! wipe or reset), run against the real server through the real manager.
 //!
-//! `cargo xtask scenarios` runs them all against an embedded server; with
+//! `cargo xtask scenarios` runs them all against an embedded server, each
+//! account signed in with email and password at a stand-in accounts
+//! service (`fxa-client` → `accounts::StandInAccounts`); with
 //! `--split`, against an in-process storage-only node behind an in-process
 //! token-only server that shares its secret; with `--server URL
 //! --token-secret S` against any `sync-storage` in dev mode; and with
@@ -21,10 +23,12 @@ mod tabs;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use fxa_client::{FirefoxAccount, FxaConfig, FxaError, SignInStatus};
 use sync_manager::{ServiceStatus, SyncResult};
-use sync_storage::config::{Config, Role};
+use sync_storage::config::{AuthMode, Config, Role};
 use sync15::SyncRootKey;
 
+use crate::accounts::{AccountOptions, StandInAccounts};
 use crate::{Device, TestAccount, TestServer, ToyEngine};
 
 /// Where scenarios run.
@@ -235,9 +239,22 @@ pub fn run(scenario: &Scenario, server: &ScenarioServer, progress: &mut dyn FnMu
     let split;
     let (server_ref, account) = match server {
         ScenarioServer::Embedded => {
-            embedded = TestServer::start_with(scenario.configure);
-            let account = embedded.new_account(&unique_email(scenario.name));
-            (Some(&embedded), account)
+            // A person's account at a stand-in accounts service, signed in
+            // with email and password; the server trusts its tokens.
+            let accounts = StandInAccounts::start();
+            let jwk = accounts.jwk();
+            let configure = scenario.configure;
+            let server = TestServer::start_with(move |c| {
+                configure(c);
+                c.auth.mode = AuthMode::Fxa;
+                c.auth.fxa_primary_jwk = Some(jwk);
+            });
+            let account = match signed_in(&accounts, &server, &unique_email(scenario.name)) {
+                Ok(a) => a,
+                Err(e) => return Outcome::Failed(format!("signing in: {e}")),
+            };
+            embedded = (accounts, server);
+            (Some(&embedded.1), account)
         }
         ScenarioServer::Split | ScenarioServer::StorageNode { .. } if scenario.embedded_only => {
             return Outcome::Skipped("needs the embedded server");
@@ -288,6 +305,17 @@ pub fn run(scenario: &Scenario, server: &ScenarioServer, progress: &mut dyn FnMu
     }
 }
 
+/// A new account at `accounts`, signed in with `fxa-client`.
+fn signed_in(accounts: &StandInAccounts, server: &TestServer, email: &str) -> Result<TestAccount, FxaError> {
+    let password = sync15::Guid::random().to_string();
+    accounts.create_account(email, &password, AccountOptions::default());
+    let mut fxa = FirefoxAccount::new(FxaConfig::new(&accounts.url()))?;
+    match fxa.sign_in(email, &password)? {
+        SignInStatus::SignedIn => TestAccount::signed_in(&mut fxa, server.url()),
+        other => Err(FxaError::Protocol(format!("sign-in stopped at {other:?}"))),
+    }
+}
+
 fn unique_email(scenario: &str) -> String {
     let slug: String = scenario
         .chars()
@@ -298,10 +326,11 @@ fn unique_email(scenario: &str) -> String {
 }
 
 fn external_account(url: &str, secret: &str, email: &str) -> Result<TestAccount, String> {
-    let oauth = sync_storage::auth::mint_dev_token(secret, email, 1, 3600).map_err(|e| e.to_string())?;
+    let oauth = sync_storage::auth::mint_dev_token(secret, email, 0, 3600).map_err(|e| e.to_string())?;
     let kb = ring::digest::digest(&ring::digest::SHA256, email.as_bytes());
     Ok(TestAccount {
         email: email.to_owned(),
+        fxa_uid: crate::server::dev_fxa_uid(email),
         oauth_token: oauth,
         root_key: SyncRootKey::new(kb.as_ref(), 1_000).map_err(|e| e.to_string())?,
         token_server_url: url.to_owned(),
