@@ -7,7 +7,7 @@ use sync15::SyncRootKey;
 
 use crate::crypto::{Stretch, StretchedPassword, TokenCredentials, unbundle_keys, xor32};
 use crate::error::FxaError;
-use crate::http::{Auth, AuthClient, Refusal};
+use crate::http::{Auth, AuthClient, Refusal, TokenScheme};
 use crate::state::{AccountState, StoredAccessToken, StoredSyncKey, now_secs};
 
 /// Mozilla's production accounts server.
@@ -32,6 +32,8 @@ pub struct FxaConfig {
     pub client_id: String,
     /// How long one request may take.
     pub timeout: Duration,
+    /// How session and key-fetch tokens are presented.
+    pub token_scheme: TokenScheme,
 }
 
 impl FxaConfig {
@@ -46,6 +48,7 @@ impl FxaConfig {
             auth_url: auth_url.to_owned(),
             client_id: FIREFOX_DESKTOP_CLIENT_ID.to_owned(),
             timeout: Duration::from_secs(30),
+            token_scheme: TokenScheme::Hawk,
         }
     }
 }
@@ -150,7 +153,7 @@ impl FirefoxAccount {
     /// Not signed in yet.
     pub fn new(config: FxaConfig) -> Result<Self, FxaError> {
         Ok(FirefoxAccount {
-            client: AuthClient::new(&config.auth_url, config.timeout)?,
+            client: AuthClient::new(&config.auth_url, config.timeout, config.token_scheme)?,
             config,
             state: None,
             pending: None,

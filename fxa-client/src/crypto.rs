@@ -111,6 +111,8 @@ pub fn is_v2_salt(salt: &str) -> bool {
 /// (the keyFetchToken's keyRequestKey).
 #[derive(Clone)]
 pub struct TokenCredentials {
+    /// The token's kind, e.g. `sessionToken`.
+    pub kind: String,
     /// tokenId: Hawk's `id`, as hex.
     pub id: String,
     /// reqHMACkey: Hawk's key (the raw bytes).
@@ -139,10 +141,26 @@ impl TokenCredentials {
         hmac_key.copy_from_slice(&out[32..64]);
         extra.copy_from_slice(&out[64..]);
         TokenCredentials {
+            kind: name.to_owned(),
             id: hex::encode(id),
             hmac_key,
             extra,
         }
+    }
+
+    /// The token as the auth server's prefixed-Bearer scheme sends it
+    /// (`<prefix>_<tokenId>`, ADR-0022: `fxs` for sessionToken, `fxk` for
+    /// keyFetchToken), or `None` for a kind that scheme does not name.
+    pub fn bearer(&self) -> Option<String> {
+        let prefix = match self.kind.as_str() {
+            "sessionToken" => "fxs",
+            "keyFetchToken" => "fxk",
+            "accountResetToken" => "fxar",
+            "passwordForgotToken" => "fxpf",
+            "passwordChangeToken" => "fxpc",
+            _ => return None,
+        };
+        Some(format!("{prefix}_{}", self.id))
     }
 }
 

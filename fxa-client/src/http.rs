@@ -1,6 +1,7 @@
-//! Talking to the accounts service: JSON over HTTPS, requests signed with
-//! an FxA token's Hawk credentials, errors
-//! turned into [`FxaError`].
+//! Talking to the accounts service: JSON over HTTPS, requests authorized by
+//! an FxA token — signed with its Hawk credentials, or as the prefixed
+//! Bearer token the auth server also accepts (see [`TokenScheme`]) —
+//! errors turned into [`FxaError`].
 //!
 //! As Mozilla's clients do (fxa-auth-client `hawkRequest`): POST bodies are
 //! JSON with a Hawk payload hash; an errno 111 ("invalid timestamp") answer
@@ -16,6 +17,21 @@ use url::Url;
 
 use crate::crypto::TokenCredentials;
 use crate::error::{ErrorBody, FxaError, from_body};
+
+/// How requests present FxA tokens (session, key fetch). Mozilla's auth
+/// server accepts both on the same routes ("Authentication Schemes",
+/// Mozilla's ecosystem-platform reference, June 2026): Hawk is what Firefox
+/// desktop, iOS and Android send; the prefixed Bearer (`Bearer fxs_<id>`)
+/// is what Mozilla's own web clients and PyFxA send, and the scheme new
+/// clients are asked to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenScheme {
+    /// Hawk request signatures (as Firefox).
+    #[default]
+    Hawk,
+    /// `Authorization: Bearer <prefix>_<tokenId>`; only over HTTPS or to loopback.
+    Bearer,
+}
 
 /// How a request proves who it is for.
 #[derive(Clone, Copy)]
@@ -42,6 +58,7 @@ impl From<FxaError> for Refusal {
 /// One accounts server.
 pub(crate) struct AuthClient {
     http: reqwest::blocking::Client,
+    scheme: TokenScheme,
     /// `<auth server>/v1/`.
     base: Url,
     /// Server clock minus ours, learned from errno 111.
@@ -58,7 +75,7 @@ impl std::fmt::Debug for AuthClient {
 
 impl AuthClient {
     /// For the auth server at `auth_url` (with or without the `/v1`).
-    pub fn new(auth_url: &str, timeout: Duration) -> Result<Self, FxaError> {
+    pub fn new(auth_url: &str, timeout: Duration, scheme: TokenScheme) -> Result<Self, FxaError> {
         let mut base = Url::parse(auth_url)
             .map_err(|e| FxaError::Protocol(format!("auth server URL {auth_url:?}: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
@@ -77,8 +94,15 @@ impl AuthClient {
             .user_agent(concat!("fxa-client-rs/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| FxaError::Network(e.to_string()))?;
+        if scheme == TokenScheme::Bearer && base.scheme() == "http" && !is_loopback(&base) {
+            // A Bearer token is a replayable credential: never in the clear.
+            return Err(FxaError::Protocol(
+                "Bearer tokens are only sent over https (or to loopback)".into(),
+            ));
+        }
         Ok(AuthClient {
             http,
+            scheme,
             base,
             clock_offset_ms: AtomicI64::new(0),
         })
@@ -184,10 +208,11 @@ impl AuthClient {
         match auth {
             Auth::None => {}
             Auth::Token(credentials) => {
-                request = request.header(
-                    reqwest::header::AUTHORIZATION,
-                    self.hawk_header(method.as_str(), url, body, credentials)?,
-                );
+                let header = match (self.scheme, credentials.bearer()) {
+                    (TokenScheme::Bearer, Some(bearer)) => format!("Bearer {bearer}"),
+                    _ => self.hawk_header(method.as_str(), url, body, credentials)?,
+                };
+                request = request.header(reqwest::header::AUTHORIZATION, header);
             }
         }
         if let Some(body) = body {
@@ -232,6 +257,15 @@ impl AuthClient {
             .make_header_full(&hawk_credentials, ts, nonce())
             .map_err(|e| FxaError::Protocol(format!("Hawk header: {e}")))?;
         Ok(format!("Hawk {header}"))
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
     }
 }
 
@@ -283,12 +317,12 @@ mod tests {
     #[test]
     fn only_idempotent_requests_are_retried_after_no_answer() {
         let (url, seen) = flaky_server(1);
-        let client = AuthClient::new(&url, Duration::from_secs(5)).unwrap();
+        let client = AuthClient::new(&url, Duration::from_secs(5), TokenScheme::Hawk).unwrap();
         assert!(client.get("account/devices", Auth::None).is_ok());
         assert_eq!(seen.load(Ordering::SeqCst), 2, "the GET was retried once");
 
         let (url, seen) = flaky_server(1);
-        let client = AuthClient::new(&url, Duration::from_secs(5)).unwrap();
+        let client = AuthClient::new(&url, Duration::from_secs(5), TokenScheme::Hawk).unwrap();
         let result = client.post("account/login", &serde_json::json!({}), Auth::None);
         assert!(matches!(
             result,
@@ -303,7 +337,7 @@ mod tests {
     #[test]
     fn base_urls() {
         let base = |u: &str| {
-            AuthClient::new(u, Duration::from_secs(1))
+            AuthClient::new(u, Duration::from_secs(1), TokenScheme::Hawk)
                 .unwrap()
                 .base
                 .to_string()
@@ -320,7 +354,17 @@ mod tests {
             base("http://127.0.0.1:9000/auth/"),
             "http://127.0.0.1:9000/auth/v1/"
         );
-        assert!(AuthClient::new("ftp://x", Duration::from_secs(1)).is_err());
-        assert!(AuthClient::new("not a url", Duration::from_secs(1)).is_err());
+        assert!(AuthClient::new("ftp://x", Duration::from_secs(1), TokenScheme::Hawk).is_err());
+        assert!(AuthClient::new("not a url", Duration::from_secs(1), TokenScheme::Hawk).is_err());
+        assert!(AuthClient::new("http://auth.example", Duration::from_secs(1), TokenScheme::Bearer).is_err());
+        assert!(AuthClient::new("http://127.0.0.1:1", Duration::from_secs(1), TokenScheme::Bearer).is_ok());
+        assert!(
+            AuthClient::new(
+                "https://auth.example",
+                Duration::from_secs(1),
+                TokenScheme::Bearer
+            )
+            .is_ok()
+        );
     }
 }

@@ -30,4 +30,5 @@ pub use account::{
     PRODUCTION_TOKEN_SERVER_URL, SignInStatus,
 };
 pub use error::FxaError;
+pub use http::TokenScheme;
 pub use state::{AccountState, DeviceRecord, STATE_VERSION};

@@ -6,7 +6,7 @@
 //! wrong passwords, a password changed elsewhere, sign-out.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use fxa_client::{AccountState, FirefoxAccount, FxaConfig, FxaError, SignInStatus};
+use fxa_client::{AccountState, FirefoxAccount, FxaConfig, FxaError, SignInStatus, TokenScheme};
 use sync_logins::LoginEntry;
 use sync_manager::ServiceStatus;
 use sync_storage::config::AuthMode;
@@ -293,4 +293,34 @@ fn a_tampered_key_bundle_is_refused_and_nothing_is_kept() {
     // A fresh sign-in with an untampered bundle works.
     let mut again = account(&accounts);
     assert_eq!(again.sign_in(email, PASSWORD).unwrap(), SignInStatus::SignedIn);
+}
+
+#[test]
+fn the_prefixed_bearer_scheme_works_as_hawk_does() {
+    let (accounts, server) = world();
+    let email = "bearer@example.com";
+    accounts.create_account(
+        email,
+        PASSWORD,
+        AccountOptions {
+            confirm_sign_ins: true,
+            ..Default::default()
+        },
+    );
+    let mut config = FxaConfig::new(&accounts.url());
+    config.token_scheme = TokenScheme::Bearer;
+    let mut fxa = FirefoxAccount::new(config).unwrap();
+    assert_eq!(
+        fxa.sign_in(email, PASSWORD).unwrap(),
+        SignInStatus::NeedsEmailCode
+    );
+    let code = accounts.email_code(email).unwrap();
+    assert_eq!(fxa.verify_email_code(&code).unwrap(), SignInStatus::SignedIn);
+    let kb = accounts.kb(email).unwrap();
+    assert_eq!(
+        fxa.sync_root_key().unwrap(),
+        sync15::SyncRootKey::new(&kb, accounts.keys_changed_at(email).unwrap()).unwrap()
+    );
+    let mut device = Device::new("bearer", &test_account(&mut fxa, &server));
+    assert_eq!(device.sync().status, ServiceStatus::Ok);
 }

@@ -9,7 +9,9 @@
 //! SHA-256 of it, where Mozilla's adds scrypt), kA, wrapKB (= kB ⊕
 //! unwrapBKey), the key-rotation time, and for V2 accounts their
 //! `clientSalt`. Tokens are random; requests are checked with the Hawk
-//! credentials derived from them, exactly as the client derives them.
+//! credentials derived from them, exactly as the client derives them, or
+//! accepted as the prefixed Bearer tokens (`Bearer fxs_<tokenId>`) the auth
+//! server also takes.
 //! Sign-ins can require an emailed code or TOTP, be blocked until an
 //! unblock code is given, or be throttled. The "emails" are kept for the
 //! test to read ([`StandInAccounts::email_code`]).

@@ -74,19 +74,32 @@ fn field<'a>(body: &'a Value, name: &str) -> Result<&'a str, Response> {
     })
 }
 
-/// Checks a Hawk header made with a token's credentials; `key_of` finds
-/// the reqHMACkey of a tokenId. Returns the tokenId.
-fn hawk(
+/// Checks a request's token, in either scheme the auth server accepts: a
+/// Hawk header made with the token's credentials, or `Bearer
+/// <prefix>_<tokenId>` (`prefix` names the token kind). `key_of` finds the
+/// reqHMACkey of a tokenId. Returns the tokenId.
+fn token(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
+    prefix: &str,
     key_of: impl FnOnce(&str) -> Option<[u8; 32]>,
 ) -> Result<String, Response> {
-    let header = headers
+    let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Hawk "))
+        .ok_or_else(invalid_token)?;
+    if let Some(bearer) = authorization.strip_prefix("Bearer ") {
+        let id = bearer
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('_'))
+            .ok_or_else(invalid_token)?;
+        key_of(id).ok_or_else(invalid_token)?;
+        return Ok(id.to_owned());
+    }
+    let header = authorization
+        .strip_prefix("Hawk ")
         .and_then(|v| v.parse::<hawk::Header>().ok())
         .ok_or_else(invalid_token)?;
     let id = header.id.clone().ok_or_else(invalid_token)?;
@@ -124,7 +137,7 @@ fn session_id(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<String, Response> {
-    hawk(method, uri, headers, body, |id| {
+    token(method, uri, headers, body, "fxs", |id| {
         shared.store.lock().sessions.get(id).map(|s| s.hmac_key)
     })
 }
@@ -278,7 +291,7 @@ async fn send_unblock_code(State(shared): S, body: Bytes) -> Response {
 }
 
 async fn keys(State(shared): S, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    let id = match hawk(&method, &uri, &headers, b"", |id| {
+    let id = match token(&method, &uri, &headers, b"", "fxk", |id| {
         shared.store.lock().key_fetches.get(id).map(|k| k.hmac_key)
     }) {
         Ok(id) => id,
