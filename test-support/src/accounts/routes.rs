@@ -16,7 +16,7 @@ use fxa_client::crypto::{TokenCredentials, bundle_keys};
 use serde_json::{Value, json};
 use sync_storage::config::OLDSYNC_SCOPE;
 
-use super::{DeviceRecord, KeyFetch, Refresh, Session, Shared, now_ms, random, six_digits, totp};
+use super::{KeyFetch, Session, Shared, grants, now_ms, random, six_digits, totp};
 
 type S = State<Arc<Shared>>;
 
@@ -32,16 +32,16 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/session/verify/totp", post(verify_totp))
         .route("/v1/session/status", get(session_status))
         .route("/v1/session/destroy", post(session_destroy))
-        .route("/v1/oauth/token", post(oauth_token))
-        .route("/v1/oauth/destroy", post(oauth_destroy))
-        .route("/v1/account/device", post(device))
-        .route("/v1/account/devices", get(devices))
-        .route("/v1/jwks", get(jwks))
+        .route("/v1/oauth/token", post(grants::oauth_token))
+        .route("/v1/oauth/destroy", post(grants::oauth_destroy))
+        .route("/v1/account/device", post(grants::device))
+        .route("/v1/account/devices", get(grants::devices))
+        .route("/v1/jwks", get(grants::jwks))
         .with_state(shared)
 }
 
 /// An auth-server error: `{code, errno, error, message}` plus `extra` fields.
-fn fail(status: u16, errno: u32, message: &str, extra: Value) -> Response {
+pub(super) fn fail(status: u16, errno: u32, message: &str, extra: Value) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut body = json!({
         "code": status.as_u16(),
@@ -55,11 +55,11 @@ fn fail(status: u16, errno: u32, message: &str, extra: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-fn invalid_token() -> Response {
+pub(super) fn invalid_token() -> Response {
     fail(401, 110, "The authentication token could not be found", json!({}))
 }
 
-fn json_body(body: &[u8]) -> Result<Value, Response> {
+pub(super) fn json_body(body: &[u8]) -> Result<Value, Response> {
     serde_json::from_slice(body).map_err(|_| fail(400, 106, "Invalid JSON in request body", json!({})))
 }
 
@@ -319,7 +319,7 @@ async fn keys(State(shared): S, method: Method, uri: Uri, headers: HeaderMap) ->
 }
 
 /// The verified session's uid, or the refusal.
-fn verified_session(
+pub(super) fn verified_session(
     shared: &Shared,
     method: &Method,
     uri: &Uri,
@@ -475,174 +475,4 @@ async fn session_destroy(
     };
     shared.store.lock().sessions.remove(&id);
     axum::Json(json!({})).into_response()
-}
-
-/// An access token: an RS256 JWT as FxA issues them (`typ: at+jwt`).
-fn access_token(shared: &Shared, uid: &str, scope: &str, generation: u64, client_id: &str) -> Value {
-    let now = now_ms() / 1000;
-    let claims = json!({
-        "sub": uid,
-        "scope": scope,
-        "client_id": client_id,
-        "iat": now,
-        "exp": now + 3600,
-        "fxa-generation": generation,
-        "aud": "https://token.services.mozilla.com",
-    });
-    json!({
-        "access_token": shared.signing_key.sign(&claims),
-        "token_type": "bearer",
-        "scope": scope,
-        "expires_in": 3600,
-        "auth_at": now,
-    })
-}
-
-async fn oauth_token(
-    State(shared): S,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let Ok(request) = json_body(&body) else {
-        return fail(400, 109, "Invalid request parameter", json!({}));
-    };
-    let client_id = request
-        .get("client_id")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let scope = request
-        .get("scope")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    match request.get("grant_type").and_then(Value::as_str) {
-        Some("fxa-credentials") => {
-            let (_, uid) = match verified_session(&shared, &method, &uri, &headers, &body) {
-                Ok(v) => v,
-                Err(r) => return r,
-            };
-            let mut store = shared.store.lock();
-            let Some(generation) = store.account_by_uid(&uid).map(|a| a.generation) else {
-                return invalid_token();
-            };
-            let mut answer = access_token(&shared, &uid, &scope, generation, &client_id);
-            if request.get("access_type").and_then(Value::as_str) == Some("offline") {
-                let refresh = hex::encode(random::<32>());
-                store.refresh_tokens.insert(
-                    refresh.clone(),
-                    Refresh {
-                        uid: uid.clone(),
-                        scope: scope.clone(),
-                    },
-                );
-                answer["refresh_token"] = json!(refresh);
-            }
-            axum::Json(answer).into_response()
-        }
-        Some("refresh_token") => {
-            let token = request.get("refresh_token").and_then(Value::as_str).unwrap_or("");
-            let mut store = shared.store.lock();
-            let Some(refresh) = store
-                .refresh_tokens
-                .get(token)
-                .map(|r| (r.uid.clone(), r.scope.clone()))
-            else {
-                return fail(400, 108, "Invalid token", json!({}));
-            };
-            let Some(generation) = store.account_by_uid(&refresh.0).map(|a| a.generation) else {
-                return fail(400, 108, "Invalid token", json!({}));
-            };
-            axum::Json(access_token(
-                &shared, &refresh.0, &refresh.1, generation, &client_id,
-            ))
-            .into_response()
-        }
-        _ => fail(400, 121, "Invalid grant_type", json!({})),
-    }
-}
-
-async fn oauth_destroy(State(shared): S, body: Bytes) -> Response {
-    let Ok(request) = json_body(&body) else {
-        return fail(400, 109, "Invalid request parameter", json!({}));
-    };
-    let token = request.get("token").and_then(Value::as_str).unwrap_or("");
-    shared.store.lock().refresh_tokens.remove(token);
-    axum::Json(json!({})).into_response()
-}
-
-async fn device(State(shared): S, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let (session, uid) = match verified_session(&shared, &method, &uri, &headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let Ok(request) = json_body(&body) else {
-        return fail(400, 106, "Invalid JSON in request body", json!({}));
-    };
-    let mut store = shared.store.lock();
-    let Some(account) = store.account_by_uid(&uid) else {
-        return invalid_token();
-    };
-    let name = request
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let record = match request.get("id").and_then(Value::as_str) {
-        Some(id) => {
-            let Some(d) = account.devices.iter_mut().find(|d| d.id == id) else {
-                return fail(400, 123, "Unknown device", json!({}));
-            };
-            d.name = name;
-            d.clone()
-        }
-        None => {
-            let d = DeviceRecord {
-                id: hex::encode(random::<16>()),
-                name,
-                device_type: request
-                    .get("type")
-                    .and_then(Value::as_str)
-                    .unwrap_or("desktop")
-                    .to_owned(),
-                session_id: session,
-            };
-            account.devices.push(d.clone());
-            d
-        }
-    };
-    axum::Json(
-        json!({"id": record.id, "name": record.name, "type": record.device_type, "createdAt": now_ms()}),
-    )
-    .into_response()
-}
-
-async fn devices(State(shared): S, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    let (session, uid) = match verified_session(&shared, &method, &uri, &headers, b"") {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let mut store = shared.store.lock();
-    let Some(account) = store.account_by_uid(&uid) else {
-        return invalid_token();
-    };
-    let list: Vec<Value> = account
-        .devices
-        .iter()
-        .map(|d| {
-            json!({"id": d.id, "name": d.name, "type": d.device_type,
-                   "isCurrentDevice": d.session_id == session, "lastAccessTime": now_ms()})
-        })
-        .collect();
-    axum::Json(Value::Array(list)).into_response()
-}
-
-async fn jwks(State(shared): S) -> Response {
-    let k = &shared.signing_key.jwk;
-    axum::Json(
-        json!({"keys": [{"kty": "RSA", "alg": "RS256", "use": "sig", "kid": k.kid, "n": k.n, "e": k.e}]}),
-    )
-    .into_response()
 }
