@@ -252,7 +252,8 @@ impl SyncManager {
             }
             let driver = SyncDriver::new(&client, &config, &self.interrupt)
                 .with_page_size(self.page_size)
-                .with_client_data(client_data.as_ref());
+                .with_client_data(client_data.as_ref())
+                .with_progress(params.progress.as_deref());
             let result = match self.engine_plan(engine.as_ref(), params, &global) {
                 Err(skip) => EngineResult::with_status(EngineStatus::Skipped(skip)),
                 Ok(ids) => self.sync_engine(&driver, engine.as_ref(), &global, ids, &info)?,

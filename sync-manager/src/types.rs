@@ -89,7 +89,7 @@ impl SyncAuth {
 }
 
 /// Everything one sync needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SyncParams {
     /// Why.
     pub reason: SyncReason,
@@ -102,6 +102,20 @@ pub struct SyncParams {
     pub auth: SyncAuth,
     /// The [`SyncResult::persisted_state`] of the last sync, if any.
     pub persisted_state: Option<String>,
+    /// Hears each engine's progress (records down and up), for a display.
+    pub progress: Option<std::sync::Arc<dyn sync15::SyncProgress>>,
+}
+
+impl std::fmt::Debug for SyncParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncParams")
+            .field("reason", &self.reason)
+            .field("engines", &self.engines)
+            .field("enabled_changes", &self.enabled_changes)
+            .field("auth", &self.auth)
+            .field("progress", &self.progress.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl SyncParams {
@@ -113,6 +127,7 @@ impl SyncParams {
             enabled_changes: BTreeMap::new(),
             auth,
             persisted_state,
+            progress: None,
         }
     }
 }

@@ -86,6 +86,40 @@ fn decrypt_page(keys: &KeyBundle, page: CollectionPage) -> DecryptedPage {
     decrypted
 }
 
+/// Where an engine's sync is, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPhase {
+    /// Downloading and staging pages.
+    Downloading,
+    /// Merging what came in with local changes.
+    Applying,
+    /// Uploading what changed.
+    Uploading,
+    /// Done.
+    Finished,
+}
+
+/// One step of an engine's sync: its phase and the records moved so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncProgressEvent<'a> {
+    /// The engine.
+    pub engine: &'a str,
+    /// What it is doing.
+    pub phase: SyncPhase,
+    /// Records downloaded so far.
+    pub downloaded: usize,
+    /// Records the server has committed so far.
+    pub uploaded: usize,
+}
+
+/// Hears about a sync's progress: after every downloaded page, every
+/// committed upload batch, and each change of phase. Called from the
+/// syncing thread; keep it quick.
+pub trait SyncProgress: Send + Sync {
+    /// One step.
+    fn progress(&self, event: SyncProgressEvent<'_>);
+}
+
 /// Syncs engines against one storage node; see the module docs.
 pub struct SyncDriver<'a> {
     client: &'a StorageClient,
@@ -93,6 +127,7 @@ pub struct SyncDriver<'a> {
     interruptee: &'a dyn Interruptee,
     page_size: usize,
     client_data: Option<&'a ClientData>,
+    progress: Option<&'a dyn SyncProgress>,
 }
 
 impl<'a> SyncDriver<'a> {
@@ -109,6 +144,24 @@ impl<'a> SyncDriver<'a> {
             interruptee,
             page_size: DEFAULT_DOWNLOAD_PAGE_SIZE,
             client_data: None,
+            progress: None,
+        }
+    }
+
+    /// Reports progress to `progress`.
+    pub fn with_progress(mut self, progress: Option<&'a dyn SyncProgress>) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    fn report(&self, engine: &str, phase: SyncPhase, downloaded: usize, uploaded: usize) {
+        if let Some(p) = self.progress {
+            p.progress(SyncProgressEvent {
+                engine,
+                phase,
+                downloaded,
+                uploaded,
+            });
         }
     }
 
@@ -171,6 +224,7 @@ impl<'a> SyncDriver<'a> {
                         .stage_incoming(page.records)
                         .map_err(|e| Error::engine(&name, e))?;
                 }
+                self.report(&name, SyncPhase::Downloading, outcome.downloaded, 0);
             }
             if bad_hmacs > 0 && outcome.staged == 0 {
                 return Err(CryptoError::BadHmac.into());
@@ -211,6 +265,7 @@ impl<'a> SyncDriver<'a> {
         let mut collection_ts = server_modified.unwrap_or(ServerTimestamp::ZERO);
         let request = engine.incoming_request(collection_ts).map_err(engine_err)?;
         if let (Some(request), Some(_)) = (request, server_modified) {
+            self.report(&name, SyncPhase::Downloading, 0, 0);
             let last_modified = self.download(engine, keys, request, &mut outcome)?;
             if let Some(ts) = last_modified {
                 collection_ts = collection_ts.max(ts);
@@ -219,6 +274,7 @@ impl<'a> SyncDriver<'a> {
 
         // Merge.
         self.interruptee.err_if_interrupted()?;
+        self.report(&name, SyncPhase::Applying, outcome.downloaded, 0);
         let outgoing = engine
             .apply(collection_ts, &mut outcome.applied)
             .map_err(engine_err)?;
@@ -240,9 +296,15 @@ impl<'a> SyncDriver<'a> {
                         }
                     }
                 });
+                let downloaded = outcome.downloaded;
+                let mut committed = 0;
+                self.report(&name, SyncPhase::Uploading, downloaded, 0);
                 let mut uploader =
                     Uploader::new(self.client, &collection, self.config, collection_ts, |ts, ids| {
-                        engine.set_uploaded(ts, ids).map_err(engine_err)
+                        committed += ids.len();
+                        engine.set_uploaded(ts, ids).map_err(engine_err)?;
+                        self.report(&name, SyncPhase::Uploading, downloaded, committed);
+                        Ok(())
                     });
                 for bso in received.iter() {
                     self.interruptee.err_if_interrupted()?;
@@ -256,6 +318,7 @@ impl<'a> SyncDriver<'a> {
         }
 
         engine.sync_finished(last_sync).map_err(engine_err)?;
+        self.report(&name, SyncPhase::Finished, outcome.downloaded, outcome.uploaded);
         outcome.last_sync = last_sync;
         outcome.requests = self.client.http().request_count() - requests_before;
         log::info!(

@@ -134,7 +134,9 @@ pub use crypto::{
     CRYPTO_COLLECTION, CollectionKeys, CryptoError, EncryptedPayload, KEYS_RECORD_ID, KeyBundle, SyncRootKey,
     encrypted_payload_len,
 };
-pub use driver::{DEFAULT_DOWNLOAD_PAGE_SIZE, EngineSyncOutcome, SyncDriver};
+pub use driver::{
+    DEFAULT_DOWNLOAD_PAGE_SIZE, EngineSyncOutcome, SyncDriver, SyncPhase, SyncProgress, SyncProgressEvent,
+};
 pub use engine::{ApplyStats, CollSyncIds, EngineSyncAssociation, SyncEngine};
 pub use error::{EngineError, Error, ServerKind};
 pub use guid::{GENERATED_GUID_LEN, Guid, MAX_SERVER_GUID_LEN};

@@ -34,6 +34,7 @@ pub struct Device {
     manager: SyncManager,
     persisted: Option<String>,
     changes: BTreeMap<String, bool>,
+    progress: Option<Arc<dyn sync15::SyncProgress>>,
 }
 
 impl std::fmt::Debug for Device {
@@ -101,6 +102,7 @@ impl Device {
             manager,
             persisted: None,
             changes: BTreeMap::new(),
+            progress: None,
         }
     }
 
@@ -141,6 +143,11 @@ impl Device {
         self.changes.insert(engine.to_owned(), enabled);
     }
 
+    /// Reports the progress of every sync to `progress`.
+    pub fn report_progress_to(&mut self, progress: Arc<dyn sync15::SyncProgress>) {
+        self.progress = Some(progress);
+    }
+
     /// Syncs everything, keeping the persisted state for next time.
     pub fn sync(&mut self) -> SyncResult {
         self.sync_with(SyncReason::User, EngineSelection::All)
@@ -154,6 +161,7 @@ impl Device {
             enabled_changes: std::mem::take(&mut self.changes),
             auth: self.account.auth(),
             persisted_state: self.persisted.clone(),
+            progress: self.progress.clone(),
         };
         let result = self.manager.sync(params);
         self.persisted = Some(result.persisted_state.clone());

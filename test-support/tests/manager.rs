@@ -432,3 +432,69 @@ fn declined_is_unknown_before_the_first_sync() {
     let manager = sync_manager::SyncManager::new().unwrap();
     assert_eq!(manager.get_declined(), None);
 }
+
+/// Every progress event, as (engine, phase, downloaded, uploaded).
+#[derive(Default)]
+struct Recorder(parking_lot::Mutex<Vec<(String, sync15::SyncPhase, usize, usize)>>);
+
+impl sync15::SyncProgress for Recorder {
+    fn progress(&self, event: sync15::SyncProgressEvent<'_>) {
+        self.0.lock().push((
+            event.engine.to_owned(),
+            event.phase,
+            event.downloaded,
+            event.uploaded,
+        ));
+    }
+}
+
+#[test]
+fn progress_is_reported_per_page_and_per_committed_batch() {
+    use sync15::SyncPhase::{Applying, Downloading, Finished, Uploading};
+    let server = TestServer::start();
+    let account = server.new_account("progress@example.com");
+    let up_toys = Arc::new(ToyEngine::new("toys"));
+    for i in 0..25 {
+        up_toys.set(&format!("toy{i:09}"), json!({"n": i}));
+    }
+    let mut uploader = device("up", &account, &[&up_toys]);
+    let up_events = Arc::new(Recorder::default());
+    uploader.report_progress_to(up_events.clone());
+    assert_eq!(uploader.sync().status, ServiceStatus::Ok);
+    let toys: Vec<_> = up_events
+        .0
+        .lock()
+        .iter()
+        .filter(|e| e.0 == "toys")
+        .cloned()
+        .collect();
+    assert_eq!(toys.first().map(|e| e.1), Some(Applying), "{toys:?}");
+    assert_eq!(
+        toys.last(),
+        Some(&("toys".to_owned(), Finished, 0, 25)),
+        "{toys:?}"
+    );
+    let committed: Vec<usize> = toys.iter().filter(|e| e.1 == Uploading).map(|e| e.3).collect();
+    assert_eq!(
+        committed.first(),
+        Some(&0),
+        "uploading starts at 0: {committed:?}"
+    );
+    assert_eq!(committed.last(), Some(&25), "{committed:?}");
+
+    // Downloading in pages of 10: a step after each page.
+    let down_toys = Arc::new(ToyEngine::new("toys"));
+    let mut downloader = Device::with_page_size("down", &account, 10).with_engine(down_toys.clone());
+    let down_events = Arc::new(Recorder::default());
+    downloader.report_progress_to(down_events.clone());
+    assert_eq!(downloader.sync().status, ServiceStatus::Ok);
+    let pages: Vec<usize> = down_events
+        .0
+        .lock()
+        .iter()
+        .filter(|e| e.0 == "toys" && e.1 == Downloading)
+        .map(|e| e.2)
+        .collect();
+    assert_eq!(pages, [0, 10, 20, 25]);
+    assert_eq!(down_toys.ids().len(), 25);
+}

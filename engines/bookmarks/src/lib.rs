@@ -5,7 +5,8 @@
 //! bookmarks, folders, separators and `place:` queries, in order. Tags
 //! belong to URLs (as in Firefox); bookmarks have keywords. The app inserts,
 //! updates, moves and deletes (whole subtrees), reads a subtree, searches by
-//! title or URL and lists by tag; every change is checked (no cycles, roots
+//! title or URL and lists by tag, and imports whole subtrees at once
+//! ([`BookmarkStore::insert_tree`]); every change is checked (no cycles, roots
 //! stay put, URLs parse) with a typed [`BookmarksError`], and bumps the
 //! item's change counter for sync.
 //!
@@ -26,6 +27,7 @@
 
 mod apply;
 mod error;
+mod insert_tree;
 pub mod merge;
 pub mod record;
 mod schema;
@@ -40,6 +42,7 @@ mod merge_tests;
 mod tree_tests;
 
 pub use error::BookmarksError;
+pub use insert_tree::NewTree;
 pub use merge::{MergeStats, Merged, MergedNode, MergedTree, Ops, Side, ValueState, merge};
 pub use store::{BookmarkStore, MAX_URL_LEN, validate_url};
 pub use sync::COLLECTION;

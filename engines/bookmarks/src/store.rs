@@ -109,7 +109,7 @@ fn require(conn: &Connection, guid: &str) -> Result<Placement, BookmarksError> {
 }
 
 /// A folder that may take children from the app: not the Places root.
-fn require_folder(conn: &Connection, guid: &str) -> Result<Placement, BookmarksError> {
+pub(crate) fn require_folder(conn: &Connection, guid: &str) -> Result<Placement, BookmarksError> {
     let folder = require(conn, guid)?;
     if folder.kind != BookmarkKind::Folder {
         return Err(BookmarksError::NotAFolder(Guid::new(guid)));
@@ -132,14 +132,14 @@ pub(crate) fn bump(conn: &Connection, id: i64, now: i64) -> Result<(), Bookmarks
     Ok(())
 }
 
-fn child_count(conn: &Connection, folder: i64) -> Result<i64, BookmarksError> {
+pub(crate) fn child_count(conn: &Connection, folder: i64) -> Result<i64, BookmarksError> {
     Ok(conn
         .prepare_cached("SELECT COUNT(*) FROM items WHERE parent_id = ?")?
         .query_row([folder], |r| r.get(0))?)
 }
 
 /// Opens a gap at `position` in `folder`.
-fn shift_up(conn: &Connection, folder: i64, position: i64) -> Result<(), BookmarksError> {
+pub(crate) fn shift_up(conn: &Connection, folder: i64, position: i64) -> Result<(), BookmarksError> {
     conn.prepare_cached("UPDATE items SET position = position + 1 WHERE parent_id = ? AND position >= ?")?
         .execute(params![folder, position])?;
     Ok(())
@@ -152,7 +152,7 @@ fn shift_down(conn: &Connection, folder: i64, position: i64) -> Result<(), Bookm
     Ok(())
 }
 
-fn check_position(position: Option<u32>, len: i64) -> Result<i64, BookmarksError> {
+pub(crate) fn check_position(position: Option<u32>, len: i64) -> Result<i64, BookmarksError> {
     match position {
         None => Ok(len),
         Some(p) if i64::from(p) <= len => Ok(i64::from(p)),
@@ -162,7 +162,7 @@ fn check_position(position: Option<u32>, len: i64) -> Result<i64, BookmarksError
     }
 }
 
-fn clean_tags(tags: &[String]) -> Result<Vec<String>, BookmarksError> {
+pub(crate) fn clean_tags(tags: &[String]) -> Result<Vec<String>, BookmarksError> {
     let mut clean: Vec<String> = tags.iter().map(|t| t.trim().to_owned()).collect();
     if clean.iter().any(|t| t.is_empty()) {
         return Err(BookmarksError::InvalidChange("a tag cannot be empty".into()));
@@ -240,46 +240,9 @@ impl BookmarkStore {
     /// Inserts `item` into `parent` at `position` (the end if `None`) and
     /// returns its new id.
     pub fn insert(&self, parent: &str, position: Option<u32>, item: NewItem) -> Result<Guid, BookmarksError> {
-        let guid = Guid::random();
-        let mut conn = self.conn.lock();
-        sync_sql::in_transaction(&mut conn, |tx| {
-            let folder = require_folder(tx, parent)?;
-            let position = check_position(position, child_count(tx, folder.id)?)?;
-            let (kind, title, url) = match item {
-                NewItem::Bookmark { url, title } => (
-                    BookmarkKind::Bookmark,
-                    title,
-                    Some(validate_url(BookmarkKind::Bookmark, &url)?),
-                ),
-                NewItem::Query { url, title } => (
-                    BookmarkKind::Query,
-                    title,
-                    Some(validate_url(BookmarkKind::Query, &url)?),
-                ),
-                NewItem::Folder { title } => (BookmarkKind::Folder, title, None),
-                NewItem::Separator => (BookmarkKind::Separator, String::new(), None),
-            };
-            let now = now_ms();
-            shift_up(tx, folder.id, position)?;
-            tx.prepare_cached(
-                "INSERT INTO items (guid, kind, parent_id, position, title, url, date_added, last_modified,
-                                    sync_status, change_counter)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 1)",
-            )?
-            .execute(params![
-                guid.as_str(),
-                kind.as_i64(),
-                folder.id,
-                position,
-                title,
-                url,
-                now,
-                now
-            ])?;
-            bump(tx, folder.id, now)?;
-            Ok::<_, BookmarksError>(())
-        })?;
-        Ok(guid)
+        self.insert_tree(parent, position, vec![crate::NewTree::new(item)])?
+            .pop()
+            .ok_or_else(|| BookmarksError::InvalidChange("nothing was inserted".into()))
     }
 
     /// Changes an item's values.

@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used)]
 
 use sync_bookmarks::{
-    BookmarkKind, BookmarkStore, BookmarksError, ItemUpdate, MENU_GUID, NewItem, ROOT_GUID, TOOLBAR_GUID,
-    UNFILED_GUID,
+    BookmarkKind, BookmarkStore, BookmarksError, ItemUpdate, MENU_GUID, NewItem, NewTree, ROOT_GUID,
+    TOOLBAR_GUID, UNFILED_GUID,
 };
 use sync15::SyncEngine;
 
@@ -220,4 +220,87 @@ fn wiping_leaves_only_the_roots() {
     s.wipe().unwrap();
     assert!(titles(&s, MENU_GUID).is_empty());
     assert!(s.get(MENU_GUID).unwrap().is_some());
+}
+
+#[test]
+fn a_tree_goes_in_whole_with_its_values_or_not_at_all() {
+    let (_dir, s) = store();
+    s.insert(MENU_GUID, None, bookmark("https://first.example/", "First"))
+        .unwrap();
+    let mut tagged = NewTree::new(bookmark("https://b.example/", "B"));
+    tagged.keyword = Some("bk".into());
+    tagged.tags = vec!["work".into(), " news ".into()];
+    tagged.date_added = Some(1_600_000_000_000);
+    let mut folder = NewTree::new(NewItem::Folder { title: "F".into() });
+    folder.children = vec![tagged, NewTree::new(NewItem::Separator)];
+    let guids = s
+        .insert_tree(
+            MENU_GUID,
+            Some(0),
+            vec![folder, NewTree::new(bookmark("https://c.example/", "C"))],
+        )
+        .unwrap();
+    assert_eq!(guids.len(), 2);
+    assert_eq!(titles(&s, MENU_GUID), ["F", "C", "First"]);
+    let tree = s.get_tree(&guids[0]).unwrap().unwrap();
+    let b = &tree.children[0].item;
+    assert_eq!(b.keyword.as_deref(), Some("bk"));
+    assert_eq!(b.tags, ["news", "work"]);
+    assert_eq!(b.date_added, 1_600_000_000_000);
+    assert_eq!(tree.children[1].item.kind, BookmarkKind::Separator);
+
+    // One bad URL deep inside refuses everything, and nothing moves.
+    let mut bad_folder = NewTree::new(NewItem::Folder { title: "G".into() });
+    bad_folder.children = vec![
+        NewTree::new(bookmark("https://ok.example/", "ok")),
+        NewTree::new(bookmark("not a url", "bad")),
+    ];
+    let err = s.insert_tree(MENU_GUID, None, vec![bad_folder]).unwrap_err();
+    assert!(matches!(err, BookmarksError::InvalidUrl(_)), "{err}");
+    let mut keyword_on_folder = NewTree::new(NewItem::Folder { title: "H".into() });
+    keyword_on_folder.keyword = Some("k".into());
+    let err = s
+        .insert_tree(MENU_GUID, None, vec![keyword_on_folder])
+        .unwrap_err();
+    assert!(matches!(err, BookmarksError::InvalidChange(_)), "{err}");
+    assert_eq!(titles(&s, MENU_GUID), ["F", "C", "First"]);
+    assert!(s.search("ok.example", 10).unwrap().is_empty());
+}
+
+#[test]
+fn trees_for_several_folders_go_in_together_or_not_at_all() {
+    let (_dir, s) = store();
+    let err = s
+        .insert_trees(vec![
+            (
+                MENU_GUID.into(),
+                None,
+                vec![NewTree::new(bookmark("https://m.example/", "M"))],
+            ),
+            (
+                TOOLBAR_GUID.into(),
+                None,
+                vec![NewTree::new(bookmark("::", "bad"))],
+            ),
+        ])
+        .unwrap_err();
+    assert!(matches!(err, BookmarksError::InvalidUrl(_)), "{err}");
+    assert!(titles(&s, MENU_GUID).is_empty());
+    let ids = s
+        .insert_trees(vec![
+            (
+                MENU_GUID.into(),
+                None,
+                vec![NewTree::new(bookmark("https://m.example/", "M"))],
+            ),
+            (
+                TOOLBAR_GUID.into(),
+                None,
+                vec![NewTree::new(bookmark("https://t.example/", "T"))],
+            ),
+        ])
+        .unwrap();
+    assert_eq!(ids.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1]);
+    assert_eq!(titles(&s, MENU_GUID), ["M"]);
+    assert_eq!(titles(&s, TOOLBAR_GUID), ["T"]);
 }

@@ -100,6 +100,18 @@ pub fn is_syncable_url(url: &str) -> bool {
             .is_some_and(|(scheme, _)| !LOCAL.contains(&scheme.to_ascii_lowercase().as_str()))
 }
 
+/// `text` with the `LIKE` wildcards (and the escape itself) escaped by a backslash.
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 const PAGE_COLUMNS: &str = "guid, url, title, frecency, hidden, visit_count, last_visit";
 
 fn page_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PageInfo> {
@@ -270,13 +282,7 @@ impl HistoryStore {
         limit: usize,
         offset: usize,
     ) -> Result<Vec<PageInfo>, HistoryError> {
-        let escaped: String = text
-            .chars()
-            .flat_map(|c| match c {
-                '%' | '_' | '\\' => vec!['\\', c],
-                c => vec![c],
-            })
-            .collect();
+        let escaped = like_escape(text);
         let (condition, pattern) = match how {
             QueryMatch::UrlPrefix => ("url LIKE ?1 ESCAPE '\\'", format!("{escaped}%")),
             QueryMatch::Substring => (
@@ -290,6 +296,27 @@ impl HistoryStore {
              ORDER BY frecency DESC, last_visit DESC, id LIMIT CAST(?2 AS INTEGER) OFFSET CAST(?3 AS INTEGER)"
         ))?;
         let rows = stmt.query_map(params![pattern, limit as i64, offset as i64], page_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Visible pages last visited at or after `since_us` (microseconds
+    /// since the epoch), newest first, optionally only those whose URL or
+    /// title contains `text` (case-insensitive for ASCII); at most `limit`.
+    pub fn recent(
+        &self,
+        since_us: i64,
+        text: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<PageInfo>, HistoryError> {
+        let pattern = text.map(|t| format!("%{}%", like_escape(t)));
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {PAGE_COLUMNS} FROM pages
+             WHERE hidden = 0 AND visit_count > 0 AND last_visit >= ?1
+               AND (?2 IS NULL OR url LIKE ?2 ESCAPE '\\' OR title LIKE ?2 ESCAPE '\\')
+             ORDER BY last_visit DESC, id LIMIT CAST(?3 AS INTEGER)"
+        ))?;
+        let rows = stmt.query_map(params![since_us, pattern, limit as i64], page_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -170,3 +170,35 @@ fn future_visits_are_clamped_and_stale_frecencies_recomputed() {
         "fresh scores are left alone"
     );
 }
+
+#[test]
+fn recent_pages_come_newest_first_since_a_time() {
+    let (_dir, store) = store();
+    let now = now_us();
+    for (url, age) in [
+        ("https://old.example/", 10),
+        ("https://news.example/100%_sure", 2),
+        ("https://new.example/", 0),
+    ] {
+        store
+            .record_visit(url, now - age * DAY, VisitTransition::Link)
+            .unwrap();
+    }
+    store.set_title("https://new.example/", "Fresh News").unwrap();
+    let urls = |pages: Vec<sync_history::PageInfo>| pages.into_iter().map(|p| p.url).collect::<Vec<_>>();
+    assert_eq!(
+        urls(store.recent(now - 5 * DAY, None, 10).unwrap()),
+        ["https://new.example/", "https://news.example/100%_sure"]
+    );
+    assert_eq!(urls(store.recent(0, None, 1).unwrap()), ["https://new.example/"]);
+    assert_eq!(
+        urls(store.recent(0, Some("news"), 10).unwrap()),
+        ["https://new.example/", "https://news.example/100%_sure"]
+    );
+    // Wildcards are matched as themselves.
+    assert_eq!(
+        urls(store.recent(0, Some("0%_"), 10).unwrap()),
+        ["https://news.example/100%_sure"]
+    );
+    assert!(store.recent(0, Some("%x%"), 10).unwrap().is_empty());
+}

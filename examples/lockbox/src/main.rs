@@ -148,6 +148,7 @@ fn sync(
             root_key,
         },
         persisted_state,
+        progress: None,
     });
     std::fs::write(&state_path, &result.persisted_state).context("saving the sync state")?;
     println!("{}", result.telemetry_json());

@@ -1,0 +1,180 @@
+//! The profile directory: every store, the sync state and the account.
+//!
+//! ```text
+//! <profile>/            (0700)
+//!   account.json        the account's secrets (0600): session and refresh tokens and
+//!                       the sync key, or the token and kB of a development account
+//!   logins.key          the key that seals passwords at rest (0600)
+//!   logins.db bookmarks.db history.db tabs.db clients.db
+//!   sync-state.json     what the last sync left for the next one (0600)
+//!   status.json         when each engine last synced and what it moved
+//! ```
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use sync_bookmarks::BookmarkStore;
+use sync_clients::{ClientsEngine, LocalDevice};
+use sync_history::HistoryStore;
+use sync_logins::{LoginStore, LoginsKey};
+use sync_tabs::TabsEngine;
+
+/// One profile.
+#[derive(Debug)]
+pub struct Profile {
+    dir: PathBuf,
+}
+
+impl Profile {
+    /// The profile at `dir`, or the default one; created (0700) if missing.
+    pub fn open(dir: Option<PathBuf>) -> Result<Self> {
+        let dir = match dir {
+            Some(d) => d,
+            None => dirs::data_dir()
+                .context("this platform has no data directory; pass --profile")?
+                .join("firefox-sync"),
+        };
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating the profile {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("protecting {}", dir.display()))?;
+        }
+        Ok(Profile { dir })
+    }
+
+    /// A file in the profile.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// A database file of the profile, created empty and readable by the
+    /// owner only before SQLite opens it: SQLite gives its journal files
+    /// the database's permissions, so nothing of the store is ever
+    /// readable by others.
+    fn database(&self, name: &str) -> Result<PathBuf> {
+        let path = self.path(name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let file = options
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("protecting {}", path.display()))?;
+        }
+        drop(file);
+        Ok(path)
+    }
+
+    /// The directory itself.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The password store, sealed with the profile's key.
+    pub fn logins(&self) -> Result<Arc<LoginStore>> {
+        let key = self.logins_key()?;
+        Ok(Arc::new(
+            LoginStore::open(self.database("logins.db")?, &key).context("opening the password store")?,
+        ))
+    }
+
+    fn logins_key(&self) -> Result<LoginsKey> {
+        let path = self.path("logins.key");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            return LoginsKey::from_base64(text.trim()).context("the profile's password key is damaged");
+        }
+        let key = LoginsKey::generate().context("making the password key")?;
+        write_private(&path, key.to_base64().as_bytes())?;
+        Ok(key)
+    }
+
+    /// The bookmarks.
+    pub fn bookmarks(&self) -> Result<Arc<BookmarkStore>> {
+        Ok(Arc::new(
+            BookmarkStore::open(self.database("bookmarks.db")?).context("opening the bookmarks")?,
+        ))
+    }
+
+    /// The history.
+    pub fn history(&self) -> Result<Arc<HistoryStore>> {
+        Ok(Arc::new(
+            HistoryStore::open(self.database("history.db")?).context("opening the history")?,
+        ))
+    }
+
+    /// The tabs engine.
+    pub fn tabs(&self) -> Result<Arc<TabsEngine>> {
+        Ok(Arc::new(
+            TabsEngine::open(self.database("tabs.db")?).context("opening the tabs")?,
+        ))
+    }
+
+    /// The device list, with this device described as `local`.
+    pub fn clients(&self, local: &LocalDevice) -> Result<Arc<ClientsEngine>> {
+        Ok(Arc::new(
+            ClientsEngine::open(self.database("clients.db")?, local).context("opening the device list")?,
+        ))
+    }
+
+    /// Removes every store and state file (sign-out).
+    pub fn wipe(&self) -> Result<()> {
+        for name in [
+            "account.json",
+            "logins.key",
+            "logins.db",
+            "bookmarks.db",
+            "history.db",
+            "tabs.db",
+            "clients.db",
+            "sync-state.json",
+            "status.json",
+        ] {
+            for suffix in ["", "-wal", "-shm"] {
+                let path = self.path(&format!("{name}{suffix}"));
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to `path` readable by the owner only, replacing it
+/// atomically (a temporary file, synced, then renamed).
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
+}

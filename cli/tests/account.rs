@@ -1,0 +1,285 @@
+//! Signing in (a Firefox Account with an emailed code, or a token from our
+//! own server), syncing, a second profile seeing the first's data, and the
+//! errors a person meets: the real binary against the in-process server
+//! and the stand-in accounts service, on loopback.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use common::{Profile, Run, finish};
+use sync_storage::config::AuthMode;
+use test_support::TestServer;
+use test_support::accounts::{AccountOptions, StandInAccounts};
+
+fn fxa_world() -> (StandInAccounts, TestServer) {
+    let accounts = StandInAccounts::start();
+    let jwk = accounts.jwk();
+    let server = TestServer::start_with(move |c| {
+        c.auth.mode = AuthMode::Fxa;
+        c.auth.fxa_primary_jwk = Some(jwk);
+    });
+    (accounts, server)
+}
+
+/// `login EMAIL`, answering the password and then the emailed code on
+/// standard input, as a person at the prompts would.
+fn login_with_code(
+    profile: &Profile,
+    accounts: &StandInAccounts,
+    server: &TestServer,
+    email: &str,
+    password: &str,
+    device: &str,
+) -> Run {
+    let sessions = accounts.session_count(email);
+    let accounts_url = accounts.url();
+    let mut child = profile.spawn(&[
+        "login",
+        email,
+        "--server",
+        server.url(),
+        "--accounts-server",
+        &accounts_url,
+        "--device-name",
+        device,
+    ]);
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{password}").unwrap();
+    // The code is "emailed" when the password is accepted.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while accounts.session_count(email) == sessions {
+        assert!(
+            Instant::now() < deadline,
+            "the sign-in never reached the accounts service"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let code = accounts.email_code(email).unwrap();
+    writeln!(stdin, "{code}").unwrap();
+    drop(stdin);
+    finish(child)
+}
+
+#[test]
+fn a_person_signs_in_with_an_emailed_code_syncs_and_a_second_profile_sees_the_data() {
+    let (accounts, server) = fxa_world();
+    let email = "person@example.test";
+    accounts.create_account(
+        email,
+        "correct horse",
+        AccountOptions {
+            confirm_sign_ins: true,
+            ..AccountOptions::default()
+        },
+    );
+
+    let laptop = Profile::new();
+    let run = login_with_code(&laptop, &accounts, &server, email, "correct horse", "laptop").ok();
+    run.stdout_has("Signed in as person@example.test");
+    run.stderr_has("Enter the code emailed to you");
+    #[cfg(unix)]
+    {
+        assert_eq!(common::mode(&laptop.path()), 0o700);
+        assert_eq!(common::mode(&laptop.path().join("account.json")), 0o600);
+    }
+    // The password is nowhere in the profile.
+    let account = std::fs::read_to_string(laptop.path().join("account.json")).unwrap();
+    assert!(!account.contains("correct horse"));
+
+    laptop
+        .run(&[
+            "bookmarks",
+            "add",
+            "https://www.mozilla.org/",
+            "--title",
+            "Mozilla",
+            "--folder",
+            "toolbar",
+            "--tags",
+            "moz",
+        ])
+        .ok();
+    laptop
+        .run(&[
+            "passwords",
+            "add",
+            "--origin",
+            "https://accounts.example.com",
+            "--username",
+            "me",
+            "--password",
+            "s3cret",
+        ])
+        .ok();
+    let sync = laptop.run(&["--json", "sync"]).ok().json();
+    assert_eq!(sync["status"], "ok", "{sync}");
+    assert_eq!(sync["engines"]["bookmarks"]["status"], "ok", "{sync}");
+    assert!(
+        sync["engines"]["passwords"]["uploaded"].as_u64().unwrap() >= 1,
+        "{sync}"
+    );
+    // The table form, and the progress display on standard error.
+    let table = laptop.run(&["sync"]).ok();
+    assert!(
+        table.stdout.lines().next().unwrap().starts_with("engine"),
+        "{}",
+        table.stdout
+    );
+    table.stdout_has("bookmarks");
+    #[cfg(unix)]
+    for file in [
+        "logins.db",
+        "bookmarks.db",
+        "history.db",
+        "tabs.db",
+        "clients.db",
+        "sync-state.json",
+        "logins.key",
+    ] {
+        assert_eq!(common::mode(&laptop.path().join(file)), 0o600, "{file}");
+    }
+
+    let status = laptop.run(&["--json", "status"]).ok().json();
+    assert_eq!(status["email"], email);
+    assert_eq!(status["device_name"], "laptop");
+    assert_eq!(status["token_server"], server.url());
+    assert!(status["last_sync"].as_i64().unwrap() > 0, "{status}");
+    assert_eq!(status["engines"]["bookmarks"]["outcome"], "ok", "{status}");
+    let human = laptop.run(&["status"]).ok();
+    human.stdout_has("person@example.test (firefox-account)");
+
+    // A second computer signs in to the same account and gets it all.
+    let desktop = Profile::new();
+    login_with_code(&desktop, &accounts, &server, email, "correct horse", "desktop").ok();
+    desktop.run(&["sync"]).ok();
+    let bookmarks = desktop
+        .run(&["--json", "bookmarks", "list", "--folder", "toolbar"])
+        .ok()
+        .json();
+    assert_eq!(bookmarks[0]["url"], "https://www.mozilla.org/", "{bookmarks}");
+    assert_eq!(bookmarks[0]["tags"][0], "moz", "{bookmarks}");
+    let logins = desktop
+        .run(&["--json", "passwords", "get", "accounts.example.com"])
+        .ok()
+        .json();
+    assert_eq!(logins[0]["entry"]["password"], "s3cret", "{logins}");
+    let devices = desktop.run(&["--json", "devices"]).ok().json();
+    let names: Vec<&str> = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["desktop", "laptop"], "{devices}");
+
+    // Signing out forgets everything local.
+    desktop.run(&["logout"]).ok();
+    assert!(!desktop.path().join("account.json").exists());
+    assert!(!desktop.path().join("logins.db").exists());
+    desktop.run(&["sync"]).failed_with(3);
+}
+
+#[test]
+fn an_ended_session_says_to_sign_in_again() {
+    let (accounts, server) = fxa_world();
+    let email = "ended@example.test";
+    accounts.create_account(email, "pw one", AccountOptions::default());
+    let profile = Profile::new();
+    let accounts_url = accounts.url();
+    profile
+        .password_login(&accounts_url, server.url(), email, "pw one")
+        .ok();
+    profile.run(&["sync"]).ok();
+    // A password change elsewhere ends this device's session and refresh
+    // token; an hour later its access token expires too (the hour passes
+    // here by ageing the cached token in the account file).
+    accounts.change_password(email, "pw two");
+    let path = profile.path().join("account.json");
+    let mut stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    stored["state"]["access_token"]["expires_at"] = 1.into();
+    std::fs::write(&path, stored.to_string()).unwrap();
+    let run = profile.run(&["sync"]).failed_with(3);
+    assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
+    run.stderr_has("run `firefox-sync login`");
+
+    // A wrong password is an authentication error with its own hint.
+    let run = Profile::new()
+        .password_login(&accounts_url, server.url(), email, "pw one")
+        .failed_with(3);
+    run.stderr_has("check the email and password");
+}
+
+#[test]
+fn a_token_from_our_own_server_works_offline() {
+    let server = TestServer::start();
+    let account = server.new_account("offline@example.test");
+    let profile = Profile::new();
+    profile.token_login(&account, "offline").ok();
+    profile
+        .run(&["bookmarks", "add", "https://example.org/", "--title", "Ex"])
+        .ok();
+    let sync = profile
+        .run(&["--json", "sync", "--engines", "bookmarks"])
+        .ok()
+        .json();
+    assert_eq!(sync["engines"]["bookmarks"]["status"], "ok", "{sync}");
+    assert_eq!(
+        sync["engines"]["passwords"]["status"], "skipped",
+        "only what was asked: {sync}"
+    );
+    let status = profile.run(&["--json", "status"]).ok().json();
+    assert_eq!(status["kind"], "token");
+
+    // What the server holds is what a second device decrypts.
+    let mut other = test_support::Device::new("other", &account);
+    other.sync();
+    assert_eq!(other.bookmarks.search("example.org", 5).unwrap()[0].title, "Ex");
+}
+
+#[test]
+fn errors_are_one_line_with_an_exit_code_and_a_hint() {
+    let profile = Profile::new();
+    let run = profile.run(&["sync"]).failed_with(3);
+    assert_eq!(
+        run.stderr.trim(),
+        "error: not signed in (run `firefox-sync login`)"
+    );
+
+    let run = profile.run(&["sync", "--engines", "nonsense"]).failed_with(1);
+    assert!(
+        run.stderr
+            .contains("choose from bookmarks, passwords, history, tabs"),
+        "{}",
+        run.stderr
+    );
+
+    // A server that is not there: exit 4.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    profile
+        .run(&[
+            "login",
+            "--token",
+            "t",
+            "--kb",
+            &"ab".repeat(32),
+            "--server",
+            &url,
+        ])
+        .ok();
+    let run = profile.run(&["sync"]).failed_with(4);
+    run.stderr_has("try again later");
+
+    let run = profile
+        .run(&["login", "--token", "t", "--kb", "not hex"])
+        .failed_with(1);
+    run.stderr_has("--kb");
+
+    // Bad usage is clap's exit 2.
+    assert_eq!(profile.run(&["bookmarks", "frobnicate"]).code, 2);
+}
