@@ -44,7 +44,14 @@ use crate::profile::Profile;
 ///   firefox-sync sync
 ///   firefox-sync bookmarks export --format html --output bookmarks.html
 #[derive(Parser)]
-#[command(name = "firefox-sync", version, verbatim_doc_comment)]
+#[command(
+    name = "firefox-sync",
+    version,
+    verbatim_doc_comment,
+    after_help = "Exit codes: 0 ok · 1 error · 2 bad usage · 3 not signed in or the session ended · \
+                  4 server unreachable or unavailable · 5 invalid input file (nothing imported) · \
+                  6 an engine failed to sync"
+)]
 struct Cli {
     /// The profile directory: the local stores, the sync state and the
     /// account (default: the platform's data directory, e.g.

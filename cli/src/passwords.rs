@@ -229,8 +229,10 @@ fn export(out: &Out, store: &LoginStore, format: Format, output: Option<&Path>) 
 
 /// Logins as Firefox's CSV: every field quoted, CRLF line ends.
 pub fn to_csv(logins: &[Login]) -> Result<Vec<u8>> {
+    // Firefox's LoginExport quotes every field and ends rows with CRLF.
     let mut w = csv::WriterBuilder::new()
         .quote_style(csv::QuoteStyle::Always)
+        .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
     w.write_record(CSV_HEADER)?;
     for l in logins {

@@ -74,8 +74,6 @@ fn passwords_round_trip_through_firefox_csv_and_json_and_imports_dedupe() {
     assert!(
         text.starts_with(
             "\"url\",\"username\",\"password\",\"httpRealm\",\"formActionOrigin\",\"guid\",\"timeCreated\",\"timeLastUsed\",\"timePasswordChanged\"\r\n"
-        ) || text.starts_with(
-            "\"url\",\"username\",\"password\",\"httpRealm\",\"formActionOrigin\",\"guid\",\"timeCreated\",\"timeLastUsed\",\"timePasswordChanged\"\n"
         ),
         "{text}"
     );
