@@ -119,7 +119,10 @@ impl Server {
         let state = AppState {
             secrets,
             metrics: Arc::new(Metrics::new()),
-            hawk: HawkVerifier::new(Duration::from_secs(config.hawk_skew_secs)),
+            hawk: HawkVerifier::new(
+                Duration::from_secs(config.hawk_skew_secs),
+                usize::try_from(config.hawk_nonce_cache_bytes).unwrap_or(usize::MAX),
+            ),
             oauth: OAuthVerifier::new(&config.auth)?,
             nodes: config.nodes(),
             default_port,
@@ -220,6 +223,7 @@ impl Server {
         let public_url = server.public_url();
         let dev_secret = server.dev_secret();
         let db = server.db();
+        let state = server.state.clone();
         let thread = std::thread::Builder::new()
             .name("sync-storage".into())
             .spawn(move || {
@@ -237,6 +241,7 @@ impl Server {
             public_url,
             dev_secret,
             db,
+            state,
             shutdown: Some(tx),
             thread: Some(thread),
         })
@@ -250,6 +255,7 @@ pub struct RunningServer {
     public_url: String,
     dev_secret: Option<String>,
     db: Arc<Db>,
+    state: Arc<AppState>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<Result<(), ServerError>>>,
 }
@@ -279,6 +285,12 @@ impl RunningServer {
     /// The database, for tests that inspect or tamper with stored data.
     pub fn db(&self) -> &Arc<Db> {
         &self.db
+    }
+
+    /// How many Hawk nonces the server remembers, and an upper bound of
+    /// the bytes they take.
+    pub fn hawk_nonce_cache_size(&self) -> (usize, usize) {
+        self.state.hawk.nonce_cache_size()
     }
 
     /// A dev-mode OAuth token for `email` (dev mode only).

@@ -154,7 +154,14 @@ impl IntoResponse for ApiError {
                 tracing::debug!(%reason, "bad request");
                 coded(StatusCode::BAD_REQUEST, code::ILLEGAL_METHOD)
             }
-            ApiError::Unauthorized => coded(StatusCode::UNAUTHORIZED, code::UNKNOWN),
+            ApiError::Unauthorized => {
+                // RFC 7235 §4.1: a 401 names the scheme that would work.
+                let mut response = coded(StatusCode::UNAUTHORIZED, code::UNKNOWN);
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Hawk"));
+                response
+            }
             ApiError::OverQuota => coded(StatusCode::FORBIDDEN, code::OVER_QUOTA),
             ApiError::NotFound => coded(StatusCode::NOT_FOUND, code::UNKNOWN),
             ApiError::MethodNotAllowed => coded(StatusCode::METHOD_NOT_ALLOWED, code::ILLEGAL_METHOD),

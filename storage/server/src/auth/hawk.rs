@@ -1,11 +1,11 @@
 //! Hawk verification of storage requests: MAC, payload hash when the client
 //! sent one, timestamp window, nonce replay, and token expiry.
 
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
+use super::nonces::{MAX_NONCE_LEN, NonceCache};
 use super::tokens::{TokenError, TokenPayload, TokenSecrets};
 
 /// The parts of a request Hawk signs.
@@ -50,7 +50,8 @@ pub enum HawkError {
     Replay,
 }
 
-/// Verifies Hawk headers; remembers nonces for the skew window.
+/// Verifies Hawk headers; remembers nonces while a replay could pass the
+/// timestamp check, within a byte budget (see [`NonceCache`]).
 pub struct HawkVerifier {
     skew: Duration,
     nonces: Mutex<NonceCache>,
@@ -62,22 +63,25 @@ impl std::fmt::Debug for HawkVerifier {
     }
 }
 
-#[derive(Default)]
-struct NonceCache {
-    /// (token id, nonce) → the request's timestamp in seconds.
-    seen: HashMap<(String, String), u64>,
-}
-
-/// Prune once the cache holds this many entries.
-const NONCE_PRUNE_AT: usize = 100_000;
+/// The default nonce budget: 64 MiB, about 420,000 nonces — 3,400
+/// requests a second for the default 60-second skew before any is dropped
+/// early.
+pub const DEFAULT_NONCE_CACHE_BYTES: usize = 64 << 20;
 
 impl HawkVerifier {
-    /// Accepts timestamps within `skew` of the server's clock.
-    pub fn new(skew: Duration) -> Self {
+    /// Accepts timestamps within `skew` of the server's clock; remembers
+    /// nonces in at most about `nonce_cache_bytes`.
+    pub fn new(skew: Duration, nonce_cache_bytes: usize) -> Self {
         HawkVerifier {
             skew,
-            nonces: Mutex::new(NonceCache::default()),
+            nonces: Mutex::new(NonceCache::new(nonce_cache_bytes)),
         }
+    }
+
+    /// How many nonces are remembered, and an upper bound of their bytes.
+    pub fn nonce_cache_size(&self) -> (usize, usize) {
+        let cache = self.nonces.lock();
+        (cache.len(), cache.heap_bytes())
     }
 
     /// Verifies `request`; returns the token's payload. With
@@ -96,7 +100,12 @@ impl HawkVerifier {
         let header: hawk::Header = header.parse().map_err(|_| HawkError::Malformed)?;
         let id = header.id.as_deref().ok_or(HawkError::Malformed)?;
         let nonce = header.nonce.as_deref().ok_or(HawkError::Malformed)?;
-        let ts = header.ts.ok_or(HawkError::Malformed)?;
+        if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN {
+            return Err(HawkError::Malformed);
+        }
+        if header.ts.is_none() {
+            return Err(HawkError::Malformed);
+        }
         let now = SystemTime::now();
         let now = now.duration_since(UNIX_EPOCH).unwrap_or_default();
         let now_secs = now.as_secs();
@@ -139,17 +148,8 @@ impl HawkVerifier {
             return Err(HawkError::BadSignature);
         }
 
-        let ts_secs = ts.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let mut cache = self.nonces.lock();
-        if cache.seen.len() >= NONCE_PRUNE_AT {
-            let oldest = now_secs.saturating_sub(self.skew.as_secs() + 1);
-            cache.seen.retain(|_, t| *t >= oldest);
-        }
-        if cache
-            .seen
-            .insert((id.to_owned(), nonce.to_owned()), ts_secs)
-            .is_some()
-        {
+        let forget_at = now_secs + 2 * self.skew.as_secs() + 1;
+        if !self.nonces.lock().record(id, nonce, now_secs, forget_at) {
             return Err(HawkError::Replay);
         }
         Ok(token.payload)
@@ -220,7 +220,7 @@ mod tests {
     #[test]
     fn accepts_once_and_refuses_replays() {
         let secrets = secrets("m");
-        let verifier = HawkVerifier::new(Duration::from_secs(60));
+        let verifier = HawkVerifier::new(Duration::from_secs(60), DEFAULT_NONCE_CACHE_BYTES);
         let auth = sign(
             &secrets,
             &payload(600.0),
@@ -236,7 +236,7 @@ mod tests {
     #[test]
     fn refuses_what_does_not_check_out() {
         let secrets = secrets("m");
-        let verifier = HawkVerifier::new(Duration::from_secs(60));
+        let verifier = HawkVerifier::new(Duration::from_secs(60), DEFAULT_NONCE_CACHE_BYTES);
         let path = "/1.5/7/info/collections";
         // Another path than the one signed.
         let auth = sign(&secrets, &payload(600.0), SystemTime::now(), "a", path);
@@ -309,5 +309,25 @@ mod tests {
             verifier.verify(&secrets, &request("Hawk nonsense", path), false),
             Err(HawkError::Malformed)
         );
+        // A nonce no Hawk client would send.
+        let long = sign(
+            &secrets,
+            &payload(600.0),
+            SystemTime::now(),
+            &"n".repeat(129),
+            path,
+        );
+        assert_eq!(
+            verifier.verify(&secrets, &request(&long, path), false),
+            Err(HawkError::Malformed)
+        );
+        let longest = sign(
+            &secrets,
+            &payload(600.0),
+            SystemTime::now(),
+            &"n".repeat(128),
+            path,
+        );
+        assert!(verifier.verify(&secrets, &request(&longest, path), false).is_ok());
     }
 }

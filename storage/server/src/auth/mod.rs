@@ -2,6 +2,7 @@
 //! the storage tokens (Mozilla's `tokenlib` v1) that link the two.
 
 pub mod hawk;
+pub mod nonces;
 pub mod oauth;
 pub mod tokens;
 

@@ -48,6 +48,7 @@ impl Config {
             "FXA_VERIFY_CACHE_SECS" => self.auth.fxa_verify_cache_secs = num(value)?,
             "TOKEN_DURATION_SECS" => self.token_duration_secs = num(value)?,
             "HAWK_SKEW_SECS" => self.hawk_skew_secs = num(value)?,
+            "HAWK_NONCE_CACHE_BYTES" => self.hawk_nonce_cache_bytes = num(value)?,
             "BATCH_TTL_SECS" => self.batch_ttl_secs = num(value)?,
             "NODES" => self.nodes = value.split(',').map(|s| s.trim().to_owned()).collect(),
             "LOG_FORMAT" => {

@@ -61,6 +61,9 @@ pub struct Config {
     pub token_duration_secs: u64,
     /// How far a Hawk timestamp may be from the server's clock.
     pub hawk_skew_secs: u64,
+    /// Memory for remembering Hawk nonces (replay protection); when full,
+    /// the oldest are forgotten early.
+    pub hawk_nonce_cache_bytes: u64,
     /// How long an uncommitted batch is kept.
     pub batch_ttl_secs: u64,
     /// Storage node base URLs users are assigned to; defaults to `[public_url]`.
@@ -271,6 +274,7 @@ impl Default for Config {
             metrics_hash_secret: None,
             token_duration_secs: 3600,
             hawk_skew_secs: 60,
+            hawk_nonce_cache_bytes: crate::auth::hawk::DEFAULT_NONCE_CACHE_BYTES as u64,
             batch_ttl_secs: 2 * 3600,
             nodes: Vec::new(),
             node_type: "sqlite".to_owned(),
