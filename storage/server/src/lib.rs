@@ -21,6 +21,7 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod listen;
 pub mod metrics;
 
 mod api;

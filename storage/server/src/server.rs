@@ -202,9 +202,8 @@ impl Server {
             None => None,
         };
         tracing::info!(addr = %self.addr, url = %self.state.config.public_url(), "serving");
-        let result = axum::serve(listener, api::router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let connections = self.state.config.connections.clone();
+        let result = crate::listen::serve(listener, api::router(self.state), &connections, shutdown).await;
         purger.abort();
         if let Some(m) = metrics_server {
             m.abort();

@@ -52,20 +52,24 @@ fn oversized_hawk_nonces_are_refused_and_the_cache_stays_in_budget() {
         .unwrap();
     assert_eq!(replay.status(), 401);
 
-    // A 200 KB nonce with a valid signature is a malformed header.
-    let huge = "n".repeat(200_000);
-    let auth = hawk_with_nonce(&account, "GET", &url, &huge);
-    let refused = account
-        .raw
-        .get(&url)
-        .header("Authorization", &auth)
-        .send()
-        .unwrap();
+    // A validly signed 1 KB nonce is a malformed header…
+    let send = |nonce: &str| {
+        let auth = hawk_with_nonce(&account, "GET", &url, nonce);
+        account
+            .raw
+            .get(&url)
+            .header("Authorization", &auth)
+            .send()
+            .unwrap()
+    };
+    let refused = send(&"n".repeat(1_000));
     assert_eq!(refused.status(), 401);
     assert_eq!(
         support::header(refused.headers(), "www-authenticate").as_deref(),
         Some("Hawk")
     );
+    // …and a 200 KB one does not even fit in a request head.
+    assert_eq!(send(&"n".repeat(200_000)).status(), 431);
 
     // Thousands of distinct nonces: the cache holds to its budget.
     for i in 0..2_000 {
@@ -82,4 +86,140 @@ fn oversized_hawk_nonces_are_refused_and_the_cache_stays_in_budget() {
     let (entries, bytes) = server.server.hawk_nonce_cache_size();
     assert_eq!(entries, 200);
     assert!(bytes <= budget, "{bytes} bytes over a budget of {budget}");
+}
+
+fn connect(server: &TestServer) -> std::net::TcpStream {
+    let stream = std::net::TcpStream::connect(server.server.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(15)))
+        .unwrap();
+    stream
+}
+
+/// Reads until the server closes the connection; returns what it sent, or
+/// `None` if it was still open after the read timeout.
+fn read_until_closed(stream: &mut std::net::TcpStream) -> Option<String> {
+    use std::io::Read as _;
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(String::from_utf8_lossy(&received).into_owned()),
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return None;
+            }
+            Err(_) => return Some(String::from_utf8_lossy(&received).into_owned()),
+        }
+    }
+}
+
+#[test]
+fn slow_and_idle_connections_are_closed() {
+    use std::io::Write as _;
+    let server = TestServer::start_with(|c| {
+        c.connections.header_read_timeout_secs = 1;
+        c.connections.body_read_timeout_secs = 1;
+        c.connections.idle_timeout_secs = 5;
+    });
+
+    // Half-sent headers.
+    let mut slow_head = connect(&server);
+    slow_head
+        .write_all(b"GET /__lbheartbeat__ HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
+    assert!(
+        read_until_closed(&mut slow_head).is_some(),
+        "a half-sent head stayed open"
+    );
+
+    // An idle keep-alive connection, after one answered request.
+    let mut idle = connect(&server);
+    idle.write_all(b"GET /__lbheartbeat__ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let answered = read_until_closed(&mut idle).expect("an idle keep-alive connection stayed open");
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+
+    // A body that stalls: 408, then the connection closes.
+    let mut stalled = connect(&server);
+    stalled
+        .write_all(
+            b"POST /1.5/1/storage/tabs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+              Content-Length: 1000\r\n\r\n[{\"id\":",
+        )
+        .unwrap();
+    let answered = read_until_closed(&mut stalled).expect("a stalled body stayed open");
+    assert!(answered.starts_with("HTTP/1.1 408"), "{answered}");
+
+    // A body that trickles (a byte a second: never idle) still has to
+    // arrive within the body timeout.
+    let mut trickle = connect(&server);
+    trickle
+        .write_all(
+            b"PUT /1.5/1/storage/tabs/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+              Content-Length: 1000\r\n\r\n",
+        )
+        .unwrap();
+    for _ in 0..3 {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if trickle.write_all(b" ").is_err() {
+            break;
+        }
+    }
+    let answered = read_until_closed(&mut trickle).expect("a trickling body stayed open");
+    assert!(answered.starts_with("HTTP/1.1 408"), "{answered}");
+
+    // Nothing moving for the idle time closes the connection even with
+    // generous header and body timeouts.
+    let idle_server = TestServer::start_with(|c| {
+        c.connections.header_read_timeout_secs = 60;
+        c.connections.body_read_timeout_secs = 60;
+        c.connections.idle_timeout_secs = 1;
+    });
+    let mut stalled = connect(&idle_server);
+    stalled
+        .write_all(
+            b"POST /1.5/1/storage/tabs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+              Content-Length: 1000\r\n\r\n[",
+        )
+        .unwrap();
+    let answered = read_until_closed(&mut stalled).expect("an idle upload stayed open");
+    assert!(
+        answered.is_empty() || answered.starts_with("HTTP/1.1 408"),
+        "{answered}"
+    );
+
+    // Real clients are served throughout.
+    let account = server.account("patient@example.com");
+    assert_eq!(account.get("/info/collections").status(), 200);
+}
+
+#[test]
+fn a_connection_cap_keeps_the_server_from_running_out_of_descriptors() {
+    let server = TestServer::start_with(|c| {
+        c.connections.max = 2;
+        c.connections.header_read_timeout_secs = 60;
+    });
+    let url = server.url("/__lbheartbeat__");
+    let quick = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_millis(1500))
+        .build()
+        .unwrap();
+    assert_eq!(quick.get(&url).send().unwrap().status(), 200);
+    // The first client's keep-alive connection is still open; hold the other slot.
+    let holders = [connect(&server), connect(&server)];
+    let fresh = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_millis(1500))
+        .build()
+        .unwrap();
+    assert!(fresh.get(&url).send().is_err(), "served beyond the cap");
+    drop(holders);
+    drop(quick);
+    let later = reqwest::blocking::Client::new();
+    assert_eq!(later.get(&url).send().unwrap().status(), 200);
 }

@@ -14,6 +14,7 @@
 //! | 403 | `14` | over quota (Mozilla answers 403 with 14) |
 //! | 404 | `0` | no such BSO, or no such route (as Mozilla's `render_404`) |
 //! | 405, 406, 415 | `1` | method, `Accept` or `Content-Type` not supported |
+//! | 408 | `0` | the body did not arrive within `connections.body_read_timeout_secs`; the connection closes |
 //! | 412 | `0` | `X-If-Unmodified-Since` failed; `X-Last-Modified` says when it changed |
 //! | 413 | `17` | the request body is over `max_request_bytes` or a payload over `max_record_payload_bytes` |
 //!
@@ -64,6 +65,9 @@ pub enum ApiError {
     /// 403 with code 14.
     #[error("over quota")]
     OverQuota,
+    /// 408: the body came too slowly; the connection is closed.
+    #[error("request body timed out")]
+    RequestTimeout,
     /// 404.
     #[error("not found")]
     NotFound,
@@ -163,6 +167,13 @@ impl IntoResponse for ApiError {
                 response
             }
             ApiError::OverQuota => coded(StatusCode::FORBIDDEN, code::OVER_QUOTA),
+            ApiError::RequestTimeout => {
+                let mut response = coded(StatusCode::REQUEST_TIMEOUT, code::UNKNOWN);
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                response
+            }
             ApiError::NotFound => coded(StatusCode::NOT_FOUND, code::UNKNOWN),
             ApiError::MethodNotAllowed => coded(StatusCode::METHOD_NOT_ALLOWED, code::ILLEGAL_METHOD),
             ApiError::NotAcceptable => coded(StatusCode::NOT_ACCEPTABLE, code::ILLEGAL_METHOD),

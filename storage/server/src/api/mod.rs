@@ -115,7 +115,21 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-fn storage_routes(state: &AppState) -> Router<Arc<AppState>> {
+/// Whether an I/O timeout is behind `error`.
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+fn storage_routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
     let body_limit = usize::try_from(state.config.limits.max_request_bytes).unwrap_or(usize::MAX);
     Router::new()
         .route(USER, delete(storage::delete_everything))
@@ -139,7 +153,36 @@ fn storage_routes(state: &AppState) -> Router<Arc<AppState>> {
                 .delete(storage::delete_bso),
         )
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), read_body))
         .layer(middleware::from_fn(storage_headers))
+}
+
+/// Reads the whole request body before the handler runs, within
+/// `connections.body_read_timeout_secs` and `limits.max_request_bytes`: a
+/// client that stalls mid-body gets a 408 and the connection closes, instead
+/// of holding a handler (and its connection) open.
+async fn read_body(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let limit = usize::try_from(state.config.limits.max_request_bytes).unwrap_or(usize::MAX);
+    let (parts, body) = request.into_parts();
+    let read = http_body_util::Limited::new(body, limit);
+    let collected = tokio::time::timeout(
+        state.config.connections.body_read_timeout(),
+        http_body_util::BodyExt::collect(read),
+    )
+    .await
+    .map_err(|_| ApiError::RequestTimeout)?;
+    let bytes = match collected {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(ApiError::TooLarge),
+        // The connection's idle timeout ended a stalled upload.
+        Err(e) if timed_out(e.as_ref()) => return Err(ApiError::RequestTimeout),
+        Err(e) => return Err(ApiError::BadParam(format!("reading the body: {e}"))),
+    };
+    Ok(next.run(Request::from_parts(parts, Body::from(bytes))).await)
 }
 
 async fn not_found() -> ApiError {

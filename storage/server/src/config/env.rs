@@ -66,6 +66,10 @@ impl Config {
                 }
             }
             "DEV_SECRET" => self.auth.dev_secret = Some(value.to_owned()),
+            "MAX_CONNECTIONS" => self.connections.max = num(value)?,
+            "HEADER_READ_TIMEOUT_SECS" => self.connections.header_read_timeout_secs = num(value)?,
+            "BODY_READ_TIMEOUT_SECS" => self.connections.body_read_timeout_secs = num(value)?,
+            "IDLE_TIMEOUT_SECS" => self.connections.idle_timeout_secs = num(value)?,
             "QUOTA_BYTES" => self.limits.quota_bytes = num(value)?,
             "MAX_POST_RECORDS" => self.limits.max_post_records = num(value)?,
             "MAX_TOTAL_RECORDS" => self.limits.max_total_records = num(value)?,

@@ -17,6 +17,12 @@
 //! # fxa_primary_jwk = { kid = "20190730-15e473fd", n = "…", e = "AQAB" }
 //! # fxa_oauth_server_url = "https://oauth.accounts.firefox.com"
 //!
+//! [connections]
+//! max = 512                                # clients served at once
+//! header_read_timeout_secs = 10            # also the keep-alive idle time
+//! body_read_timeout_secs = 60
+//! idle_timeout_secs = 30                   # nothing moving while waiting on the network
+//!
 //! [limits]
 //! max_post_records = 100
 //! max_total_records = 10000
@@ -29,7 +35,10 @@
 //! `SYNC_STORAGE_<SETTING>` (e.g. `SYNC_STORAGE_BIND`, `SYNC_STORAGE_DATABASE`,
 //! `SYNC_STORAGE_DEV_SECRET`), which wins over the file.
 
+mod connections;
 mod env;
+
+pub use connections::Connections;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -80,6 +89,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Request and storage limits, served in `info/configuration`.
     pub limits: Limits,
+    /// Connection count and timeouts.
+    pub connections: Connections,
 }
 
 /// What a process serves.
@@ -282,6 +293,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             auth: AuthConfig::default(),
             limits: Limits::default(),
+            connections: Connections::default(),
         }
     }
 }
@@ -403,6 +415,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "role \"token-only\" needs nodes: the storage nodes it assigns users to".into(),
             ));
+        }
+        if let Some(problem) = self.connections.problem() {
+            return Err(ConfigError::Invalid(problem.into()));
         }
         if self.token_duration_secs == 0 {
             return Err(ConfigError::Invalid(
