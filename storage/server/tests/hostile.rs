@@ -223,3 +223,85 @@ fn a_connection_cap_keeps_the_server_from_running_out_of_descriptors() {
     let later = reqwest::blocking::Client::new();
     assert_eq!(later.get(&url).send().unwrap().status(), 200);
 }
+
+/// Every id of `collection`, following `X-Weave-Next-Offset`; and the
+/// largest page body seen.
+fn read_all(account: &Account, collection: &str, query: &str) -> (Vec<String>, usize, usize) {
+    let mut ids = Vec::new();
+    let mut largest = 0;
+    let mut pages = 0;
+    let mut offset: Option<String> = None;
+    loop {
+        let mut rest = format!("/storage/{collection}?{query}");
+        if let Some(o) = &offset {
+            rest.push_str(&format!("&offset={o}"));
+        }
+        let response = account.get(&rest);
+        assert_eq!(response.status(), 200);
+        offset = support::header(response.headers(), "x-weave-next-offset");
+        let body = response.bytes().unwrap();
+        largest = largest.max(body.len());
+        pages += 1;
+        let items: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+        ids.extend(
+            items
+                .iter()
+                .map(|i| i.get("id").unwrap_or(i).as_str().unwrap().to_owned()),
+        );
+        if offset.is_none() {
+            return (ids, largest, pages);
+        }
+    }
+}
+
+#[test]
+fn unpaged_reads_of_huge_collections_come_in_bounded_pages() {
+    let server = TestServer::start_with(|c| c.limits.max_total_records = 50);
+    let account = server.account("hoarder@example.com");
+    let payload = "p".repeat(1 << 20);
+    for i in 0..20 {
+        let response = account.put_json(
+            &format!("/storage/forms/big{i:02}"),
+            serde_json::json!({"payload": payload}),
+            &[],
+        );
+        assert_eq!(response.status(), 200);
+    }
+    // 20 MiB of records: no single answer holds them all.
+    let (ids, largest, pages) = read_all(&account, "forms", "full=1");
+    let expected: Vec<String> = (0..20).map(|i| format!("big{i:02}")).collect();
+    assert_eq!(ids, expected, "every record exactly once, in order");
+    assert!(pages >= 3, "{pages} pages");
+    assert!(
+        largest <= sync_storage::db::PAGE_BYTES + (1 << 20),
+        "a page of {largest} bytes"
+    );
+
+    // Without `full`, the same ids, and without a limit at most
+    // max_total_records of them per answer.
+    for i in 0..120 {
+        account.put_json(
+            &format!("/storage/history/h{i:03}"),
+            serde_json::json!({"payload": "x"}),
+            &[],
+        );
+    }
+    let first = account.get("/storage/history");
+    assert_eq!(
+        support::header(first.headers(), "x-weave-next-offset").as_deref(),
+        Some("50")
+    );
+    assert_eq!(
+        support::header(first.headers(), "x-weave-records").as_deref(),
+        Some("50")
+    );
+    let (ids, _, pages) = read_all(&account, "history", "");
+    assert_eq!(ids.len(), 120);
+    assert_eq!(pages, 3);
+    // A client's own limit is honoured below the cap.
+    let limited = account.get("/storage/history?limit=7");
+    assert_eq!(
+        support::header(limited.headers(), "x-weave-next-offset").as_deref(),
+        Some("7")
+    );
+}

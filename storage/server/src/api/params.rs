@@ -160,8 +160,10 @@ pub fn collection_query(pairs: &[(String, String)]) -> Result<(CollectionQuery, 
         sort,
         limit,
         offset,
+        ids_only: param(pairs, "full").is_none(),
     };
-    Ok((query, param(pairs, "full").is_some()))
+    let full = !query.ids_only;
+    Ok((query, full))
 }
 
 /// The batch parameters of a POST.

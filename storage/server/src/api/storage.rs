@@ -32,7 +32,13 @@ pub async fn get_collection(
     params::check_collection(&collection)?;
     let format = reply_format(&headers, true)?;
     let conditions = Conditions::from_headers(&headers)?;
-    let (query, full) = params::collection_query(&params::query_pairs(query.as_deref()))?;
+    let (mut query, full) = params::collection_query(&params::query_pairs(query.as_deref()))?;
+    // A read without a limit gets at most max_total_records, then
+    // X-Weave-Next-Offset, as Mozilla's MySQL-backed nodes do (their
+    // DEFAULT_LIMIT); every page is also bounded in bytes (PAGE_BYTES).
+    if query.limit.is_none() {
+        query.limit = Some(state.config.limits.max_total_records);
+    }
     let page = state
         .with_db(claims, move |db, uid| {
             let page = db.get_collection(uid, &collection, &query)?;
@@ -41,22 +47,7 @@ pub async fn get_collection(
         })
         .await?;
 
-    let newlines = format == ReplyFormat::Newlines;
-    let items: Vec<Value> = page
-        .bsos
-        .iter()
-        .map(|b| if full { bso_json(b) } else { json!(b.id) })
-        .collect();
-    let (body, content_type) = if newlines {
-        let mut out = String::new();
-        for item in &items {
-            out.push_str(&item.to_string());
-            out.push('\n');
-        }
-        (out, "application/newlines")
-    } else {
-        (Value::Array(items).to_string(), "application/json")
-    };
+    let (body, content_type) = page_body(&page.bsos, full, format == ReplyFormat::Newlines);
     let mut response = Response::new(Body::from(body));
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -66,6 +57,56 @@ pub async fn get_collection(
         h.insert("x-weave-next-offset", HeaderValue::from(next));
     }
     Ok(response)
+}
+
+/// A BSO as the API shows it, borrowing from the stored one.
+#[derive(serde::Serialize)]
+struct BsoOut<'a> {
+    id: &'a str,
+    modified: Value,
+    payload: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sortindex: Option<i64>,
+}
+
+/// The body of a page: a JSON list or one JSON value per line, of BSOs
+/// (`full`) or ids. Written straight from the stored records, so a page
+/// takes its own size once more in memory, not several times.
+fn page_body(bsos: &[Bso], full: bool, newlines: bool) -> (Vec<u8>, &'static str) {
+    let size: usize = bsos
+        .iter()
+        .map(|b| b.id.len() + if full { b.payload.len() + 80 } else { 4 })
+        .sum();
+    let mut out = Vec::with_capacity(size + 2);
+    if !newlines {
+        out.push(b'[');
+    }
+    for (i, b) in bsos.iter().enumerate() {
+        if i > 0 && !newlines {
+            out.push(b',');
+        }
+        // Writing JSON into a Vec cannot fail.
+        let _ = if full {
+            let item = BsoOut {
+                id: &b.id,
+                modified: ts_json(b.modified),
+                payload: &b.payload,
+                sortindex: b.sortindex,
+            };
+            serde_json::to_writer(&mut out, &item)
+        } else {
+            serde_json::to_writer(&mut out, &b.id)
+        };
+        if newlines {
+            out.push(b'\n');
+        }
+    }
+    if newlines {
+        (out, "application/newlines")
+    } else {
+        out.push(b']');
+        (out, "application/json")
+    }
 }
 
 fn bso_json(b: &Bso) -> Value {

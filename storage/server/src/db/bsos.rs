@@ -68,6 +68,20 @@ pub struct CollectionQuery {
     pub limit: Option<u64>,
     /// Skip this many (from a previous `X-Weave-Next-Offset`).
     pub offset: u64,
+    /// Ids only: payloads are not read (`full` was not asked for).
+    pub ids_only: bool,
+}
+
+/// Most bytes of ids and payloads one page holds. A page stops before the
+/// record that would pass it (but always holds at least one record) and
+/// says where the next begins, so a read of any collection — 2.5 GB under
+/// the default quota — takes a bounded amount of memory.
+pub const PAGE_BYTES: usize = 8 << 20;
+
+/// Bytes a record counts for in [`PAGE_BYTES`]: its id, payload and the
+/// JSON around them.
+fn page_bytes(bso: &Bso) -> usize {
+    bso.id.len() + bso.payload.len() + 64
 }
 
 /// One page of a collection.
@@ -151,10 +165,13 @@ impl Db {
             // `+expiry`: the expiry index is partial, and letting the planner
             // consider it for a bound value would re-prepare the statement
             // on every execution.
-            let mut sql = String::from(
+            let mut sql = String::from(if query.ids_only {
+                "SELECT id, modified, sortindex, '' FROM bsos
+                 WHERE uid = ? AND collection = ? AND +expiry > ?"
+            } else {
                 "SELECT id, modified, sortindex, payload FROM bsos
-                 WHERE uid = ? AND collection = ? AND +expiry > ?",
-            );
+                 WHERE uid = ? AND collection = ? AND +expiry > ?"
+            });
             let mut params: Vec<Value> = vec![
                 Value::Integer(uid as i64),
                 Value::Text(collection.to_owned()),
@@ -209,14 +226,23 @@ impl Db {
                     payload: r.get(3)?,
                 })
             })?;
-            let mut bsos: Vec<Bso> = rows.collect::<Result<_, _>>()?;
-            let next_offset = match query.limit {
-                Some(limit) if bsos.len() as u64 > limit => {
-                    bsos.truncate(limit as usize);
-                    Some(query.offset + limit)
+            // Rows are stepped one by one: a page that fills up stops
+            // SQLite from reading further.
+            let mut bsos = Vec::new();
+            let mut bytes = 0;
+            let mut more = false;
+            for row in rows {
+                let bso = row?;
+                let full = query.limit.is_some_and(|l| bsos.len() as u64 >= l)
+                    || (!bsos.is_empty() && bytes + page_bytes(&bso) > PAGE_BYTES);
+                if full {
+                    more = true;
+                    break;
                 }
-                _ => None,
-            };
+                bytes += page_bytes(&bso);
+                bsos.push(bso);
+            }
+            let next_offset = more.then(|| query.offset + bsos.len() as u64);
             Ok(Page {
                 bsos,
                 next_offset,

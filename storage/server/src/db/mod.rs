@@ -19,7 +19,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
 pub use batches::{BatchAppend, BatchResult};
-pub use bsos::{Bso, BsoInput, CollectionQuery, Page, PostOutcome, SortOrder, WriteOutcome};
+pub use bsos::{Bso, BsoInput, CollectionQuery, PAGE_BYTES, Page, PostOutcome, SortOrder, WriteOutcome};
 pub use users::{Refusal, TokenUser, User, UserLookup};
 
 /// What can go wrong in the store, including the protocol-level refusals
