@@ -305,3 +305,48 @@ fn unpaged_reads_of_huge_collections_come_in_bounded_pages() {
         Some("7")
     );
 }
+
+#[test]
+fn expired_records_stop_counting_the_moment_they_expire() {
+    let server = TestServer::start_with(|c| c.limits.quota_bytes = 50_000);
+    let account = server.account("ttl@example.com");
+    let chunk = "t".repeat(20_000);
+    for id in ["a", "b"] {
+        let put = account.put_json(
+            &format!("/storage/tabs/{id}"),
+            serde_json::json!({"payload": chunk, "ttl": 1}),
+            &[],
+        );
+        assert_eq!(put.status(), 200);
+    }
+    let kept = account.put_json("/storage/tabs/kept", serde_json::json!({"payload": "k"}), &[]);
+    assert_eq!(kept.status(), 200);
+    let counts = support::json(account.get("/info/collection_counts"));
+    assert_eq!(counts["tabs"], 3);
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+
+    // No purge has run: the hourly one is far off.
+    let counts = support::json(account.get("/info/collection_counts"));
+    assert_eq!(counts["tabs"], 1, "{counts}");
+    let usage = support::json(account.get("/info/collection_usage"));
+    assert!(usage["tabs"].as_f64().unwrap() < 0.01, "{usage}");
+    let quota = support::json(account.get("/info/quota"));
+    assert!(quota[0].as_f64().unwrap() < 0.01, "{quota}");
+
+    // 40 KB of expired records do not block a 30 KB write under a 50 KB quota.
+    let write = account.put_json(
+        "/storage/tabs/c",
+        serde_json::json!({"payload": "n".repeat(30_000)}),
+        &[],
+    );
+    assert_eq!(write.status(), 200);
+    let counts = support::json(account.get("/info/collection_counts"));
+    assert_eq!(counts["tabs"], 2, "{counts}");
+    // The quota still holds for live records.
+    let over = account.put_json(
+        "/storage/tabs/d",
+        serde_json::json!({"payload": "o".repeat(30_000)}),
+        &[],
+    );
+    assert_eq!(over.status(), 403);
+}

@@ -125,26 +125,54 @@ impl Db {
 
     /// `(collection, last-modified ms)` for every collection of the user.
     pub fn collection_timestamps(&self, uid: u64) -> Result<Vec<(String, i64)>, DbError> {
-        self.collection_column(uid, "modified")
-    }
-
-    /// `(collection, bytes)` for every collection of the user.
-    pub fn collection_bytes(&self, uid: u64) -> Result<Vec<(String, i64)>, DbError> {
-        self.collection_column(uid, "total_bytes")
-    }
-
-    /// `(collection, BSO count)` for every collection of the user.
-    pub fn collection_counts(&self, uid: u64) -> Result<Vec<(String, i64)>, DbError> {
-        self.collection_column(uid, "bso_count")
-    }
-
-    fn collection_column(&self, uid: u64, column: &'static str) -> Result<Vec<(String, i64)>, DbError> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT collection, {column} FROM user_collections WHERE uid = ? ORDER BY collection"
-            ))?;
+            let mut stmt = c.prepare_cached(
+                "SELECT collection, modified FROM user_collections WHERE uid = ? ORDER BY collection",
+            )?;
             let rows = stmt.query_map([uid], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// `(collection, bytes)` for every collection of the user, not
+    /// counting BSOs that have expired.
+    pub fn collection_bytes(&self, uid: u64) -> Result<Vec<(String, i64)>, DbError> {
+        self.live_sizes(uid, |size| size.bytes)
+    }
+
+    /// `(collection, BSO count)` for every collection of the user, not
+    /// counting BSOs that have expired.
+    pub fn collection_counts(&self, uid: u64) -> Result<Vec<(String, i64)>, DbError> {
+        self.live_sizes(uid, |size| size.count)
+    }
+
+    /// The stored totals, less what expired since the last write or purge.
+    fn live_sizes(&self, uid: u64, pick: fn(SizeDelta) -> i64) -> Result<Vec<(String, i64)>, DbError> {
+        self.read_tx(|tx| {
+            let expired = expired_sizes(tx, uid, now_ms())?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT collection, total_bytes, bso_count FROM user_collections WHERE uid = ? ORDER BY collection",
+            )?;
+            let rows = stmt.query_map([uid], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    SizeDelta {
+                        bytes: r.get(1)?,
+                        count: r.get(2)?,
+                    },
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (collection, stored) = row?;
+                let gone = expired.get(&collection).copied().unwrap_or_default();
+                let live = SizeDelta {
+                    bytes: (stored.bytes - gone.bytes).max(0),
+                    count: (stored.count - gone.count).max(0),
+                };
+                out.push((collection, pick(live)));
+            }
+            Ok(out)
         })
     }
 
@@ -510,6 +538,7 @@ pub(super) fn write_bsos(
     inputs: &[BsoInput],
     ts: i64,
 ) -> Result<SizeDelta, DbError> {
+    let mut delta = drop_expired(tx, uid, collection, ts)?;
     let mut old: std::collections::HashMap<String, (i64, i64)> = std::collections::HashMap::new();
     for chunk in inputs.chunks(100) {
         let sql = format!(
@@ -527,7 +556,6 @@ pub(super) fn write_bsos(
             old.insert(row.get(0)?, (row.get(1)?, row.get(2)?));
         }
     }
-    let mut delta = SizeDelta::default();
     for input in inputs {
         let new_len = input.payload.as_ref().map(|p| p.len() as i64);
         match old.get(&input.id).copied() {
@@ -547,6 +575,46 @@ pub(super) fn write_bsos(
         // A repeated id in one request must not be counted as new twice.
         let len = new_len.unwrap_or_else(|| old.get(&input.id).map_or(0, |o| o.0));
         old.insert(input.id.clone(), (len, i64::MAX));
+    }
+    Ok(delta)
+}
+
+/// The sizes of a user's BSOs that have expired by `now` but are still
+/// stored, by collection.
+fn expired_sizes(
+    c: &rusqlite::Connection,
+    uid: u64,
+    now: i64,
+) -> Result<std::collections::HashMap<String, SizeDelta>, DbError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT collection, COUNT(*), SUM(octet_length(payload)) FROM bsos
+         WHERE uid = ? AND expiry <= ? AND expiry < 9223372036854775807 GROUP BY collection",
+    )?;
+    let rows = stmt.query_map((uid, now), |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            SizeDelta {
+                count: r.get(1)?,
+                bytes: r.get::<_, Option<i64>>(2)?.unwrap_or(0),
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Deletes a collection's BSOs that expired by `now`; returns the size
+/// change. Every write that adds to a collection starts with this, so its
+/// quota check sees only live BSOs.
+fn drop_expired(tx: &Transaction<'_>, uid: u64, collection: &str, now: i64) -> Result<SizeDelta, DbError> {
+    let mut stmt = tx.prepare_cached(
+        "DELETE FROM bsos WHERE uid = ? AND collection = ? AND expiry <= ? AND expiry < 9223372036854775807
+         RETURNING octet_length(payload)",
+    )?;
+    let mut delta = SizeDelta::default();
+    let mut rows = stmt.query((uid, collection, now))?;
+    while let Some(row) = rows.next()? {
+        delta.bytes -= row.get::<_, i64>(0)?;
+        delta.count -= 1;
     }
     Ok(delta)
 }

@@ -126,6 +126,18 @@ DROP TABLE batch_bsos;
 ALTER TABLE batch_bsos_new RENAME TO batch_bsos;
 "#,
     ),
+    // Expired BSOs stop counting (quota, info/collection_counts and
+    // _usage) the moment they expire: writes delete a collection's expired
+    // BSOs first and reads subtract them, both through this index of the
+    // few BSOs with a TTL.
+    Migration::sql(
+        4,
+        "expiring BSOs by collection",
+        r#"
+CREATE INDEX bsos_expiring_by_collection ON bsos (uid, collection, expiry)
+    WHERE expiry < 9223372036854775807;
+"#,
+    ),
 ];
 
 #[cfg(test)]
@@ -168,6 +180,27 @@ mod tests {
     }
 
     #[test]
+    fn expired_bsos_are_found_through_the_expiring_index() {
+        let mut conn = sync_sql::open_in_memory().unwrap();
+        SCHEMA.apply(&mut conn).unwrap();
+        for sql in [
+            "SELECT collection, COUNT(*), SUM(octet_length(payload)) FROM bsos
+             WHERE uid = 1 AND expiry <= 5 AND expiry < 9223372036854775807 GROUP BY collection",
+            "DELETE FROM bsos WHERE uid = 1 AND collection = 'c' AND expiry <= 5 AND expiry < 9223372036854775807
+             RETURNING octet_length(payload)",
+        ] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let plan: Vec<String> = stmt
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            let plan = plan.join("; ");
+            assert!(plan.contains("bsos_expiring_by_collection"), "{sql}: {plan}");
+        }
+    }
+
+    #[test]
     fn pending_batches_survive_the_move_to_a_rowid_table() {
         let mut conn = sync_sql::open_in_memory().unwrap();
         Migrations::new(&STEPS[..2]).apply(&mut conn).unwrap();
@@ -177,7 +210,7 @@ mod tests {
                  VALUES (7, 'a', 5, 1, 'pa', NULL, 0), (7, 'b', NULL, 0, NULL, 60, 1);",
         )
         .unwrap();
-        assert_eq!(SCHEMA.apply(&mut conn).unwrap(), 3);
+        assert_eq!(Migrations::new(&STEPS[..3]).apply(&mut conn).unwrap(), 3);
         type Staged = (String, Option<i64>, Option<String>, Option<i64>);
         let rows: Vec<Staged> = conn
             .prepare("SELECT id, sortindex, payload, ttl FROM batch_bsos WHERE batch = 7 ORDER BY id")
