@@ -350,3 +350,72 @@ fn expired_records_stop_counting_the_moment_they_expire() {
     );
     assert_eq!(over.status(), 403);
 }
+
+#[test]
+fn every_limit_set_through_the_environment_is_served_and_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("SYNC_STORAGE_BIND", "127.0.0.1:0".to_owned()),
+        (
+            "SYNC_STORAGE_DATABASE",
+            dir.path().join("sync.db").display().to_string(),
+        ),
+        ("SYNC_STORAGE_MAX_REQUEST_BYTES", "30000".to_owned()),
+        ("SYNC_STORAGE_MAX_POST_RECORDS", "4".to_owned()),
+        ("SYNC_STORAGE_MAX_POST_BYTES", "3000".to_owned()),
+        ("SYNC_STORAGE_MAX_TOTAL_RECORDS", "6".to_owned()),
+        ("SYNC_STORAGE_MAX_TOTAL_BYTES", "5000".to_owned()),
+        ("SYNC_STORAGE_MAX_RECORD_PAYLOAD_BYTES", "1000".to_owned()),
+        ("SYNC_STORAGE_QUOTA_BYTES", "20000".to_owned()),
+    ];
+    let config =
+        sync_storage::config::Config::load(None, env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())))
+            .unwrap();
+    let server = TestServer {
+        server: sync_storage::Server::start(config).unwrap(),
+        _dir: dir,
+    };
+    let account = server.account("limits@example.com");
+    let served = support::json(account.get("/info/configuration"));
+    assert_eq!(
+        served,
+        serde_json::json!({
+            "max_request_bytes": 30000, "max_post_records": 4, "max_post_bytes": 3000,
+            "max_total_records": 6, "max_total_bytes": 5000, "max_record_payload_bytes": 1000,
+            "max_quota_limit": 20000
+        })
+    );
+    let records = |n: usize, size: usize| -> serde_json::Value {
+        (0..n)
+            .map(|i| serde_json::json!({"id": format!("r{i}"), "payload": "x".repeat(size)}))
+            .collect()
+    };
+    // One payload over max_record_payload_bytes: that record fails.
+    let one = support::json(account.post_json("/storage/forms", records(1, 1001), &[]));
+    assert_eq!(one["failed"]["r0"], "payload too large", "{one}");
+    // A POST over max_post_bytes (4 × 800 = 3200 > 3000).
+    assert_eq!(
+        account.post_json("/storage/forms", records(4, 800), &[]).status(),
+        400
+    );
+    // A batch over max_total_bytes (3 × 2 × 900 = 5400 > 5000).
+    let first = support::json(account.post_json("/storage/forms?batch=true", records(2, 900), &[]));
+    let batch = first["batch"].as_str().unwrap().to_owned();
+    let more = account.post_json(&format!("/storage/forms?batch={batch}"), records(2, 900), &[]);
+    assert_eq!(more.status(), 202);
+    let over = account.post_json(
+        &format!("/storage/forms?batch={batch}&commit=true"),
+        records(2, 900),
+        &[],
+    );
+    assert_eq!(over.status(), 400);
+    // The request body cap.
+    let body = serde_json::json!({"id": "big", "payload": "y".repeat(40_000)});
+    assert_eq!(account.put_json("/storage/forms/big", body, &[]).status(), 413);
+
+    // A misspelt variable stops the server from starting.
+    let err =
+        sync_storage::config::Config::load(None, [("SYNC_STORAGE_MAX_POST_BYTE".to_owned(), "1".to_owned())])
+            .unwrap_err();
+    assert!(err.to_string().contains("SYNC_STORAGE_MAX_POST_BYTE"), "{err}");
+}
