@@ -419,3 +419,73 @@ fn every_limit_set_through_the_environment_is_served_and_enforced() {
             .unwrap_err();
     assert!(err.to_string().contains("SYNC_STORAGE_MAX_POST_BYTE"), "{err}");
 }
+
+#[test]
+fn deletes_and_ids_do_only_what_they_say() {
+    let server = TestServer::start();
+    let account = server.account("careful@example.com");
+    for id in ["a", "b", "c"] {
+        account.put_json(
+            &format!("/storage/forms/{id}"),
+            serde_json::json!({"payload": id}),
+            &[],
+        );
+    }
+    // A delete that looks like a read's selection is refused, and deletes nothing.
+    for query in ["newer=0", "older=99999999999", "limit=1", "sort=newest", "full=1"] {
+        let response = account.send("DELETE", &format!("/storage/forms?{query}"), &[], None);
+        assert_eq!(response.status(), 400, "{query}");
+    }
+    assert_eq!(support::json(account.get("/info/collection_counts"))["forms"], 3);
+    let response = account.send("DELETE", "/storage/forms?ids=a,b", &[], None);
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        support::json(account.get("/storage/forms")),
+        serde_json::json!(["c"])
+    );
+
+    // An id with a comma could never be named in ids=: refused.
+    let put = account.put_json("/storage/forms/x%2Cy", serde_json::json!({"payload": "p"}), &[]);
+    assert_eq!(put.status(), 400);
+    let post = support::json(account.post_json(
+        "/storage/forms",
+        serde_json::json!([{"id": "x,y", "payload": "p"}, {"id": "ok", "payload": "p"}]),
+        &[],
+    ));
+    assert_eq!(post["success"], serde_json::json!(["ok"]), "{post}");
+    assert!(post["failed"]["x,y"].is_string(), "{post}");
+}
+
+#[test]
+fn oauth_tokens_get_seconds_of_grace_not_a_minute() {
+    let server = TestServer::start();
+    let secret = server.server.dev_secret().unwrap().to_owned();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = |exp: u64| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &serde_json::json!({"sub": "0123456789abcdef0123456789abcdef", "exp": exp,
+                                "scope": "https://identity.mozilla.com/apps/oldsync"}),
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    };
+    let key_id = sync15::SyncRootKey::new(&[7u8; 32], 1_000).unwrap().key_id();
+    let ask = |bearer: &str| {
+        reqwest::blocking::Client::new()
+            .get(server.url("/1.0/sync/1.5"))
+            .bearer_auth(bearer)
+            .header("X-KeyID", &key_id)
+            .send()
+            .unwrap()
+    };
+    assert_eq!(ask(&token(now + 60)).status(), 200);
+    // Expired 30 s ago: within the old 60 s grace, outside the new one.
+    let expired = ask(&token(now - 30));
+    assert_eq!(expired.status(), 401);
+    let body = support::json(expired);
+    assert_eq!(body["status"], "invalid-credentials", "{body}");
+}

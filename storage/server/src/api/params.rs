@@ -80,9 +80,28 @@ pub fn check_collection(name: &str) -> Result<(), ApiError> {
     }
 }
 
-/// BSO ids: 1–64 printable ASCII characters.
+/// BSO ids: 1–64 printable ASCII characters, as the 1.5 API says — but no
+/// comma. `ids=` lists ids separated by commas, so a BSO whose id has one
+/// could be stored but never named there (fetched, or deleted with
+/// others); Mozilla's servers accept such ids, and no Firefox client makes
+/// them (their ids are URL-safe base64).
 pub fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| (b' '..=b'~').contains(&b))
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b',')
+}
+
+/// Parameters that select BSOs for a read. A `DELETE` of a collection
+/// takes only `ids`: with any of these it would otherwise delete the whole
+/// collection while the client meant a part of it.
+pub const READ_ONLY_PARAMS: [&str; 6] = ["newer", "older", "sort", "limit", "offset", "full"];
+
+/// Refuses read-only selection parameters on a `DELETE`.
+pub fn check_delete_params(pairs: &[(String, String)]) -> Result<(), ApiError> {
+    match pairs.iter().find(|(k, _)| READ_ONLY_PARAMS.contains(&k.as_str())) {
+        Some((name, _)) => Err(ApiError::BadParam(format!(
+            "DELETE of a collection takes only ids, not {name}"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Decoded query parameters.

@@ -289,7 +289,9 @@ pub async fn delete_collection(
     let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
     params::check_collection(&collection)?;
     let conditions = Conditions::from_headers(&headers)?;
-    let ids = params::ids_param(&params::query_pairs(query.as_deref()))?;
+    let pairs = params::query_pairs(query.as_deref());
+    params::check_delete_params(&pairs)?;
+    let ids = params::ids_param(&pairs)?;
     let modified = state
         .with_db(claims, move |db, uid| match ids {
             Some(ids) => Ok(db.delete_bsos(uid, &collection, &ids, conditions.unmodified_since)?),

@@ -54,6 +54,7 @@ impl JwtVerifier {
             .collect::<Result<Vec<_>, _>>()?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.validate_aud = false;
+        validation.leeway = super::JWT_LEEWAY_SECS;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Ok(JwtVerifier { keys, validation })
     }

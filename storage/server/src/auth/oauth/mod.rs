@@ -23,6 +23,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{AuthConfig, AuthMode};
 
+/// How far past `exp` (or before `nbf`) a JWT is still accepted. FxA's
+/// tokens carry their own lifetime; this only absorbs the clock skew
+/// between FxA and this server, both NTP-synchronised — a few seconds.
+/// (jsonwebtoken's default, and so Mozilla's Rust token server's, is 60 s:
+/// a minute's use of a token after it expired, which nothing needs.)
+pub const JWT_LEEWAY_SECS: u64 = 5;
+
 /// Who a valid bearer token speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -160,7 +167,7 @@ impl OAuthVerifier {
             .ok_or_else(|| OAuthError::Invalid("no dev_secret is configured".into()))?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.validate_aud = false;
-        validation.leeway = 60;
+        validation.leeway = JWT_LEEWAY_SECS;
         validation.set_required_spec_claims(&["exp", "sub"]);
         let claims = jsonwebtoken::decode::<DevClaims>(token, key, &validation)
             .map_err(|e| OAuthError::Invalid(e.to_string()))?
