@@ -1,7 +1,7 @@
 //! The batch upload API: BSOs accumulate in a pending batch over several
 //! POSTs and become visible all at once, in one transaction, on commit.
 
-use rusqlite::{OptionalExtension, Transaction};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::bsos::{
     BsoInput, PostOutcome, check_unmodified, collection_modified, finish_collection_write, write_bsos,
@@ -158,7 +158,7 @@ fn merge(mut earlier: Vec<BsoInput>, later: &[BsoInput]) -> Vec<BsoInput> {
 
 /// Adds BSOs to a batch; a BSO posted twice keeps the latest value of each
 /// field that was given.
-fn stage(tx: &Transaction<'_>, batch: i64, inputs: &[BsoInput]) -> Result<(), DbError> {
+fn stage(tx: &Connection, batch: i64, inputs: &[BsoInput]) -> Result<(), DbError> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO batch_bsos (batch, id, sortindex, sortindex_set, payload, ttl, ttl_set)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -184,7 +184,7 @@ fn stage(tx: &Transaction<'_>, batch: i64, inputs: &[BsoInput]) -> Result<(), Db
 }
 
 /// Removes the batch and returns what it held.
-fn take_pending(tx: &Transaction<'_>, batch: i64) -> Result<Vec<BsoInput>, DbError> {
+fn take_pending(tx: &Connection, batch: i64) -> Result<Vec<BsoInput>, DbError> {
     let pending = {
         let mut stmt = tx.prepare_cached(
             "SELECT id, sortindex, sortindex_set, payload, ttl, ttl_set FROM batch_bsos WHERE batch = ?",

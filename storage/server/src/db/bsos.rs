@@ -1,7 +1,7 @@
 //! Reading and writing BSOs.
 
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Transaction};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::{Db, DbError, next_timestamp, now_ms, set_user_timestamp};
 
@@ -488,7 +488,7 @@ pub(super) fn check_unmodified(current: Option<i64>, unmodified_since: Option<i6
 /// Writes one BSO at `ts`. Fields not given keep their stored value; an
 /// expired BSO counts as absent.
 pub(super) fn upsert(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     uid: u64,
     collection: &str,
     input: &BsoInput,
@@ -532,7 +532,7 @@ pub(super) struct SizeDelta {
 /// Writes BSOs at `ts` and returns how the collection's size changed. The
 /// stored sizes of the BSOs being replaced are read first, 100 ids per query.
 pub(super) fn write_bsos(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     uid: u64,
     collection: &str,
     inputs: &[BsoInput],
@@ -605,7 +605,7 @@ fn expired_sizes(
 /// Deletes a collection's BSOs that expired by `now`; returns the size
 /// change. Every write that adds to a collection starts with this, so its
 /// quota check sees only live BSOs.
-fn drop_expired(tx: &Transaction<'_>, uid: u64, collection: &str, now: i64) -> Result<SizeDelta, DbError> {
+fn drop_expired(tx: &Connection, uid: u64, collection: &str, now: i64) -> Result<SizeDelta, DbError> {
     let mut stmt = tx.prepare_cached(
         "DELETE FROM bsos WHERE uid = ? AND collection = ? AND expiry <= ? AND expiry < 9223372036854775807
          RETURNING octet_length(payload)",
@@ -620,12 +620,7 @@ fn drop_expired(tx: &Transaction<'_>, uid: u64, collection: &str, now: i64) -> R
 }
 
 /// Deletes the listed BSOs; returns the size change.
-fn delete_ids(
-    tx: &Transaction<'_>,
-    uid: u64,
-    collection: &str,
-    ids: &[String],
-) -> Result<SizeDelta, DbError> {
+fn delete_ids(tx: &Connection, uid: u64, collection: &str, ids: &[String]) -> Result<SizeDelta, DbError> {
     let mut stmt = tx.prepare_cached(
         "DELETE FROM bsos WHERE uid = ? AND collection = ? AND id = ? RETURNING octet_length(payload)",
     )?;
@@ -643,7 +638,7 @@ fn delete_ids(
 /// Stamps the collection and the user with `ts`, applies the size change,
 /// and enforces the quota. Returns the collection's size in bytes.
 pub(super) fn finish_collection_write(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     uid: u64,
     collection: &str,
     ts: i64,

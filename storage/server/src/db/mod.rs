@@ -10,11 +10,12 @@ mod batches;
 mod bsos;
 mod schema;
 mod users;
+mod writer;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use parking_lot::Mutex;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
@@ -51,11 +52,15 @@ pub enum DbError {
     /// A batch limit would be exceeded.
     #[error("{0}")]
     LimitExceeded(String),
+    /// The commit holding this write failed (with the other writes of its
+    /// group); nothing of it was stored.
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
 }
 
 /// The database.
 pub struct Db {
-    writer: Mutex<Connection>,
+    writer: Arc<writer::Writer>,
     /// uid → node of current users, so storage requests need no query to
     /// check their token is still current. Cleared whenever a user is
     /// retired or moved (this process is the only writer of `users`).
@@ -90,7 +95,11 @@ impl Db {
         writer.query_row("PRAGMA wal_autocheckpoint = 0", [], |r| r.get::<_, i64>(0))?;
         // After a checkpoint resets it, the WAL file shrinks back to at most 64 MiB.
         writer.query_row("PRAGMA journal_size_limit = 67108864", [], |r| r.get::<_, i64>(0))?;
-        let checkpointer = Checkpointer::start(sync_sql::open(path, &sync_sql::OpenOptions::default())?);
+        let writer = Arc::new(writer::Writer::new(writer));
+        let checkpointer = Checkpointer::start(
+            sync_sql::open(path, &sync_sql::OpenOptions::default())?,
+            writer.clone(),
+        );
         let manager = SqliteConnectionManager::file(path)
             .with_flags(
                 rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -113,7 +122,7 @@ impl Db {
             .min_idle(Some(2))
             .build(manager)?;
         Ok(Db {
-            writer: Mutex::new(writer),
+            writer,
             current_users: Default::default(),
             readers,
             _checkpointer: checkpointer,
@@ -139,13 +148,11 @@ impl Db {
         Ok(value)
     }
 
-    /// Runs `f` in an `IMMEDIATE` write transaction; commits only on `Ok`.
-    pub(crate) fn write<T>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, DbError>,
-    ) -> Result<T, DbError> {
-        let mut conn = self.writer.lock();
-        sync_sql::in_transaction(&mut conn, f)
+    /// Runs `f` as one atomic write (a savepoint in the writer's group
+    /// transaction, see [`writer`]); returns once it is committed. On `Err`
+    /// nothing `f` did is kept.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T, DbError>) -> Result<T, DbError> {
+        self.writer.write(f)
     }
 
     /// A setting stored in the database, creating it with `init` if absent.
@@ -180,13 +187,10 @@ impl Db {
     /// (rolled back) write transaction on the writer, for `__heartbeat__`.
     pub fn heartbeat(&self) -> Result<(), DbError> {
         self.read(|c| Ok(c.query_row("SELECT count(*) FROM settings", [], |r| r.get::<_, i64>(0))?))?;
-        let mut writer = self
-            .writer
-            .try_lock_for(std::time::Duration::from_secs(5))
-            .ok_or_else(|| DbError::LimitExceeded("the database writer has been busy for 5 s".into()))?;
-        let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.rollback()?;
-        Ok(())
+        self.writer.exclusive(|conn| {
+            conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK")?;
+            Ok(())
+        })
     }
 
     /// Deletes expired BSOs and batches. Returns how many rows went.
@@ -236,8 +240,19 @@ impl UserCache {
     }
 }
 
-/// Checkpoints the WAL every [`CHECKPOINT_EVERY`] on its own connection,
-/// and once more (truncating the WAL) when dropped.
+/// Keeps the WAL small under constant load, on a thread of its own.
+///
+/// Every 200 ms a PASSIVE checkpoint copies what it can into the database
+/// without blocking anyone. That alone never bounds the WAL under constant
+/// reads and writes: SQLite only starts the WAL over when a writer finds
+/// it fully copied and no reader still on its frames, a moment constant
+/// load never leaves. So once the WAL holds more than [`RESTART_AFTER`],
+/// the checkpointer takes the writer's lock (no write runs), copies the
+/// few frames written since its last pass, and waits — at most
+/// [`RESTART_WAIT`] — for the readers still on older snapshots (requests
+/// take milliseconds); the next write then starts the WAL from the
+/// beginning. Writes wait for that pass only, never for a truncation: the
+/// WAL stays under `journal_size_limit`, so there is nothing to truncate.
 struct Checkpointer {
     stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -245,19 +260,49 @@ struct Checkpointer {
 
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// WAL frames (pages, 4 KiB each) after which the WAL is started over: 32 MiB.
+const RESTART_AFTER: i64 = 8192;
+
+/// The longest the checkpointer waits, holding the writer, for readers on
+/// older snapshots before it gives up until its next pass.
+const RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
+
 impl Checkpointer {
-    fn start(conn: Connection) -> Self {
+    fn start(conn: Connection, writer: Arc<writer::Writer>) -> Self {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        if let Err(e) = conn.busy_timeout(RESTART_WAIT) {
+            tracing::warn!(error = %e, "setting the checkpointer's busy timeout");
+        }
         let thread = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || {
                 use std::sync::mpsc::RecvTimeoutError;
+                let checkpoint = |mode: &str| -> Option<(i64, i64, i64)> {
+                    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })
+                    .map_err(|e| tracing::warn!(error = %e, mode, "WAL checkpoint failed"))
+                    .ok()
+                };
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
                     // PASSIVE never blocks writers or readers; it copies what it can.
-                    if let Err(e) =
-                        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0))
-                    {
-                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    let Some((_, frames, _)) = checkpoint("PASSIVE") else {
+                        continue;
+                    };
+                    if frames > RESTART_AFTER {
+                        // No write runs while this does.
+                        writer.exclusive(|_| {
+                            let started = std::time::Instant::now();
+                            if let Some((busy, frames, copied)) = checkpoint("RESTART") {
+                                tracing::debug!(
+                                    busy,
+                                    frames,
+                                    copied,
+                                    micros = started.elapsed().as_micros() as u64,
+                                    "WAL restart"
+                                );
+                            }
+                        });
                     }
                 }
                 if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0))
@@ -293,7 +338,7 @@ pub fn now_ms() -> i64 {
 
 /// The timestamp for a write by `uid`: now, or just after the user's last
 /// write if the clock has not moved past it — strictly increasing per user.
-fn next_timestamp(tx: &Transaction<'_>, uid: u64) -> Result<i64, DbError> {
+fn next_timestamp(tx: &Connection, uid: u64) -> Result<i64, DbError> {
     let last: Option<i64> = tx
         .query_row("SELECT modified FROM user_timestamps WHERE uid = ?", [uid], |r| {
             r.get(0)
@@ -305,7 +350,7 @@ fn next_timestamp(tx: &Transaction<'_>, uid: u64) -> Result<i64, DbError> {
     })
 }
 
-fn set_user_timestamp(tx: &Transaction<'_>, uid: u64, ts: i64) -> Result<(), DbError> {
+fn set_user_timestamp(tx: &Connection, uid: u64, ts: i64) -> Result<(), DbError> {
     tx.execute(
         "INSERT INTO user_timestamps (uid, modified) VALUES (?1, ?2)
          ON CONFLICT (uid) DO UPDATE SET modified = ?2",

@@ -1,7 +1,7 @@
 //! Accounts as the token server sees them: which uid and node an FxA
 //! account's current keys map to.
 
-use rusqlite::{OptionalExtension, Transaction};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::{Db, DbError, now_ms};
 
@@ -148,7 +148,7 @@ impl Db {
     }
 }
 
-fn current_user(tx: &Transaction<'_>, fxa_uid: &str) -> Result<Option<User>, DbError> {
+fn current_user(tx: &Connection, fxa_uid: &str) -> Result<Option<User>, DbError> {
     Ok(tx
         .query_row(
             "SELECT uid, fxa_uid, generation, keys_changed_at, client_state, node FROM users
@@ -170,7 +170,7 @@ fn current_user(tx: &Transaction<'_>, fxa_uid: &str) -> Result<Option<User>, DbE
 
 /// Mozilla's `validate`: `None` when the request may proceed. The user
 /// record's 0 means "never reported", as a NULL does in Mozilla's table.
-fn check(tx: &Transaction<'_>, user: &User, lookup: &UserLookup) -> Result<Option<Refusal>, DbError> {
+fn check(tx: &Connection, user: &User, lookup: &UserLookup) -> Result<Option<Refusal>, DbError> {
     fn both<T: Copy>(a: Option<T>, b: Option<T>, op: impl Fn(T, T) -> bool) -> bool {
         a.zip(b).is_some_and(|(a, b)| op(a, b))
     }
@@ -234,7 +234,7 @@ fn updated_generations(user: &User, lookup: &UserLookup) -> (i64, i64) {
     (generation, keys_changed_at)
 }
 
-fn insert_user(tx: &Transaction<'_>, lookup: &UserLookup, node: &str) -> Result<User, DbError> {
+fn insert_user(tx: &Connection, lookup: &UserLookup, node: &str) -> Result<User, DbError> {
     let generation = lookup.generation.unwrap_or(0);
     let keys_changed_at = lookup.keys_changed_at.unwrap_or(0);
     tx.execute(
@@ -260,13 +260,13 @@ fn insert_user(tx: &Transaction<'_>, lookup: &UserLookup, node: &str) -> Result<
     })
 }
 
-fn retire(tx: &Transaction<'_>, uid: u64) -> Result<(), DbError> {
+fn retire(tx: &Connection, uid: u64) -> Result<(), DbError> {
     tx.execute("UPDATE users SET replaced_at = ? WHERE uid = ?", (now_ms(), uid))?;
     Ok(())
 }
 
 /// The configured node with the fewest current users.
-fn least_loaded(tx: &Transaction<'_>, nodes: &[String]) -> Result<String, DbError> {
+fn least_loaded(tx: &Connection, nodes: &[String]) -> Result<String, DbError> {
     let mut best: Option<(i64, &String)> = None;
     for node in nodes {
         let count: i64 = tx.query_row(

@@ -1,0 +1,351 @@
+//! Sustained load (issue 17, items 7 and 8): the real `sync-storage` binary
+//! in its own process, on loopback, with a temporary SQLite file, and 50
+//! users syncing back to back with no pauses for 60 seconds
+//! (`SUSTAINED_SECS` to change). Each user's sync is:
+//!
+//! 1. `GET info/collections`
+//! 2. `GET storage/history?full=1&newer=<last sync>&limit=100`
+//! 3. `POST storage/tabs` with 50 records
+//! 4. a batched upload of 100 history records: `POST ?batch=true` (50), then
+//!    `POST ?batch=<id>&commit=true` (50)
+//!
+//! Records are ~600-byte payloads shaped like encrypted ones. It prints
+//! requests/s, p50/p99/worst latency for reads and writes, the largest the
+//! WAL grew, the bytes the server wrote to disk, and its resident memory
+//! (now and peak). Targets: WAL < 256 MiB, no write > 500 ms, ≥ 1,000
+//! requests/s with write p99 < 100 ms.
+#![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use sync15::{HawkCredentials, HttpClient, SyncRootKey, Token, TokenClient};
+
+const USERS: usize = 50;
+const RECORDS_PER_POST: usize = 50;
+const DEV_SECRET: &str = "sustained-load-bench";
+
+struct User {
+    token: Token,
+    credentials: HawkCredentials,
+}
+
+impl User {
+    fn request(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        rest: &str,
+    ) -> reqwest::RequestBuilder {
+        let url = url::Url::parse(&format!("{}{rest}", self.token.api_endpoint)).unwrap();
+        let auth = self
+            .credentials
+            .authorization(method.as_str(), &url, SystemTime::now())
+            .unwrap();
+        client.request(method, url).header("Authorization", auth)
+    }
+}
+
+fn payload_json() -> String {
+    let ciphertext = "Q".repeat(512);
+    let payload = format!(
+        r#"{{"ciphertext":"{ciphertext}","IV":"AAAAAAAAAAAAAAAAAAAAAA==","hmac":"{}"}}"#,
+        "0".repeat(64)
+    );
+    serde_json::to_string(&payload).unwrap()
+}
+
+fn records(payload_json: &str, prefix: &str, n: usize) -> Vec<u8> {
+    let mut body = String::with_capacity(n * (payload_json.len() + 48) + 2);
+    body.push('[');
+    for i in 0..n {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&format!(r#"{{"id":"{prefix}{i}","payload":"#));
+        body.push_str(payload_json);
+        body.push('}');
+    }
+    body.push(']');
+    body.into_bytes()
+}
+
+#[derive(Default)]
+struct Tally {
+    reads_us: Vec<u64>,
+    writes_us: Vec<u64>,
+    errors: usize,
+}
+
+/// The server process: its pid and where its files are.
+struct ServerProcess {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(dir: &Path) -> ServerProcess {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sync-storage"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .arg("--database")
+        .arg(dir.join("sync.db"))
+        .env("SYNC_STORAGE_DEV_SECRET", DEV_SECRET)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::blocking::get(format!("{url}/__lbheartbeat__")).is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ServerProcess { child, url }
+}
+
+/// A field of `/proc/<pid>/<file>` ("VmRSS:  123 kB" or "write_bytes: 456").
+fn proc_field(pid: u32, file: &str, name: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// CPU seconds the process has used (user + system), from `/proc/<pid>/stat`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 11 and 12 here; 100 ticks a second.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize] as f64 / 1000.0
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let secs: u64 = std::env::var("SUSTAINED_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path());
+    let pid = server.child.id();
+    println!(
+        "server: {} (pid {pid}, SQLite at {})",
+        server.url,
+        dir.path().display()
+    );
+
+    let users: Arc<Vec<User>> = Arc::new(
+        (0..USERS)
+            .map(|i| {
+                let oauth =
+                    sync_storage::auth::mint_dev_token(DEV_SECRET, &format!("user{i}@example.com"), 0, 3600)
+                        .unwrap();
+                let key_id = SyncRootKey::new(&[i as u8; 32], 1).unwrap().key_id();
+                let token = TokenClient::new(HttpClient::new().unwrap(), &server.url)
+                    .unwrap()
+                    .fetch_token(&oauth, &key_id)
+                    .unwrap();
+                User {
+                    credentials: token.hawk_credentials().unwrap(),
+                    token,
+                }
+            })
+            .collect(),
+    );
+
+    // The WAL's size, sampled every 50 ms.
+    let wal = dir.path().join("sync.db-wal");
+    let wal_max = Arc::new(AtomicU64::new(0));
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let (wal_max, sampling) = (wal_max.clone(), sampling.clone());
+        std::thread::spawn(move || {
+            while sampling.load(Ordering::Relaxed) {
+                let len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+                wal_max.fetch_max(len, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+
+    let written_before = proc_field(pid, "io", "write_bytes");
+    let cpu_before = cpu_seconds(pid);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let payload: Arc<str> = payload_json().into();
+    let started = Instant::now();
+    let until = started + Duration::from_secs(secs);
+    let tallies: Vec<Tally> = runtime.block_on(async {
+        let client = reqwest::Client::builder().pool_max_idle_per_host(USERS).build().unwrap();
+        let mut tasks = Vec::new();
+        for u in 0..USERS {
+            let (users, client, payload) = (users.clone(), client.clone(), payload.clone());
+            tasks.push(tokio::spawn(async move {
+                let user = &users[u];
+                let mut tally = Tally::default();
+                let mut last_sync = 0.0f64;
+                let mut round = 0usize;
+                while Instant::now() < until {
+                    round += 1;
+                    let timed = |kind: &'static str, response: Result<reqwest::Response, reqwest::Error>| async move {
+                        match response {
+                            Ok(r) if r.status().is_success() => r.text().await.ok().map(|t| (kind, t)),
+                            _ => None,
+                        }
+                    };
+                    // Reads.
+                    let t = Instant::now();
+                    let ok = timed(
+                        "read",
+                        user.request(&client, reqwest::Method::GET, "/info/collections").send().await,
+                    )
+                    .await
+                    .is_some();
+                    tally.reads_us.push(t.elapsed().as_micros() as u64);
+                    tally.errors += usize::from(!ok);
+                    let t = Instant::now();
+                    let path = format!("/storage/history?full=1&newer={last_sync:.2}&limit=100");
+                    let ok = timed("read", user.request(&client, reqwest::Method::GET, &path).send().await)
+                        .await
+                        .is_some();
+                    tally.reads_us.push(t.elapsed().as_micros() as u64);
+                    tally.errors += usize::from(!ok);
+                    // A 50-record POST.
+                    let t = Instant::now();
+                    let body = records(&payload, &format!("t{round}x"), RECORDS_PER_POST);
+                    let sent = user
+                        .request(&client, reqwest::Method::POST, "/storage/tabs")
+                        .header("Content-Type", "application/json")
+                        .body(body)
+                        .send()
+                        .await;
+                    let ok = timed("write", sent).await.is_some();
+                    tally.writes_us.push(t.elapsed().as_micros() as u64);
+                    tally.errors += usize::from(!ok);
+                    // A batched upload of 100 records in two POSTs.
+                    let t = Instant::now();
+                    let body = records(&payload, &format!("h{round}a"), RECORDS_PER_POST);
+                    let sent = user
+                        .request(&client, reqwest::Method::POST, "/storage/history?batch=true")
+                        .header("Content-Type", "application/json")
+                        .body(body)
+                        .send()
+                        .await;
+                    let answer = timed("write", sent).await;
+                    tally.writes_us.push(t.elapsed().as_micros() as u64);
+                    let batch = answer
+                        .and_then(|(_, text)| serde_json::from_str::<serde_json::Value>(&text).ok())
+                        .and_then(|v| v["batch"].as_str().map(str::to_owned));
+                    let Some(batch) = batch else {
+                        tally.errors += 1;
+                        continue;
+                    };
+                    let t = Instant::now();
+                    let body = records(&payload, &format!("h{round}b"), RECORDS_PER_POST);
+                    let sent = user
+                        .request(
+                            &client,
+                            reqwest::Method::POST,
+                            &format!("/storage/history?batch={batch}&commit=true"),
+                        )
+                        .header("Content-Type", "application/json")
+                        .body(body)
+                        .send()
+                        .await;
+                    match timed("write", sent).await {
+                        Some((_, text)) => {
+                            if let Some(m) = serde_json::from_str::<serde_json::Value>(&text)
+                                .ok()
+                                .and_then(|v| v["modified"].as_f64())
+                            {
+                                last_sync = m;
+                            }
+                        }
+                        None => tally.errors += 1,
+                    }
+                    tally.writes_us.push(t.elapsed().as_micros() as u64);
+                }
+                tally
+            }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    sampling.store(false, Ordering::Relaxed);
+    sampler.join().unwrap();
+    let written = proc_field(pid, "io", "write_bytes").saturating_sub(written_before);
+    let cores = (cpu_seconds(pid) - cpu_before) / elapsed;
+    let rss_kib = proc_field(pid, "status", "VmRSS:");
+    let peak_kib = proc_field(pid, "status", "VmHWM:");
+
+    let mut reads: Vec<u64> = tallies.iter().flat_map(|t| t.reads_us.iter().copied()).collect();
+    let mut writes: Vec<u64> = tallies.iter().flat_map(|t| t.writes_us.iter().copied()).collect();
+    reads.sort_unstable();
+    writes.sort_unstable();
+    let errors: usize = tallies.iter().map(|t| t.errors).sum();
+    let requests = reads.len() + writes.len();
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    println!(
+        "sustained   {USERS} users, {elapsed:.0} s: {:>6.0} requests/s ({:.0} writes/s), {errors} errors; server used {cores:.2} cores",
+        requests as f64 / elapsed,
+        writes.len() as f64 / elapsed
+    );
+    println!(
+        "  reads:  p50 {:>7.2} ms, p99 {:>7.2} ms, worst {:>8.2} ms",
+        percentile(&reads, 0.5),
+        percentile(&reads, 0.99),
+        percentile(&reads, 1.0)
+    );
+    println!(
+        "  writes: p50 {:>7.2} ms, p99 {:>7.2} ms, worst {:>8.2} ms",
+        percentile(&writes, 0.5),
+        percentile(&writes, 0.99),
+        percentile(&writes, 1.0)
+    );
+    println!(
+        "  WAL at most {:.1} MiB; {:.1} MiB written to disk ({:.1} MiB/s); server RSS {:.1} MiB (peak {:.1} MiB)",
+        mib(wal_max.load(Ordering::Relaxed)),
+        mib(written),
+        mib(written) / elapsed,
+        rss_kib as f64 / 1024.0,
+        peak_kib as f64 / 1024.0
+    );
+}
