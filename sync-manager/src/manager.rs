@@ -31,6 +31,10 @@ pub struct SyncManager {
     declined: Mutex<Option<Vec<String>>>,
     pending_changes: Mutex<BTreeMap<String, bool>>,
     page_size: usize,
+    /// The storage token, in memory only: it grants access to the
+    /// account's data, so it is never part of the persisted state. Keyed
+    /// by the token server and the key id it was fetched for.
+    token: Mutex<Option<(String, sync15::Token)>>,
 }
 
 impl std::fmt::Debug for SyncManager {
@@ -57,6 +61,7 @@ impl SyncManager {
             declined: Mutex::new(None),
             pending_changes: Mutex::new(BTreeMap::new()),
             page_size: sync15::DEFAULT_DOWNLOAD_PAGE_SIZE,
+            token: Mutex::new(None),
         }
     }
 
@@ -198,6 +203,7 @@ impl SyncManager {
                     "storage refused our token (node reassignment?); fetching a new one and starting over"
                 );
                 state.forget_node();
+                *self.token.lock() = None;
                 results.clear();
                 self.sync_once(params, state, changes, results)
             }
@@ -421,23 +427,33 @@ impl SyncManager {
                 token_server_url,
                 access_token,
                 root_key,
-            } => match state.token.clone().filter(|t| !t.is_expired()) {
-                Some(token) => token,
-                None => {
-                    let token = TokenClient::new(self.http.clone(), token_server_url)?
-                        .fetch_token(access_token, &root_key.key_id())?;
-                    if state
-                        .token
-                        .as_ref()
-                        .is_some_and(|old| old.api_endpoint != token.api_endpoint)
-                    {
-                        // Another node: nothing cached about the old one applies.
-                        state.forget_node();
+            } => {
+                let key = format!("{token_server_url} {}", root_key.key_id());
+                let cached = self
+                    .token
+                    .lock()
+                    .clone()
+                    .filter(|(k, t)| *k == key && !t.is_expired())
+                    .map(|(_, t)| t);
+                match cached {
+                    Some(token) => token,
+                    None => {
+                        let token = TokenClient::new(self.http.clone(), token_server_url)?
+                            .fetch_token(access_token, &root_key.key_id())?;
+                        if state
+                            .node
+                            .as_deref()
+                            .is_some_and(|node| node != token.api_endpoint)
+                        {
+                            // Another node: nothing cached about the old one applies.
+                            state.forget_node();
+                        }
+                        state.node = Some(token.api_endpoint.clone());
+                        *self.token.lock() = Some((key, token.clone()));
+                        token
                     }
-                    state.token = Some(token.clone());
-                    token
                 }
-            },
+            }
         };
         StorageClient::new(self.http.clone(), &token)
     }

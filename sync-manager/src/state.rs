@@ -1,12 +1,18 @@
 //! The state a sync hands to the next one, as JSON the app stores.
 //!
-//! It caches what lets an unchanged account sync with one request: the
-//! storage token, `meta/global` and `crypto/keys` (still encrypted) with
-//! the times they were read at, and the server's limits. It is tied to the
-//! account's key id; new keys discard every cache.
+//! It caches what lets an unchanged account sync with one request:
+//! `meta/global` and `crypto/keys` (still encrypted) with the times they
+//! were read at, the storage node they came from, and the server's limits.
+//! It is tied to the account's key id; new keys discard every cache.
+//!
+//! It holds nothing that grants access: the storage token (whose Hawk key
+//! would let anyone holding the blob read and write the account's
+//! encrypted data for up to an hour) stays in the manager's memory, and a
+//! new process fetches its own. A blob written by an earlier version with
+//! a token in it loses the token when loaded.
 
 use serde::{Deserialize, Serialize};
-use sync15::{InfoConfiguration, ServerTimestamp, Token};
+use sync15::{InfoConfiguration, ServerTimestamp};
 
 const STATE_VERSION: u32 = 1;
 
@@ -36,9 +42,10 @@ pub struct PersistedState {
     /// `crypto/keys` as last read or written.
     #[serde(default)]
     pub crypto_keys: Option<CachedRecord>,
-    /// The storage token (it remembers when it was fetched).
+    /// The storage node (`api_endpoint`) the caches came from: a token
+    /// for another node means they no longer apply.
     #[serde(default)]
-    pub token: Option<Token>,
+    pub node: Option<String>,
     /// The server's limits.
     #[serde(default)]
     pub config: Option<InfoConfiguration>,
@@ -84,7 +91,7 @@ impl PersistedState {
 
     /// Forgets everything tied to the storage node (after a 401).
     pub fn forget_node(&mut self) {
-        self.token = None;
+        self.node = None;
         self.meta_global = None;
         self.crypto_keys = None;
         self.config = None;
@@ -114,6 +121,12 @@ mod tests {
             "declines survive a key change"
         );
         assert_eq!(other_keys.meta_global, None, "caches do not");
+
+        // A blob from before tokens were kept out: the token is dropped.
+        let old = r#"{"version": 1, "key_id": "k1", "token": {"id": "i", "key": "secret-hawk-key", "uid": 1,
+                      "api_endpoint": "https://node/1.5/1", "duration": 3600}}"#;
+        let loaded = PersistedState::load(Some(old), "k1");
+        assert!(!loaded.to_json().contains("secret-hawk-key"));
 
         let garbage = PersistedState::load(Some("{not json"), "k1");
         assert_eq!(garbage.declined, None);

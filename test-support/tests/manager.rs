@@ -498,3 +498,50 @@ fn progress_is_reported_per_page_and_per_committed_batch() {
     assert_eq!(pages, [0, 10, 20, 25]);
     assert_eq!(down_toys.ids().len(), 25);
 }
+
+#[test]
+fn the_persisted_state_holds_no_credential_and_a_new_process_fetches_its_own() {
+    let server = TestServer::start();
+    let account = server.new_account("secretless@example.com");
+    let toys = Arc::new(ToyEngine::new("toys"));
+    toys.set("aaaaaaaaaaaa", json!({"n": 1}));
+    let mut first = device("A", &account, &[&toys]);
+    let result = first.sync();
+    assert_eq!(result.status, ServiceStatus::Ok);
+    let blob: serde_json::Value = serde_json::from_str(&result.persisted_state).unwrap();
+    let keys: Vec<&str> = blob.as_object().unwrap().keys().map(String::as_str).collect();
+    // Only caches and choices; no storage token (its Hawk key is a credential).
+    for key in &keys {
+        assert!(
+            [
+                "version",
+                "key_id",
+                "declined",
+                "meta_global",
+                "crypto_keys",
+                "node",
+                "config",
+                "next_sync_allowed_at_ms"
+            ]
+            .contains(key),
+            "unexpected field {key} in {blob}"
+        );
+    }
+    assert!(!result.persisted_state.contains("\"token\""));
+
+    // Another process (a new manager, here a new device) with the stored
+    // blob: it fetches a token of its own, then needs only info/collections
+    // and its own device record (down and up) — meta/global and
+    // crypto/keys come from the blob.
+    let again = Device::new("A again", &account).with_engine(Arc::new(ToyEngine::new("toys")));
+    let manager = again.manager();
+    let mut params =
+        sync_manager::SyncParams::new(SyncReason::User, account.auth(), Some(result.persisted_state));
+    params.engines = EngineSelection::Some(vec![]);
+    let quiet = manager.sync(params);
+    assert_eq!(quiet.status, ServiceStatus::Ok, "{:?}", quiet.error);
+    assert_eq!(
+        quiet.requests, 4,
+        "a token, info/collections, clients down and up"
+    );
+}
