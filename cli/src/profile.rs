@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use sync_bookmarks::BookmarkStore;
 use sync_clients::{ClientsEngine, LocalDevice};
 use sync_history::HistoryStore;
-use sync_logins::{LoginStore, LoginsKey};
+use sync_logins::{FileKeySource, LoginStore, Loss};
 use sync_tabs::TabsEngine;
 
 /// One profile.
@@ -82,22 +82,28 @@ impl Profile {
         &self.dir
     }
 
-    /// The password store, sealed with the profile's key.
+    /// The password store, sealed with the profile's key (`logins.key`,
+    /// 0600). If that key was lost, the store recovers: what the server
+    /// has comes back on the next sync, and what only this profile had is
+    /// named in a warning.
     pub fn logins(&self) -> Result<Arc<LoginStore>> {
-        let key = self.logins_key()?;
-        Ok(Arc::new(
-            LoginStore::open(self.database("logins.db")?, &key).context("opening the password store")?,
-        ))
-    }
-
-    fn logins_key(&self) -> Result<LoginsKey> {
-        let path = self.path("logins.key");
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            return LoginsKey::from_base64(text.trim()).context("the profile's password key is damaged");
+        let source = FileKeySource::new(self.path("logins.key"));
+        let (store, recovery) = LoginStore::open_with_key_source(self.database("logins.db")?, &source)
+            .context("opening the password store")?;
+        if let Some(recovery) = recovery {
+            crate::output::warn(&format!(
+                "the password key was lost; {} passwords will be downloaded again on the next sync",
+                recovery.to_download
+            ));
+            for lost in &recovery.lost {
+                let what = match lost.loss {
+                    Loss::NeverUploaded => "lost (it was never synced)",
+                    Loss::ChangedSinceUpload => "lost its last change (the synced version comes back)",
+                };
+                crate::output::warn(&format!("the password for {} was {what}", lost.origin));
+            }
         }
-        let key = LoginsKey::generate().context("making the password key")?;
-        write_private(&path, key.to_base64().as_bytes())?;
-        Ok(key)
+        Ok(Arc::new(store))
     }
 
     /// The bookmarks.

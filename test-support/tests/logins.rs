@@ -167,3 +167,62 @@ fn invalid_incoming_records_are_counted_and_skipped() {
     assert_eq!(logins.len(), 1);
     assert_eq!(logins[0].guid.as_str(), "goodgoodgood");
 }
+
+#[test]
+fn a_lost_key_brings_back_what_the_server_has_and_names_what_is_lost() {
+    let server = TestServer::start();
+    let account = server.new_account("lost-key@example.com");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("logins.db");
+    let source = sync_logins::FileKeySource::new(dir.path().join("logins.key"));
+    let (store, _) = LoginStore::open_with_key_source(&db, &source).unwrap();
+    let store = std::sync::Arc::new(store);
+    let kept = store.add(entry("https://kept.example", "u", "p1")).unwrap();
+    let edited = store.add(entry("https://edited.example", "u", "old")).unwrap();
+    let device = Device::new("K", &account);
+    device.manager().unregister_engine("passwords");
+    let mut device = device.with_engine(store.clone());
+    synced(&mut device);
+    // Changed here after the upload, and one never uploaded.
+    let mut newer = edited.entry.clone();
+    newer.password = "new".into();
+    store.update(edited.guid.as_str(), newer).unwrap();
+    let only_here = store.add(entry("https://only-here.example", "u", "p3")).unwrap();
+    drop(device);
+    drop(store);
+
+    // The keychain forgot the key.
+    std::fs::remove_file(source.path()).unwrap();
+    let (store, recovery) = LoginStore::open_with_key_source(&db, &source).unwrap();
+    let recovery = recovery.expect("a recovery");
+    let mut lost: Vec<(String, sync_logins::Loss)> = recovery
+        .lost
+        .iter()
+        .map(|l| (l.guid.to_string(), l.loss))
+        .collect();
+    lost.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut expected = vec![
+        (edited.guid.to_string(), sync_logins::Loss::ChangedSinceUpload),
+        (only_here.guid.to_string(), sync_logins::Loss::NeverUploaded),
+    ];
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(lost, expected);
+    assert_eq!(recovery.to_download, 2);
+
+    // The next sync brings back the server's versions.
+    let store = std::sync::Arc::new(store);
+    let device = Device::new("K again", &account);
+    device.manager().unregister_engine("passwords");
+    let mut device = device.with_engine(store.clone());
+    synced(&mut device);
+    assert_eq!(
+        store.get(kept.guid.as_str()).unwrap().unwrap().entry.password,
+        "p1"
+    );
+    assert_eq!(
+        store.get(edited.guid.as_str()).unwrap().unwrap().entry.password,
+        "old"
+    );
+    assert!(store.get(only_here.guid.as_str()).unwrap().is_none());
+    assert_eq!(store.count().unwrap(), 2);
+}

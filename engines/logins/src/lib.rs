@@ -10,7 +10,11 @@
 //!
 //! **Usernames and passwords are encrypted at rest** with AES-256-GCM under
 //! a [`LoginsKey`] the app supplies (and keeps, e.g. in the OS keychain).
-//! Opening a store with another key fails with [`LoginsError::KeyMismatch`].
+//! Opening a store with another key fails with [`LoginsError::KeyMismatch`];
+//! [`LoginStore::open_with_key_source`] takes the key from the app's
+//! [`KeySource`] (a 0600 file by default, [`FileKeySource`]) and recovers
+//! from a lost key: what the server has is downloaded again, and what only
+//! this device had is reported lost ([`KeyRecovery`]), never dropped silently.
 //!
 //! The store is also the `passwords` [`SyncEngine`](sync15::SyncEngine):
 //! records in Firefox's format ([`PasswordRecord`], unknown fields kept),
@@ -50,12 +54,14 @@ mod key;
 mod login;
 mod merge;
 mod record;
+mod recovery;
 mod store;
 mod sync;
 
 pub use key::LoginsKey;
 pub use login::{InvalidLogin, Login, LoginEntry, normalize_origin};
 pub use record::PasswordRecord;
+pub use recovery::{FileKeySource, KeyRecovery, KeySource, Loss, LostLogin};
 pub use store::{ImportReport, LoginStore};
 pub use sync::COLLECTION;
 
@@ -78,6 +84,9 @@ pub enum LoginsError {
     /// The key given is not a key.
     #[error("invalid key: {0}")]
     InvalidKey(String),
+    /// The key source could not be read or written.
+    #[error("key source: {0}")]
+    KeySource(String),
     /// Stored secret fields could not be decrypted (altered on disk).
     #[error("stored secret fields could not be decrypted")]
     Decrypt,

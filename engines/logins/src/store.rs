@@ -15,7 +15,10 @@ use crate::login::{Login, LoginEntry, normalize_origin};
 
 /// Sealed with the store's key when it is created; a key that cannot open
 /// it is the wrong key.
-const CANARY: &[u8] = b"sync-logins key check";
+pub(crate) const CANARY: &[u8] = b"sync-logins key check";
+
+/// Where the canary is kept, in `meta`.
+pub(crate) const CANARY_KEY: &str = "key_canary";
 
 /// What an [`LoginStore::import`] did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -57,12 +60,12 @@ impl LoginStore {
         let mut conn = sync_sql::open(path, &sync_sql::OpenOptions::default())?;
         SCHEMA.apply(&mut conn)?;
         let sealer = key.sealer()?;
-        match get_meta(&conn, "key_canary")? {
+        match get_meta(&conn, CANARY_KEY)? {
             Some(canary) => match sealer.open(&canary) {
                 Ok(text) if text == CANARY => {}
                 _ => return Err(LoginsError::KeyMismatch),
             },
-            None => set_meta(&conn, "key_canary", &sealer.seal(CANARY)?)?,
+            None => set_meta(&conn, CANARY_KEY, &sealer.seal(CANARY)?)?,
         }
         Ok(LoginStore {
             conn: Mutex::new(conn),
