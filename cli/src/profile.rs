@@ -90,6 +90,7 @@ impl Profile {
         let source = FileKeySource::new(self.path("logins.key"));
         let (store, recovery) = LoginStore::open_with_key_source(self.database("logins.db")?, &source)
             .context("opening the password store")?;
+        warn_if_recreated("passwords", store.recreated_from_corruption());
         if let Some(recovery) = recovery {
             crate::output::warn(&format!(
                 "the password key was lost; {} passwords will be downloaded again on the next sync",
@@ -108,16 +109,16 @@ impl Profile {
 
     /// The bookmarks.
     pub fn bookmarks(&self) -> Result<Arc<BookmarkStore>> {
-        Ok(Arc::new(
-            BookmarkStore::open(self.database("bookmarks.db")?).context("opening the bookmarks")?,
-        ))
+        let store = BookmarkStore::open(self.database("bookmarks.db")?).context("opening the bookmarks")?;
+        warn_if_recreated("bookmarks", store.recreated_from_corruption());
+        Ok(Arc::new(store))
     }
 
     /// The history.
     pub fn history(&self) -> Result<Arc<HistoryStore>> {
-        Ok(Arc::new(
-            HistoryStore::open(self.database("history.db")?).context("opening the history")?,
-        ))
+        let store = HistoryStore::open(self.database("history.db")?).context("opening the history")?;
+        warn_if_recreated("history", store.recreated_from_corruption());
+        Ok(Arc::new(store))
     }
 
     /// The tabs engine.
@@ -129,9 +130,10 @@ impl Profile {
 
     /// The device list, with this device described as `local`.
     pub fn clients(&self, local: &LocalDevice) -> Result<Arc<ClientsEngine>> {
-        Ok(Arc::new(
-            ClientsEngine::open(self.database("clients.db")?, local).context("opening the device list")?,
-        ))
+        let store =
+            ClientsEngine::open(self.database("clients.db")?, local).context("opening the device list")?;
+        warn_if_recreated("device list", store.recreated_from_corruption());
+        Ok(Arc::new(store))
     }
 
     /// Removes every store and state file (sign-out).
@@ -157,6 +159,17 @@ impl Profile {
             }
         }
         Ok(())
+    }
+}
+
+/// Tells the person a store's file was damaged and replaced.
+fn warn_if_recreated(what: &str, recreated: Option<&sync_sql::Recreated>) {
+    if let Some(r) = recreated {
+        crate::output::warn(&format!(
+            "the {what} file was damaged ({}); it was moved to {} and the next sync refills it",
+            r.cause,
+            r.moved_to.display()
+        ));
     }
 }
 

@@ -22,6 +22,7 @@ pub const MAX_URL_LEN: usize = 65_536;
 pub struct BookmarkStore {
     pub(crate) conn: Mutex<Connection>,
     pub(crate) sync: Mutex<SyncState>,
+    recreated: Option<sync_sql::Recreated>,
 }
 
 impl std::fmt::Debug for BookmarkStore {
@@ -229,12 +230,19 @@ pub(crate) fn drop_unused_tags(conn: &Connection) -> Result<(), BookmarksError> 
 impl BookmarkStore {
     /// Opens (creating) the store at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, BookmarksError> {
-        let mut conn = sync_sql::open(path, &sync_sql::OpenOptions::default())?;
-        SCHEMA.apply(&mut conn)?;
+        let (conn, recreated) = sync_sql::open_store(path, &sync_sql::OpenOptions::default(), &SCHEMA)?;
         Ok(BookmarkStore {
             conn: Mutex::new(conn),
             sync: Mutex::new(SyncState::default()),
+            recreated,
         })
+    }
+
+    /// If the store's file was corrupt when opened: where it was moved, and
+    /// why (a fresh store took its place; the next sync refills it). See
+    /// [`sync_sql::open_store`].
+    pub fn recreated_from_corruption(&self) -> Option<&sync_sql::Recreated> {
+        self.recreated.as_ref()
     }
 
     /// Inserts `item` into `parent` at `position` (the end if `None`) and

@@ -59,6 +59,7 @@ pub struct RemoteDevice {
 /// The clients engine. See the crate docs.
 pub struct ClientsEngine {
     conn: Mutex<Connection>,
+    recreated: Option<sync_sql::Recreated>,
 }
 
 impl std::fmt::Debug for ClientsEngine {
@@ -70,16 +71,24 @@ impl std::fmt::Debug for ClientsEngine {
 impl ClientsEngine {
     /// Opens (creating) the store at `path` for a device described by `local`.
     pub fn open(path: impl AsRef<Path>, local: &LocalDevice) -> Result<Self, ClientsError> {
-        let mut conn = sync_sql::open(path, &sync_sql::OpenOptions::default())?;
-        store::SCHEMA.apply(&mut conn)?;
+        let (conn, recreated) =
+            sync_sql::open_store(path, &sync_sql::OpenOptions::default(), &store::SCHEMA)?;
         if get_meta(&conn, "client_id")?.is_none() {
             set_meta(&conn, "client_id", Guid::random().as_str())?;
         }
         let engine = ClientsEngine {
             conn: Mutex::new(conn),
+            recreated,
         };
         engine.set_local_device(local)?;
         Ok(engine)
+    }
+
+    /// If the store's file was corrupt when opened: where it was moved, and
+    /// why (a fresh store took its place; the next sync refills it). See
+    /// [`sync_sql::open_store`].
+    pub fn recreated_from_corruption(&self) -> Option<&sync_sql::Recreated> {
+        self.recreated.as_ref()
     }
 
     /// This device's client id (stable across restarts).

@@ -47,6 +47,7 @@ pub struct HistoryStore {
     pub(crate) uploading: Mutex<HashMap<String, Option<i64>>>,
     /// What merging the downloaded pages did, for `apply` to report.
     pub(crate) incoming_stats: Mutex<sync15::ApplyStats>,
+    recreated: Option<sync_sql::Recreated>,
 }
 
 impl std::fmt::Debug for HistoryStore {
@@ -206,15 +207,22 @@ impl HistoryStore {
             cache_size: -64 * 1024,
             ..sync_sql::OpenOptions::default()
         };
-        let mut conn = sync_sql::open(path, &options)?;
+        let (conn, recreated) = sync_sql::open_store(path, &options, &SCHEMA)?;
         conn.execute_batch("PRAGMA wal_autocheckpoint = 16384;")?;
-        SCHEMA.apply(&mut conn)?;
         Ok(HistoryStore {
             conn: Mutex::new(conn),
             config,
             uploading: Mutex::new(HashMap::new()),
             incoming_stats: Mutex::new(sync15::ApplyStats::default()),
+            recreated,
         })
+    }
+
+    /// If the store's file was corrupt when opened: where it was moved, and
+    /// why (a fresh store took its place; the next sync refills it). See
+    /// [`sync_sql::open_store`].
+    pub fn recreated_from_corruption(&self) -> Option<&sync_sql::Recreated> {
+        self.recreated.as_ref()
     }
 
     /// Records a visit to `url` at `date_us` (µs since the epoch).

@@ -40,6 +40,7 @@ pub struct LoginStore {
     /// What `apply` handed out for upload: guid → the login's
     /// `local_modified` then (`None` for a deletion).
     pub(crate) uploading: Mutex<HashMap<String, Option<i64>>>,
+    recreated: Option<sync_sql::Recreated>,
 }
 
 impl std::fmt::Debug for LoginStore {
@@ -57,8 +58,7 @@ impl LoginStore {
     /// `key`. A store created with another key is refused with
     /// [`LoginsError::KeyMismatch`] before anything is read or written.
     pub fn open(path: impl AsRef<Path>, key: &LoginsKey) -> Result<Self, LoginsError> {
-        let mut conn = sync_sql::open(path, &sync_sql::OpenOptions::default())?;
-        SCHEMA.apply(&mut conn)?;
+        let (conn, recreated) = sync_sql::open_store(path, &sync_sql::OpenOptions::default(), &SCHEMA)?;
         let sealer = key.sealer()?;
         match get_meta(&conn, CANARY_KEY)? {
             Some(canary) => match sealer.open(&canary) {
@@ -72,7 +72,15 @@ impl LoginStore {
             sealer,
             staged: Mutex::new(Vec::new()),
             uploading: Mutex::new(HashMap::new()),
+            recreated,
         })
+    }
+
+    /// If the store's file was corrupt when opened: where it was moved, and
+    /// why (a fresh store took its place; the next sync refills it). See
+    /// [`sync_sql::open_store`].
+    pub fn recreated_from_corruption(&self) -> Option<&sync_sql::Recreated> {
+        self.recreated.as_ref()
     }
 
     /// Adds a login. Refused if invalid, or with

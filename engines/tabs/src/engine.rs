@@ -62,6 +62,7 @@ pub struct TabsEngine {
     staged: Mutex<Vec<IncomingRecord>>,
     server_limits: Mutex<InfoConfiguration>,
     uploading_version: Mutex<Option<i64>>,
+    recreated: Option<sync_sql::Recreated>,
 }
 
 impl std::fmt::Debug for TabsEngine {
@@ -79,15 +80,22 @@ impl TabsEngine {
     /// Opens (creating) the store at `path`, keeping the tabs `config`
     /// filters out of sync.
     pub fn open_with_config(path: impl AsRef<Path>, config: TabsConfig) -> Result<Self, TabsError> {
-        let mut conn = sync_sql::open(path, &sync_sql::OpenOptions::default())?;
-        SCHEMA.apply(&mut conn)?;
+        let (conn, recreated) = sync_sql::open_store(path, &sync_sql::OpenOptions::default(), &SCHEMA)?;
         Ok(TabsEngine {
             conn: Mutex::new(conn),
             config,
             staged: Mutex::new(Vec::new()),
             server_limits: Mutex::new(InfoConfiguration::default()),
             uploading_version: Mutex::new(None),
+            recreated,
         })
+    }
+
+    /// If the store's file was corrupt when opened: where it was moved, and
+    /// why (a fresh store took its place; the next sync refills it). See
+    /// [`sync_sql::open_store`].
+    pub fn recreated_from_corruption(&self) -> Option<&sync_sql::Recreated> {
+        self.recreated.as_ref()
     }
 
     /// Replaces this device's open tabs; they are uploaded on the next sync.

@@ -10,6 +10,8 @@
 //! - [`Migrations`]: versioned schema changes keyed by `PRAGMA user_version`,
 //!   each applied in its own transaction, refusing databases written by a
 //!   newer version of the program.
+//! - [`open_store`]: open and migrate a store, moving a corrupt file aside
+//!   and starting fresh (the policy is `docs/adr/0001-corrupt-databases.md`).
 //! - [`in_transaction`]: run a closure in an `IMMEDIATE` transaction that
 //!   commits only if the closure succeeds.
 //! - [`SqlInterruptHandle`]: stop a long query from another thread.
@@ -49,9 +51,12 @@
 //! # }
 //! ```
 
+mod corrupt;
 mod interrupt;
 pub mod meta;
 mod migrate;
+
+pub use corrupt::{Recreated, is_corruption, open_store};
 
 use std::path::Path;
 use std::time::Duration;
@@ -91,6 +96,14 @@ pub enum SqlError {
     /// The operation was stopped through a [`SqlInterruptHandle`].
     #[error("the database operation was interrupted")]
     Interrupted,
+    /// A corrupt database file could not be moved aside.
+    #[error("cannot move the corrupt database {path} aside: {source}")]
+    MoveAside {
+        /// The database.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The database's directory could not be created.
     #[error("cannot create the directory for {path}: {source}")]
     CreateDir {
