@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 use sync15::{
     ClientData, CollSyncIds, DeviceInfo, EngineSyncAssociation, Error, Guid, HttpClient, InterruptHandle,
-    Interruptee, Precondition, StorageClient, SyncDriver, SyncEngine, TokenClient,
+    InterruptScope, Interruptee, Precondition, StorageClient, SyncDriver, SyncEngine, TokenClient,
 };
 
 use sync_clients::{ClientsEngine, Command};
@@ -35,6 +35,10 @@ pub struct SyncManager {
     /// account's data, so it is never part of the persisted state. Keyed
     /// by the token server and the key id it was fetched for.
     token: Mutex<Option<(String, sync15::Token)>>,
+    /// Held for the length of a sync: a second one is refused at once.
+    syncing: Mutex<()>,
+    /// The running sync's interrupt scope (taken when `sync` was called).
+    scope: Mutex<Option<InterruptScope>>,
 }
 
 impl std::fmt::Debug for SyncManager {
@@ -62,6 +66,8 @@ impl SyncManager {
             pending_changes: Mutex::new(BTreeMap::new()),
             page_size: sync15::DEFAULT_DOWNLOAD_PAGE_SIZE,
             token: Mutex::new(None),
+            syncing: Mutex::new(()),
+            scope: Mutex::new(None),
         }
     }
 
@@ -126,8 +132,30 @@ impl SyncManager {
 
     /// Syncs. Never panics and never returns an error: everything that
     /// happened is in the [`SyncResult`].
+    ///
+    /// One sync runs at a time: a call while another runs returns at once
+    /// with [`ServiceStatus::AlreadySyncing`] (and its persisted state
+    /// unchanged). A [`SyncManager::stop`] sent once this was called stops
+    /// it, even if it came before the sync got going; one sent before does
+    /// not.
     pub fn sync(&self, params: SyncParams) -> SyncResult {
+        // First of all: from here on, a stop is for this sync.
+        let scope = self.interrupt.scope();
         let started = Instant::now();
+        let Some(_running) = self.syncing.try_lock() else {
+            return SyncResult {
+                status: ServiceStatus::AlreadySyncing,
+                error: Some("a sync is already running".into()),
+                engines: BTreeMap::new(),
+                declined: self.get_declined(),
+                next_sync_allowed_at: self.http.next_sync_allowed_at(),
+                persisted_state: params.persisted_state.clone().unwrap_or_default(),
+                requests: 0,
+                took_ms: 0,
+                reason: params.reason,
+            };
+        };
+        *self.scope.lock() = Some(scope);
         let requests_before = self.http.request_count();
         let root_key = params.auth.root_key().clone();
         let mut state = PersistedState::load(params.persisted_state.as_deref(), &root_key.key_id());
@@ -146,7 +174,6 @@ impl SyncManager {
             })
             .map_err(|e| (ServiceStatus::BackedOff, e))
         } else {
-            self.interrupt.reset();
             self.run(&params, &mut state, &changes, &mut engines)
                 .map_err(|e| (status_of(&e), e))
         };
@@ -224,8 +251,9 @@ impl SyncManager {
         changes: &BTreeMap<String, bool>,
         results: &mut BTreeMap<String, EngineResult>,
     ) -> Result<(), Error> {
+        let scope = self.current_scope();
         let client = self.storage_client(&params.auth, state)?;
-        self.interrupt.err_if_interrupted()?;
+        scope.err_if_interrupted()?;
         let mut info = client.info_collections(Precondition::None)?.value;
         let config = match &state.config {
             Some(config) => config.clone(),
@@ -251,12 +279,12 @@ impl SyncManager {
 
         let mut client_data = None;
         for engine in &engines {
-            self.interrupt.err_if_interrupted()?;
+            scope.err_if_interrupted()?;
             let name = engine.name().to_owned();
             if name != CLIENTS_ENGINE && client_data.is_none() {
                 client_data = self.client_data();
             }
-            let driver = SyncDriver::new(&client, &config, &self.interrupt)
+            let driver = SyncDriver::new(&client, &config, &scope)
                 .with_page_size(self.page_size)
                 .with_client_data(client_data.as_ref())
                 .with_progress(params.progress.as_deref());
@@ -274,6 +302,14 @@ impl SyncManager {
 
     /// This device's client id and the other devices, for engines that
     /// label records by device (tabs). `None` without a clients engine.
+    /// The running sync's interrupt scope.
+    fn current_scope(&self) -> InterruptScope {
+        self.scope
+            .lock()
+            .clone()
+            .unwrap_or_else(|| self.interrupt.scope())
+    }
+
     fn client_data(&self) -> Option<ClientData> {
         let clients = self.clients.lock().clone()?;
         let read = || -> Result<ClientData, sync_clients::ClientsError> {

@@ -148,6 +148,8 @@ pub enum ServiceStatus {
     BackedOff,
     /// Stopped on request.
     Interrupted,
+    /// Another sync was running; this one did nothing.
+    AlreadySyncing,
     /// The account's data is in a format this code does not understand.
     StorageVersionTooNew,
     /// Anything else.

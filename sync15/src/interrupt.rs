@@ -7,7 +7,7 @@
 
 use std::sync::{
     Arc,
-    atomic::{AtomicBool, Ordering},
+    atomic::{AtomicBool, AtomicU64, Ordering},
 };
 
 /// The error returned when an operation stopped because it was asked to.
@@ -40,10 +40,24 @@ impl Interruptee for NeverInterrupts {
     }
 }
 
-/// A shared stop flag: clone it, hand one copy to the operation, and call
+/// A shared stop signal: clone it, hand one copy to the operation, and call
 /// [`InterruptHandle::interrupt`] on another from any thread.
+///
+/// As an [`Interruptee`] itself it is a flag that stays set until
+/// [`InterruptHandle::reset`]. Operations that may start while another is
+/// being stopped take a [`InterruptScope`] instead ([`InterruptHandle::scope`]
+/// when they begin): it sees exactly the interrupts sent after it began, so
+/// a stop meant for an earlier operation never stops a later one, and no
+/// reset can swallow a stop meant for this one.
 #[derive(Debug, Default, Clone)]
-pub struct InterruptHandle(Arc<AtomicBool>);
+pub struct InterruptHandle(Arc<Signals>);
+
+#[derive(Debug, Default)]
+struct Signals {
+    flag: AtomicBool,
+    /// Interrupts sent so far.
+    count: AtomicU64,
+}
 
 impl InterruptHandle {
     /// A handle that has not been interrupted.
@@ -51,20 +65,44 @@ impl InterruptHandle {
         Self::default()
     }
 
-    /// Requests a stop. Every clone sees it.
+    /// Requests a stop. Every clone, and every scope begun before, sees it.
     pub fn interrupt(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.count.fetch_add(1, Ordering::SeqCst);
+        self.0.flag.store(true, Ordering::SeqCst);
     }
 
-    /// Clears the request, so the handle can guard the next operation.
+    /// Clears the flag, so the handle can guard the next operation. Scopes
+    /// are not affected.
     pub fn reset(&self) {
-        self.0.store(false, Ordering::SeqCst);
+        self.0.flag.store(false, Ordering::SeqCst);
+    }
+
+    /// A scope for an operation beginning now: interrupted by every
+    /// [`InterruptHandle::interrupt`] from now on, and by none before.
+    pub fn scope(&self) -> InterruptScope {
+        InterruptScope {
+            signals: self.0.clone(),
+            began_at: self.0.count.load(Ordering::SeqCst),
+        }
     }
 }
 
 impl Interruptee for InterruptHandle {
     fn was_interrupted(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.flag.load(Ordering::SeqCst)
+    }
+}
+
+/// One operation's view of an [`InterruptHandle`]; see there.
+#[derive(Debug, Clone)]
+pub struct InterruptScope {
+    signals: Arc<Signals>,
+    began_at: u64,
+}
+
+impl Interruptee for InterruptScope {
+    fn was_interrupted(&self) -> bool {
+        self.signals.count.load(Ordering::SeqCst) != self.began_at
     }
 }
 
@@ -82,5 +120,17 @@ mod tests {
         worker.reset();
         assert!(!worker.was_interrupted());
         assert!(!NeverInterrupts.was_interrupted());
+    }
+
+    #[test]
+    fn a_scope_sees_the_interrupts_after_it_began_and_no_reset_hides_them() {
+        let handle = InterruptHandle::new();
+        handle.interrupt();
+        let later = handle.scope();
+        assert!(!later.was_interrupted(), "a stop for an earlier operation");
+        handle.interrupt();
+        handle.reset();
+        assert!(later.was_interrupted(), "reset does not swallow it");
+        assert!(!handle.scope().was_interrupted());
     }
 }

@@ -140,7 +140,7 @@ pub use driver::{
 pub use engine::{ApplyStats, CollSyncIds, EngineSyncAssociation, SyncEngine};
 pub use error::{EngineError, Error, ServerKind};
 pub use guid::{GENERATED_GUID_LEN, Guid, MAX_SERVER_GUID_LEN};
-pub use interrupt::{InterruptHandle, Interrupted, Interruptee, NeverInterrupts};
+pub use interrupt::{InterruptHandle, InterruptScope, Interrupted, Interruptee, NeverInterrupts};
 pub use payload::{Cleartext, UnknownFields};
 pub use records::{
     InfoCollectionCounts, InfoCollectionUsage, InfoCollections, InfoConfiguration, InfoQuota,

@@ -545,3 +545,42 @@ fn the_persisted_state_holds_no_credential_and_a_new_process_fetches_its_own() {
         "a token, info/collections, clients down and up"
     );
 }
+
+#[test]
+fn one_sync_at_a_time_and_a_stop_belongs_to_the_sync_it_was_sent_to() {
+    let server = TestServer::start();
+    let account = server.new_account("one-at-a-time@example.com");
+    let toys = Arc::new(ToyEngine::new("toys"));
+    toys.set("aaaaaaaaaaaa", json!({"n": 1}));
+    let hooked = Arc::new(test_support::HookedEngine::new(toys.clone()));
+    let (inside_tx, inside_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    hooked.once(test_support::HookPoint::BeforeApply, move || {
+        inside_tx.send(()).unwrap();
+        go_rx.recv().unwrap();
+    });
+    let device = Device::new("A", &account).with_engine(hooked.clone());
+    let manager = device.manager();
+    let params = |blob: Option<&str>| {
+        sync_manager::SyncParams::new(SyncReason::User, account.auth(), blob.map(str::to_owned))
+    };
+    std::thread::scope(|s| {
+        let first = s.spawn(|| manager.sync(params(None)));
+        inside_rx.recv().unwrap();
+        // A second sync while the first is inside the engine: refused at once,
+        // its state handed back untouched.
+        let second = manager.sync(params(Some("{\"kept\":true}")));
+        assert_eq!(second.status, ServiceStatus::AlreadySyncing);
+        assert_eq!(second.persisted_state, "{\"kept\":true}");
+        assert_eq!(second.requests, 0);
+        // A stop now is for the running sync.
+        manager.stop();
+        go_tx.send(()).unwrap();
+        let first = first.join().unwrap();
+        assert_eq!(first.status, ServiceStatus::Interrupted, "{:?}", first.error);
+    });
+    // It is not left over for the next sync.
+    let next = manager.sync(params(None));
+    assert_eq!(next.status, ServiceStatus::Ok, "{:?}", next.error);
+    assert_eq!(next.engines["toys"].status, EngineStatus::Ok);
+}
