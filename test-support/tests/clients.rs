@@ -144,3 +144,49 @@ fn reset_all_resets_every_engine_but_keeps_data() {
     assert_eq!(b_toys.resets(), resets_before + 1);
     assert_eq!(b_toys.ids(), ["bbbbbbbbbbbb"]);
 }
+
+#[test]
+fn records_are_trimmed_to_the_servers_payload_limit() {
+    let server = TestServer::start_with(|c| c.limits.max_record_payload_bytes = 4096);
+    let account = server.new_account("small-records@example.com");
+    let mut laptop = Device::new("Laptop", &account);
+    let mut phone = Device::new("Phone", &account);
+    assert_eq!(laptop.sync().status, ServiceStatus::Ok);
+    assert_eq!(phone.sync().status, ServiceStatus::Ok);
+    laptop.sync();
+    let phone_id = phone.clients.client_id().unwrap().to_string();
+    let sender = laptop.clients.client_id().unwrap().to_string();
+    for i in 0..200 {
+        let command = Command::DisplayUri {
+            uri: format!("https://example.com/tab/{i}"),
+            sender: sender.clone(),
+            title: format!("Tab number {i}"),
+        };
+        laptop.clients.send_command(&phone_id, &command).unwrap();
+    }
+    // A name far over the limit.
+    let mut long = laptop.clients.local_device().unwrap();
+    long.name = "Laptop with a very long name ".repeat(400);
+    laptop.clients.set_local_device(&long).unwrap();
+    let result = laptop.sync();
+    assert_eq!(result.status, ServiceStatus::Ok, "{:?}", result.error);
+    assert_eq!(result.engines["clients"].outgoing_failed, 0, "every record fit");
+
+    phone.sync();
+    let received = phone.clients.take_app_commands().unwrap();
+    assert!(!received.is_empty() && received.len() < 200, "{}", received.len());
+    assert!(
+        received
+            .iter()
+            .any(|c| matches!(c, Command::DisplayUri { uri, .. } if uri == "https://example.com/tab/199")),
+        "the newest tab arrives: {:?}",
+        received.last()
+    );
+    let laptop_seen = phone.clients.devices().unwrap();
+    assert!(
+        laptop_seen[0].name.starts_with("Laptop with a very long name"),
+        "{:?}",
+        laptop_seen[0].name
+    );
+    assert!(laptop_seen[0].name.len() < long.name.len());
+}

@@ -8,11 +8,11 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use sync15::{
     ApplyStats, CollectionRequest, EngineError, EngineSyncAssociation, Guid, IncomingRecord,
-    OutgoingEnvelope, OutgoingRecord, ServerTimestamp, SyncEngine,
+    InfoConfiguration, OutgoingRecord, ServerTimestamp, SyncContext, SyncEngine,
 };
 
 use crate::ClientsError;
-use crate::record::{CLIENTS_TTL_SECS, ClientRecord, Command, CommandRecord};
+use crate::record::{ClientRecord, Command, CommandRecord};
 use crate::store;
 use sync_sql::meta::{LAST_SYNC, SYNC_ASSOCIATION, get_meta, get_meta_i64, set_meta, set_or_delete_meta};
 
@@ -60,6 +60,8 @@ pub struct RemoteDevice {
 pub struct ClientsEngine {
     conn: Mutex<Connection>,
     recreated: Option<sync_sql::Recreated>,
+    /// The server's `max_record_payload_bytes`, as of this sync.
+    max_payload_bytes: Mutex<usize>,
 }
 
 impl std::fmt::Debug for ClientsEngine {
@@ -79,6 +81,7 @@ impl ClientsEngine {
         let engine = ClientsEngine {
             conn: Mutex::new(conn),
             recreated,
+            max_payload_bytes: Mutex::new(InfoConfiguration::default().max_record_payload_bytes),
         };
         engine.set_local_device(local)?;
         Ok(engine)
@@ -157,7 +160,8 @@ impl ClientsEngine {
         }
         let record = command.to_record();
         conn.execute(
-            "INSERT OR IGNORE INTO outgoing_commands (target, command, args) VALUES (?, ?, ?)",
+            "INSERT OR IGNORE INTO outgoing_commands (target, command, args, queued)
+             VALUES (?, ?, ?, (SELECT coalesce(max(queued), 0) + 1 FROM outgoing_commands))",
             (target, &record.command, serde_json::to_string(&record.args)?),
         )?;
         Ok(())
@@ -285,7 +289,10 @@ fn apply_incoming(conn: &Connection, own_id: &str, stats: &mut ApplyStats) -> Re
 }
 
 /// Sending: other devices' records with our queued commands appended.
-fn outgoing_for_targets(conn: &Connection) -> Result<Vec<OutgoingRecord>, ClientsError> {
+fn outgoing_for_targets(
+    conn: &Connection,
+    max_payload_bytes: usize,
+) -> Result<Vec<OutgoingRecord>, ClientsError> {
     let targets: Vec<String> = {
         let mut stmt = conn.prepare("SELECT DISTINCT target FROM outgoing_commands ORDER BY target")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
@@ -302,7 +309,8 @@ fn outgoing_for_targets(conn: &Connection) -> Result<Vec<OutgoingRecord>, Client
             continue;
         };
         let mut record: ClientRecord = serde_json::from_str(&json)?;
-        let mut stmt = conn.prepare("SELECT command, args FROM outgoing_commands WHERE target = ?")?;
+        let mut stmt =
+            conn.prepare("SELECT command, args FROM outgoing_commands WHERE target = ? ORDER BY queued")?;
         let queued = stmt.query_map([&target], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })?;
@@ -317,8 +325,7 @@ fn outgoing_for_targets(conn: &Connection) -> Result<Vec<OutgoingRecord>, Client
                 record.commands.push(command);
             }
         }
-        let envelope = OutgoingEnvelope::new(record.id.clone()).with_ttl(CLIENTS_TTL_SECS);
-        outgoing.push(OutgoingRecord::from_content(envelope, &record)?);
+        outgoing.push(crate::fit::fitted(record, max_payload_bytes)?);
     }
     Ok(outgoing)
 }
@@ -351,6 +358,11 @@ impl SyncEngine for ClientsEngine {
         conn.execute_batch(
             "DELETE FROM remote_clients; DELETE FROM staged; DELETE FROM outgoing_commands; DELETE FROM received_commands;",
         )?;
+        Ok(())
+    }
+
+    fn prepare_for_sync(&self, context: &SyncContext<'_>) -> Result<(), EngineError> {
+        *self.max_payload_bytes.lock() = context.config.max_record_payload_bytes;
         Ok(())
     }
 
@@ -397,13 +409,13 @@ impl SyncEngine for ClientsEngine {
         let outgoing = sync_sql::in_transaction(&mut conn, |tx| {
             let own_id = get_meta(tx, "client_id")?.unwrap_or_default();
             apply_incoming(tx, &own_id, stats)?;
-            let mut outgoing = outgoing_for_targets(tx)?;
+            let max_payload_bytes = *self.max_payload_bytes.lock();
+            let mut outgoing = outgoing_for_targets(tx, max_payload_bytes)?;
             let last_upload = get_meta_i64(tx, "last_upload")?;
             let stale = now_ms() - last_upload > REUPLOAD_EVERY.as_millis() as i64;
             if stale || get_meta(tx, "own_dirty")?.as_deref() == Some("1") {
                 let own = self.own_record(tx)?;
-                let envelope = OutgoingEnvelope::new(own.id.clone()).with_ttl(CLIENTS_TTL_SECS);
-                outgoing.push(OutgoingRecord::from_content(envelope, &own)?);
+                outgoing.push(crate::fit::fitted(own, max_payload_bytes)?);
             }
             Ok::<_, ClientsError>(outgoing)
         })?;
@@ -440,6 +452,7 @@ fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::CLIENTS_TTL_SECS;
     use serde_json::json;
     use sync15::{Cleartext, IncomingEnvelope};
 

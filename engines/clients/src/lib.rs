@@ -15,6 +15,7 @@
 //! **It never depends on another engine crate.**
 
 mod engine;
+mod fit;
 mod record;
 mod store;
 

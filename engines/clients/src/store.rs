@@ -2,10 +2,11 @@
 
 use sync_sql::{Migration, Migrations};
 
-pub(crate) const SCHEMA: Migrations = Migrations::new(&[Migration::sql(
-    1,
-    "clients store",
-    r#"
+pub(crate) const SCHEMA: Migrations = Migrations::new(&[
+    Migration::sql(
+        1,
+        "clients store",
+        r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 -- Other devices' records as last downloaded (the whole cleartext JSON, so
 -- fields we do not know survive when we re-upload them with a command).
@@ -35,4 +36,12 @@ CREATE TABLE received_commands (
     args    TEXT NOT NULL
 );
 "#,
-)]);
+    ),
+    // The order commands were sent in: when a record must be trimmed to
+    // the server's limit, the oldest go first.
+    Migration::sql(
+        2,
+        "outgoing commands in the order sent",
+        "ALTER TABLE outgoing_commands ADD COLUMN queued INTEGER NOT NULL DEFAULT 0;",
+    ),
+]);
