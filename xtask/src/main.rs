@@ -9,7 +9,7 @@
 //! - `cargo xtask demo` — the main job: two devices syncing through the embedded server.
 //! - `cargo xtask scenarios [--split | --server URL --token-secret S |
 //!   --storage-node URL --shared-secret S] [filter]` — multi-device scenarios.
-//! - `cargo xtask bench [crypto|server|sustained|logins|history|bookmarks]` — the benchmarks that print the numbers
+//! - `cargo xtask bench [crypto|server|sustained|logins|history|bookmarks|contention]` — the benchmarks that print the numbers
 //!   issues ask for.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -61,6 +61,9 @@ enum Bench {
     History,
     /// Bookmarks: the merger on the seeded workload at 1k–100k items.
     Bookmarks,
+    /// App calls (visits, bookmark searches and adds) during a first sync of
+    /// 50,000 bookmarks and 20,000 history pages: the longest waits.
+    Contention,
 }
 
 fn main() -> Result<()> {
@@ -236,6 +239,12 @@ fn bench(which: Option<Bench>) -> Result<()> {
         step(
             "bench bookmarks",
             cargo(&["bench", "-p", "test-support", "--bench", "bookmarks"]),
+        )?;
+    }
+    if all || matches!(which, Some(Bench::Contention)) {
+        step(
+            "bench contention",
+            cargo(&["bench", "-p", "test-support", "--bench", "contention"]),
         )?;
     }
     Ok(())

@@ -20,6 +20,11 @@ pub const MAX_URL_LEN: usize = 65_536;
 /// The bookmark store; see the crate docs. It is also the `bookmarks`
 /// [`SyncEngine`](sync15::SyncEngine).
 pub struct BookmarkStore {
+    /// A read-only connection for the app's reads: in WAL mode it reads the
+    /// last committed state while a sync holds the writer, so reads never
+    /// wait for a merge. Declared first so it closes first: the writer,
+    /// closing last, checkpoints and removes the WAL.
+    reader: Mutex<Connection>,
     pub(crate) conn: Mutex<Connection>,
     pub(crate) sync: Mutex<SyncState>,
     recreated: Option<sync_sql::Recreated>,
@@ -230,11 +235,20 @@ pub(crate) fn drop_unused_tags(conn: &Connection) -> Result<(), BookmarksError> 
 impl BookmarkStore {
     /// Opens (creating) the store at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, BookmarksError> {
+        let path = path.as_ref();
         let (conn, recreated) = sync_sql::open_store(path, &sync_sql::OpenOptions::default(), &SCHEMA)?;
+        let reader = sync_sql::open(
+            path,
+            &sync_sql::OpenOptions {
+                read_only: true,
+                ..sync_sql::OpenOptions::default()
+            },
+        )?;
         Ok(BookmarkStore {
             conn: Mutex::new(conn),
             sync: Mutex::new(SyncState::default()),
             recreated,
+            reader: Mutex::new(reader),
         })
     }
 
@@ -364,9 +378,22 @@ impl BookmarkStore {
         })
     }
 
+    /// Runs the app's read `f` on the reader, in one read transaction
+    /// (one snapshot for all its statements).
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, BookmarksError>) -> Result<T, BookmarksError> {
+        let mut reader = self.reader.lock();
+        let tx = reader.transaction()?;
+        let value = f(&tx)?;
+        tx.finish()?;
+        Ok(value)
+    }
+
     /// One item.
     pub fn get(&self, guid: &str) -> Result<Option<BookmarkItem>, BookmarksError> {
-        let conn = self.conn.lock();
+        self.read(|conn| Self::get_on(conn, guid))
+    }
+
+    fn get_on(conn: &Connection, guid: &str) -> Result<Option<BookmarkItem>, BookmarksError> {
         let sql = format!(
             "SELECT {ITEM_COLUMNS} FROM items i LEFT JOIN items p ON p.id = i.parent_id WHERE i.guid = ?"
         );
@@ -374,12 +401,15 @@ impl BookmarkStore {
             .prepare_cached(&sql)?
             .query_row([guid], item_row)
             .optional()?;
-        found.map(|(_, item)| with_tags(&conn, item)).transpose()
+        found.map(|(_, item)| with_tags(conn, item)).transpose()
     }
 
     /// An item and everything under it.
     pub fn get_tree(&self, guid: &str) -> Result<Option<BookmarkNode>, BookmarksError> {
-        let conn = self.conn.lock();
+        self.read(|conn| Self::get_tree_on(conn, guid))
+    }
+
+    fn get_tree_on(conn: &Connection, guid: &str) -> Result<Option<BookmarkNode>, BookmarksError> {
         let sql = format!(
             "WITH RECURSIVE sub(id) AS (SELECT id FROM items WHERE guid = ?
                                      UNION ALL SELECT i.id FROM items i JOIN sub s ON i.parent_id = s.id)
@@ -393,7 +423,7 @@ impl BookmarkStore {
         let mut root = None;
         let mut by_parent: HashMap<i64, Vec<(i64, BookmarkItem)>> = HashMap::new();
         for ((id, item), parent) in rows {
-            let item = with_tags(&conn, item)?;
+            let item = with_tags(conn, item)?;
             if item.guid == guid {
                 root = Some((id, item));
             } else if let Some(parent) = parent {
@@ -445,10 +475,11 @@ impl BookmarkStore {
         sql: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<BookmarkItem>, BookmarksError> {
-        let conn = self.conn.lock();
-        let mut stmt = conn.prepare_cached(sql)?;
-        let rows = stmt.query_map(params, item_row)?.collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(|(_, item)| with_tags(&conn, item)).collect()
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(sql)?;
+            let rows = stmt.query_map(params, item_row)?.collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(|(_, item)| with_tags(conn, item)).collect()
+        })
     }
 }
 

@@ -45,6 +45,9 @@ struct LocalPage {
     local_modified: i64,
 }
 
+/// Downloaded records merged per transaction.
+const MERGE_CHUNK: usize = 100;
+
 fn unknown_json(unknown: &UnknownFields) -> Result<Option<String>, HistoryError> {
     Ok((!unknown.is_empty())
         .then(|| serde_json::to_string(unknown))
@@ -417,13 +420,22 @@ impl SyncEngine for HistoryStore {
     }
 
     fn stage_incoming(&self, records: Vec<IncomingRecord>) -> Result<(), EngineError> {
-        let mut conn = self.conn.lock();
-        let stats = sync_sql::in_transaction(&mut conn, |tx| self.apply_incoming(tx, records))?;
-        let mut total = self.incoming_stats.lock();
-        total.applied += stats.applied;
-        total.reconciled += stats.reconciled;
-        total.failed += stats.failed;
-        Ok(())
+        // A downloaded page is merged in short transactions, the store free
+        // in between, so the app's visits never wait for a whole page.
+        let mut records = records.into_iter();
+        loop {
+            let chunk: Vec<IncomingRecord> = records.by_ref().take(MERGE_CHUNK).collect();
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            let mut conn = self.conn.lock();
+            let stats = sync_sql::in_transaction(&mut conn, |tx| self.apply_incoming(tx, chunk))?;
+            drop(conn);
+            let mut total = self.incoming_stats.lock();
+            total.applied += stats.applied;
+            total.reconciled += stats.reconciled;
+            total.failed += stats.failed;
+        }
     }
 
     fn apply(
