@@ -28,7 +28,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sync_manager::ServiceStatus;
-use sync15::{Guid, OutgoingEnvelope, OutgoingRecord, ServerTimestamp, Uploader};
 use test_support::{Device, TestServer};
 
 use test_support::bookmark_workload::Workload;
@@ -194,30 +193,8 @@ fn first_sync() {
             "dateAdded": 1_600_000_000_000_i64, "hasDupe": true,
         }));
     }
-    let keys = account.collection_keys();
-    let bundle = keys.key_for_collection("bookmarks");
-    let raw = account.raw();
-    let config = raw.client().info_configuration().unwrap();
-    // The first device uploaded its (empty) roots: write after them.
-    let since = raw
-        .client()
-        .info_collections(sync15::Precondition::None)
-        .unwrap()
-        .value
-        .get("bookmarks")
-        .unwrap_or(ServerTimestamp::ZERO);
-    let mut uploader = Uploader::new(raw.client(), "bookmarks", &config, since, |_, _| Ok(()));
-    for cleartext in &records {
-        let mut envelope = OutgoingEnvelope::new(Guid::new(cleartext["id"].as_str().unwrap()));
-        if cleartext["type"] == "folder" {
-            envelope = envelope.with_sortindex(1_000_000);
-        }
-        let bso = bundle
-            .encrypt(&OutgoingRecord::from_content(envelope, cleartext).unwrap())
-            .unwrap();
-        uploader.enqueue(&bso).unwrap();
-    }
-    assert_eq!(uploader.finish().unwrap().committed.len(), records.len());
+    // After the first device's (empty) roots.
+    account.upload_cleartexts("bookmarks", &records);
 
     let mut reader = Device::new("reader", &account);
     let started = Instant::now();

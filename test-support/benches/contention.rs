@@ -16,39 +16,13 @@ use serde_json::{Value, json};
 use sync_bookmarks::{NewItem, UNFILED_GUID};
 use sync_history::VisitTransition;
 use sync_manager::ServiceStatus;
-use sync15::{Guid, OutgoingEnvelope, OutgoingRecord, ServerTimestamp, Uploader};
-use test_support::{Device, TestAccount, TestServer};
+use sync15::ServerTimestamp;
+use test_support::{Device, TestServer};
 
 const FOLDERS: usize = 2_500;
 const PER_FOLDER: usize = 20;
 const PAGES: usize = 20_000;
 const VISITS: usize = 10;
-
-fn upload(account: &TestAccount, collection: &str, records: &[Value]) {
-    let keys = account.collection_keys();
-    let bundle = keys.key_for_collection(collection);
-    let raw = account.raw();
-    let config = raw.client().info_configuration().unwrap();
-    let since = raw
-        .client()
-        .info_collections(sync15::Precondition::None)
-        .unwrap()
-        .value
-        .get(collection)
-        .unwrap_or(ServerTimestamp::ZERO);
-    let mut uploader = Uploader::new(raw.client(), collection, &config, since, |_, _| Ok(()));
-    for cleartext in records {
-        let mut envelope = OutgoingEnvelope::new(Guid::new(cleartext["id"].as_str().unwrap()));
-        if cleartext["type"] == "folder" {
-            envelope = envelope.with_sortindex(1_000_000);
-        }
-        let bso = bundle
-            .encrypt(&OutgoingRecord::from_content(envelope, cleartext).unwrap())
-            .unwrap();
-        uploader.enqueue(&bso).unwrap();
-    }
-    assert_eq!(uploader.finish().unwrap().committed.len(), records.len());
-}
 
 fn bookmark_records() -> Vec<Value> {
     let roots = ["menu", "toolbar", "unfiled", "mobile"];
@@ -140,8 +114,8 @@ fn main() {
     let account = server.new_account("contention@example.com");
     let mut init = Device::new("init", &account);
     assert_eq!(init.sync().status, ServiceStatus::Ok);
-    upload(&account, "bookmarks", &bookmark_records());
-    upload(&account, "history", &history_records());
+    account.upload_cleartexts("bookmarks", &bookmark_records());
+    account.upload_cleartexts("history", &history_records());
 
     let mut device = Device::new("busy", &account);
     let stop = Arc::new(AtomicBool::new(false));

@@ -14,7 +14,6 @@
 //! signing key, the second the next one, for rotation tests.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -30,6 +29,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use sync_storage::config::{OLDSYNC_SCOPE, RsaJwk};
+
+use crate::background::Background;
 
 /// How the stand-in answers `/v1/verify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,15 +135,15 @@ struct FxaState {
 
 /// The running stand-in; stops when dropped.
 pub struct StandInFxa {
-    addr: SocketAddr,
+    server: Background,
     state: Arc<FxaState>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for StandInFxa {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StandInFxa").field("addr", &self.addr).finish()
+        f.debug_struct("StandInFxa")
+            .field("addr", &self.server.addr())
+            .finish()
     }
 }
 
@@ -151,7 +152,6 @@ impl StandInFxa {
     ///
     /// # Panics
     /// If it cannot bind; this is test support.
-    #[allow(clippy::expect_used)]
     pub fn start() -> Self {
         let state = Arc::new(FxaState {
             behaviour: Mutex::new(FxaBehaviour::Normal),
@@ -160,42 +160,19 @@ impl StandInFxa {
             verify_calls: AtomicUsize::new(0),
             next: AtomicUsize::new(1),
         });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let addr = listener.local_addr().expect("an address");
         let router = Router::new()
             .route("/v1/verify", post(verify))
             .route("/v1/jwks", get(jwks))
             .with_state(state.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("stand-in-fxa".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a runtime");
-                runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
-                    let _ = axum::serve(listener, router)
-                        .with_graceful_shutdown(async {
-                            let _ = rx.await;
-                        })
-                        .await;
-                });
-            })
-            .expect("a thread");
         StandInFxa {
-            addr,
+            server: Background::start("stand-in-fxa", router),
             state,
-            shutdown: Some(tx),
-            thread: Some(thread),
         }
     }
 
     /// Its base URL: what `auth.fxa_oauth_server_url` is set to.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// Its keys.
@@ -237,17 +214,6 @@ impl StandInFxa {
     /// How many `/v1/verify` calls it has answered or is answering.
     pub fn verify_calls(&self) -> usize {
         self.state.verify_calls.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for StandInFxa {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -17,6 +17,7 @@
 //! **It is never a dependency of non-test code.**
 
 pub mod accounts;
+mod background;
 pub mod bookmark_workload;
 mod device;
 pub mod fxa;

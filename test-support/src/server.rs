@@ -9,7 +9,7 @@ use sync_storage::db::Db;
 use sync_storage::{RunningServer, Server};
 use sync15::{
     CollectionKeys, Guid, HttpClient, IncomingBso, OutgoingBso, OutgoingEnvelope, OutgoingRecord,
-    Precondition, StorageClient, SyncRootKey, Token, TokenClient,
+    Precondition, ServerTimestamp, StorageClient, SyncRootKey, Token, TokenClient, Uploader,
 };
 
 /// `sync-storage` on 127.0.0.1:0 with a temporary SQLite file; stops and
@@ -214,6 +214,41 @@ impl TestAccount {
             .client()
             .put_record(collection, &bso, Precondition::None)
             .expect("the write succeeds");
+    }
+
+    /// Writes many `records` (JSON objects with an `id`) to `collection` in
+    /// batches after what is there, encrypted as a real client would;
+    /// folders (`"type": "folder"`) get the folder sortindex Firefox gives
+    /// them. For benchmarks that need another client's large upload.
+    ///
+    /// # Panics
+    /// If anything fails or the server does not commit every record.
+    #[allow(clippy::expect_used)]
+    pub fn upload_cleartexts(&self, collection: &str, records: &[serde_json::Value]) {
+        let keys = self.collection_keys();
+        let bundle = keys.key_for_collection(collection);
+        let raw = self.raw();
+        let config = raw.client().info_configuration().expect("info/configuration");
+        let since = raw
+            .client()
+            .info_collections(Precondition::None)
+            .expect("info/collections")
+            .value
+            .get(collection)
+            .unwrap_or(ServerTimestamp::ZERO);
+        let mut uploader = Uploader::new(raw.client(), collection, &config, since, |_, _| Ok(()));
+        for cleartext in records {
+            let mut envelope = OutgoingEnvelope::new(Guid::new(cleartext["id"].as_str().expect("an id")));
+            if cleartext["type"] == "folder" {
+                envelope = envelope.with_sortindex(1_000_000);
+            }
+            let record = OutgoingRecord::from_content(envelope, cleartext).expect("a record");
+            uploader
+                .enqueue(&bundle.encrypt(&record).expect("encrypts"))
+                .expect("queued");
+        }
+        let committed = uploader.finish().expect("the upload finishes").committed.len();
+        assert_eq!(committed, records.len(), "every record committed");
     }
 }
 

@@ -13,48 +13,19 @@
 //! Only 127.0.0.1 is ever contacted.
 #![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+mod support;
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::{User, payload_json};
 use sync_storage::Server;
 use sync_storage::config::Config;
-use sync15::{HawkCredentials, HttpClient, SyncRootKey, Token, TokenClient};
 
 const USERS: usize = 50;
 const RECORDS_PER_POST: usize = 100;
 const PHASE: Duration = Duration::from_secs(8);
 const WARMUP: Duration = Duration::from_secs(1);
-
-struct User {
-    token: Token,
-    credentials: HawkCredentials,
-}
-
-impl User {
-    fn request(
-        &self,
-        client: &reqwest::Client,
-        method: reqwest::Method,
-        rest: &str,
-    ) -> reqwest::RequestBuilder {
-        let url = url::Url::parse(&format!("{}{rest}", self.token.api_endpoint)).unwrap();
-        let auth = self
-            .credentials
-            .authorization(method.as_str(), &url, SystemTime::now())
-            .unwrap();
-        client.request(method, url).header("Authorization", auth)
-    }
-}
-
-/// The shape of an encrypted record's payload: base64 ciphertext, IV, hex
-/// HMAC — about 600 bytes, as a typical history or bookmark record.
-fn payload() -> String {
-    let ciphertext = "Q".repeat(512);
-    format!(
-        r#"{{"ciphertext":"{ciphertext}","IV":"AAAAAAAAAAAAAAAAAAAAAA==","hmac":"{}"}}"#,
-        "0".repeat(64)
-    )
-}
 
 /// A 100-record POST body. Built by concatenation so the load generator,
 /// which shares the machine with the server, stays cheap.
@@ -169,15 +140,7 @@ fn main() {
     let users: Vec<User> = (0..USERS)
         .map(|i| {
             let oauth = server.mint_token(&format!("user{i}@example.com")).unwrap();
-            let key_id = SyncRootKey::new(&[i as u8; 32], 1).unwrap().key_id();
-            let token = TokenClient::new(HttpClient::new().unwrap(), server.url())
-                .unwrap()
-                .fetch_token(&oauth, &key_id)
-                .unwrap();
-            User {
-                credentials: token.hawk_credentials().unwrap(),
-                token,
-            }
+            User::sign_in(server.url(), &oauth, i)
         })
         .collect();
     let users = Arc::new(users);
@@ -191,7 +154,7 @@ fn main() {
             .pool_max_idle_per_host(USERS)
             .build()
             .unwrap();
-        let payload_json: Arc<str> = serde_json::to_string(&payload()).unwrap().into();
+        let payload_json: Arc<str> = payload_json().into();
 
         // Seed each user's history with 100 records.
         for (u, user) in users.iter().enumerate() {

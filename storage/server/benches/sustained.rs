@@ -16,46 +16,18 @@
 //! requests/s with write p99 < 100 ms.
 #![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use sync15::{HawkCredentials, HttpClient, SyncRootKey, Token, TokenClient};
+use support::{User, payload_json};
 
 const USERS: usize = 50;
 const RECORDS_PER_POST: usize = 50;
 const DEV_SECRET: &str = "sustained-load-bench";
-
-struct User {
-    token: Token,
-    credentials: HawkCredentials,
-}
-
-impl User {
-    fn request(
-        &self,
-        client: &reqwest::Client,
-        method: reqwest::Method,
-        rest: &str,
-    ) -> reqwest::RequestBuilder {
-        let url = url::Url::parse(&format!("{}{rest}", self.token.api_endpoint)).unwrap();
-        let auth = self
-            .credentials
-            .authorization(method.as_str(), &url, SystemTime::now())
-            .unwrap();
-        client.request(method, url).header("Authorization", auth)
-    }
-}
-
-fn payload_json() -> String {
-    let ciphertext = "Q".repeat(512);
-    let payload = format!(
-        r#"{{"ciphertext":"{ciphertext}","IV":"AAAAAAAAAAAAAAAAAAAAAA==","hmac":"{}"}}"#,
-        "0".repeat(64)
-    );
-    serde_json::to_string(&payload).unwrap()
-}
 
 fn records(payload_json: &str, prefix: &str, n: usize) -> Vec<u8> {
     let mut body = String::with_capacity(n * (payload_json.len() + 48) + 2);
@@ -171,15 +143,7 @@ fn main() {
                 let oauth =
                     sync_storage::auth::mint_dev_token(DEV_SECRET, &format!("user{i}@example.com"), 0, 3600)
                         .unwrap();
-                let key_id = SyncRootKey::new(&[i as u8; 32], 1).unwrap().key_id();
-                let token = TokenClient::new(HttpClient::new().unwrap(), &server.url)
-                    .unwrap()
-                    .fetch_token(&oauth, &key_id)
-                    .unwrap();
-                User {
-                    credentials: token.hawk_credentials().unwrap(),
-                    token,
-                }
+                User::sign_in(&server.url, &oauth, i)
             })
             .collect(),
     );

@@ -25,7 +25,6 @@ mod routes;
 mod totp;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -33,6 +32,7 @@ use fxa_client::crypto::{Stretch, StretchedPassword, xor32};
 use parking_lot::Mutex;
 use sync_storage::config::RsaJwk;
 
+use crate::background::Background;
 use crate::fxa::{FxaKey, test_keys};
 
 /// How a new account behaves.
@@ -117,16 +117,14 @@ pub(crate) struct Shared {
 
 /// The running stand-in; stops when dropped.
 pub struct StandInAccounts {
-    addr: SocketAddr,
+    server: Background,
     shared: Arc<Shared>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for StandInAccounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StandInAccounts")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .finish()
     }
 }
@@ -166,46 +164,21 @@ impl StandInAccounts {
     ///
     /// # Panics
     /// If it cannot bind; this is test support.
-    #[allow(clippy::expect_used)]
     pub fn start() -> Self {
         let [signing_key, _] = test_keys();
         let shared = Arc::new(Shared {
             store: Mutex::new(Store::default()),
             signing_key,
         });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let addr = listener.local_addr().expect("an address");
-        let router = routes::router(shared.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("stand-in-accounts".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a runtime");
-                runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
-                    let _ = axum::serve(listener, router)
-                        .with_graceful_shutdown(async {
-                            let _ = rx.await;
-                        })
-                        .await;
-                });
-            })
-            .expect("a thread");
         StandInAccounts {
-            addr,
+            server: Background::start("stand-in-accounts", routes::router(shared.clone())),
             shared,
-            shutdown: Some(tx),
-            thread: Some(thread),
         }
     }
 
     /// Its base URL (the auth server; routes are under `/v1`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// The public key its access tokens are signed with: what the token
@@ -347,16 +320,5 @@ impl StandInAccounts {
             return 0;
         };
         store.sessions.values().filter(|s| s.uid == uid).count()
-    }
-}
-
-impl Drop for StandInAccounts {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }

@@ -69,6 +69,17 @@ struct BsoOut<'a> {
     sortindex: Option<i64>,
 }
 
+impl<'a> BsoOut<'a> {
+    fn of(b: &'a Bso) -> Self {
+        BsoOut {
+            id: &b.id,
+            modified: ts_json(b.modified),
+            payload: &b.payload,
+            sortindex: b.sortindex,
+        }
+    }
+}
+
 /// The body of a page: a JSON list or one JSON value per line, of BSOs
 /// (`full`) or ids. Written straight from the stored records, so a page
 /// takes its own size once more in memory, not several times.
@@ -87,13 +98,7 @@ fn page_body(bsos: &[Bso], full: bool, newlines: bool) -> (Vec<u8>, &'static str
         }
         // Writing JSON into a Vec cannot fail.
         let _ = if full {
-            let item = BsoOut {
-                id: &b.id,
-                modified: ts_json(b.modified),
-                payload: &b.payload,
-                sortindex: b.sortindex,
-            };
-            serde_json::to_writer(&mut out, &item)
+            serde_json::to_writer(&mut out, &BsoOut::of(b))
         } else {
             serde_json::to_writer(&mut out, &b.id)
         };
@@ -107,14 +112,6 @@ fn page_body(bsos: &[Bso], full: bool, newlines: bool) -> (Vec<u8>, &'static str
         out.push(b']');
         (out, "application/json")
     }
-}
-
-fn bso_json(b: &Bso) -> Value {
-    let mut v = json!({"id": b.id, "modified": ts_json(b.modified), "payload": b.payload});
-    if let Some(s) = b.sortindex {
-        v["sortindex"] = json!(s);
-    }
-    v
 }
 
 /// `GET storage/<collection>/<id>`.
@@ -138,7 +135,7 @@ pub async fn get_bso(
         .await?;
     Ok((
         [(X_LAST_MODIFIED, ts_header(bso.modified))],
-        axum::Json(bso_json(&bso)),
+        axum::Json(BsoOut::of(&bso)),
     )
         .into_response())
 }

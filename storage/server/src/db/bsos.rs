@@ -485,8 +485,9 @@ pub(super) fn check_unmodified(current: Option<i64>, unmodified_since: Option<i6
     }
 }
 
-/// Writes one BSO at `ts`. Fields not given keep their stored value; an
-/// expired BSO counts as absent.
+/// Writes one BSO at `ts`. Fields not given keep their stored value
+/// ([`write_bsos`] has deleted the collection's expired BSOs first, so a
+/// stored one is live).
 pub(super) fn upsert(
     tx: &Connection,
     uid: u64,
@@ -502,10 +503,10 @@ pub(super) fn upsert(
         "INSERT INTO bsos (uid, collection, id, sortindex, modified, expiry, payload)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (uid, collection, id) DO UPDATE SET
-            sortindex = CASE WHEN ?8 OR bsos.expiry <= ?5 THEN excluded.sortindex ELSE bsos.sortindex END,
-            payload   = CASE WHEN ?9 OR bsos.expiry <= ?5 THEN excluded.payload ELSE bsos.payload END,
-            modified  = CASE WHEN ?8 OR ?9 OR bsos.expiry <= ?5 THEN ?5 ELSE bsos.modified END,
-            expiry    = CASE WHEN ?10 OR bsos.expiry <= ?5 THEN excluded.expiry ELSE bsos.expiry END",
+            sortindex = CASE WHEN ?8 THEN excluded.sortindex ELSE bsos.sortindex END,
+            payload   = CASE WHEN ?9 THEN excluded.payload ELSE bsos.payload END,
+            modified  = CASE WHEN ?8 OR ?9 THEN ?5 ELSE bsos.modified END,
+            expiry    = CASE WHEN ?10 THEN excluded.expiry ELSE bsos.expiry END",
     )?;
     stmt.execute(rusqlite::params![
         uid,
@@ -530,7 +531,8 @@ pub(super) struct SizeDelta {
 }
 
 /// Writes BSOs at `ts` and returns how the collection's size changed. The
-/// stored sizes of the BSOs being replaced are read first, 100 ids per query.
+/// collection's expired BSOs are deleted first; then the stored sizes of
+/// the BSOs being replaced are read, 100 ids per query.
 pub(super) fn write_bsos(
     tx: &Connection,
     uid: u64,
@@ -539,10 +541,10 @@ pub(super) fn write_bsos(
     ts: i64,
 ) -> Result<SizeDelta, DbError> {
     let mut delta = drop_expired(tx, uid, collection, ts)?;
-    let mut old: std::collections::HashMap<String, (i64, i64)> = std::collections::HashMap::new();
+    let mut old: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     for chunk in inputs.chunks(100) {
         let sql = format!(
-            "SELECT id, octet_length(payload), expiry FROM bsos
+            "SELECT id, octet_length(payload) FROM bsos
              WHERE uid = ? AND collection = ? AND id IN ({})",
             vec!["?"; chunk.len()].join(",")
         );
@@ -553,7 +555,7 @@ pub(super) fn write_bsos(
         let mut stmt = tx.prepare_cached(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
         while let Some(row) = rows.next()? {
-            old.insert(row.get(0)?, (row.get(1)?, row.get(2)?));
+            old.insert(row.get(0)?, row.get(1)?);
         }
     }
     for input in inputs {
@@ -563,18 +565,17 @@ pub(super) fn write_bsos(
                 delta.count += 1;
                 delta.bytes += new_len.unwrap_or(0);
             }
-            Some((old_len, expiry)) => {
-                // The payload is replaced when given, or when the old BSO expired.
-                let replaced = new_len.or((expiry <= ts).then_some(0));
-                if let Some(new_len) = replaced {
+            Some(old_len) => {
+                // The payload is replaced only when given.
+                if let Some(new_len) = new_len {
                     delta.bytes += new_len - old_len;
                 }
             }
         }
         upsert(tx, uid, collection, input, ts)?;
         // A repeated id in one request must not be counted as new twice.
-        let len = new_len.unwrap_or_else(|| old.get(&input.id).map_or(0, |o| o.0));
-        old.insert(input.id.clone(), (len, i64::MAX));
+        let len = new_len.unwrap_or_else(|| old.get(&input.id).copied().unwrap_or(0));
+        old.insert(input.id.clone(), len);
     }
     Ok(delta)
 }
