@@ -1,6 +1,7 @@
 //! The bookmarks engine through the real manager and server.
 #![allow(clippy::unwrap_used)]
 
+use serde_json::json;
 use sync_bookmarks::{BookmarkNode, MENU_GUID, NewItem, TOOLBAR_GUID};
 use sync_manager::ServiceStatus;
 use test_support::{Device, TestServer};
@@ -202,4 +203,71 @@ fn a_second_sync_with_nothing_changed_sends_nothing() {
         quiet.engines["bookmarks"]
     );
     assert_eq!(quiet.requests, 1, "{:?}", quiet.engines);
+}
+
+#[test]
+fn a_large_first_sync_arrives_whole_and_leaves_nothing_staged() {
+    // More records than one mirror fold-in chunk, so the catch-up after the
+    // merge runs in several transactions.
+    const FOLDERS: usize = 3;
+    const PER_FOLDER: usize = 1_500;
+    let server = TestServer::start();
+    let account = server.new_account("large-bookmarks@example.com");
+    let mut first = Device::new("first", &account);
+    synced(&mut first);
+    let mut records = Vec::new();
+    let mut folders = Vec::new();
+    for f in 0..FOLDERS {
+        let folder = format!("folder{f:06}");
+        let children: Vec<String> = (0..PER_FOLDER).map(|b| format!("bmk{f}{b:08}")).collect();
+        for (b, id) in children.iter().enumerate() {
+            records.push(json!({
+                "id": id, "type": "bookmark", "parentid": folder, "parentName": format!("F{f}"),
+                "title": format!("B{f}.{b}"), "bmkUri": format!("https://large.example/{f}/{b}"),
+                "dateAdded": 1_600_000_000_000_i64,
+            }));
+        }
+        records.push(json!({
+            "id": folder, "type": "folder", "parentid": "menu", "parentName": "menu",
+            "title": format!("F{f}"), "children": children, "dateAdded": 1_600_000_000_000_i64,
+        }));
+        folders.push(folder);
+    }
+    records.push(json!({
+        "id": "menu", "type": "folder", "parentid": "places", "title": "menu",
+        "children": folders, "dateAdded": 1_600_000_000_000_i64,
+    }));
+    account.upload_cleartexts("bookmarks", &records);
+
+    let mut device = Device::new("new", &account);
+    synced(&mut device);
+    let menu = device.bookmarks.get_tree(MENU_GUID).unwrap().unwrap();
+    assert_eq!(menu.children.len(), FOLDERS);
+    for (f, folder) in menu.children.iter().enumerate() {
+        assert_eq!(folder.item.title, format!("F{f}"));
+        let titles: Vec<&str> = folder.children.iter().map(|c| c.item.title.as_str()).collect();
+        let expected: Vec<String> = (0..PER_FOLDER).map(|b| format!("B{f}.{b}")).collect();
+        assert_eq!(titles, expected, "folder {f} in the server's order");
+        let positions: Vec<u32> = folder.children.iter().map(|c| c.item.position).collect();
+        assert_eq!(positions, (0..PER_FOLDER as u32).collect::<Vec<_>>());
+    }
+
+    let db = rusqlite::Connection::open(device.profile_dir().join("bookmarks.db")).unwrap();
+    let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(
+        count("SELECT COUNT(*) FROM incoming"),
+        0,
+        "every merged record left incoming"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM mirror WHERE guid LIKE 'bmk%'"),
+        (FOLDERS * PER_FOLDER) as i64
+    );
+    let again = device.sync();
+    assert_eq!(again.status, ServiceStatus::Ok);
+    assert_eq!(
+        again.engines["bookmarks"].uploaded, 0,
+        "{:?}",
+        again.engines["bookmarks"]
+    );
 }

@@ -1,7 +1,7 @@
 //! [`BookmarkStore`]: the app-facing bookmark API.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
@@ -26,6 +26,8 @@ pub struct BookmarkStore {
     /// closing last, checkpoints and removes the WAL.
     reader: Mutex<Connection>,
     pub(crate) conn: Mutex<Connection>,
+    /// The file, for the merge's own read-only connection.
+    pub(crate) path: PathBuf,
     pub(crate) sync: Mutex<SyncState>,
     recreated: Option<sync_sql::Recreated>,
 }
@@ -249,6 +251,8 @@ impl BookmarkStore {
             sync: Mutex::new(SyncState::default()),
             recreated,
             reader: Mutex::new(reader),
+            // Absolute: the app may change directory after opening.
+            path: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()),
         })
     }
 

@@ -6,14 +6,14 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, Transaction, params};
 use sync_sql::meta::{LAST_SYNC, SYNC_ASSOCIATION, get_meta, get_meta_i64, set_meta, set_or_delete_meta};
 use sync15::{
     ApplyStats, CollectionRequest, EngineError, EngineSyncAssociation, Guid, IncomingRecord,
     OutgoingEnvelope, OutgoingRecord, ServerTimestamp, SyncEngine,
 };
 
-use crate::apply::{local_values, merge_and_apply};
+use crate::apply::{RemoteSide, fold_incoming, local_values, merge_and_apply, remote_side};
 use crate::error::BookmarksError;
 use crate::merge::MergeStats;
 use crate::record::{FOLDER_SORTINDEX, OutgoingItem, local_id, record_json};
@@ -33,13 +33,83 @@ pub(crate) struct SyncState {
     malformed: usize,
     /// What the last merge counted.
     pub(crate) last_merge: Option<MergeStats>,
+    /// Counts the transactions that may have written `mirror` or `incoming`.
+    remote_generation: u64,
 }
+
+/// How many merged records join the mirror per transaction: a few
+/// milliseconds of writing, so an app write waits at most that long.
+const FOLD_CHUNK: usize = 2_000;
 
 impl BookmarkStore {
     /// What the last sync's merge counted (validation problems of the
     /// server's tree included), if this store has merged since it opened.
     pub fn last_merge_stats(&self) -> Option<MergeStats> {
         self.sync.lock().last_merge
+    }
+
+    /// Runs `f` in a write transaction that may write `mirror` or
+    /// `incoming`, and counts it: `apply` then knows that a remote side it
+    /// read before is stale.
+    fn write_remote<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, BookmarksError>,
+    ) -> Result<T, BookmarksError> {
+        let mut conn = self.conn.lock();
+        let result = sync_sql::in_transaction(&mut conn, f);
+        self.sync.lock().remote_generation += 1;
+        result
+    }
+
+    /// A read-only connection of the merge's own: the app's reader stays
+    /// free while the remote side is read.
+    fn snapshot_reader(&self) -> Result<Connection, BookmarksError> {
+        let options = sync_sql::OpenOptions {
+            read_only: true,
+            ..sync_sql::OpenOptions::default()
+        };
+        Ok(sync_sql::open(&self.path, &options)?)
+    }
+
+    /// The remote side on a connection of its own, before the merge takes
+    /// the writer: app writes never touch `mirror` or `incoming`, and the
+    /// generation read first tells whether a sync step wrote them since.
+    fn read_remote_side(&self, now: i64) -> Result<(u64, RemoteSide), BookmarksError> {
+        let generation = self.sync.lock().remote_generation;
+        Ok((generation, remote_side(&self.snapshot_reader()?, now)?))
+    }
+
+    /// Merges the local tree with `early` (read again if stale) and applies
+    /// the result in one transaction; then moves the merged records into the
+    /// mirror a chunk at a time.
+    fn merge_with(
+        &self,
+        (generation, early): (u64, RemoteSide),
+        now: i64,
+        stats: &mut ApplyStats,
+    ) -> Result<Vec<OutgoingRecord>, BookmarksError> {
+        let mut conn = self.conn.lock();
+        let (outcome, outgoing) = sync_sql::in_transaction(&mut conn, |tx| {
+            let remote = if self.sync.lock().remote_generation == generation {
+                early
+            } else {
+                log::debug!("bookmarks: the server's records changed while read; reading them again");
+                remote_side(tx, now)?
+            };
+            let outcome = merge_and_apply(tx, remote, now)?;
+            let outgoing = self.outgoing(tx)?;
+            Ok::<_, BookmarksError>((outcome, outgoing))
+        })?;
+        drop(conn);
+        drop(outcome.spent);
+        // An error here fails this engine's sync before anything is
+        // uploaded; the next sync merges what is left over again.
+        while self.write_remote(|tx| fold_incoming(tx, FOLD_CHUNK))? > 0 {}
+        let mut state = self.sync.lock();
+        *stats = outcome.apply;
+        stats.failed += state.malformed;
+        state.last_merge = Some(outcome.merge);
+        Ok(outgoing)
     }
 
     fn stage(&self, tx: &Connection, records: Vec<IncomingRecord>) -> Result<usize, BookmarksError> {
@@ -145,8 +215,7 @@ impl SyncEngine for BookmarkStore {
     }
 
     fn reset(&self, assoc: &EngineSyncAssociation) -> Result<(), EngineError> {
-        let mut conn = self.conn.lock();
-        sync_sql::in_transaction(&mut conn, |tx| {
+        self.write_remote(|tx| {
             tx.execute_batch(
                 "UPDATE items SET sync_status = 0, change_counter = MAX(change_counter, 1);
                  DELETE FROM mirror; DELETE FROM incoming; DELETE FROM tombstones;",
@@ -159,8 +228,7 @@ impl SyncEngine for BookmarkStore {
     }
 
     fn wipe(&self) -> Result<(), EngineError> {
-        let mut conn = self.conn.lock();
-        sync_sql::in_transaction(&mut conn, |tx| {
+        self.write_remote(|tx| {
             tx.execute_batch(
                 "DELETE FROM items WHERE id > 5; DELETE FROM tags; DELETE FROM tombstones;
                  DELETE FROM mirror; DELETE FROM incoming;
@@ -189,8 +257,7 @@ impl SyncEngine for BookmarkStore {
     }
 
     fn stage_incoming(&self, records: Vec<IncomingRecord>) -> Result<(), EngineError> {
-        let mut conn = self.conn.lock();
-        let malformed = sync_sql::in_transaction(&mut conn, |tx| self.stage(tx, records))?;
+        let malformed = self.write_remote(|tx| self.stage(tx, records))?;
         self.sync.lock().malformed += malformed;
         Ok(())
     }
@@ -200,28 +267,23 @@ impl SyncEngine for BookmarkStore {
         _timestamp: ServerTimestamp,
         stats: &mut ApplyStats,
     ) -> Result<Vec<OutgoingRecord>, EngineError> {
-        let mut conn = self.conn.lock();
-        let (outcome, outgoing) = sync_sql::in_transaction(&mut conn, |tx| {
-            let outcome = merge_and_apply(tx, now_ms())?;
-            let outgoing = self.outgoing(tx)?;
-            Ok::<_, BookmarksError>((outcome, outgoing))
-        })?;
-        let mut state = self.sync.lock();
-        *stats = outcome.apply;
-        stats.failed += state.malformed;
-        state.last_merge = Some(outcome.merge);
-        Ok(outgoing)
+        let now = now_ms();
+        let early = self.read_remote_side(now)?;
+        Ok(self.merge_with(early, now, stats)?)
     }
 
     fn set_uploaded(&self, timestamp: ServerTimestamp, ids: Vec<Guid>) -> Result<(), EngineError> {
-        let mut conn = self.conn.lock();
-        let mut state = self.sync.lock();
-        sync_sql::in_transaction(&mut conn, |tx| {
-            for id in ids {
-                let guid = local_id(id.as_str());
-                let Some((counter, payload)) = state.uploading.remove(guid) else {
-                    continue;
-                };
+        let uploaded: Vec<(String, (i64, Option<String>))> = {
+            let mut state = self.sync.lock();
+            ids.iter()
+                .filter_map(|id| {
+                    let guid = local_id(id.as_str());
+                    state.uploading.remove(guid).map(|entry| (guid.to_owned(), entry))
+                })
+                .collect()
+        };
+        self.write_remote(|tx| {
+            for (guid, (counter, payload)) in &uploaded {
                 match &payload {
                     None => {
                         tx.prepare_cached("DELETE FROM tombstones WHERE guid = ?")?
@@ -248,5 +310,93 @@ impl SyncEngine for BookmarkStore {
     fn sync_finished(&self, last_sync: ServerTimestamp) -> Result<(), EngineError> {
         set_meta(&self.conn.lock(), LAST_SYNC, &last_sync.as_millis().to_string())?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::json;
+    use sync15::{Cleartext, IncomingEnvelope};
+
+    use super::*;
+
+    fn record(content: serde_json::Value) -> IncomingRecord {
+        let id = content["id"].as_str().unwrap().to_owned();
+        IncomingRecord::new(
+            IncomingEnvelope::new(Guid::new(&id), ServerTimestamp::from_millis(1_700_000_000_000)),
+            Cleartext::from_content(&content).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn bookmark(id: &str) -> IncomingRecord {
+        record(
+            json!({"id": id, "type": "bookmark", "parentid": "menu", "title": id,
+                      "bmkUri": format!("https://{id}.example/"), "dateAdded": 1_600_000_000_000_i64}),
+        )
+    }
+
+    fn menu(children: &[&str]) -> IncomingRecord {
+        record(
+            json!({"id": "menu", "type": "folder", "parentid": "places", "title": "menu",
+                      "children": children, "dateAdded": 1_600_000_000_000_i64}),
+        )
+    }
+
+    fn menu_titles(store: &BookmarkStore) -> Vec<String> {
+        let tree = store.get_tree(crate::MENU_GUID).unwrap().unwrap();
+        tree.children.into_iter().map(|c| c.item.title).collect()
+    }
+
+    #[test]
+    fn a_remote_side_read_before_a_sync_step_wrote_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BookmarkStore::open(dir.path().join("bookmarks.db")).unwrap();
+        store
+            .stage_incoming(vec![menu(&["bmkAAAAAAAAA"]), bookmark("bmkAAAAAAAAA")])
+            .unwrap();
+        let early = store.read_remote_side(now_ms()).unwrap();
+        // A later page of the same download lands after the early read.
+        store
+            .stage_incoming(vec![
+                menu(&["bmkAAAAAAAAA", "bmkBBBBBBBBB"]),
+                bookmark("bmkBBBBBBBBB"),
+            ])
+            .unwrap();
+        let mut stats = ApplyStats::default();
+        store.merge_with(early, now_ms(), &mut stats).unwrap();
+        assert_eq!(menu_titles(&store), ["bmkAAAAAAAAA", "bmkBBBBBBBBB"]);
+        assert_eq!(stats.failed, 0);
+    }
+
+    #[test]
+    fn a_remote_side_still_current_is_merged_as_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BookmarkStore::open(dir.path().join("bookmarks.db")).unwrap();
+        store
+            .stage_incoming(vec![menu(&["bmkAAAAAAAAA"]), bookmark("bmkAAAAAAAAA")])
+            .unwrap();
+        let early = store.read_remote_side(now_ms()).unwrap();
+        // An app write in between changes the local tree only.
+        store
+            .insert(
+                crate::MENU_GUID,
+                None,
+                crate::NewItem::Bookmark {
+                    url: "https://local.example/".into(),
+                    title: "local".into(),
+                },
+            )
+            .unwrap();
+        let mut stats = ApplyStats::default();
+        let outgoing = store.merge_with(early, now_ms(), &mut stats).unwrap();
+        // Both sides changed the menu; the newer (local) order comes first.
+        assert_eq!(menu_titles(&store), ["local", "bmkAAAAAAAAA"]);
+        assert!(
+            outgoing.iter().any(|r| r.envelope.id.as_str() == "menu"),
+            "the menu's new child goes up"
+        );
     }
 }
