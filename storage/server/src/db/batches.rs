@@ -1,11 +1,8 @@
 //! The batch upload API: BSOs accumulate in a pending batch over several
 //! POSTs and become visible all at once, in one transaction, on commit.
 
-use rusqlite::{Connection, OptionalExtension};
-
-use super::bsos::{
-    BsoInput, PostOutcome, check_unmodified, collection_modified, finish_collection_write, write_bsos,
-};
+use super::backend::Lock;
+use super::bsos::{BsoInput, PostOutcome, check_unmodified, finish_collection_write, write_bsos};
 use super::{Db, DbError, next_timestamp, now_ms};
 
 /// One POST of the batch API.
@@ -49,29 +46,24 @@ impl Db {
         unmodified_since: Option<i64>,
         quota_bytes: u64,
     ) -> Result<BatchResult, DbError> {
-        self.write(|tx| {
-            let current = collection_modified(tx, uid, collection)?;
+        self.write(Lock::User(uid), |tx| {
+            let current = tx.collection_modified(uid, collection)?;
             check_unmodified(current, unmodified_since)?;
             let now = now_ms();
             let (id, count, bytes) = match op.batch {
                 // A one-shot batch (batch=true&commit=true) is never stored.
                 None if op.commit => (0, 0, 0),
-                None => {
-                    tx.execute(
-                        "INSERT INTO batches (uid, collection, expiry) VALUES (?, ?, ?)",
-                        (uid, collection, now.saturating_add(op.ttl_ms)),
-                    )?;
-                    (tx.last_insert_rowid(), 0, 0)
+                None => (
+                    tx.create_batch(uid, collection, now.saturating_add(op.ttl_ms))?,
+                    0,
+                    0,
+                ),
+                Some(id) => {
+                    let (count, bytes) = tx
+                        .open_batch(id, uid, collection, now)?
+                        .ok_or(DbError::BatchNotFound)?;
+                    (id, count, bytes)
                 }
-                Some(id) => tx
-                    .query_row(
-                        "SELECT id, bso_count, total_bytes FROM batches
-                         WHERE id = ? AND uid = ? AND collection = ? AND expiry > ?",
-                        (id, uid, collection, now),
-                        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
-                    )
-                    .optional()?
-                    .ok_or(DbError::BatchNotFound)?,
             };
             let added_bytes: usize = op.inputs.iter().map(BsoInput::payload_len).sum();
             let new_count = count as u64 + op.inputs.len() as u64;
@@ -89,11 +81,7 @@ impl Db {
                 )));
             }
             if !op.commit {
-                stage(tx, id, op.inputs)?;
-                tx.execute(
-                    "UPDATE batches SET bso_count = ?, total_bytes = ? WHERE id = ?",
-                    (new_count as i64, new_bytes as i64, id),
-                )?;
+                tx.stage_batch(id, op.inputs, new_count as i64, new_bytes as i64)?;
                 return Ok(BatchResult::Pending {
                     id,
                     collection_modified: current.unwrap_or(0),
@@ -102,7 +90,7 @@ impl Db {
             // Committing: this request's BSOs never need staging; they are
             // merged in memory over what earlier requests staged.
             let pending: std::borrow::Cow<'_, [BsoInput]> = if op.batch.is_some() {
-                merge(take_pending(tx, id)?, op.inputs).into()
+                merge(tx.take_batch(id)?, op.inputs).into()
             } else {
                 op.inputs.into()
             };
@@ -154,55 +142,4 @@ fn merge(mut earlier: Vec<BsoInput>, later: &[BsoInput]) -> Vec<BsoInput> {
         }
     }
     earlier
-}
-
-/// Adds BSOs to a batch; a BSO posted twice keeps the latest value of each
-/// field that was given.
-fn stage(tx: &Connection, batch: i64, inputs: &[BsoInput]) -> Result<(), DbError> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO batch_bsos (batch, id, sortindex, sortindex_set, payload, ttl, ttl_set)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (batch, id) DO UPDATE SET
-            sortindex     = CASE WHEN ?4 THEN ?3 ELSE sortindex END,
-            sortindex_set = sortindex_set OR ?4,
-            payload       = COALESCE(?5, payload),
-            ttl           = CASE WHEN ?7 THEN ?6 ELSE ttl END,
-            ttl_set       = ttl_set OR ?7",
-    )?;
-    for input in inputs {
-        stmt.execute(rusqlite::params![
-            batch,
-            input.id,
-            input.sortindex.flatten(),
-            input.sortindex.is_some(),
-            input.payload,
-            input.ttl.flatten().map(|t| t as i64),
-            input.ttl.is_some(),
-        ])?;
-    }
-    Ok(())
-}
-
-/// Removes the batch and returns what it held.
-fn take_pending(tx: &Connection, batch: i64) -> Result<Vec<BsoInput>, DbError> {
-    let pending = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT id, sortindex, sortindex_set, payload, ttl, ttl_set FROM batch_bsos WHERE batch = ?",
-        )?;
-        let rows = stmt.query_map([batch], |r| {
-            let sortindex: Option<i64> = r.get(1)?;
-            let sortindex_set: bool = r.get(2)?;
-            let ttl: Option<i64> = r.get(4)?;
-            let ttl_set: bool = r.get(5)?;
-            Ok(BsoInput {
-                id: r.get(0)?,
-                sortindex: sortindex_set.then_some(sortindex),
-                payload: r.get(3)?,
-                ttl: ttl_set.then(|| ttl.map(|t| t.max(0) as u64)),
-            })
-        })?;
-        rows.collect::<Result<Vec<_>, _>>()?
-    };
-    tx.execute("DELETE FROM batches WHERE id = ?", [batch])?;
-    Ok(pending)
 }

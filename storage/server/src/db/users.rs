@@ -1,8 +1,7 @@
 //! Accounts as the token server sees them: which uid and node an FxA
 //! account's current keys map to.
 
-use rusqlite::{Connection, OptionalExtension};
-
+use super::backend::{Lock, WriteTx};
 use super::{Db, DbError, now_ms};
 
 /// A user record: one FxA account under one set of keys.
@@ -70,17 +69,17 @@ impl Db {
     /// is retired and a new one allocated on the same node, so data
     /// encrypted with the old keys is never served again.
     pub fn allocate_user(&self, lookup: &UserLookup, nodes: &[String]) -> Result<TokenUser, DbError> {
-        let result = self.write(|tx| {
-            let Some(mut current) = current_user(tx, &lookup.fxa_uid)? else {
+        let result = self.write(Lock::Account(&lookup.fxa_uid), |tx| {
+            let Some(mut current) = tx.current_user(&lookup.fxa_uid)? else {
                 let node = least_loaded(tx, nodes)?;
-                return Ok(TokenUser::Granted(insert_user(tx, lookup, &node)?));
+                return Ok(TokenUser::Granted(tx.insert_user(lookup, &node, now_ms())?));
             };
             if !nodes.contains(&current.node) {
                 // The node left the configuration (or the server's URL changed).
                 // All nodes share this database, so the data moves with the
                 // user; tokens for the old node now fail with 401.
                 let node = least_loaded(tx, nodes)?;
-                tx.execute("UPDATE users SET node = ? WHERE uid = ?", (&node, current.uid))?;
+                tx.set_user_node(current.uid, &node)?;
                 current.node = node;
             }
             if let Some(refusal) = check(tx, &current, lookup)? {
@@ -88,18 +87,19 @@ impl Db {
             }
             let (generation, keys_changed_at) = updated_generations(&current, lookup);
             if lookup.client_state != current.client_state {
-                retire(tx, current.uid)?;
+                tx.retire_user(current.uid, now_ms())?;
                 let renewed = UserLookup {
                     generation: Some(generation),
                     keys_changed_at: Some(keys_changed_at),
                     ..lookup.clone()
                 };
-                return Ok(TokenUser::Granted(insert_user(tx, &renewed, &current.node)?));
+                return Ok(TokenUser::Granted(tx.insert_user(
+                    &renewed,
+                    &current.node,
+                    now_ms(),
+                )?));
             }
-            tx.execute(
-                "UPDATE users SET generation = ?, keys_changed_at = ?, email = ? WHERE uid = ?",
-                (generation, keys_changed_at, &lookup.email, current.uid),
-            )?;
+            tx.update_user(current.uid, generation, keys_changed_at, &lookup.email)?;
             Ok(TokenUser::Granted(User {
                 generation,
                 keys_changed_at,
@@ -115,25 +115,18 @@ impl Db {
     /// the keys changed or the account moved, which makes old tokens fail
     /// with 401 and sends clients back to the token server.
     pub fn user_is_current(&self, uid: u64, node: &str) -> Result<bool, DbError> {
-        self.read(|c| {
-            Ok(
-                c.prepare_cached("SELECT 1 FROM users WHERE uid = ? AND node = ? AND replaced_at IS NULL")?
-                    .query_row((uid, node), |_| Ok(()))
-                    .optional()?
-                    .is_some(),
-            )
-        })
+        self.read(|tx| tx.user_is_current(uid, node))
     }
 
     /// Moves an account to another node (an operator migrating users, or a
     /// test of node reassignment): a new uid on `node`, the old one retired.
     /// Returns the new uid.
     pub fn reassign_node(&self, fxa_uid: &str, node: &str) -> Result<Option<u64>, DbError> {
-        let result = self.write(|tx| {
-            let Some(current) = current_user(tx, fxa_uid)? else {
+        let result = self.write(Lock::Account(fxa_uid), |tx| {
+            let Some(current) = tx.current_user(fxa_uid)? else {
                 return Ok(None);
             };
-            retire(tx, current.uid)?;
+            tx.retire_user(current.uid, now_ms())?;
             let lookup = UserLookup {
                 fxa_uid: current.fxa_uid.clone(),
                 email: String::new(),
@@ -141,36 +134,16 @@ impl Db {
                 keys_changed_at: Some(current.keys_changed_at),
                 client_state: current.client_state.clone(),
             };
-            Ok(Some(insert_user(tx, &lookup, node)?.uid))
+            Ok(Some(tx.insert_user(&lookup, node, now_ms())?.uid))
         });
         self.current_users.write().invalidate();
         result
     }
 }
 
-fn current_user(tx: &Connection, fxa_uid: &str) -> Result<Option<User>, DbError> {
-    Ok(tx
-        .query_row(
-            "SELECT uid, fxa_uid, generation, keys_changed_at, client_state, node FROM users
-             WHERE fxa_uid = ? AND replaced_at IS NULL",
-            [fxa_uid],
-            |r| {
-                Ok(User {
-                    uid: r.get(0)?,
-                    fxa_uid: r.get(1)?,
-                    generation: r.get(2)?,
-                    keys_changed_at: r.get(3)?,
-                    client_state: r.get(4)?,
-                    node: r.get(5)?,
-                })
-            },
-        )
-        .optional()?)
-}
-
 /// Mozilla's `validate`: `None` when the request may proceed. The user
 /// record's 0 means "never reported", as a NULL does in Mozilla's table.
-fn check(tx: &Connection, user: &User, lookup: &UserLookup) -> Result<Option<Refusal>, DbError> {
+fn check(tx: &mut dyn WriteTx, user: &User, lookup: &UserLookup) -> Result<Option<Refusal>, DbError> {
     fn both<T: Copy>(a: Option<T>, b: Option<T>, op: impl Fn(T, T) -> bool) -> bool {
         a.zip(b).is_some_and(|(a, b)| op(a, b))
     }
@@ -187,11 +160,7 @@ fn check(tx: &Connection, user: &User, lookup: &UserLookup) -> Result<Option<Ref
             "Unacceptable client-state value empty string",
         )));
     }
-    let used_before: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM users WHERE fxa_uid = ? AND client_state = ? AND replaced_at IS NOT NULL)",
-        (&lookup.fxa_uid, &lookup.client_state),
-        |r| r.get(0),
-    )?;
+    let used_before = tx.client_state_retired(&lookup.fxa_uid, &lookup.client_state)?;
     if new_state && used_before {
         return Ok(Some(Refusal::ClientState(
             "Unacceptable client-state value stale value",
@@ -234,46 +203,11 @@ fn updated_generations(user: &User, lookup: &UserLookup) -> (i64, i64) {
     (generation, keys_changed_at)
 }
 
-fn insert_user(tx: &Connection, lookup: &UserLookup, node: &str) -> Result<User, DbError> {
-    let generation = lookup.generation.unwrap_or(0);
-    let keys_changed_at = lookup.keys_changed_at.unwrap_or(0);
-    tx.execute(
-        "INSERT INTO users (fxa_uid, email, generation, keys_changed_at, client_state, node, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            &lookup.fxa_uid,
-            &lookup.email,
-            generation,
-            keys_changed_at,
-            &lookup.client_state,
-            node,
-            now_ms(),
-        ),
-    )?;
-    Ok(User {
-        uid: tx.last_insert_rowid() as u64,
-        fxa_uid: lookup.fxa_uid.clone(),
-        generation,
-        keys_changed_at,
-        client_state: lookup.client_state.clone(),
-        node: node.to_owned(),
-    })
-}
-
-fn retire(tx: &Connection, uid: u64) -> Result<(), DbError> {
-    tx.execute("UPDATE users SET replaced_at = ? WHERE uid = ?", (now_ms(), uid))?;
-    Ok(())
-}
-
 /// The configured node with the fewest current users.
-fn least_loaded(tx: &Connection, nodes: &[String]) -> Result<String, DbError> {
+fn least_loaded(tx: &mut dyn WriteTx, nodes: &[String]) -> Result<String, DbError> {
     let mut best: Option<(i64, &String)> = None;
     for node in nodes {
-        let count: i64 = tx.query_row(
-            "SELECT count(*) FROM users WHERE node = ? AND replaced_at IS NULL",
-            [node],
-            |r| r.get(0),
-        )?;
+        let count = tx.users_on(node)?;
         if best.is_none_or(|(c, _)| count < c) {
             best = Some((count, node));
         }

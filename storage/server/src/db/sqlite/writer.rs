@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use rusqlite::Connection;
 
-use super::DbError;
+use crate::db::DbError;
 
 /// Most writes one commit carries.
 const MAX_MEMBERS: usize = 32;

@@ -1,0 +1,172 @@
+//! What a database engine must provide: transactions, and the few
+//! statements the store's rules are written over.
+//!
+//! The rules themselves — preconditions, per-user timestamps, size
+//! accounting and quota, batch limits, the token server's checks — live
+//! once, in [`super`]'s `bsos`, `batches` and `users`, over [`ReadTx`] and
+//! [`WriteTx`]. A backend only says how to run each statement on its
+//! engine, so SQLite and PostgreSQL cannot drift apart in what they mean.
+
+use std::collections::HashMap;
+
+use super::DbError;
+use super::bsos::{Bso, BsoInput, CollectionQuery};
+use super::users::{User, UserLookup};
+
+/// How a write changed a collection's size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SizeDelta {
+    pub(crate) bytes: i64,
+    pub(crate) count: i64,
+}
+
+/// What a write transaction serializes on.
+#[derive(Debug, Clone, Copy)]
+#[expect(
+    dead_code,
+    reason = "SQLite's single writer serializes everything; PostgreSQL reads these"
+)]
+pub(crate) enum Lock<'a> {
+    /// Nothing beyond the engine's own (settings, purges).
+    None,
+    /// One storage user: their writes run one at a time, so a
+    /// precondition checked inside holds until the commit and each write
+    /// gets a later timestamp than the last.
+    User(u64),
+    /// One FxA account at the token server.
+    Account(&'a str),
+}
+
+/// A database engine.
+pub(crate) trait Backend: Send + Sync {
+    /// Runs `f` in a read transaction: one snapshot for all its statements.
+    fn read(&self, f: &mut dyn FnMut(&mut dyn ReadTx) -> Result<(), DbError>) -> Result<(), DbError>;
+
+    /// Runs `f` as one atomic write holding `lock`; returns once it is
+    /// committed. On `Err` nothing `f` did is kept.
+    fn write(
+        &self,
+        lock: Lock<'_>,
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<(), DbError>,
+    ) -> Result<(), DbError>;
+
+    /// Whether the engine answers reads and writes (for `__heartbeat__`).
+    fn heartbeat(&self) -> Result<(), DbError>;
+
+    /// Connections open, and idle, in the pool.
+    fn pool_state(&self) -> (u32, u32);
+}
+
+/// The statements a read needs.
+pub(crate) trait ReadTx {
+    /// The user's last write (0 if none).
+    fn user_timestamp(&mut self, uid: u64) -> Result<i64, DbError>;
+    /// A collection's last write, if it exists.
+    fn collection_modified(&mut self, uid: u64, collection: &str) -> Result<Option<i64>, DbError>;
+    /// Every collection of the user: `(name, modified, stored size)`, by name.
+    fn collections(&mut self, uid: u64) -> Result<Vec<(String, i64, SizeDelta)>, DbError>;
+    /// The user's BSOs that expired by `now` but are still stored, by collection.
+    fn expired_sizes(&mut self, uid: u64, now: i64) -> Result<HashMap<String, SizeDelta>, DbError>;
+    /// The collection's live BSOs that `query` selects, in its order from
+    /// its offset, handed to `take` one by one until it returns false.
+    /// `query.limit` is the caller's; rows may be produced past it.
+    fn bsos(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        query: &CollectionQuery,
+        now: i64,
+        take: &mut dyn FnMut(Bso) -> bool,
+    ) -> Result<(), DbError>;
+    /// One live BSO.
+    fn bso(&mut self, uid: u64, collection: &str, id: &str, now: i64) -> Result<Option<Bso>, DbError>;
+    /// Whether `uid` is an account's current record on `node`.
+    fn user_is_current(&mut self, uid: u64, node: &str) -> Result<bool, DbError>;
+    /// Batches started and neither committed nor purged.
+    fn pending_batches(&mut self) -> Result<i64, DbError>;
+    /// A stored setting.
+    fn setting(&mut self, name: &str) -> Result<Option<String>, DbError>;
+}
+
+/// The statements a write needs, on top of a read's.
+pub(crate) trait WriteTx: ReadTx {
+    /// Sets the user's last write.
+    fn set_user_timestamp(&mut self, uid: u64, ts: i64) -> Result<(), DbError>;
+    /// Deletes a collection's BSOs that expired by `now`; returns the size change.
+    fn drop_expired(&mut self, uid: u64, collection: &str, now: i64) -> Result<SizeDelta, DbError>;
+    /// Payload bytes of those of `ids` that are stored.
+    fn stored_lengths(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        ids: &[&str],
+    ) -> Result<HashMap<String, i64>, DbError>;
+    /// Writes `inputs` at `ts`, in order (a repeated id: the later wins
+    /// each field it gives). A field not given keeps its stored value; a
+    /// new BSO gets the default. `ttl` counts from `ts`.
+    fn upsert_bsos(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        inputs: &[BsoInput],
+        ts: i64,
+    ) -> Result<(), DbError>;
+    /// Deletes the listed BSOs; returns the size change.
+    fn delete_bsos(&mut self, uid: u64, collection: &str, ids: &[String]) -> Result<SizeDelta, DbError>;
+    /// Deletes a collection: its BSOs, its record and its batches.
+    fn delete_collection(&mut self, uid: u64, collection: &str) -> Result<(), DbError>;
+    /// Deletes everything the user stored (not their timestamp).
+    fn delete_user_data(&mut self, uid: u64) -> Result<(), DbError>;
+    /// Stamps the collection with `ts` (creating it) and applies `delta`,
+    /// never below 0; returns the collection's bytes.
+    fn touch_collection(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        ts: i64,
+        delta: SizeDelta,
+    ) -> Result<i64, DbError>;
+
+    /// Opens a batch; returns its id.
+    fn create_batch(&mut self, uid: u64, collection: &str, expiry: i64) -> Result<i64, DbError>;
+    /// An open, unexpired batch of this user and collection: `(count, bytes)` so far.
+    fn open_batch(
+        &mut self,
+        id: i64,
+        uid: u64,
+        collection: &str,
+        now: i64,
+    ) -> Result<Option<(i64, i64)>, DbError>;
+    /// Adds BSOs to a batch (a repeated id keeps the latest of each field given)
+    /// and records its new totals.
+    fn stage_batch(&mut self, id: i64, inputs: &[BsoInput], count: i64, bytes: i64) -> Result<(), DbError>;
+    /// Removes a batch; returns what it staged.
+    fn take_batch(&mut self, id: i64) -> Result<Vec<BsoInput>, DbError>;
+
+    /// Deletes expired BSOs (keeping collection sizes exact) and batches;
+    /// returns how many rows went.
+    fn purge_expired(&mut self, now: i64) -> Result<usize, DbError>;
+    /// Stores a setting that is not stored yet.
+    fn insert_setting(&mut self, name: &str, value: &str) -> Result<(), DbError>;
+
+    /// The account's current user record.
+    fn current_user(&mut self, fxa_uid: &str) -> Result<Option<User>, DbError>;
+    /// Whether the account had a retired record with this client state.
+    fn client_state_retired(&mut self, fxa_uid: &str, client_state: &str) -> Result<bool, DbError>;
+    /// Adds a current user record; returns it with its new uid.
+    fn insert_user(&mut self, lookup: &UserLookup, node: &str, now: i64) -> Result<User, DbError>;
+    /// Retires a user record.
+    fn retire_user(&mut self, uid: u64, now: i64) -> Result<(), DbError>;
+    /// Moves a user record to `node`.
+    fn set_user_node(&mut self, uid: u64, node: &str) -> Result<(), DbError>;
+    /// Records what a token request reported.
+    fn update_user(
+        &mut self,
+        uid: u64,
+        generation: i64,
+        keys_changed_at: i64,
+        email: &str,
+    ) -> Result<(), DbError>;
+    /// Current user records on `node`.
+    fn users_on(&mut self, node: &str) -> Result<i64, DbError>;
+}

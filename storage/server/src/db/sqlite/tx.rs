@@ -1,0 +1,524 @@
+//! The store's statements in SQLite.
+
+use std::collections::HashMap;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::db::backend::{ReadTx, SizeDelta, WriteTx};
+use crate::db::bsos::{Bso, BsoInput, CollectionQuery, NEVER, SortOrder};
+use crate::db::users::{User, UserLookup};
+use crate::db::{DbError, ttl_expiry};
+
+/// A transaction on one of the backend's connections (a reader's read
+/// transaction, or a savepoint in the writer's group transaction).
+pub(super) struct SqliteTx<'c>(pub(super) &'c Connection);
+
+fn bso_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Bso> {
+    Ok(Bso {
+        id: r.get(0)?,
+        modified: r.get(1)?,
+        sortindex: r.get(2)?,
+        payload: r.get(3)?,
+    })
+}
+
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        uid: r.get(0)?,
+        fxa_uid: r.get(1)?,
+        generation: r.get(2)?,
+        keys_changed_at: r.get(3)?,
+        client_state: r.get(4)?,
+        node: r.get(5)?,
+    })
+}
+
+/// Sums `RETURNING octet_length(payload)` rows into a (negative) size change.
+fn removed(rows: &mut rusqlite::Rows<'_>) -> Result<SizeDelta, DbError> {
+    let mut delta = SizeDelta::default();
+    while let Some(row) = rows.next()? {
+        delta.bytes -= row.get::<_, i64>(0)?;
+        delta.count -= 1;
+    }
+    Ok(delta)
+}
+
+impl ReadTx for SqliteTx<'_> {
+    fn user_timestamp(&mut self, uid: u64) -> Result<i64, DbError> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT modified FROM user_timestamps WHERE uid = ?")?
+            .query_row([uid], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    fn collection_modified(&mut self, uid: u64, collection: &str) -> Result<Option<i64>, DbError> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT modified FROM user_collections WHERE uid = ? AND collection = ?")?
+            .query_row((uid, collection), |r| r.get(0))
+            .optional()?)
+    }
+
+    fn collections(&mut self, uid: u64) -> Result<Vec<(String, i64, SizeDelta)>, DbError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT collection, modified, total_bytes, bso_count FROM user_collections
+             WHERE uid = ? ORDER BY collection",
+        )?;
+        let rows = stmt.query_map([uid], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                SizeDelta {
+                    bytes: r.get(2)?,
+                    count: r.get(3)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn expired_sizes(&mut self, uid: u64, now: i64) -> Result<HashMap<String, SizeDelta>, DbError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT collection, COUNT(*), SUM(octet_length(payload)) FROM bsos
+             WHERE uid = ? AND expiry <= ? AND expiry < 9223372036854775807 GROUP BY collection",
+        )?;
+        let rows = stmt.query_map((uid, now), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                SizeDelta {
+                    count: r.get(1)?,
+                    bytes: r.get::<_, Option<i64>>(2)?.unwrap_or(0),
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn bsos(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        query: &CollectionQuery,
+        now: i64,
+        take: &mut dyn FnMut(Bso) -> bool,
+    ) -> Result<(), DbError> {
+        // `+expiry`: the expiry index is partial, and letting the planner
+        // consider it for a bound value would re-prepare the statement
+        // on every execution.
+        let mut sql = String::from(if query.ids_only {
+            "SELECT id, modified, sortindex, '' FROM bsos
+             WHERE uid = ? AND collection = ? AND +expiry > ?"
+        } else {
+            "SELECT id, modified, sortindex, payload FROM bsos
+             WHERE uid = ? AND collection = ? AND +expiry > ?"
+        });
+        let mut params: Vec<Value> = vec![
+            Value::Integer(uid as i64),
+            Value::Text(collection.to_owned()),
+            Value::Integer(now),
+        ];
+        // In sortindex order the time bounds are filters, not the way
+        // in (`+`): walking the sortindex index needs no sort step.
+        let by_index = matches!(query.sort, SortOrder::Index);
+        let modified = if by_index { "+modified" } else { "modified" };
+        if let Some(newer) = query.newer {
+            sql.push_str(&format!(" AND {modified} > ?"));
+            params.push(Value::Integer(newer));
+        }
+        if let Some(older) = query.older {
+            sql.push_str(&format!(" AND {modified} < ?"));
+            params.push(Value::Integer(older));
+        }
+        if let Some(ids) = &query.ids {
+            sql.push_str(" AND id IN (");
+            sql.push_str(&vec!["?"; ids.len()].join(","));
+            sql.push(')');
+            params.extend(ids.iter().map(|id| Value::Text(id.clone())));
+        }
+        sql.push_str(match query.sort {
+            SortOrder::Unspecified | SortOrder::Oldest => " ORDER BY modified ASC, id ASC",
+            SortOrder::Newest => " ORDER BY modified DESC, id ASC",
+            // NULLs sort last in DESC order, as the protocol wants.
+            SortOrder::Index => " ORDER BY sortindex DESC, id ASC",
+        });
+        // One more than asked tells whether there is a next page.
+        let fetch = query
+            .limit
+            .map_or(-1, |l| l.saturating_add(1).min(i64::MAX as u64) as i64);
+        // CAST keeps the cached statement from being re-prepared per request (see sync_sql).
+        sql.push_str(" LIMIT CAST(? AS INTEGER) OFFSET CAST(? AS INTEGER)");
+        params.push(Value::Integer(fetch));
+        params.push(Value::Integer(query.offset.min(i64::MAX as u64) as i64));
+
+        let mut stmt = self.0.prepare_cached(&sql)?;
+        // Rows are stepped one by one: a page that fills up stops SQLite
+        // from reading further.
+        for row in stmt.query_map(rusqlite::params_from_iter(params), bso_row)? {
+            if !take(row?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn bso(&mut self, uid: u64, collection: &str, id: &str, now: i64) -> Result<Option<Bso>, DbError> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT id, modified, sortindex, payload FROM bsos
+                 WHERE uid = ? AND collection = ? AND id = ? AND +expiry > ?",
+            )?
+            .query_row((uid, collection, id, now), bso_row)
+            .optional()?)
+    }
+
+    fn user_is_current(&mut self, uid: u64, node: &str) -> Result<bool, DbError> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT 1 FROM users WHERE uid = ? AND node = ? AND replaced_at IS NULL")?
+            .query_row((uid, node), |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn pending_batches(&mut self) -> Result<i64, DbError> {
+        Ok(self
+            .0
+            .query_row("SELECT count(*) FROM batches", [], |r| r.get(0))?)
+    }
+
+    fn setting(&mut self, name: &str) -> Result<Option<String>, DbError> {
+        Ok(self
+            .0
+            .query_row("SELECT value FROM settings WHERE name = ?", [name], |r| r.get(0))
+            .optional()?)
+    }
+}
+
+impl WriteTx for SqliteTx<'_> {
+    fn set_user_timestamp(&mut self, uid: u64, ts: i64) -> Result<(), DbError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO user_timestamps (uid, modified) VALUES (?1, ?2)
+                 ON CONFLICT (uid) DO UPDATE SET modified = ?2",
+            )?
+            .execute((uid, ts))?;
+        Ok(())
+    }
+
+    fn drop_expired(&mut self, uid: u64, collection: &str, now: i64) -> Result<SizeDelta, DbError> {
+        let mut stmt = self.0.prepare_cached(
+            "DELETE FROM bsos WHERE uid = ? AND collection = ? AND expiry <= ? AND expiry < 9223372036854775807
+             RETURNING octet_length(payload)",
+        )?;
+        removed(&mut stmt.query((uid, collection, now))?)
+    }
+
+    fn stored_lengths(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        ids: &[&str],
+    ) -> Result<HashMap<String, i64>, DbError> {
+        let mut lengths = HashMap::new();
+        for chunk in ids.chunks(100) {
+            let sql = format!(
+                "SELECT id, octet_length(payload) FROM bsos
+                 WHERE uid = ? AND collection = ? AND id IN ({})",
+                vec!["?"; chunk.len()].join(",")
+            );
+            let mut params: Vec<Value> = Vec::with_capacity(chunk.len() + 2);
+            params.push(Value::Integer(uid as i64));
+            params.push(Value::Text(collection.to_owned()));
+            params.extend(chunk.iter().map(|id| Value::Text((*id).to_owned())));
+            let mut stmt = self.0.prepare_cached(&sql)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+            while let Some(row) = rows.next()? {
+                lengths.insert(row.get(0)?, row.get(1)?);
+            }
+        }
+        Ok(lengths)
+    }
+
+    fn upsert_bsos(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        inputs: &[BsoInput],
+        ts: i64,
+    ) -> Result<(), DbError> {
+        let mut stmt = self.0.prepare_cached(
+            "INSERT INTO bsos (uid, collection, id, sortindex, modified, expiry, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (uid, collection, id) DO UPDATE SET
+                sortindex = CASE WHEN ?8 THEN excluded.sortindex ELSE bsos.sortindex END,
+                payload   = CASE WHEN ?9 THEN excluded.payload ELSE bsos.payload END,
+                modified  = CASE WHEN ?8 OR ?9 THEN ?5 ELSE bsos.modified END,
+                expiry    = CASE WHEN ?10 THEN excluded.expiry ELSE bsos.expiry END",
+        )?;
+        for input in inputs {
+            stmt.execute(rusqlite::params![
+                uid,
+                collection,
+                input.id,
+                input.sortindex.flatten(),
+                ts,
+                ttl_expiry(ts, input.ttl),
+                input.payload.as_deref().unwrap_or(""),
+                input.sortindex.is_some(),
+                input.payload.is_some(),
+                input.ttl.is_some(),
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn delete_bsos(&mut self, uid: u64, collection: &str, ids: &[String]) -> Result<SizeDelta, DbError> {
+        let mut stmt = self.0.prepare_cached(
+            "DELETE FROM bsos WHERE uid = ? AND collection = ? AND id = ? RETURNING octet_length(payload)",
+        )?;
+        let mut delta = SizeDelta::default();
+        for id in ids {
+            let gone = removed(&mut stmt.query((uid, collection, id))?)?;
+            delta.bytes += gone.bytes;
+            delta.count += gone.count;
+        }
+        Ok(delta)
+    }
+
+    fn delete_collection(&mut self, uid: u64, collection: &str) -> Result<(), DbError> {
+        for table in ["bsos", "user_collections", "batches"] {
+            self.0.execute(
+                &format!("DELETE FROM {table} WHERE uid = ? AND collection = ?"),
+                (uid, collection),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn delete_user_data(&mut self, uid: u64) -> Result<(), DbError> {
+        for table in ["bsos", "user_collections", "batches"] {
+            self.0
+                .execute(&format!("DELETE FROM {table} WHERE uid = ?"), [uid])?;
+        }
+        Ok(())
+    }
+
+    fn touch_collection(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        ts: i64,
+        delta: SizeDelta,
+    ) -> Result<i64, DbError> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "INSERT INTO user_collections (uid, collection, modified, total_bytes, bso_count)
+                 VALUES (?1, ?2, ?3, max(?4, 0), max(?5, 0))
+                 ON CONFLICT (uid, collection) DO UPDATE SET
+                    modified = ?3,
+                    total_bytes = max(total_bytes + ?4, 0),
+                    bso_count = max(bso_count + ?5, 0)
+                 RETURNING total_bytes",
+            )?
+            .query_row((uid, collection, ts, delta.bytes, delta.count), |r| r.get(0))?)
+    }
+
+    fn create_batch(&mut self, uid: u64, collection: &str, expiry: i64) -> Result<i64, DbError> {
+        self.0.execute(
+            "INSERT INTO batches (uid, collection, expiry) VALUES (?, ?, ?)",
+            (uid, collection, expiry),
+        )?;
+        Ok(self.0.last_insert_rowid())
+    }
+
+    fn open_batch(
+        &mut self,
+        id: i64,
+        uid: u64,
+        collection: &str,
+        now: i64,
+    ) -> Result<Option<(i64, i64)>, DbError> {
+        Ok(self
+            .0
+            .query_row(
+                "SELECT bso_count, total_bytes FROM batches
+                 WHERE id = ? AND uid = ? AND collection = ? AND expiry > ?",
+                (id, uid, collection, now),
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    fn stage_batch(&mut self, id: i64, inputs: &[BsoInput], count: i64, bytes: i64) -> Result<(), DbError> {
+        let mut stmt = self.0.prepare_cached(
+            "INSERT INTO batch_bsos (batch, id, sortindex, sortindex_set, payload, ttl, ttl_set)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (batch, id) DO UPDATE SET
+                sortindex     = CASE WHEN ?4 THEN ?3 ELSE sortindex END,
+                sortindex_set = sortindex_set OR ?4,
+                payload       = COALESCE(?5, payload),
+                ttl           = CASE WHEN ?7 THEN ?6 ELSE ttl END,
+                ttl_set       = ttl_set OR ?7",
+        )?;
+        for input in inputs {
+            stmt.execute(rusqlite::params![
+                id,
+                input.id,
+                input.sortindex.flatten(),
+                input.sortindex.is_some(),
+                input.payload,
+                input.ttl.flatten().map(|t| t as i64),
+                input.ttl.is_some(),
+            ])?;
+        }
+        self.0.execute(
+            "UPDATE batches SET bso_count = ?, total_bytes = ? WHERE id = ?",
+            (count, bytes, id),
+        )?;
+        Ok(())
+    }
+
+    fn take_batch(&mut self, id: i64) -> Result<Vec<BsoInput>, DbError> {
+        let pending = {
+            let mut stmt = self.0.prepare_cached(
+                "SELECT id, sortindex, sortindex_set, payload, ttl, ttl_set FROM batch_bsos WHERE batch = ?",
+            )?;
+            let rows = stmt.query_map([id], |r| {
+                let sortindex: Option<i64> = r.get(1)?;
+                let sortindex_set: bool = r.get(2)?;
+                let ttl: Option<i64> = r.get(4)?;
+                let ttl_set: bool = r.get(5)?;
+                Ok(BsoInput {
+                    id: r.get(0)?,
+                    sortindex: sortindex_set.then_some(sortindex),
+                    payload: r.get(3)?,
+                    ttl: ttl_set.then(|| ttl.map(|t| t.max(0) as u64)),
+                })
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        self.0.execute("DELETE FROM batches WHERE id = ?", [id])?;
+        Ok(pending)
+    }
+
+    fn purge_expired(&mut self, now: i64) -> Result<usize, DbError> {
+        // Sizes per collection, so user_collections stays exact.
+        let mut freed: HashMap<(u64, String), (i64, i64)> = HashMap::new();
+        {
+            let mut stmt = self.0.prepare(
+                "DELETE FROM bsos WHERE expiry <= ? AND expiry < 9223372036854775807
+                 RETURNING uid, collection, octet_length(payload)",
+            )?;
+            let mut rows = stmt.query([now])?;
+            while let Some(row) = rows.next()? {
+                let entry = freed.entry((row.get(0)?, row.get(1)?)).or_default();
+                entry.0 += row.get::<_, i64>(2)?;
+                entry.1 += 1;
+            }
+        }
+        let bsos: i64 = freed.values().map(|(_, n)| n).sum();
+        let mut update = self.0.prepare(
+            "UPDATE user_collections SET total_bytes = max(total_bytes - ?, 0), bso_count = max(bso_count - ?, 0)
+             WHERE uid = ? AND collection = ?",
+        )?;
+        for ((uid, collection), (bytes, count)) in &freed {
+            update.execute((bytes, count, uid, collection))?;
+        }
+        let batches = self.0.execute("DELETE FROM batches WHERE expiry <= ?", [now])?;
+        Ok(bsos as usize + batches)
+    }
+
+    fn insert_setting(&mut self, name: &str, value: &str) -> Result<(), DbError> {
+        self.0
+            .execute("INSERT INTO settings (name, value) VALUES (?, ?)", (name, value))?;
+        Ok(())
+    }
+
+    fn current_user(&mut self, fxa_uid: &str) -> Result<Option<User>, DbError> {
+        Ok(self
+            .0
+            .query_row(
+                "SELECT uid, fxa_uid, generation, keys_changed_at, client_state, node FROM users
+                 WHERE fxa_uid = ? AND replaced_at IS NULL",
+                [fxa_uid],
+                user_row,
+            )
+            .optional()?)
+    }
+
+    fn client_state_retired(&mut self, fxa_uid: &str, client_state: &str) -> Result<bool, DbError> {
+        Ok(self.0.query_row(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE fxa_uid = ? AND client_state = ? AND replaced_at IS NOT NULL)",
+            (fxa_uid, client_state),
+            |r| r.get(0),
+        )?)
+    }
+
+    fn insert_user(&mut self, lookup: &UserLookup, node: &str, now: i64) -> Result<User, DbError> {
+        let generation = lookup.generation.unwrap_or(0);
+        let keys_changed_at = lookup.keys_changed_at.unwrap_or(0);
+        self.0.execute(
+            "INSERT INTO users (fxa_uid, email, generation, keys_changed_at, client_state, node, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                &lookup.fxa_uid,
+                &lookup.email,
+                generation,
+                keys_changed_at,
+                &lookup.client_state,
+                node,
+                now,
+            ),
+        )?;
+        Ok(User {
+            uid: self.0.last_insert_rowid() as u64,
+            fxa_uid: lookup.fxa_uid.clone(),
+            generation,
+            keys_changed_at,
+            client_state: lookup.client_state.clone(),
+            node: node.to_owned(),
+        })
+    }
+
+    fn retire_user(&mut self, uid: u64, now: i64) -> Result<(), DbError> {
+        self.0
+            .execute("UPDATE users SET replaced_at = ? WHERE uid = ?", (now, uid))?;
+        Ok(())
+    }
+
+    fn set_user_node(&mut self, uid: u64, node: &str) -> Result<(), DbError> {
+        self.0
+            .execute("UPDATE users SET node = ? WHERE uid = ?", (node, uid))?;
+        Ok(())
+    }
+
+    fn update_user(
+        &mut self,
+        uid: u64,
+        generation: i64,
+        keys_changed_at: i64,
+        email: &str,
+    ) -> Result<(), DbError> {
+        self.0.execute(
+            "UPDATE users SET generation = ?, keys_changed_at = ?, email = ? WHERE uid = ?",
+            (generation, keys_changed_at, email, uid),
+        )?;
+        Ok(())
+    }
+
+    fn users_on(&mut self, node: &str) -> Result<i64, DbError> {
+        Ok(self.0.query_row(
+            "SELECT count(*) FROM users WHERE node = ? AND replaced_at IS NULL",
+            [node],
+            |r| r.get(0),
+        )?)
+    }
+}
+
+/// Keeps `NEVER` in use here: the partial indexes name its value literally.
+const _: () = assert!(NEVER == 9223372036854775807);
