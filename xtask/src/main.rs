@@ -1,11 +1,12 @@
 //! `cargo xtask`: the project's automation, in Rust so it runs wherever
 //! cargo does.
 //!
-//! - `cargo xtask ci` — everything CI checks: formatting, clippy with
-//!   warnings denied, the workspace tests (nextest when installed), the
-//!   crate dependency rules (`cargo tree`), and the scenarios — on the
-//!   embedded server, then on a storage-only node behind a token-only
-//!   server (`--split`).
+//! - `cargo xtask ci [--no-postgres]` — everything CI checks: formatting,
+//!   clippy with warnings denied, the workspace tests (nextest when
+//!   installed), the storage server's tests again on a throwaway PostgreSQL
+//!   ([`postgres`]; installed if missing), the crate dependency rules
+//!   (`cargo tree`), and the scenarios — on the embedded server, then on a
+//!   storage-only node behind a token-only server (`--split`).
 //! - `cargo xtask demo` — the main job: two devices syncing through the embedded server.
 //! - `cargo xtask scenarios [--split | --server URL --token-secret S |
 //!   --storage-node URL --shared-secret S] [filter]` — multi-device scenarios.
@@ -19,6 +20,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod postgres;
+
 #[derive(Parser)]
 #[command(about = "Project automation for the Firefox Sync workspace")]
 struct Cli {
@@ -29,7 +32,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run every CI check: fmt, clippy (-D warnings), tests.
-    Ci,
+    Ci {
+        /// Skip the server's tests on PostgreSQL (says so loudly).
+        #[arg(long)]
+        no_postgres: bool,
+    },
     /// The main job: a real sync between two devices through the embedded server.
     Demo,
     /// Run the multi-device scenarios (also part of `ci`).
@@ -70,7 +77,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     std::env::set_current_dir(workspace_root()).context("changing to the workspace root")?;
     match cli.command {
-        Cmd::Ci => ci(),
+        Cmd::Ci { no_postgres } => ci(no_postgres),
         Cmd::Bench { which } => bench(which),
         Cmd::Demo => step(
             "demo",
@@ -96,7 +103,7 @@ fn workspace_root() -> std::path::PathBuf {
         .unwrap_or_else(|| ".".into())
 }
 
-fn ci() -> Result<()> {
+fn ci(no_postgres: bool) -> Result<()> {
     let started = Instant::now();
     step("format", cargo(&["fmt", "--all", "--", "--check"]))?;
     step(
@@ -123,11 +130,40 @@ fn ci() -> Result<()> {
             cargo(&["test", "--workspace", "--locked", "--no-fail-fast"]),
         )?;
     }
+    if no_postgres {
+        println!("\n==> WARNING: the storage server's tests were NOT run on PostgreSQL (--no-postgres)");
+    } else {
+        server_tests_on_postgres()?;
+    }
     dependency_rules()?;
     scenarios(&[])?;
     scenarios(&["--split".to_owned()])?;
     println!("ci: all checks passed in {:.0?}", started.elapsed());
+    if no_postgres {
+        println!("ci: WARNING: PostgreSQL was skipped");
+    }
     Ok(())
+}
+
+/// The storage server's test suite again, each test on a schema of its own
+/// in a throwaway PostgreSQL cluster.
+fn server_tests_on_postgres() -> Result<()> {
+    let cluster =
+        postgres::Cluster::start_for_tests().context("starting PostgreSQL for the server's tests")?;
+    let mut cmd = if has_nextest() {
+        cargo(&[
+            "nextest",
+            "run",
+            "-p",
+            "sync-storage",
+            "--locked",
+            "--no-fail-fast",
+        ])
+    } else {
+        cargo(&["test", "-p", "sync-storage", "--locked", "--no-fail-fast"])
+    };
+    cmd.env("SYNC_TEST_POSTGRES", cluster.url());
+    step("server tests on PostgreSQL", cmd)
 }
 
 const ENGINES: [&str; 5] = [

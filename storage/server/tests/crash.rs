@@ -24,10 +24,10 @@ struct ServerProcess {
 }
 
 /// Starts the binary on a free loopback port and waits until it serves.
-fn spawn(dir: &std::path::Path) -> ServerProcess {
+fn spawn(database: &std::path::Path) -> ServerProcess {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sync-storage"))
         .args(["serve", "--bind", "127.0.0.1:0", "--database"])
-        .arg(dir.join("sync.db"))
+        .arg(database)
         .env("SYNC_STORAGE_DEV_SECRET", DEV_SECRET)
         .env("SYNC_STORAGE_MASTER_SECRET", MASTER_SECRET)
         .env("SYNC_STORAGE_LOG_FORMAT", "json")
@@ -68,7 +68,8 @@ fn account(url: &str, kb: &[u8; 32]) -> Account {
 fn killing_the_server_mid_write_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let kb = [7u8; 32];
-    let mut server = spawn(dir.path());
+    let database = support::database_in(dir.path());
+    let mut server = spawn(&database);
 
     let acknowledged_single: Arc<Mutex<Vec<String>>> = Arc::default();
     let acknowledged_batches: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
@@ -112,7 +113,7 @@ fn killing_the_server_mid_write_loses_nothing_acknowledged() {
         w.join().unwrap();
     }
 
-    let restarted = spawn(dir.path());
+    let restarted = spawn(&database);
     let a = account(&restarted.url, &kb);
     let stored: std::collections::HashSet<String> = support::json(a.get("/storage/crash"))
         .as_array()

@@ -158,13 +158,9 @@ fn dockerflow_endpoints() {
 #[test]
 fn heartbeat_fails_when_the_database_does() {
     let s = TestServer::start();
-    // Another connection holds the write lock: the heartbeat's write
-    // transaction cannot start within its bound.
-    let path = s._dir.path().join("sync.db");
-    let mut blocker = rusqlite::Connection::open(&path).unwrap();
-    let tx = blocker
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
-        .unwrap();
+    // Another connection holds the lock the heartbeat needs (SQLite: the
+    // write lock; PostgreSQL: the settings table), longer than it waits.
+    let blocker = Blocker::lock(&s.database);
     let r = reqwest::blocking::Client::builder()
         .timeout(std::time::Duration::from_secs(60))
         .build()
@@ -174,7 +170,7 @@ fn heartbeat_fails_when_the_database_does() {
         .unwrap();
     assert_eq!(r.status(), 503);
     assert_eq!(json(r)["database"], "Err");
-    tx.rollback().unwrap();
+    drop(blocker);
     assert_eq!(
         reqwest::blocking::get(s.url("/__heartbeat__")).unwrap().status(),
         200
@@ -273,4 +269,36 @@ fn forged_truncated_unpadded_resalted_and_expired_tokens_are_401_never_500() {
     });
     let r = foreign_account(&node2, &expired).get("/storage/c");
     assert_eq!((r.status().as_u16(), r.text().unwrap()), (401, "0".to_owned()));
+}
+
+/// Holds a database's lock until dropped.
+enum Blocker {
+    Sqlite(rusqlite::Connection),
+    Postgres(postgres::Client),
+}
+
+impl Blocker {
+    fn lock(database: &std::path::Path) -> Blocker {
+        let location = database.to_str().unwrap();
+        if sync_storage::db::is_postgres_url(location) {
+            let mut client = postgres::Client::connect(location, postgres::NoTls).unwrap();
+            client
+                .batch_execute("BEGIN; LOCK TABLE settings IN ACCESS EXCLUSIVE MODE")
+                .unwrap();
+            Blocker::Postgres(client)
+        } else {
+            let conn = rusqlite::Connection::open(database).unwrap();
+            conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+            Blocker::Sqlite(conn)
+        }
+    }
+}
+
+impl Drop for Blocker {
+    fn drop(&mut self) {
+        let _ = match self {
+            Blocker::Sqlite(conn) => conn.execute_batch("ROLLBACK").map_err(|e| e.to_string()),
+            Blocker::Postgres(client) => client.batch_execute("ROLLBACK").map_err(|e| e.to_string()),
+        };
+    }
 }

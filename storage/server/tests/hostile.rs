@@ -358,7 +358,7 @@ fn every_limit_set_through_the_environment_is_served_and_enforced() {
         ("SYNC_STORAGE_BIND", "127.0.0.1:0".to_owned()),
         (
             "SYNC_STORAGE_DATABASE",
-            dir.path().join("sync.db").display().to_string(),
+            support::database_in(dir.path()).display().to_string(),
         ),
         ("SYNC_STORAGE_MAX_REQUEST_BYTES", "30000".to_owned()),
         ("SYNC_STORAGE_MAX_POST_RECORDS", "4".to_owned()),
@@ -372,6 +372,7 @@ fn every_limit_set_through_the_environment_is_served_and_enforced() {
         sync_storage::config::Config::load(None, env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())))
             .unwrap();
     let server = TestServer {
+        database: config.database.clone(),
         server: sync_storage::Server::start(config).unwrap(),
         _dir: dir,
     };

@@ -526,14 +526,19 @@ fn stopping_finishes_cleanly_and_closes_the_port() {
         200
     );
     let addr = s.server.addr();
-    let support::TestServer { server, _dir: dir } = s;
+    let support::TestServer {
+        server,
+        _dir: dir,
+        database,
+    } = s;
     server.stop().unwrap();
     assert!(
         std::net::TcpStream::connect(addr).is_err(),
         "nothing listens after stop"
     );
-    // The data is on disk: a new server on the same file serves it.
+    // The data is on disk: a new server on the same database serves it.
     let mut config = support::config_in(dir.path());
+    config.database = database;
     config.bind = addr;
     let again = sync_storage::Server::start(config).unwrap();
     let token = sync15::TokenClient::new(sync15::HttpClient::new().unwrap(), again.url())

@@ -106,6 +106,7 @@ impl From<DbError> for ApiError {
             DbError::LimitExceeded(_) => ApiError::Code(code::SIZE_LIMIT_EXCEEDED),
             DbError::Pool(_) => ApiError::Unavailable,
             DbError::Sql(ref inner) if is_busy(inner) => ApiError::Unavailable,
+            DbError::Postgres(ref inner) if is_transient(inner) => ApiError::Unavailable,
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -114,6 +115,29 @@ impl From<DbError> for ApiError {
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _)
         if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
+/// PostgreSQL gone, restarting, out of connections, or a transaction it
+/// chose to abort: the client should come back later (503), not be told
+/// the server is broken.
+fn is_transient(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    let Some(db) = e.as_db_error() else {
+        // Not an answer from the server: the connection failed or closed.
+        return true;
+    };
+    let code = db.code();
+    code.code().starts_with("08")
+        || [
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+            SqlState::QUERY_CANCELED,
+        ]
+        .contains(code)
 }
 
 /// A JSON answer: `status` with `body` (already JSON text).

@@ -22,10 +22,6 @@ pub(crate) struct SizeDelta {
 
 /// What a write transaction serializes on.
 #[derive(Debug, Clone, Copy)]
-#[expect(
-    dead_code,
-    reason = "SQLite's single writer serializes everything; PostgreSQL reads these"
-)]
 pub(crate) enum Lock<'a> {
     /// Nothing beyond the engine's own (settings, purges).
     None,
@@ -84,6 +80,8 @@ pub(crate) trait ReadTx {
     fn user_is_current(&mut self, uid: u64, node: &str) -> Result<bool, DbError>;
     /// Batches started and neither committed nor purged.
     fn pending_batches(&mut self) -> Result<i64, DbError>;
+    /// Users with BSOs that expired by `now`.
+    fn users_with_expired(&mut self, now: i64) -> Result<Vec<u64>, DbError>;
     /// A stored setting.
     fn setting(&mut self, name: &str) -> Result<Option<String>, DbError>;
 }
@@ -143,9 +141,11 @@ pub(crate) trait WriteTx: ReadTx {
     /// Removes a batch; returns what it staged.
     fn take_batch(&mut self, id: i64) -> Result<Vec<BsoInput>, DbError>;
 
-    /// Deletes expired BSOs (keeping collection sizes exact) and batches;
-    /// returns how many rows went.
-    fn purge_expired(&mut self, now: i64) -> Result<usize, DbError>;
+    /// Deletes the user's BSOs that expired by `now`, keeping collection
+    /// sizes exact; returns how many went.
+    fn purge_user(&mut self, uid: u64, now: i64) -> Result<usize, DbError>;
+    /// Deletes batches that expired by `now`; returns how many went.
+    fn purge_batches(&mut self, now: i64) -> Result<usize, DbError>;
     /// Stores a setting that is not stored yet.
     fn insert_setting(&mut self, name: &str, value: &str) -> Result<(), DbError>;
 

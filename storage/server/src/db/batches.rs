@@ -90,7 +90,7 @@ impl Db {
             // Committing: this request's BSOs never need staging; they are
             // merged in memory over what earlier requests staged.
             let pending: std::borrow::Cow<'_, [BsoInput]> = if op.batch.is_some() {
-                merge(tx.take_batch(id)?, op.inputs).into()
+                overlay(tx.take_batch(id)?, op.inputs).into()
             } else {
                 op.inputs.into()
             };
@@ -115,7 +115,7 @@ impl Db {
 }
 
 /// `later` over `earlier`: a BSO in both keeps each field `later` gives.
-fn merge(mut earlier: Vec<BsoInput>, later: &[BsoInput]) -> Vec<BsoInput> {
+pub(crate) fn overlay(mut earlier: Vec<BsoInput>, later: &[BsoInput]) -> Vec<BsoInput> {
     let mut index: std::collections::HashMap<String, usize> = earlier
         .iter()
         .enumerate()

@@ -11,6 +11,7 @@
 mod backend;
 mod batches;
 mod bsos;
+mod postgres;
 mod sqlite;
 mod users;
 
@@ -33,6 +34,17 @@ pub enum DbError {
     /// Opening or migrating failed.
     #[error(transparent)]
     Open(#[from] sync_sql::SqlError),
+    /// PostgreSQL failed, or could not be reached.
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    /// The database was migrated by a newer release of this server.
+    #[error("the database schema is version {found}; this server knows versions up to {known}")]
+    SchemaTooNew {
+        /// The database's version.
+        found: i64,
+        /// The newest this code knows.
+        known: i64,
+    },
     /// No reader connection was available.
     #[error("database pool: {0}")]
     Pool(#[from] r2d2::Error),
@@ -74,9 +86,13 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    /// Opens (creating and migrating) the SQLite database at `path`.
-    pub fn open(path: &Path) -> Result<Db, DbError> {
-        Ok(Db::on(Box::new(sqlite::Sqlite::open(path)?)))
+    /// Opens (creating and migrating) the database at `location`: a
+    /// `postgres://` (or `postgresql://`) URL, or else a SQLite file.
+    pub fn open(location: &Path) -> Result<Db, DbError> {
+        match location.to_str().filter(|l| is_postgres_url(l)) {
+            Some(url) => Ok(Db::on(Box::new(postgres::Postgres::open(url)?))),
+            None => Ok(Db::on(Box::new(sqlite::Sqlite::open(location)?))),
+        }
     }
 
     fn on(backend: Box<dyn Backend>) -> Db {
@@ -145,9 +161,18 @@ impl Db {
     }
 
     /// Deletes expired BSOs and batches. Returns how many rows went.
+    ///
+    /// One transaction per user, holding that user's lock: a write that
+    /// found a BSO live and counts it as replaced must not see it purged
+    /// under it. An open batch is locked by the write using it.
     pub fn purge_expired(&self) -> Result<usize, DbError> {
         let now = now_ms();
-        self.write(Lock::None, |tx| tx.purge_expired(now))
+        let mut purged = 0;
+        for uid in self.read(|tx| tx.users_with_expired(now))? {
+            purged += self.write(Lock::User(uid), |tx| tx.purge_user(uid, now))?;
+        }
+        purged += self.write(Lock::None, |tx| tx.purge_batches(now))?;
+        Ok(purged)
     }
 }
 
@@ -164,6 +189,11 @@ impl UserCache {
         self.epoch += 1;
         self.nodes.clear();
     }
+}
+
+/// Whether `location` names a PostgreSQL database rather than a SQLite file.
+pub fn is_postgres_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
 }
 
 /// Now, in milliseconds, rounded down to the protocol's 10 ms resolution.

@@ -1,6 +1,7 @@
 //! Harness for the conformance suite: a real server on 127.0.0.1:0 with a
-//! temporary SQLite file, accounts minted in dev mode, and a Hawk-signing
-//! client for raw requests.
+//! temporary SQLite file — or, when `SYNC_TEST_POSTGRES` names a
+//! PostgreSQL server (`cargo xtask ci` starts one), a fresh schema there —
+//! accounts minted in dev mode, and a Hawk-signing client for raw requests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::SystemTime;
@@ -14,14 +15,49 @@ use sync15::{HawkCredentials, HttpClient, StorageClient, SyncRootKey, Token, Tok
 pub struct TestServer {
     pub server: RunningServer,
     pub _dir: tempfile::TempDir,
+    /// The SQLite file or PostgreSQL URL it serves from.
+    pub database: std::path::PathBuf,
 }
 
 pub fn config_in(dir: &std::path::Path) -> Config {
     Config {
         bind: "127.0.0.1:0".parse().unwrap(),
-        database: dir.join("sync.db"),
+        database: database_in(dir),
         ..Config::default()
     }
+}
+
+/// The PostgreSQL server the tests run against, if any.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("SYNC_TEST_POSTGRES").ok().filter(|u| !u.is_empty())
+}
+
+/// Where a test's database lives: `sync.db` in `dir`, or a schema of its
+/// own on the test PostgreSQL server.
+pub fn database_in(dir: &std::path::Path) -> std::path::PathBuf {
+    match postgres_url() {
+        Some(url) => fresh_schema(&url).into(),
+        None => dir.join("sync.db"),
+    }
+}
+
+/// A new, empty schema on `url`'s server; returns a URL whose connections
+/// use it.
+fn fresh_schema(url: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let name = format!(
+        "test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut client = postgres::Client::connect(url, postgres::NoTls).expect("the test PostgreSQL server");
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
+        ))
+        .unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-csearch_path%3D{name}")
 }
 
 impl TestServer {
@@ -34,6 +70,7 @@ impl TestServer {
         let mut config = config_in(dir.path());
         tweak(&mut config);
         TestServer {
+            database: config.database.clone(),
             server: Server::start(config).unwrap(),
             _dir: dir,
         }

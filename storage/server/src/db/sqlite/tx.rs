@@ -190,6 +190,14 @@ impl ReadTx for SqliteTx<'_> {
             .query_row("SELECT count(*) FROM batches", [], |r| r.get(0))?)
     }
 
+    fn users_with_expired(&mut self, now: i64) -> Result<Vec<u64>, DbError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT DISTINCT uid FROM bsos WHERE expiry <= ? AND expiry < 9223372036854775807",
+        )?;
+        let rows = stmt.query_map([now], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn setting(&mut self, name: &str) -> Result<Option<String>, DbError> {
         Ok(self
             .0
@@ -406,31 +414,32 @@ impl WriteTx for SqliteTx<'_> {
         Ok(pending)
     }
 
-    fn purge_expired(&mut self, now: i64) -> Result<usize, DbError> {
-        // Sizes per collection, so user_collections stays exact.
-        let mut freed: HashMap<(u64, String), (i64, i64)> = HashMap::new();
+    fn purge_user(&mut self, uid: u64, now: i64) -> Result<usize, DbError> {
+        let mut freed: HashMap<String, SizeDelta> = HashMap::new();
         {
-            let mut stmt = self.0.prepare(
-                "DELETE FROM bsos WHERE expiry <= ? AND expiry < 9223372036854775807
-                 RETURNING uid, collection, octet_length(payload)",
+            let mut stmt = self.0.prepare_cached(
+                "DELETE FROM bsos WHERE uid = ? AND expiry <= ? AND expiry < 9223372036854775807
+                 RETURNING collection, octet_length(payload)",
             )?;
-            let mut rows = stmt.query([now])?;
+            let mut rows = stmt.query((uid, now))?;
             while let Some(row) = rows.next()? {
-                let entry = freed.entry((row.get(0)?, row.get(1)?)).or_default();
-                entry.0 += row.get::<_, i64>(2)?;
-                entry.1 += 1;
+                let entry = freed.entry(row.get(0)?).or_default();
+                entry.bytes += row.get::<_, i64>(1)?;
+                entry.count += 1;
             }
         }
-        let bsos: i64 = freed.values().map(|(_, n)| n).sum();
-        let mut update = self.0.prepare(
+        let mut update = self.0.prepare_cached(
             "UPDATE user_collections SET total_bytes = max(total_bytes - ?, 0), bso_count = max(bso_count - ?, 0)
              WHERE uid = ? AND collection = ?",
         )?;
-        for ((uid, collection), (bytes, count)) in &freed {
-            update.execute((bytes, count, uid, collection))?;
+        for (collection, size) in &freed {
+            update.execute((size.bytes, size.count, uid, collection))?;
         }
-        let batches = self.0.execute("DELETE FROM batches WHERE expiry <= ?", [now])?;
-        Ok(bsos as usize + batches)
+        Ok(freed.values().map(|s| s.count as usize).sum())
+    }
+
+    fn purge_batches(&mut self, now: i64) -> Result<usize, DbError> {
+        Ok(self.0.execute("DELETE FROM batches WHERE expiry <= ?", [now])?)
     }
 
     fn insert_setting(&mut self, name: &str, value: &str) -> Result<(), DbError> {

@@ -1,0 +1,166 @@
+//! The PostgreSQL backend: a pool of connections, each with its prepared
+//! statements.
+//!
+//! Writes run at READ COMMITTED and first take their [`Lock`] as a
+//! transaction-scoped advisory lock: a user's writes (and the purge of
+//! their expired BSOs) run one at a time, so a precondition checked inside
+//! a write holds until its commit, timestamps strictly increase and size
+//! accounting stays exact — without serialization failures to retry. Every
+//! statement after the lock sees what the previous holder committed. Reads
+//! run in a REPEATABLE READ, READ ONLY transaction: one snapshot.
+//!
+//! The driver is `postgres` (the blocking face of `tokio-postgres`): the
+//! store is called from blocking threads, as SQLite is, so one interface
+//! serves both.
+
+pub(crate) mod schema;
+mod tx;
+
+use std::collections::HashMap;
+
+use postgres::{Client, IsolationLevel, NoTls, Statement};
+
+use super::DbError;
+use super::backend::{Backend, Lock, ReadTx, WriteTx};
+use tx::PgTx;
+
+/// Connections the pool keeps at most.
+const POOL_SIZE: u32 = 16;
+
+/// How long a request waits for a pooled connection before it is told to
+/// come back later (503).
+const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The longest any statement may run.
+const STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The longest a statement waits for a lock (another transaction's rows).
+const LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The longest the heartbeat waits for a lock, as SQLite's busy timeout.
+const HEARTBEAT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A connection and the statements prepared on it.
+pub(super) struct PgConnection {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+/// Opens connections for the pool.
+struct Connector {
+    config: postgres::Config,
+}
+
+impl r2d2::ManageConnection for Connector {
+    type Connection = PgConnection;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<PgConnection, postgres::Error> {
+        let mut client = self.config.connect(NoTls)?;
+        // A request never waits on PostgreSQL without bound: a lock held
+        // elsewhere or a statement gone slow ends in an error (a 503).
+        client.batch_execute(&format!(
+            "SET statement_timeout = {}; SET lock_timeout = {}",
+            STATEMENT_TIMEOUT.as_millis(),
+            LOCK_TIMEOUT.as_millis()
+        ))?;
+        Ok(PgConnection {
+            client,
+            statements: HashMap::new(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PgConnection) -> Result<(), postgres::Error> {
+        conn.client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut PgConnection) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+/// A PostgreSQL database.
+pub(crate) struct Postgres {
+    pool: r2d2::Pool<Connector>,
+}
+
+impl Postgres {
+    /// Connects to the database at `url` (`postgres://user:password@host/db`)
+    /// and brings its schema up to date.
+    pub(crate) fn open(url: &str) -> Result<Postgres, DbError> {
+        let config: postgres::Config = url.parse()?;
+        let mut client = config.connect(NoTls)?;
+        schema::migrate(&mut client, schema::STEPS)?;
+        drop(client);
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(2))
+            .connection_timeout(POOL_WAIT)
+            .build(Connector { config })?;
+        Ok(Postgres { pool })
+    }
+}
+
+impl Backend for Postgres {
+    fn read(&self, f: &mut dyn FnMut(&mut dyn ReadTx) -> Result<(), DbError>) -> Result<(), DbError> {
+        let mut conn = self.pool.get()?;
+        let PgConnection { client, statements } = &mut *conn;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let mut tx = PgTx { tx, statements };
+        f(&mut tx)?;
+        tx.tx.commit()?;
+        Ok(())
+    }
+
+    fn write(
+        &self,
+        lock: Lock<'_>,
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
+        let mut conn = self.pool.get()?;
+        let PgConnection { client, statements } = &mut *conn;
+        let mut tx = PgTx {
+            tx: client.transaction()?,
+            statements,
+        };
+        match lock {
+            Lock::None => {}
+            Lock::User(uid) => {
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(uid as i64)])?;
+            }
+            // The two-key form: a key space of its own, apart from uids.
+            Lock::Account(fxa_uid) => {
+                tx.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext('fxa account'), hashtext($1))",
+                    &[&fxa_uid],
+                )?;
+            }
+        }
+        f(&mut tx)?;
+        tx.tx.commit()?;
+        Ok(())
+    }
+
+    fn heartbeat(&self) -> Result<(), DbError> {
+        let mut conn = self.pool.get()?;
+        let mut tx = conn.client.transaction()?;
+        tx.batch_execute(&format!(
+            "SET LOCAL lock_timeout = {}",
+            HEARTBEAT_LOCK_TIMEOUT.as_millis()
+        ))?;
+        tx.query_one("SELECT count(*) FROM settings", &[])?;
+        // A write needs a primary that accepts writes.
+        tx.execute("SELECT txid_current()", &[])?;
+        tx.rollback()?;
+        Ok(())
+    }
+
+    fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+}

@@ -1,0 +1,594 @@
+//! The store's statements in PostgreSQL. Multi-BSO writes are set-based:
+//! one statement per request (arrays unnested into a `MERGE`), never one
+//! per record.
+
+use std::collections::HashMap;
+
+use postgres::types::ToSql;
+use postgres::{Row, Statement, Transaction};
+
+use crate::db::backend::{ReadTx, SizeDelta, WriteTx};
+use crate::db::batches::overlay;
+use crate::db::bsos::{Bso, BsoInput, CollectionQuery, SortOrder};
+use crate::db::users::{User, UserLookup};
+use crate::db::{DbError, ttl_expiry};
+
+type Params<'a> = [&'a (dyn ToSql + Sync)];
+
+/// Rows a page read fetches per round trip; a page that fills up stops
+/// fetching.
+const FETCH_ROWS: i32 = 500;
+
+/// A transaction on a pooled connection, with that connection's statements.
+pub(super) struct PgTx<'c> {
+    pub(super) tx: Transaction<'c>,
+    pub(super) statements: &'c mut HashMap<String, Statement>,
+}
+
+impl PgTx<'_> {
+    /// `sql`, prepared once per connection.
+    fn prepared(&mut self, sql: &str) -> Result<Statement, DbError> {
+        if let Some(stmt) = self.statements.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = self.tx.prepare(sql)?;
+        self.statements.insert(sql.to_owned(), stmt.clone());
+        Ok(stmt)
+    }
+
+    pub(super) fn execute(&mut self, sql: &str, params: &Params<'_>) -> Result<u64, DbError> {
+        let stmt = self.prepared(sql)?;
+        Ok(self.tx.execute(&stmt, params)?)
+    }
+
+    fn query(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, DbError> {
+        let stmt = self.prepared(sql)?;
+        Ok(self.tx.query(&stmt, params)?)
+    }
+
+    fn query_opt(&mut self, sql: &str, params: &Params<'_>) -> Result<Option<Row>, DbError> {
+        let stmt = self.prepared(sql)?;
+        Ok(self.tx.query_opt(&stmt, params)?)
+    }
+
+    fn query_one(&mut self, sql: &str, params: &Params<'_>) -> Result<Row, DbError> {
+        let stmt = self.prepared(sql)?;
+        Ok(self.tx.query_one(&stmt, params)?)
+    }
+}
+
+fn bso_row(r: &Row) -> Result<Bso, DbError> {
+    Ok(Bso {
+        id: r.try_get(0)?,
+        modified: r.try_get(1)?,
+        sortindex: r.try_get(2)?,
+        payload: r.try_get(3)?,
+    })
+}
+
+fn user_row(r: &Row) -> Result<User, DbError> {
+    Ok(User {
+        uid: r.try_get::<_, i64>(0)? as u64,
+        fxa_uid: r.try_get(1)?,
+        generation: r.try_get(2)?,
+        keys_changed_at: r.try_get(3)?,
+        client_state: r.try_get(4)?,
+        node: r.try_get(5)?,
+    })
+}
+
+/// Sums `RETURNING octet_length(payload)` rows into a (negative) size change.
+fn removed(rows: &[Row]) -> Result<SizeDelta, DbError> {
+    let mut delta = SizeDelta::default();
+    for row in rows {
+        delta.bytes -= row.try_get::<_, i64>(0)?;
+        delta.count -= 1;
+    }
+    Ok(delta)
+}
+
+/// BSO inputs as parallel arrays, a repeated id folded into one (the later
+/// wins each field it gives): a `MERGE` may touch each row once.
+struct Columns {
+    ids: Vec<String>,
+    sortindexes: Vec<Option<i64>>,
+    sortindex_set: Vec<bool>,
+    payloads: Vec<Option<String>>,
+    ttls: Vec<Option<i64>>,
+    ttl_set: Vec<bool>,
+}
+
+impl Columns {
+    fn of(inputs: &[BsoInput]) -> Columns {
+        let folded = overlay(Vec::new(), inputs);
+        Columns {
+            ids: folded.iter().map(|b| b.id.clone()).collect(),
+            sortindexes: folded.iter().map(|b| b.sortindex.flatten()).collect(),
+            sortindex_set: folded.iter().map(|b| b.sortindex.is_some()).collect(),
+            ttls: folded
+                .iter()
+                .map(|b| b.ttl.flatten().map(|t| t.min(i64::MAX as u64) as i64))
+                .collect(),
+            ttl_set: folded.iter().map(|b| b.ttl.is_some()).collect(),
+            payloads: folded.into_iter().map(|b| b.payload).collect(),
+        }
+    }
+}
+
+impl ReadTx for PgTx<'_> {
+    fn user_timestamp(&mut self, uid: u64) -> Result<i64, DbError> {
+        let row = self.query_opt(
+            "SELECT modified FROM user_timestamps WHERE uid = $1",
+            &[&(uid as i64)],
+        )?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?.unwrap_or(0))
+    }
+
+    fn collection_modified(&mut self, uid: u64, collection: &str) -> Result<Option<i64>, DbError> {
+        let row = self.query_opt(
+            "SELECT modified FROM user_collections WHERE uid = $1 AND collection = $2",
+            &[&(uid as i64), &collection],
+        )?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    fn collections(&mut self, uid: u64) -> Result<Vec<(String, i64, SizeDelta)>, DbError> {
+        let rows = self.query(
+            "SELECT collection, modified, total_bytes, bso_count FROM user_collections
+             WHERE uid = $1 ORDER BY collection",
+            &[&(uid as i64)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    SizeDelta {
+                        bytes: r.try_get(2)?,
+                        count: r.try_get(3)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    fn expired_sizes(&mut self, uid: u64, now: i64) -> Result<HashMap<String, SizeDelta>, DbError> {
+        let rows = self.query(
+            "SELECT collection, count(*), COALESCE(sum(octet_length(payload)), 0)::BIGINT FROM bsos
+             WHERE uid = $1 AND expiry <= $2 AND expiry < 9223372036854775807 GROUP BY collection",
+            &[&(uid as i64), &now],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    SizeDelta {
+                        count: r.try_get(1)?,
+                        bytes: r.try_get(2)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    fn bsos(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        query: &CollectionQuery,
+        now: i64,
+        take: &mut dyn FnMut(Bso) -> bool,
+    ) -> Result<(), DbError> {
+        let uid = uid as i64;
+        let mut sql = String::from(if query.ids_only {
+            "SELECT id, modified, sortindex, ''::TEXT FROM bsos WHERE uid = $1 AND collection = $2 AND expiry > $3"
+        } else {
+            "SELECT id, modified, sortindex, payload FROM bsos WHERE uid = $1 AND collection = $2 AND expiry > $3"
+        });
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&uid, &collection, &now];
+        if let Some(newer) = &query.newer {
+            params.push(newer);
+            sql.push_str(&format!(" AND modified > ${}", params.len()));
+        }
+        if let Some(older) = &query.older {
+            params.push(older);
+            sql.push_str(&format!(" AND modified < ${}", params.len()));
+        }
+        if let Some(ids) = &query.ids {
+            params.push(ids);
+            sql.push_str(&format!(" AND id = ANY(${})", params.len()));
+        }
+        sql.push_str(match query.sort {
+            SortOrder::Unspecified | SortOrder::Oldest => " ORDER BY modified ASC, id ASC",
+            SortOrder::Newest => " ORDER BY modified DESC, id ASC",
+            // SQLite sorts NULL lowest, so last when descending; so here.
+            SortOrder::Index => " ORDER BY sortindex DESC NULLS LAST, id ASC",
+        });
+        // One more than asked tells whether there is a next page; NULL: no limit.
+        let fetch: Option<i64> = query
+            .limit
+            .map(|l| l.saturating_add(1).min(i64::MAX as u64) as i64);
+        let offset = query.offset.min(i64::MAX as u64) as i64;
+        params.push(&fetch);
+        sql.push_str(&format!(" LIMIT ${}", params.len()));
+        params.push(&offset);
+        sql.push_str(&format!(" OFFSET ${}", params.len()));
+
+        let stmt = self.prepared(&sql)?;
+        // A portal fetched in steps: a page that fills up stops the server
+        // from sending further rows.
+        let portal = self.tx.bind(&stmt, &params)?;
+        loop {
+            let rows = self.tx.query_portal(&portal, FETCH_ROWS)?;
+            let last = rows.len() < FETCH_ROWS as usize;
+            for row in &rows {
+                if !take(bso_row(row)?) {
+                    return Ok(());
+                }
+            }
+            if last {
+                return Ok(());
+            }
+        }
+    }
+
+    fn bso(&mut self, uid: u64, collection: &str, id: &str, now: i64) -> Result<Option<Bso>, DbError> {
+        self.query_opt(
+            "SELECT id, modified, sortindex, payload FROM bsos
+             WHERE uid = $1 AND collection = $2 AND id = $3 AND expiry > $4",
+            &[&(uid as i64), &collection, &id, &now],
+        )?
+        .as_ref()
+        .map(bso_row)
+        .transpose()
+    }
+
+    fn user_is_current(&mut self, uid: u64, node: &str) -> Result<bool, DbError> {
+        Ok(self
+            .query_opt(
+                "SELECT 1 FROM users WHERE uid = $1 AND node = $2 AND replaced_at IS NULL",
+                &[&(uid as i64), &node],
+            )?
+            .is_some())
+    }
+
+    fn pending_batches(&mut self) -> Result<i64, DbError> {
+        Ok(self.query_one("SELECT count(*) FROM batches", &[])?.try_get(0)?)
+    }
+
+    fn users_with_expired(&mut self, now: i64) -> Result<Vec<u64>, DbError> {
+        let rows = self.query(
+            "SELECT DISTINCT uid FROM bsos WHERE expiry <= $1 AND expiry < 9223372036854775807",
+            &[&now],
+        )?;
+        rows.iter().map(|r| Ok(r.try_get::<_, i64>(0)? as u64)).collect()
+    }
+
+    fn setting(&mut self, name: &str) -> Result<Option<String>, DbError> {
+        let row = self.query_opt("SELECT value FROM settings WHERE name = $1", &[&name])?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+}
+
+impl WriteTx for PgTx<'_> {
+    fn set_user_timestamp(&mut self, uid: u64, ts: i64) -> Result<(), DbError> {
+        self.execute(
+            "INSERT INTO user_timestamps (uid, modified) VALUES ($1, $2)
+             ON CONFLICT (uid) DO UPDATE SET modified = EXCLUDED.modified",
+            &[&(uid as i64), &ts],
+        )?;
+        Ok(())
+    }
+
+    fn drop_expired(&mut self, uid: u64, collection: &str, now: i64) -> Result<SizeDelta, DbError> {
+        let rows = self.query(
+            "DELETE FROM bsos WHERE uid = $1 AND collection = $2 AND expiry <= $3 AND expiry < 9223372036854775807
+             RETURNING octet_length(payload)::BIGINT",
+            &[&(uid as i64), &collection, &now],
+        )?;
+        removed(&rows)
+    }
+
+    fn stored_lengths(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        ids: &[&str],
+    ) -> Result<HashMap<String, i64>, DbError> {
+        let rows = self.query(
+            "SELECT id, octet_length(payload)::BIGINT FROM bsos
+             WHERE uid = $1 AND collection = $2 AND id = ANY($3)",
+            &[&(uid as i64), &collection, &ids],
+        )?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    fn upsert_bsos(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        inputs: &[BsoInput],
+        ts: i64,
+    ) -> Result<(), DbError> {
+        let columns = Columns::of(inputs);
+        let expiries: Vec<i64> = columns
+            .ttl_set
+            .iter()
+            .zip(&columns.ttls)
+            .map(|(&set, &ttl)| ttl_expiry(ts, set.then_some(ttl.map(|t| t.max(0) as u64))))
+            .collect();
+        self.execute(
+            "MERGE INTO bsos AS b
+             USING UNNEST($4::TEXT[], $5::BIGINT[], $6::BOOLEAN[], $7::TEXT[], $8::BIGINT[], $9::BOOLEAN[])
+                   AS u(id, sortindex, sortindex_set, payload, expiry, ttl_set)
+             ON b.uid = $1 AND b.collection = $2 AND b.id = u.id
+             WHEN MATCHED THEN UPDATE SET
+                sortindex = CASE WHEN u.sortindex_set THEN u.sortindex ELSE b.sortindex END,
+                payload   = COALESCE(u.payload, b.payload),
+                modified  = CASE WHEN u.sortindex_set OR u.payload IS NOT NULL THEN $3 ELSE b.modified END,
+                expiry    = CASE WHEN u.ttl_set THEN u.expiry ELSE b.expiry END
+             WHEN NOT MATCHED THEN
+                INSERT (uid, collection, id, sortindex, modified, expiry, payload)
+                VALUES ($1, $2, u.id, u.sortindex, $3, u.expiry, COALESCE(u.payload, ''))",
+            &[
+                &(uid as i64),
+                &collection,
+                &ts,
+                &columns.ids,
+                &columns.sortindexes,
+                &columns.sortindex_set,
+                &columns.payloads,
+                &expiries,
+                &columns.ttl_set,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn delete_bsos(&mut self, uid: u64, collection: &str, ids: &[String]) -> Result<SizeDelta, DbError> {
+        let rows = self.query(
+            "DELETE FROM bsos WHERE uid = $1 AND collection = $2 AND id = ANY($3)
+             RETURNING octet_length(payload)::BIGINT",
+            &[&(uid as i64), &collection, &ids],
+        )?;
+        removed(&rows)
+    }
+
+    fn delete_collection(&mut self, uid: u64, collection: &str) -> Result<(), DbError> {
+        for table in ["bsos", "user_collections", "batches"] {
+            let sql = format!("DELETE FROM {table} WHERE uid = $1 AND collection = $2");
+            self.execute(&sql, &[&(uid as i64), &collection])?;
+        }
+        Ok(())
+    }
+
+    fn delete_user_data(&mut self, uid: u64) -> Result<(), DbError> {
+        for table in ["bsos", "user_collections", "batches"] {
+            self.execute(&format!("DELETE FROM {table} WHERE uid = $1"), &[&(uid as i64)])?;
+        }
+        Ok(())
+    }
+
+    fn touch_collection(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        ts: i64,
+        delta: SizeDelta,
+    ) -> Result<i64, DbError> {
+        Ok(self
+            .query_one(
+                "INSERT INTO user_collections (uid, collection, modified, total_bytes, bso_count)
+                 VALUES ($1, $2, $3, GREATEST($4::BIGINT, 0), GREATEST($5::BIGINT, 0))
+                 ON CONFLICT (uid, collection) DO UPDATE SET
+                    modified = EXCLUDED.modified,
+                    total_bytes = GREATEST(user_collections.total_bytes + $4::BIGINT, 0),
+                    bso_count = GREATEST(user_collections.bso_count + $5::BIGINT, 0)
+                 RETURNING total_bytes",
+                &[&(uid as i64), &collection, &ts, &delta.bytes, &delta.count],
+            )?
+            .try_get(0)?)
+    }
+
+    fn create_batch(&mut self, uid: u64, collection: &str, expiry: i64) -> Result<i64, DbError> {
+        Ok(self
+            .query_one(
+                "INSERT INTO batches (uid, collection, expiry) VALUES ($1, $2, $3) RETURNING id",
+                &[&(uid as i64), &collection, &expiry],
+            )?
+            .try_get(0)?)
+    }
+
+    fn open_batch(
+        &mut self,
+        id: i64,
+        uid: u64,
+        collection: &str,
+        now: i64,
+    ) -> Result<Option<(i64, i64)>, DbError> {
+        // FOR UPDATE: the purge cannot drop it while this write uses it.
+        self.query_opt(
+            "SELECT bso_count, total_bytes FROM batches
+             WHERE id = $1 AND uid = $2 AND collection = $3 AND expiry > $4 FOR UPDATE",
+            &[&id, &(uid as i64), &collection, &now],
+        )?
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .transpose()
+    }
+
+    fn stage_batch(&mut self, id: i64, inputs: &[BsoInput], count: i64, bytes: i64) -> Result<(), DbError> {
+        let columns = Columns::of(inputs);
+        self.execute(
+            "MERGE INTO batch_bsos AS s
+             USING UNNEST($2::TEXT[], $3::BIGINT[], $4::BOOLEAN[], $5::TEXT[], $6::BIGINT[], $7::BOOLEAN[])
+                   AS u(id, sortindex, sortindex_set, payload, ttl, ttl_set)
+             ON s.batch = $1 AND s.id = u.id
+             WHEN MATCHED THEN UPDATE SET
+                sortindex     = CASE WHEN u.sortindex_set THEN u.sortindex ELSE s.sortindex END,
+                sortindex_set = s.sortindex_set OR u.sortindex_set,
+                payload       = COALESCE(u.payload, s.payload),
+                ttl           = CASE WHEN u.ttl_set THEN u.ttl ELSE s.ttl END,
+                ttl_set       = s.ttl_set OR u.ttl_set
+             WHEN NOT MATCHED THEN
+                INSERT (batch, id, sortindex, sortindex_set, payload, ttl, ttl_set)
+                VALUES ($1, u.id, u.sortindex, u.sortindex_set, u.payload, u.ttl, u.ttl_set)",
+            &[
+                &id,
+                &columns.ids,
+                &columns.sortindexes,
+                &columns.sortindex_set,
+                &columns.payloads,
+                &columns.ttls,
+                &columns.ttl_set,
+            ],
+        )?;
+        self.execute(
+            "UPDATE batches SET bso_count = $1, total_bytes = $2 WHERE id = $3",
+            &[&count, &bytes, &id],
+        )?;
+        Ok(())
+    }
+
+    fn take_batch(&mut self, id: i64) -> Result<Vec<BsoInput>, DbError> {
+        let rows = self.query(
+            "SELECT id, sortindex, sortindex_set, payload, ttl, ttl_set FROM batch_bsos WHERE batch = $1",
+            &[&id],
+        )?;
+        let pending = rows
+            .iter()
+            .map(|r| {
+                let sortindex: Option<i64> = r.try_get(1)?;
+                let ttl: Option<i64> = r.try_get(4)?;
+                Ok(BsoInput {
+                    id: r.try_get(0)?,
+                    sortindex: r.try_get::<_, bool>(2)?.then_some(sortindex),
+                    payload: r.try_get(3)?,
+                    ttl: r.try_get::<_, bool>(5)?.then(|| ttl.map(|t| t.max(0) as u64)),
+                })
+            })
+            .collect::<Result<Vec<_>, DbError>>()?;
+        self.execute("DELETE FROM batches WHERE id = $1", &[&id])?;
+        Ok(pending)
+    }
+
+    fn purge_user(&mut self, uid: u64, now: i64) -> Result<usize, DbError> {
+        let purged: i64 = self
+            .query_one(
+                "WITH gone AS (
+                     DELETE FROM bsos WHERE uid = $1 AND expiry <= $2 AND expiry < 9223372036854775807
+                     RETURNING collection, octet_length(payload)::BIGINT AS bytes
+                 ), sums AS (
+                     SELECT collection, count(*) AS n, sum(bytes)::BIGINT AS bytes FROM gone GROUP BY collection
+                 ), updated AS (
+                     UPDATE user_collections uc
+                     SET total_bytes = GREATEST(uc.total_bytes - sums.bytes, 0),
+                         bso_count = GREATEST(uc.bso_count - sums.n, 0)
+                     FROM sums WHERE uc.uid = $1 AND uc.collection = sums.collection
+                 )
+                 SELECT COALESCE(sum(n), 0)::BIGINT FROM sums",
+                &[&(uid as i64), &now],
+            )?
+            .try_get(0)?;
+        Ok(purged.max(0) as usize)
+    }
+
+    fn purge_batches(&mut self, now: i64) -> Result<usize, DbError> {
+        Ok(self.execute("DELETE FROM batches WHERE expiry <= $1", &[&now])? as usize)
+    }
+
+    fn insert_setting(&mut self, name: &str, value: &str) -> Result<(), DbError> {
+        self.execute(
+            "INSERT INTO settings (name, value) VALUES ($1, $2)",
+            &[&name, &value],
+        )?;
+        Ok(())
+    }
+
+    fn current_user(&mut self, fxa_uid: &str) -> Result<Option<User>, DbError> {
+        self.query_opt(
+            "SELECT uid, fxa_uid, generation, keys_changed_at, client_state, node FROM users
+             WHERE fxa_uid = $1 AND replaced_at IS NULL",
+            &[&fxa_uid],
+        )?
+        .as_ref()
+        .map(user_row)
+        .transpose()
+    }
+
+    fn client_state_retired(&mut self, fxa_uid: &str, client_state: &str) -> Result<bool, DbError> {
+        Ok(self
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM users
+                                WHERE fxa_uid = $1 AND client_state = $2 AND replaced_at IS NOT NULL)",
+                &[&fxa_uid, &client_state],
+            )?
+            .try_get(0)?)
+    }
+
+    fn insert_user(&mut self, lookup: &UserLookup, node: &str, now: i64) -> Result<User, DbError> {
+        let generation = lookup.generation.unwrap_or(0);
+        let keys_changed_at = lookup.keys_changed_at.unwrap_or(0);
+        let uid: i64 = self
+            .query_one(
+                "INSERT INTO users (fxa_uid, email, generation, keys_changed_at, client_state, node, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING uid",
+                &[
+                    &lookup.fxa_uid,
+                    &lookup.email,
+                    &generation,
+                    &keys_changed_at,
+                    &lookup.client_state,
+                    &node,
+                    &now,
+                ],
+            )?
+            .try_get(0)?;
+        Ok(User {
+            uid: uid as u64,
+            fxa_uid: lookup.fxa_uid.clone(),
+            generation,
+            keys_changed_at,
+            client_state: lookup.client_state.clone(),
+            node: node.to_owned(),
+        })
+    }
+
+    fn retire_user(&mut self, uid: u64, now: i64) -> Result<(), DbError> {
+        self.execute(
+            "UPDATE users SET replaced_at = $1 WHERE uid = $2",
+            &[&now, &(uid as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn set_user_node(&mut self, uid: u64, node: &str) -> Result<(), DbError> {
+        self.execute(
+            "UPDATE users SET node = $1 WHERE uid = $2",
+            &[&node, &(uid as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn update_user(
+        &mut self,
+        uid: u64,
+        generation: i64,
+        keys_changed_at: i64,
+        email: &str,
+    ) -> Result<(), DbError> {
+        self.execute(
+            "UPDATE users SET generation = $1, keys_changed_at = $2, email = $3 WHERE uid = $4",
+            &[&generation, &keys_changed_at, &email, &(uid as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn users_on(&mut self, node: &str) -> Result<i64, DbError> {
+        Ok(self
+            .query_one(
+                "SELECT count(*) FROM users WHERE node = $1 AND replaced_at IS NULL",
+                &[&node],
+            )?
+            .try_get(0)?)
+    }
+}

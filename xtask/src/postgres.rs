@@ -1,0 +1,187 @@
+//! A throwaway PostgreSQL server for the storage server's tests and
+//! benchmarks: a fresh cluster in a temporary directory, listening on
+//! 127.0.0.1 only on a free port, stopped and deleted when dropped.
+//!
+//! On a machine without PostgreSQL, Debian's `postgresql` package is
+//! installed first when that can be done here (root and `apt-get`); else
+//! the error says what to install. PostgreSQL refuses to run as root, so as
+//! root the cluster belongs to the `postgres` user the package creates.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// A running cluster; stopped and deleted on drop.
+pub struct Cluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    as_postgres: bool,
+    port: u16,
+}
+
+impl Cluster {
+    /// Starts a cluster for tests: durability off (`fsync`), which a
+    /// throwaway cluster never needs, and room for many test servers'
+    /// connection pools.
+    pub fn start_for_tests() -> Result<Cluster> {
+        Cluster::start(&["-c", "fsync=off", "-c", "full_page_writes=off"])
+    }
+
+    fn start(settings: &[&str]) -> Result<Cluster> {
+        let bin = installed()?;
+        let as_postgres = is_root()?;
+        let dir = std::env::temp_dir().join(format!("sync-xtask-pg-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+        }
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let port = free_port()?;
+        let mut cluster = Cluster {
+            dir,
+            bin,
+            as_postgres,
+            port,
+        };
+        if as_postgres {
+            run(Command::new("chown").arg("-R").arg("postgres").arg(&cluster.dir))?;
+        }
+        let data = cluster.dir.join("data");
+        run(cluster.tool("initdb").arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-instructions",
+            "-E",
+            "UTF8",
+        ]))?;
+        let mut options = format!(
+            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=400",
+            cluster.dir.display()
+        );
+        for setting in settings {
+            options.push(' ');
+            options.push_str(setting);
+        }
+        run(cluster
+            .tool("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(cluster.dir.join("log"))
+            .args(["-w", "-t", "60", "-o", &options, "start"]))
+        .inspect_err(|_| cluster.print_log())?;
+        cluster.port = port;
+        Ok(cluster)
+    }
+
+    /// Its `postgres` database, as the superuser.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn tool(&self, name: &str) -> Command {
+        let path = self.bin.join(name);
+        if self.as_postgres {
+            let mut cmd = Command::new("runuser");
+            cmd.args(["-u", "postgres", "--"]).arg(path);
+            cmd
+        } else {
+            Command::new(path)
+        }
+    }
+
+    fn print_log(&self) {
+        if let Ok(log) = std::fs::read_to_string(self.dir.join("log")) {
+            eprintln!("PostgreSQL's log:\n{log}");
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let stopped = self
+            .tool("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "fast", "-w", "stop"])
+            .output();
+        if !stopped.is_ok_and(|o| o.status.success()) {
+            eprintln!("warning: the test PostgreSQL server did not stop cleanly");
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The directory of PostgreSQL's server programs, installing them if
+/// missing and this machine allows it.
+fn installed() -> Result<PathBuf> {
+    if let Some(bin) = find_bin() {
+        return Ok(bin);
+    }
+    if is_root()? && which("apt-get") {
+        eprintln!("==> installing PostgreSQL (Debian's postgresql package) for the server's tests");
+        run(Command::new("apt-get").arg("update").arg("-q"))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends", "postgresql"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        if let Some(bin) = find_bin() {
+            return Ok(bin);
+        }
+    }
+    bail!(
+        "PostgreSQL's server programs (initdb, pg_ctl) were not found: the storage server's tests \
+         run on PostgreSQL too. Install them (Debian: apt-get install postgresql), or set PG_BIN \
+         to their directory, or run `cargo xtask ci --no-postgres` to skip them knowingly"
+    )
+}
+
+/// `PG_BIN`, the newest `/usr/lib/postgresql/<version>/bin`, or `initdb` on the PATH.
+fn find_bin() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("PG_BIN").map(PathBuf::from) {
+        return dir.join("initdb").exists().then_some(dir);
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    if let Some((_, bin)) = versions.pop() {
+        return Some(bin);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).find(|dir| dir.join("initdb").exists() && dir.join("pg_ctl").exists())
+}
+
+fn which(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(program).exists()))
+}
+
+fn is_root() -> Result<bool> {
+    let out = Command::new("id").arg("-u").output().context("running id -u")?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let output = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    if !output.status.success() {
+        bail!(
+            "{cmd:?} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
