@@ -24,7 +24,7 @@ struct Cli {
     /// A TOML configuration file.
     #[arg(long, short, global = true, env = "SYNC_STORAGE_CONFIG")]
     config: Option<PathBuf>,
-    /// The SQLite database file (overrides the configuration).
+    /// The SQLite database file or a postgres:// URL (overrides the configuration).
     #[arg(long, global = true)]
     database: Option<PathBuf>,
     #[command(subcommand)]
@@ -94,14 +94,14 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let server = Server::bind(config).context("starting the server")?;
     if role.serves_tokens() {
         tracing::info!(
-            database = %database.display(),
+            database = %sync_storage::db::redacted(&database),
             ?role,
             token_server = %format!("{}/1.0/sync/1.5", server.public_url()),
             "sync-storage ready"
         );
     } else {
         tracing::info!(
-            database = %database.display(),
+            database = %sync_storage::db::redacted(&database),
             ?role,
             storage_node = %server.public_url(),
             "sync-storage ready"
@@ -144,7 +144,7 @@ fn mint_token(mut config: Config, email: &str, duration: u64) -> anyhow::Result<
         None => {
             // The secret `serve` generated and stored in the same database.
             let db = sync_storage::db::Db::open(&config.database)
-                .with_context(|| format!("opening {}", config.database.display()))?;
+                .with_context(|| format!("opening {}", sync_storage::db::redacted(&config.database)))?;
             let fresh = {
                 use ring::rand::SecureRandom;
                 let mut b = [0u8; 32];

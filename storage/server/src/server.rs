@@ -86,7 +86,7 @@ impl Server {
             config.public_url = Some(format!("http://{addr}"));
         }
         let db_err = |source| ServerError::Db {
-            path: config.database.display().to_string(),
+            path: crate::db::redacted(&config.database),
             source,
         };
         let db = Arc::new(Db::open(&config.database).map_err(db_err)?);

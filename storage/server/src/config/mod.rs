@@ -3,7 +3,7 @@
 //! ```toml
 //! bind = "127.0.0.1:8000"                  # loopback unless you mean otherwise
 //! public_url = "https://sync.example.com"  # how clients reach this server
-//! database = "/var/lib/sync-storage/sync.db"
+//! database = "/var/lib/sync-storage/sync.db"  # or "postgres://user:password@host/db"
 //! role = "all"                             # or "storage-only" / "token-only"
 //! master_secret = "…"                      # or ["new", "old"]: the first signs, all verify
 //! token_duration_secs = 3600
@@ -53,7 +53,8 @@ pub struct Config {
     pub bind: SocketAddr,
     /// The base URL clients use; defaults to `http://<bind>`.
     pub public_url: Option<String>,
-    /// The SQLite database file.
+    /// The SQLite database file, or a `postgres://` (`postgresql://`) URL
+    /// for PostgreSQL 15 or later.
     pub database: PathBuf,
     /// What this process serves: token server and storage (`all`), or one of them.
     pub role: Role,

@@ -35,7 +35,7 @@ pub enum DbError {
     #[error(transparent)]
     Open(#[from] sync_sql::SqlError),
     /// PostgreSQL failed, or could not be reached.
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", postgres_text(.0))]
     Postgres(#[from] ::postgres::Error),
     /// The database was migrated by a newer release of this server.
     #[error("the database schema is version {found}; this server knows versions up to {known}")]
@@ -191,6 +191,36 @@ impl UserCache {
     }
 }
 
+/// `location` fit for logs and error messages: a PostgreSQL URL's password
+/// is replaced by `***`.
+pub fn redacted(location: &Path) -> String {
+    let text = location.display().to_string();
+    if !is_postgres_url(&text) {
+        return text;
+    }
+    match url::Url::parse(&text) {
+        Ok(mut url) if url.password().is_some() => {
+            // Only fails for URLs that cannot have a password.
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(url) => url.to_string(),
+        Err(_) => "a PostgreSQL URL that does not parse".to_owned(),
+    }
+}
+
+/// What PostgreSQL said: its SQLSTATE and message when it answered, the
+/// driver's error (and its cause) when it could not be reached.
+fn postgres_text(e: &::postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} ({})", db.message(), db.code().code());
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
 /// Whether `location` names a PostgreSQL database rather than a SQLite file.
 pub fn is_postgres_url(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
@@ -223,5 +253,26 @@ fn ttl_expiry(ts: i64, ttl: Option<Option<u64>>) -> i64 {
     match ttl {
         Some(Some(ttl)) => ts.saturating_add((ttl.min(i64::MAX as u64) as i64).saturating_mul(1000)),
         _ => bsos::NEVER,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_logs() {
+        assert_eq!(
+            redacted(Path::new(
+                "postgres://sync:s3cret@db.example:5432/sync?sslmode=disable"
+            )),
+            "postgres://sync:***@db.example:5432/sync?sslmode=disable"
+        );
+        assert_eq!(
+            redacted(Path::new("postgres://sync@127.0.0.1/sync")),
+            "postgres://sync@127.0.0.1/sync"
+        );
+        assert_eq!(redacted(Path::new("/var/lib/sync.db")), "/var/lib/sync.db");
+        assert!(!redacted(Path::new("postgresql://a:b@[::1")).contains('b'));
     }
 }

@@ -1,0 +1,157 @@
+//! What only the PostgreSQL backend has: its migrations, and a database
+//! that drops the server's connections under load. Every other server test
+//! runs on PostgreSQL too when `SYNC_TEST_POSTGRES` names a server, as
+//! `cargo xtask ci` arranges; without one these tests say so and pass.
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::json;
+use support::TestServer;
+use sync_storage::db::{Db, DbError};
+
+/// The test server's URL, or `None` (said loudly) when there is none.
+fn server() -> Option<String> {
+    let url = support::postgres_url();
+    if url.is_none() {
+        eprintln!("SKIPPED: no PostgreSQL (set SYNC_TEST_POSTGRES, as `cargo xtask ci` does)");
+    }
+    url
+}
+
+/// A client on the schema a test database URL names.
+fn client(database: &std::path::Path) -> postgres::Client {
+    postgres::Client::connect(database.to_str().unwrap(), postgres::NoTls).unwrap()
+}
+
+#[test]
+fn migrations_run_once_even_when_servers_start_together_and_a_newer_schema_is_refused() {
+    if server().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let database = support::database_in(dir.path());
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let database = database.clone();
+            std::thread::spawn(move || Db::open(&database).map(|_| ()))
+        })
+        .collect();
+    for start in starts {
+        start.join().unwrap().unwrap();
+    }
+    let mut pg = client(&database);
+    let versions: Vec<i64> = pg
+        .query("SELECT version FROM schema_migrations ORDER BY version", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, [1], "each step recorded once");
+    // Reopening an up-to-date database changes nothing.
+    Db::open(&database).unwrap();
+    pg.execute(
+        "INSERT INTO schema_migrations (version, name) VALUES (999, 'from the future')",
+        &[],
+    )
+    .unwrap();
+    match Db::open(&database) {
+        Err(DbError::SchemaTooNew { found: 999, known: 1 }) => {}
+        other => panic!("a newer schema must be refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn dropped_connections_are_503s_with_retry_after_and_the_server_recovers_with_nothing_half_written() {
+    if server().is_none() {
+        return;
+    }
+    let s = TestServer::start();
+    let account = Arc::new(s.account("dropped@example.com"));
+    let name = s
+        .database
+        .to_str()
+        .unwrap()
+        .rsplit("application_name=")
+        .next()
+        .unwrap()
+        .to_owned();
+    let stop = Arc::new(AtomicBool::new(false));
+    // Cuts every connection the server holds, every 20 ms, as a restarting
+    // PostgreSQL would.
+    let cutter = {
+        let stop = stop.clone();
+        let mut pg = client(&s.database);
+        std::thread::spawn(move || {
+            let mut cuts = 0;
+            while !stop.load(Ordering::Relaxed) {
+                cuts += pg
+                    .query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                         WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                        &[&name],
+                    )
+                    .unwrap()
+                    .len();
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            cuts
+        })
+    };
+    let mut acknowledged = Vec::new();
+    let mut refused = 0;
+    for n in 0..300 {
+        let batch: Vec<_> = (0..5)
+            .map(|i| json!({"id": format!("r{n}-{i}"), "payload": "x"}))
+            .collect();
+        let r = account.post_json("/storage/history", json!(batch), &[]);
+        match r.status().as_u16() {
+            200 => acknowledged.push(n),
+            503 => {
+                assert!(
+                    r.headers().contains_key("retry-after"),
+                    "a 503 says when to come back"
+                );
+                refused += 1;
+            }
+            other => panic!("POST {n}: {other} {}", r.text().unwrap_or_default()),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let cuts = cutter.join().unwrap();
+    assert!(cuts > 0, "the connections were cut");
+    eprintln!(
+        "{} acknowledged, {refused} refused, {cuts} connections cut",
+        acknowledged.len()
+    );
+
+    // Recovered: a request goes through, and every acknowledged POST is
+    // whole while no refused one left a part behind.
+    let r = account.get("/storage/history?full=1&limit=10000");
+    assert_eq!(r.status(), 200);
+    let stored: std::collections::HashSet<String> = support::json(r)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap().to_owned())
+        .collect();
+    for n in 0..300 {
+        let present = (0..5).filter(|i| stored.contains(&format!("r{n}-{i}"))).count();
+        assert!(
+            present == 0 || present == 5,
+            "POST {n} half written: {present} of 5"
+        );
+        if acknowledged.contains(&n) {
+            assert_eq!(present, 5, "acknowledged POST {n} lost");
+        }
+    }
+    let counts = support::json(account.get("/info/collection_counts"));
+    assert_eq!(
+        counts["history"],
+        json!(stored.len()),
+        "the count matches what is stored"
+    );
+}
