@@ -10,7 +10,8 @@
 //! - `cargo xtask demo` — the main job: two devices syncing through the embedded server.
 //! - `cargo xtask scenarios [--split | --server URL --token-secret S |
 //!   --storage-node URL --shared-secret S] [filter]` — multi-device scenarios.
-//! - `cargo xtask bench [crypto|server|sustained|logins|history|bookmarks|contention]` — the benchmarks that print the numbers
+//! - `cargo xtask bench [crypto|server|load|sustained|logins|history|bookmarks|contention]
+//!   [--backend sqlite|postgres]` — the benchmarks that print the numbers
 //!   issues ask for.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -50,15 +51,28 @@ enum Cmd {
     Bench {
         /// Which benchmark; all when omitted.
         which: Option<Bench>,
+        /// `server` only: one backend (sqlite or postgres); both when omitted.
+        #[arg(long, value_enum)]
+        backend: Option<Backend>,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    Sqlite,
+    Postgres,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Bench {
     /// sync15 record crypto: encrypt+HMAC and verify+decrypt of 1 KiB records.
     Crypto,
-    /// The storage server under 50 concurrent users on loopback.
+    /// The storage server on SQLite and on PostgreSQL side by side: read-
+    /// and write-heavy mixes at 10 and 50 users, and a 100,000-record import.
     Server,
+    /// The storage server (SQLite, in-process) under 50 concurrent users:
+    /// a GET mix and 100-record batch POSTs.
+    Load,
     /// The server binary under 50 users syncing back to back for 60 s:
     /// throughput, write latency, WAL size, disk writes, memory.
     Sustained,
@@ -78,7 +92,7 @@ fn main() -> Result<()> {
     std::env::set_current_dir(workspace_root()).context("changing to the workspace root")?;
     match cli.command {
         Cmd::Ci { no_postgres } => ci(no_postgres),
-        Cmd::Bench { which } => bench(which),
+        Cmd::Bench { which, backend } => bench(which, backend),
         Cmd::Demo => step(
             "demo",
             cargo(&[
@@ -239,7 +253,7 @@ fn scenarios(args: &[String]) -> Result<()> {
     step("scenarios", cmd)
 }
 
-fn bench(which: Option<Bench>) -> Result<()> {
+fn bench(which: Option<Bench>, backend: Option<Backend>) -> Result<()> {
     let all = which.is_none();
     if all || matches!(which, Some(Bench::Crypto)) {
         step(
@@ -248,8 +262,11 @@ fn bench(which: Option<Bench>) -> Result<()> {
         )?;
     }
     if all || matches!(which, Some(Bench::Server)) {
+        bench_server(backend)?;
+    }
+    if all || matches!(which, Some(Bench::Load)) {
         step(
-            "bench server",
+            "bench load",
             cargo(&["bench", "-p", "sync-storage", "--bench", "load"]),
         )?;
     }
@@ -284,6 +301,33 @@ fn bench(which: Option<Bench>) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The backends benchmark, with a throwaway PostgreSQL (PostgreSQL's
+/// default durability) when PostgreSQL is asked for.
+fn bench_server(backend: Option<Backend>) -> Result<()> {
+    let mut cmd = cargo(&["bench", "-p", "sync-storage", "--bench", "backends"]);
+    let _cluster = match backend {
+        Some(Backend::Sqlite) => {
+            cmd.env("BENCH_BACKENDS", "sqlite");
+            None
+        }
+        _ => {
+            let cluster =
+                postgres::Cluster::start_durable().context("starting PostgreSQL for the benchmark")?;
+            cmd.env("BENCH_POSTGRES_URL", cluster.url());
+            cmd.env(
+                "BENCH_BACKENDS",
+                if backend == Some(Backend::Postgres) {
+                    "postgres"
+                } else {
+                    "sqlite,postgres"
+                },
+            );
+            Some(cluster)
+        }
+    };
+    step("bench server", cmd)
 }
 
 fn cargo(args: &[&str]) -> Command {

@@ -28,6 +28,11 @@ impl Cluster {
         Cluster::start(&["-c", "fsync=off", "-c", "full_page_writes=off"])
     }
 
+    /// Starts a cluster with PostgreSQL's default durability, for benchmarks.
+    pub fn start_durable() -> Result<Cluster> {
+        Cluster::start(&[])
+    }
+
     fn start(settings: &[&str]) -> Result<Cluster> {
         let bin = installed()?;
         let as_postgres = is_root()?;

@@ -18,7 +18,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{User, payload_json};
+use support::{User, payload_json, percentile};
 use sync_storage::Server;
 use sync_storage::config::Config;
 
@@ -51,14 +51,6 @@ struct Tally {
     latencies_us: Vec<u64>,
     records: usize,
     errors: usize,
-}
-
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx] as f64 / 1000.0
 }
 
 fn report(name: &str, tallies: Vec<Tally>, elapsed: Duration) {

@@ -18,106 +18,20 @@
 
 mod support;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{User, payload_json};
+use support::{User, cpu_seconds, payload_json, percentile, proc_field, records_body, start_server};
 
 const USERS: usize = 50;
 const RECORDS_PER_POST: usize = 50;
-const DEV_SECRET: &str = "sustained-load-bench";
-
-fn records(payload_json: &str, prefix: &str, n: usize) -> Vec<u8> {
-    let mut body = String::with_capacity(n * (payload_json.len() + 48) + 2);
-    body.push('[');
-    for i in 0..n {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(&format!(r#"{{"id":"{prefix}{i}","payload":"#));
-        body.push_str(payload_json);
-        body.push('}');
-    }
-    body.push(']');
-    body.into_bytes()
-}
 
 #[derive(Default)]
 struct Tally {
     reads_us: Vec<u64>,
     writes_us: Vec<u64>,
     errors: usize,
-}
-
-/// The server process: its pid and where its files are.
-struct ServerProcess {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(dir: &Path) -> ServerProcess {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sync-storage"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .arg("--database")
-        .arg(dir.join("sync.db"))
-        .env("SYNC_STORAGE_DEV_SECRET", DEV_SECRET)
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while reqwest::blocking::get(format!("{url}/__lbheartbeat__")).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    ServerProcess { child, url }
-}
-
-/// A field of `/proc/<pid>/<file>` ("VmRSS:  123 kB" or "write_bytes: 456").
-fn proc_field(pid: u32, file: &str, name: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// CPU seconds the process has used (user + system), from `/proc/<pid>/stat`.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at ") ".
-    let fields: Vec<&str> = stat
-        .rsplit_once(") ")
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the line, 11 and 12 here; 100 ticks a second.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize] as f64 / 1000.0
 }
 
 fn main() {
@@ -129,7 +43,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
     let dir = tempfile::tempdir().unwrap();
-    let server = start_server(dir.path());
+    let server = start_server(&dir.path().join("sync.db"));
     let pid = server.child.id();
     println!(
         "server: {} (pid {pid}, SQLite at {})",
@@ -140,9 +54,13 @@ fn main() {
     let users: Arc<Vec<User>> = Arc::new(
         (0..USERS)
             .map(|i| {
-                let oauth =
-                    sync_storage::auth::mint_dev_token(DEV_SECRET, &format!("user{i}@example.com"), 0, 3600)
-                        .unwrap();
+                let oauth = sync_storage::auth::mint_dev_token(
+                    support::DEV_SECRET,
+                    &format!("user{i}@example.com"),
+                    0,
+                    3600,
+                )
+                .unwrap();
                 User::sign_in(&server.url, &oauth, i)
             })
             .collect(),
@@ -210,7 +128,7 @@ fn main() {
                     tally.errors += usize::from(!ok);
                     // A 50-record POST.
                     let t = Instant::now();
-                    let body = records(&payload, &format!("t{round}x"), RECORDS_PER_POST);
+                    let body = records_body(&payload, &format!("t{round}x"), RECORDS_PER_POST);
                     let sent = user
                         .request(&client, reqwest::Method::POST, "/storage/tabs")
                         .header("Content-Type", "application/json")
@@ -222,7 +140,7 @@ fn main() {
                     tally.errors += usize::from(!ok);
                     // A batched upload of 100 records in two POSTs.
                     let t = Instant::now();
-                    let body = records(&payload, &format!("h{round}a"), RECORDS_PER_POST);
+                    let body = records_body(&payload, &format!("h{round}a"), RECORDS_PER_POST);
                     let sent = user
                         .request(&client, reqwest::Method::POST, "/storage/history?batch=true")
                         .header("Content-Type", "application/json")
@@ -239,7 +157,7 @@ fn main() {
                         continue;
                     };
                     let t = Instant::now();
-                    let body = records(&payload, &format!("h{round}b"), RECORDS_PER_POST);
+                    let body = records_body(&payload, &format!("h{round}b"), RECORDS_PER_POST);
                     let sent = user
                         .request(
                             &client,

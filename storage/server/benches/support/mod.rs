@@ -1,9 +1,16 @@
 //! What the server benchmarks share: a user signed in through the token
-//! server, Hawk-signed requests, and record payloads shaped like real ones.
+//! server, Hawk-signed requests, record payloads shaped like real ones, and
+//! the server binary in a process of its own, with its /proc counters.
+// Each bench uses part of this.
+#![allow(dead_code)]
 
-use std::time::SystemTime;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
 
 use sync15::{HawkCredentials, HttpClient, SyncRootKey, Token, TokenClient};
+
+/// Signs the dev-mode OAuth tokens of the benchmarks' users.
+pub const DEV_SECRET: &str = "sustained-load-bench";
 
 /// A user with a storage token.
 pub struct User {
@@ -52,4 +59,91 @@ pub fn payload_json() -> String {
         "0".repeat(64)
     );
     serde_json::to_string(&payload).unwrap()
+}
+
+/// The server process: its pid and where its files are.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the `sync-storage` binary on a free loopback port, serving from
+/// `database` (a SQLite file or a PostgreSQL URL), and waits until it answers.
+pub fn start_server(database: &Path) -> ServerProcess {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sync-storage"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .arg("--database")
+        .arg(database)
+        .env("SYNC_STORAGE_DEV_SECRET", DEV_SECRET)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::blocking::get(format!("{url}/__lbheartbeat__")).is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ServerProcess { child, url }
+}
+
+/// A field of `/proc/<pid>/<file>` ("VmRSS:  123 kB" or "write_bytes: 456").
+pub fn proc_field(pid: u32, file: &str, name: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// CPU seconds the process has used (user + system), from `/proc/<pid>/stat`.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 11 and 12 here; 100 ticks a second.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+pub fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize] as f64 / 1000.0
+}
+
+/// A JSON array of `n` records `<prefix>0…` with `payload_json` as payload.
+pub fn records_body(payload_json: &str, prefix: &str, n: usize) -> Vec<u8> {
+    let mut body = String::with_capacity(n * (payload_json.len() + 48) + 2);
+    body.push('[');
+    for i in 0..n {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&format!(r#"{{"id":"{prefix}{i}","payload":"#));
+        body.push_str(payload_json);
+        body.push('}');
+    }
+    body.push(']');
+    body.into_bytes()
 }

@@ -87,15 +87,11 @@ impl Db {
                     collection_modified: current.unwrap_or(0),
                 });
             }
-            // Committing: this request's BSOs never need staging; they are
-            // merged in memory over what earlier requests staged.
-            let pending: std::borrow::Cow<'_, [BsoInput]> = if op.batch.is_some() {
-                overlay(tx.take_batch(id)?, op.inputs).into()
-            } else {
-                op.inputs.into()
-            };
-            if pending.is_empty() {
+            if count == 0 && op.inputs.is_empty() {
                 // An empty commit writes nothing; the collection keeps its time.
+                if op.batch.is_some() {
+                    tx.take_batch(id)?;
+                }
                 return Ok(BatchResult::Committed(PostOutcome {
                     modified: current.unwrap_or(0),
                     success: Vec::new(),
@@ -103,7 +99,18 @@ impl Db {
                 }));
             }
             let ts = next_timestamp(tx, uid)?;
-            let delta = write_bsos(tx, uid, collection, &pending, ts)?;
+            let delta = match op.batch {
+                Some(id) => match tx.commit_batch(id, uid, collection, op.inputs, ts)? {
+                    Some(delta) => delta,
+                    // This request's BSOs need no staging: they are merged in
+                    // memory over what earlier requests staged.
+                    None => {
+                        let pending = overlay(tx.take_batch(id)?, op.inputs);
+                        write_bsos(tx, uid, collection, &pending, ts)?
+                    }
+                },
+                None => write_bsos(tx, uid, collection, op.inputs, ts)?,
+            };
             let collection_bytes = finish_collection_write(tx, uid, collection, ts, quota_bytes, delta)?;
             Ok(BatchResult::Committed(PostOutcome {
                 modified: ts,

@@ -399,7 +399,6 @@ pub(super) fn finish_collection_write(
     delta: SizeDelta,
 ) -> Result<i64, DbError> {
     let bytes = tx.touch_collection(uid, collection, ts, delta)?;
-    tx.set_user_timestamp(uid, ts)?;
     if quota_bytes > 0 && delta.bytes > 0 && bytes > quota_bytes as i64 {
         return Err(DbError::OverQuota);
     }

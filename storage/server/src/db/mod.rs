@@ -73,9 +73,8 @@ pub enum DbError {
 /// The database.
 pub struct Db {
     backend: Box<dyn Backend>,
-    /// uid → node of current users, so storage requests need no query to
-    /// check their token is still current. Cleared whenever a user is
-    /// retired or moved.
+    /// Users found current lately, so storage requests seldom need a query
+    /// to check their token is still current ([`Db::user_is_current`]).
     current_users: parking_lot::RwLock<UserCache>,
 }
 
@@ -176,12 +175,13 @@ impl Db {
     }
 }
 
-/// See [`Db::user_is_current`]. `epoch` counts invalidations, so a lookup
-/// that raced with one does not cache what it read before it.
+/// See [`Db::user_is_current`]: uid → (node, when found current). `epoch`
+/// counts invalidations, so a lookup that raced with one does not cache
+/// what it read before it.
 #[derive(Default)]
 pub(crate) struct UserCache {
     pub(crate) epoch: u64,
-    pub(crate) nodes: std::collections::HashMap<u64, String>,
+    pub(crate) nodes: std::collections::HashMap<u64, (String, std::time::Instant)>,
 }
 
 impl UserCache {

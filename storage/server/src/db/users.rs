@@ -4,6 +4,12 @@
 use super::backend::{Lock, WriteTx};
 use super::{Db, DbError, now_ms};
 
+/// How long a user found current stays known as current without a query.
+pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Users remembered as current at most (then the memory starts over).
+const USER_CACHE_ENTRIES: usize = 100_000;
+
 /// A user record: one FxA account under one set of keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -114,8 +120,35 @@ impl Db {
     /// Whether `uid` is an account's current record on `node` — false once
     /// the keys changed or the account moved, which makes old tokens fail
     /// with 401 and sends clients back to the token server.
+    ///
+    /// A positive answer is remembered for [`USER_CACHE_TTL`], so storage
+    /// requests seldom need a query for it. This process forgets it at once
+    /// when it retires or moves a user; a change made elsewhere (another
+    /// server process on the same PostgreSQL, an admin command) is seen
+    /// within the TTL.
     pub fn user_is_current(&self, uid: u64, node: &str) -> Result<bool, DbError> {
-        self.read(|tx| tx.user_is_current(uid, node))
+        let epoch = {
+            let cache = self.current_users.read();
+            if let Some((cached, at)) = cache.nodes.get(&uid) {
+                if cached == node && at.elapsed() < USER_CACHE_TTL {
+                    return Ok(true);
+                }
+            }
+            cache.epoch
+        };
+        let current = self.read(|tx| tx.user_is_current(uid, node))?;
+        if current {
+            let mut cache = self.current_users.write();
+            if cache.epoch == epoch {
+                if cache.nodes.len() >= USER_CACHE_ENTRIES {
+                    cache.nodes.clear();
+                }
+                cache
+                    .nodes
+                    .insert(uid, (node.to_owned(), std::time::Instant::now()));
+            }
+        }
+        Ok(current)
     }
 
     /// Moves an account to another node (an operator migrating users, or a

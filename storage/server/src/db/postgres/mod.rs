@@ -96,6 +96,10 @@ impl Postgres {
             .max_size(POOL_SIZE)
             .min_idle(Some(2))
             .connection_timeout(POOL_WAIT)
+            // A connection PostgreSQL dropped while it sat in the pool (a
+            // restart) is found and replaced at checkout, at the cost of a
+            // round trip, rather than failing a request after the outage.
+            .test_on_check_out(true)
             .build(Connector { config })?;
         Ok(Postgres { pool })
     }

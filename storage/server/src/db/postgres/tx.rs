@@ -55,6 +55,37 @@ impl PgTx<'_> {
         let stmt = self.prepared(sql)?;
         Ok(self.tx.query_one(&stmt, params)?)
     }
+
+    /// Adds BSOs to a batch's staging, a repeated id keeping the latest of
+    /// each field given.
+    fn merge_staged(&mut self, id: i64, inputs: &[BsoInput]) -> Result<(), DbError> {
+        let columns = Columns::of(inputs);
+        self.execute(
+            "MERGE INTO batch_bsos AS s
+             USING UNNEST($2::TEXT[], $3::BIGINT[], $4::BOOLEAN[], $5::TEXT[], $6::BIGINT[], $7::BOOLEAN[])
+                   AS u(id, sortindex, sortindex_set, payload, ttl, ttl_set)
+             ON s.batch = $1 AND s.id = u.id
+             WHEN MATCHED THEN UPDATE SET
+                sortindex     = CASE WHEN u.sortindex_set THEN u.sortindex ELSE s.sortindex END,
+                sortindex_set = s.sortindex_set OR u.sortindex_set,
+                payload       = COALESCE(u.payload, s.payload),
+                ttl           = CASE WHEN u.ttl_set THEN u.ttl ELSE s.ttl END,
+                ttl_set       = s.ttl_set OR u.ttl_set
+             WHEN NOT MATCHED THEN
+                INSERT (batch, id, sortindex, sortindex_set, payload, ttl, ttl_set)
+                VALUES ($1, u.id, u.sortindex, u.sortindex_set, u.payload, u.ttl, u.ttl_set)",
+            &[
+                &id,
+                &columns.ids,
+                &columns.sortindexes,
+                &columns.sortindex_set,
+                &columns.payloads,
+                &columns.ttls,
+                &columns.ttl_set,
+            ],
+        )?;
+        Ok(())
+    }
 }
 
 fn bso_row(r: &Row) -> Result<Bso, DbError> {
@@ -295,9 +326,12 @@ impl WriteTx for PgTx<'_> {
         collection: &str,
         ids: &[&str],
     ) -> Result<HashMap<String, i64>, DbError> {
+        // A join on the unnested ids: one index probe each, whatever plan
+        // the statement's cache settles on.
         let rows = self.query(
-            "SELECT id, octet_length(payload)::BIGINT FROM bsos
-             WHERE uid = $1 AND collection = $2 AND id = ANY($3)",
+            "SELECT b.id, octet_length(b.payload)::BIGINT
+             FROM UNNEST($3::TEXT[]) AS u(id)
+             JOIN bsos b ON b.uid = $1 AND b.collection = $2 AND b.id = u.id",
             &[&(uid as i64), &collection, &ids],
         )?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
@@ -378,7 +412,12 @@ impl WriteTx for PgTx<'_> {
     ) -> Result<i64, DbError> {
         Ok(self
             .query_one(
-                "INSERT INTO user_collections (uid, collection, modified, total_bytes, bso_count)
+                // One round trip for both stamps.
+                "WITH stamped AS (
+                     INSERT INTO user_timestamps (uid, modified) VALUES ($1, $3)
+                     ON CONFLICT (uid) DO UPDATE SET modified = EXCLUDED.modified
+                 )
+                 INSERT INTO user_collections (uid, collection, modified, total_bytes, bso_count)
                  VALUES ($1, $2, $3, GREATEST($4::BIGINT, 0), GREATEST($5::BIGINT, 0))
                  ON CONFLICT (uid, collection) DO UPDATE SET
                     modified = EXCLUDED.modified,
@@ -417,31 +456,7 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn stage_batch(&mut self, id: i64, inputs: &[BsoInput], count: i64, bytes: i64) -> Result<(), DbError> {
-        let columns = Columns::of(inputs);
-        self.execute(
-            "MERGE INTO batch_bsos AS s
-             USING UNNEST($2::TEXT[], $3::BIGINT[], $4::BOOLEAN[], $5::TEXT[], $6::BIGINT[], $7::BOOLEAN[])
-                   AS u(id, sortindex, sortindex_set, payload, ttl, ttl_set)
-             ON s.batch = $1 AND s.id = u.id
-             WHEN MATCHED THEN UPDATE SET
-                sortindex     = CASE WHEN u.sortindex_set THEN u.sortindex ELSE s.sortindex END,
-                sortindex_set = s.sortindex_set OR u.sortindex_set,
-                payload       = COALESCE(u.payload, s.payload),
-                ttl           = CASE WHEN u.ttl_set THEN u.ttl ELSE s.ttl END,
-                ttl_set       = s.ttl_set OR u.ttl_set
-             WHEN NOT MATCHED THEN
-                INSERT (batch, id, sortindex, sortindex_set, payload, ttl, ttl_set)
-                VALUES ($1, u.id, u.sortindex, u.sortindex_set, u.payload, u.ttl, u.ttl_set)",
-            &[
-                &id,
-                &columns.ids,
-                &columns.sortindexes,
-                &columns.sortindex_set,
-                &columns.payloads,
-                &columns.ttls,
-                &columns.ttl_set,
-            ],
-        )?;
+        self.merge_staged(id, inputs)?;
         self.execute(
             "UPDATE batches SET bso_count = $1, total_bytes = $2 WHERE id = $3",
             &[&count, &bytes, &id],
@@ -469,6 +484,64 @@ impl WriteTx for PgTx<'_> {
             .collect::<Result<Vec<_>, DbError>>()?;
         self.execute("DELETE FROM batches WHERE id = $1", &[&id])?;
         Ok(pending)
+    }
+
+    fn commit_batch(
+        &mut self,
+        id: i64,
+        uid: u64,
+        collection: &str,
+        last: &[BsoInput],
+        ts: i64,
+    ) -> Result<Option<SizeDelta>, DbError> {
+        let uid = uid as i64;
+        if !last.is_empty() {
+            self.merge_staged(id, last)?;
+        }
+        let mut delta = self.drop_expired(uid as u64, collection, ts)?;
+        // Each staged BSO's stored row is found by a lateral lookup that
+        // cannot be flattened into a join (OFFSET 0): one primary-key probe
+        // per staged BSO, whatever the statistics say about the user's
+        // collection (a fresh table's say it is empty, and a join planned on
+        // that scans the whole collection once per staged BSO).
+        let row = self.query_one(
+            "SELECT count(*) FILTER (WHERE o.len IS NULL),
+                    COALESCE(sum(CASE WHEN o.len IS NULL THEN octet_length(COALESCE(s.payload, ''))
+                                      WHEN s.payload IS NOT NULL THEN octet_length(s.payload) - o.len
+                                      ELSE 0 END), 0)::BIGINT
+             FROM batch_bsos s
+             LEFT JOIN LATERAL (SELECT octet_length(b.payload) AS len FROM bsos b
+                                WHERE b.uid = $1 AND b.collection = $2 AND b.id = s.id OFFSET 0) o ON true
+             WHERE s.batch = $3",
+            &[&uid, &collection, &id],
+        )?;
+        delta.count += row.try_get::<_, i64>(0)?;
+        delta.bytes += row.try_get::<_, i64>(1)?;
+        // The final rows are worked out from the staged and stored ones, so
+        // the write itself is an upsert on the primary key: no join to plan.
+        // Expiry as `ttl_expiry`: from `ts`, saturating at "never".
+        self.execute(
+            "INSERT INTO bsos (uid, collection, id, sortindex, modified, expiry, payload)
+             SELECT $1, $2, s.id,
+                    CASE WHEN s.sortindex_set OR o.id IS NULL THEN s.sortindex ELSE o.sortindex END,
+                    CASE WHEN s.sortindex_set OR s.payload IS NOT NULL OR o.id IS NULL THEN $4
+                         ELSE o.modified END,
+                    CASE WHEN s.ttl_set OR o.id IS NULL THEN
+                             CASE WHEN s.ttl IS NULL OR s.ttl > (9223372036854775807 - $4) / 1000
+                                  THEN 9223372036854775807 ELSE $4 + s.ttl * 1000 END
+                         ELSE o.expiry END,
+                    COALESCE(s.payload, o.payload, '')
+             FROM batch_bsos s
+             LEFT JOIN LATERAL (SELECT b.id, b.sortindex, b.modified, b.expiry, b.payload FROM bsos b
+                                WHERE b.uid = $1 AND b.collection = $2 AND b.id = s.id OFFSET 0) o ON true
+             WHERE s.batch = $3
+             ON CONFLICT (uid, collection, id) DO UPDATE SET
+                sortindex = EXCLUDED.sortindex, modified = EXCLUDED.modified,
+                expiry = EXCLUDED.expiry, payload = EXCLUDED.payload",
+            &[&uid, &collection, &id, &ts],
+        )?;
+        self.execute("DELETE FROM batches WHERE id = $1", &[&id])?;
+        Ok(Some(delta))
     }
 
     fn purge_user(&mut self, uid: u64, now: i64) -> Result<usize, DbError> {

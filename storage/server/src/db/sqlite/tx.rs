@@ -322,6 +322,7 @@ impl WriteTx for SqliteTx<'_> {
         ts: i64,
         delta: SizeDelta,
     ) -> Result<i64, DbError> {
+        self.set_user_timestamp(uid, ts)?;
         Ok(self
             .0
             .prepare_cached(

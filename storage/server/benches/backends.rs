@@ -1,0 +1,399 @@
+//! SQLite and PostgreSQL side by side (issue 18): the real `sync-storage`
+//! binary in its own process on loopback, once per backend, sharing this
+//! 2-core machine with the load generator.
+//!
+//! Two mixes, each at 10 and 50 concurrent users, each user looping with
+//! no pause:
+//! - **read-heavy**: `info/collections`, then `GET storage/history?full=1`
+//!   of a 100-record collection;
+//! - **write-heavy** (a sync): `info/collections`; `POST storage/history`
+//!   with 50 records of ~600 bytes and `X-If-Unmodified-Since`; `GET
+//!   ?newer=…&full=1&limit=1000`; every fifth loop a three-POST batch
+//!   ending in `commit=true`.
+//!
+//! Then a bulk import: one user uploads 100,000 records, 100 per POST, in
+//! batches of 1,000 (ten POSTs, the last committing).
+//!
+//! Prints requests/s, p50/p99 per request kind, records/s stored, the
+//! server's resident memory and PostgreSQL's (the proportional set size of
+//! its processes, shared buffers counted once). `BENCH_BACKENDS`
+//! (`sqlite,postgres`) picks the backends; PostgreSQL needs
+//! `BENCH_POSTGRES_URL`, which `cargo xtask bench server` provides.
+#![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::{DEV_SECRET, User, payload_json, percentile, proc_field, records_body, start_server};
+
+const PHASE: Duration = Duration::from_secs(8);
+const WARMUP: Duration = Duration::from_secs(1);
+const POST_RECORDS: usize = 50;
+const IMPORT_RECORDS: usize = 100_000;
+const IMPORT_PER_POST: usize = 100;
+const IMPORT_POSTS_PER_BATCH: usize = 10;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mix {
+    Read,
+    Write,
+}
+
+/// Measurements: latencies by request kind, records stored. Requests that
+/// start before `from` (the warm-up) are not counted.
+#[derive(Default)]
+struct Tally {
+    from: Option<Instant>,
+    by_kind: BTreeMap<&'static str, Vec<u64>>,
+    records: usize,
+    errors: usize,
+}
+
+impl Tally {
+    fn counts(&self, started: Instant) -> bool {
+        self.from.is_none_or(|from| started >= from)
+    }
+
+    fn time(&mut self, kind: &'static str, started: Instant, ok: bool) {
+        if !self.counts(started) {
+            return;
+        }
+        self.by_kind
+            .entry(kind)
+            .or_default()
+            .push(started.elapsed().as_micros() as u64);
+        self.errors += usize::from(!ok);
+    }
+
+    fn stored(&mut self, started: Instant, records: usize) {
+        if self.counts(started) {
+            self.records += records;
+        }
+    }
+}
+
+/// One line of the report.
+struct Row {
+    backend: &'static str,
+    mix: Mix,
+    users: usize,
+    tally: Tally,
+    server_rss_mib: f64,
+    postgres_mib: Option<f64>,
+}
+
+/// PostgreSQL's memory: the proportional set size of every `postgres`
+/// process, so shared buffers count once.
+fn postgres_pss_mib() -> f64 {
+    let mut kib = 0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "postgres" {
+            kib += proc_field(pid, "smaps_rollup", "Pss:");
+        }
+    }
+    kib as f64 / 1024.0
+}
+
+fn sign_in(url: &str, first: usize, n: usize) -> Arc<Vec<User>> {
+    Arc::new(
+        (first..first + n)
+            .map(|i| {
+                let oauth =
+                    sync_storage::auth::mint_dev_token(DEV_SECRET, &format!("user{i}@example.com"), 0, 3600)
+                        .unwrap();
+                User::sign_in(url, &oauth, i % 250)
+            })
+            .collect(),
+    )
+}
+
+async fn post(
+    user: &User,
+    client: &reqwest::Client,
+    path: &str,
+    body: Vec<u8>,
+    unmodified_since: Option<&str>,
+) -> Option<(serde_json::Value, Option<String>)> {
+    let mut request = user
+        .request(client, reqwest::Method::POST, path)
+        .header("Content-Type", "application/json")
+        .body(body);
+    if let Some(since) = unmodified_since {
+        request = request.header("X-If-Unmodified-Since", since);
+    }
+    let response = request.send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let last_modified = response
+        .headers()
+        .get("X-Last-Modified")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    Some((response.json().await.ok()?, last_modified))
+}
+
+async fn get(user: &User, client: &reqwest::Client, path: &str) -> bool {
+    match user.request(client, reqwest::Method::GET, path).send().await {
+        Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+        _ => false,
+    }
+}
+
+/// One user's loop of `mix` until `until`; measured from `from`.
+async fn user_loop(
+    user: &User,
+    client: reqwest::Client,
+    mix: Mix,
+    payload: Arc<str>,
+    from: Instant,
+    until: Instant,
+) -> Tally {
+    let mut tally = Tally {
+        from: Some(from),
+        ..Tally::default()
+    };
+    let mut last_modified: Option<String> = None;
+    let mut round = 0usize;
+    while Instant::now() < until {
+        round += 1;
+        let t = Instant::now();
+        let ok = get(user, &client, "/info/collections").await;
+        tally.time("info/collections", t, ok);
+        if mix == Mix::Read {
+            let t = Instant::now();
+            let ok = get(user, &client, "/storage/history?full=1&limit=100").await;
+            tally.time("GET history", t, ok);
+            continue;
+        }
+        let t = Instant::now();
+        let body = records_body(&payload, &format!("p{round}x"), POST_RECORDS);
+        let answer = post(user, &client, "/storage/history", body, last_modified.as_deref()).await;
+        tally.time("POST 50", t, answer.is_some());
+        let since = last_modified.clone().unwrap_or_else(|| "0".into());
+        if let Some((_, Some(modified))) = answer {
+            tally.stored(t, POST_RECORDS);
+            last_modified = Some(modified);
+        }
+        let t = Instant::now();
+        let ok = get(
+            user,
+            &client,
+            &format!("/storage/history?newer={since}&full=1&limit=1000"),
+        )
+        .await;
+        tally.time("GET newer", t, ok);
+        if round % 5 != 0 {
+            continue;
+        }
+        let t = Instant::now();
+        let body = records_body(&payload, &format!("b{round}a"), POST_RECORDS);
+        let started = post(user, &client, "/storage/history?batch=true", body, None).await;
+        tally.time("batch POST", t, started.is_some());
+        let Some(batch) = started.and_then(|(v, _)| v["batch"].as_str().map(str::to_owned)) else {
+            continue;
+        };
+        let t = Instant::now();
+        let body = records_body(&payload, &format!("b{round}b"), POST_RECORDS);
+        let path = format!("/storage/history?batch={batch}");
+        let ok = post(user, &client, &path, body, None).await.is_some();
+        tally.time("batch POST", t, ok);
+        let t = Instant::now();
+        let body = records_body(&payload, &format!("b{round}c"), POST_RECORDS);
+        let path = format!("/storage/history?batch={batch}&commit=true");
+        let committed = post(user, &client, &path, body, None).await;
+        tally.time("batch commit", t, committed.is_some());
+        if let Some((_, Some(modified))) = committed {
+            tally.stored(t, 3 * POST_RECORDS);
+            last_modified = Some(modified);
+        }
+    }
+    tally
+}
+
+fn run_phase(
+    runtime: &tokio::runtime::Runtime,
+    users: &Arc<Vec<User>>,
+    mix: Mix,
+    payload: &Arc<str>,
+) -> Tally {
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(users.len())
+            .build()
+            .unwrap();
+        if mix == Mix::Read {
+            for (u, user) in users.iter().enumerate() {
+                let body = records_body(payload, &format!("seed{u}-"), 100);
+                post(
+                    user,
+                    &client,
+                    "/storage/history?batch=true&commit=true",
+                    body,
+                    None,
+                )
+                .await
+                .expect("seeding");
+            }
+        }
+        let from = Instant::now() + WARMUP;
+        let until = from + PHASE;
+        let tasks: Vec<_> = (0..users.len())
+            .map(|u| {
+                let (users, client, payload) = (users.clone(), client.clone(), payload.clone());
+                tokio::spawn(async move { user_loop(&users[u], client, mix, payload, from, until).await })
+            })
+            .collect();
+        let mut total = Tally::default();
+        for task in tasks {
+            let tally = task.await.unwrap();
+            for (kind, latencies) in tally.by_kind {
+                total.by_kind.entry(kind).or_default().extend(latencies);
+            }
+            total.records += tally.records;
+            total.errors += tally.errors;
+        }
+        total
+    })
+}
+
+/// Seconds to import 100,000 records for one user.
+fn bulk_import(runtime: &tokio::runtime::Runtime, url: &str, payload: &Arc<str>) -> (f64, usize) {
+    let user = &sign_in(url, 9_000, 1)[0];
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        let mut stored = 0;
+        let mut n = 0;
+        while n < IMPORT_RECORDS {
+            let mut batch: Option<String> = None;
+            for post_in_batch in 0..IMPORT_POSTS_PER_BATCH {
+                let body = records_body(payload, &format!("i{n}-"), IMPORT_PER_POST);
+                n += IMPORT_PER_POST;
+                let last = post_in_batch + 1 == IMPORT_POSTS_PER_BATCH || n >= IMPORT_RECORDS;
+                let path = match (&batch, last) {
+                    (None, true) => "/storage/bookmarks?batch=true&commit=true".to_owned(),
+                    (None, false) => "/storage/bookmarks?batch=true".to_owned(),
+                    (Some(id), true) => format!("/storage/bookmarks?batch={id}&commit=true"),
+                    (Some(id), false) => format!("/storage/bookmarks?batch={id}"),
+                };
+                let (answer, _) = post(user, &client, &path, body, None)
+                    .await
+                    .expect("an import POST");
+                if last {
+                    stored += post_in_batch + 1;
+                    break;
+                }
+                batch = answer["batch"].as_str().map(str::to_owned);
+            }
+        }
+        (started.elapsed().as_secs_f64(), stored * IMPORT_PER_POST)
+    })
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let wanted = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let postgres_url = std::env::var("BENCH_POSTGRES_URL").ok().filter(|u| !u.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let mut backends: Vec<(&'static str, PathBuf)> = Vec::new();
+    if wanted.contains("sqlite") {
+        backends.push(("SQLite", dir.path().join("sync.db")));
+    }
+    if wanted.contains("postgres") {
+        match &postgres_url {
+            Some(url) => backends.push(("PostgreSQL", PathBuf::from(url))),
+            None => println!(
+                "PostgreSQL skipped: BENCH_POSTGRES_URL is not set (cargo xtask bench server sets it)"
+            ),
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let payload: Arc<str> = payload_json().into();
+    let mut rows = Vec::new();
+    let mut imports = Vec::new();
+    for (backend, database) in &backends {
+        let server = start_server(database);
+        let pid = server.child.id();
+        let mut first_user = 0;
+        for mix in [Mix::Read, Mix::Write] {
+            for users in [10, 50] {
+                let signed_in = sign_in(&server.url, first_user, users);
+                first_user += users;
+                let tally = run_phase(&runtime, &signed_in, mix, &payload);
+                rows.push(Row {
+                    backend,
+                    mix,
+                    users,
+                    tally,
+                    server_rss_mib: proc_field(pid, "status", "VmRSS:") as f64 / 1024.0,
+                    postgres_mib: (*backend == "PostgreSQL").then(postgres_pss_mib),
+                });
+            }
+        }
+        imports.push((backend, bulk_import(&runtime, &server.url, &payload)));
+    }
+
+    let secs = PHASE.as_secs_f64();
+    for mix in [Mix::Read, Mix::Write] {
+        println!(
+            "\n{} mix ({:.0} s per run, after {:.0} s warm-up)",
+            if mix == Mix::Read {
+                "read-heavy"
+            } else {
+                "write-heavy"
+            },
+            secs,
+            WARMUP.as_secs_f64()
+        );
+        for row in rows.iter().filter(|r| r.mix == mix) {
+            let requests: usize = row.tally.by_kind.values().map(Vec::len).sum();
+            let memory = match row.postgres_mib {
+                Some(pg) => format!("server RSS {:.0} MiB, PostgreSQL {pg:.0} MiB", row.server_rss_mib),
+                None => format!("server RSS {:.0} MiB", row.server_rss_mib),
+            };
+            println!(
+                "  {:<10} {:>2} users: {:>6.0} requests/s, {:>7.0} records/s, {} errors; {memory}",
+                row.backend,
+                row.users,
+                requests as f64 / secs,
+                row.tally.records as f64 / secs,
+                row.tally.errors
+            );
+            for (kind, latencies) in &row.tally.by_kind {
+                let mut sorted = latencies.clone();
+                sorted.sort_unstable();
+                println!(
+                    "      {kind:<17} {:>7} requests, p50 {:>7.2} ms, p99 {:>7.2} ms",
+                    sorted.len(),
+                    percentile(&sorted, 0.5),
+                    percentile(&sorted, 0.99)
+                );
+            }
+        }
+    }
+    println!(
+        "\nbulk import of {IMPORT_RECORDS} records ({IMPORT_PER_POST} per POST, batches of {})",
+        IMPORT_PER_POST * IMPORT_POSTS_PER_BATCH
+    );
+    for (backend, (seconds, stored)) in imports {
+        println!(
+            "  {backend:<10} {seconds:>5.2} s, {:>7.0} records/s ({stored} stored)",
+            stored as f64 / seconds
+        );
+    }
+}
