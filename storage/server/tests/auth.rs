@@ -124,7 +124,12 @@ fn token_responses_have_mozillas_fields_and_honour_duration() {
         ]
     );
     assert_eq!(body["hashalg"], "sha256");
-    assert_eq!(body["node_type"], "sqlite");
+    let backend = if support::postgres_url().is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    assert_eq!(body["node_type"], backend);
     assert_eq!(body["duration"], 3600);
     // The id is a tokenlib v1 token: padded base64url, payload then signature.
     let id = body["id"].as_str().unwrap();

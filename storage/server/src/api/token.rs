@@ -231,7 +231,7 @@ pub async fn get_token(
         "duration": duration,
         "hashed_fxa_uid": hashed_fxa_uid,
         "hashalg": "sha256",
-        "node_type": state.config.node_type,
+        "node_type": state.config.node_type(),
     }))
     .into_response())
 }

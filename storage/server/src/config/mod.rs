@@ -79,8 +79,9 @@ pub struct Config {
     /// Storage node base URLs users are assigned to; defaults to `[public_url]`.
     pub nodes: Vec<String>,
     /// The `node_type` token responses name (Mozilla's say `mysql`,
-    /// `postgres` or `spanner`; clients only report it).
-    pub node_type: String,
+    /// `postgres` or `spanner`; clients only report it). Unset: the
+    /// backend's, `sqlite` or `postgres`.
+    pub node_type: Option<String>,
     /// Where Prometheus `/metrics` is served, on a listener of its own; not
     /// served at all when unset.
     pub metrics_bind: Option<SocketAddr>,
@@ -289,7 +290,7 @@ impl Default for Config {
             hawk_nonce_cache_bytes: crate::auth::hawk::DEFAULT_NONCE_CACHE_BYTES as u64,
             batch_ttl_secs: 2 * 3600,
             nodes: Vec::new(),
-            node_type: "sqlite".to_owned(),
+            node_type: None,
             metrics_bind: None,
             log_format: LogFormat::Text,
             auth: AuthConfig::default(),
@@ -442,6 +443,15 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.bind))
             .trim_end_matches('/')
             .to_owned()
+    }
+
+    /// The `node_type` token responses carry.
+    pub fn node_type(&self) -> &str {
+        match &self.node_type {
+            Some(configured) => configured,
+            None if crate::db::is_postgres_url(&self.database.to_string_lossy()) => "postgres",
+            None => "sqlite",
+        }
     }
 
     /// The nodes users are assigned to.
