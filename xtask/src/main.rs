@@ -165,13 +165,16 @@ fn server_tests_on_postgres() -> Result<()> {
     let cluster =
         postgres::Cluster::start_for_tests().context("starting PostgreSQL for the server's tests")?;
     let mut cmd = if has_nextest() {
+        // The workspace's build, filtered: with `-p` alone cargo resolves
+        // features for one package and rebuilds what the first run built.
         cargo(&[
             "nextest",
             "run",
-            "-p",
-            "sync-storage",
+            "--workspace",
             "--locked",
             "--no-fail-fast",
+            "-E",
+            "package(sync-storage)",
         ])
     } else {
         cargo(&["test", "-p", "sync-storage", "--locked", "--no-fail-fast"])
