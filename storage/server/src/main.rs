@@ -1,5 +1,7 @@
 //! `sync-storage`: run a Firefox Sync server, or mint development tokens.
 
+mod admin;
+
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -52,6 +54,11 @@ enum Command {
         #[arg(long, default_value_t = 86_400)]
         duration: u64,
     },
+    /// Manage the storage nodes the token server assigns users to.
+    Node {
+        #[command(subcommand)]
+        command: admin::NodeCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,6 +80,7 @@ fn main() -> anyhow::Result<()> {
             serve(config)
         }
         Command::MintToken { email, duration } => mint_token(config, &email, duration),
+        Command::Node { command } => admin::node(&config, command),
     }
 }
 

@@ -90,6 +90,11 @@ impl Server {
             source,
         };
         let db = Arc::new(Db::open(&config.database).map_err(db_err)?);
+        if config.role.serves_tokens() {
+            // The configured nodes join the nodes table; `sync-storage node`
+            // manages it from there.
+            db.register_nodes(&config.nodes()).map_err(db_err)?;
+        }
         if config.master_secret.is_empty() {
             // Role `all` only (validate() requires the others to configure
             // one): a secret nobody else needs to know, kept across restarts.
@@ -124,7 +129,6 @@ impl Server {
                 usize::try_from(config.hawk_nonce_cache_bytes).unwrap_or(usize::MAX),
             ),
             oauth: OAuthVerifier::new(&config.auth)?,
-            nodes: config.nodes(),
             default_port,
             db,
             config,

@@ -34,8 +34,6 @@ pub struct AppState {
     pub hawk: HawkVerifier,
     pub oauth: OAuthVerifier,
     pub metrics: Arc<Metrics>,
-    /// The nodes users are assigned to.
-    pub nodes: Vec<String>,
     /// The port to assume when a request's Host header has none.
     pub default_port: u16,
 }

@@ -23,7 +23,7 @@ use super::AppState;
 use super::error::json_body;
 use crate::auth::tokens::{fxa_kid, random_salt};
 use crate::auth::{OAuthError, TokenPayload, parse_key_id};
-use crate::db::{Refusal, TokenUser, UserLookup};
+use crate::db::{DbError, Refusal, TokenUser, UserLookup};
 
 /// A token-server refusal, in Mozilla's shape.
 #[derive(Debug)]
@@ -160,16 +160,23 @@ pub async fn get_token(
         client_state: client_state.clone(),
     };
     let db = state.db.clone();
-    let nodes = state.nodes.clone();
-    let allocated = tokio::task::spawn_blocking(move || db.allocate_user(&lookup, &nodes))
+    let allocated = tokio::task::spawn_blocking(move || db.allocate_user(&lookup))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "token task failed");
             TokenError::internal()
         })?
-        .map_err(|e| {
-            tracing::error!(error = %e, "allocating a user failed");
-            TokenError::internal()
+        .map_err(|e| match e {
+            // Full, draining or down everywhere: come back later, as
+            // Mozilla's token server answers when it cannot allocate a node.
+            DbError::NoNode => {
+                tracing::warn!("no storage node takes new users");
+                TokenError::unavailable()
+            }
+            e => {
+                tracing::error!(error = %e, "allocating a user failed");
+                TokenError::internal()
+            }
         })?;
     let user = match allocated {
         TokenUser::Granted(user) => user,

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use super::DbError;
 use super::bsos::{Bso, BsoInput, CollectionQuery};
-use super::users::{User, UserLookup};
+use super::users::{Node, User, UserLookup};
 
 /// How a write changed a collection's size.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -84,6 +84,8 @@ pub(crate) trait ReadTx {
     fn users_with_expired(&mut self, now: i64) -> Result<Vec<u64>, DbError>;
     /// A stored setting.
     fn setting(&mut self, name: &str) -> Result<Option<String>, DbError>;
+    /// Every storage node, by URL, with its current load.
+    fn nodes(&mut self) -> Result<Vec<Node>, DbError>;
 }
 
 /// The statements a write needs, on top of a read's.
@@ -182,6 +184,22 @@ pub(crate) trait WriteTx: ReadTx {
         keys_changed_at: i64,
         email: &str,
     ) -> Result<(), DbError>;
-    /// Current user records on `node`.
-    fn users_on(&mut self, node: &str) -> Result<i64, DbError>;
+    /// Adds a node unless it is known; returns whether it was added. A node
+    /// added here is the operator's: the configuration no longer governs it.
+    fn add_node(&mut self, node: &str, capacity: i64) -> Result<bool, DbError>;
+    /// Makes the configuration's nodes known (with `capacity` when new) and
+    /// up, and downs the nodes an earlier configuration listed that this one
+    /// does not.
+    fn configure_nodes(&mut self, nodes: &[String], capacity: i64) -> Result<(), DbError>;
+    /// Changes what is given of a node (the operator's from then on);
+    /// returns whether it exists.
+    fn update_node(
+        &mut self,
+        node: &str,
+        capacity: Option<i64>,
+        downed: Option<bool>,
+        backoff: Option<bool>,
+    ) -> Result<bool, DbError>;
+    /// Retires every current user record on `node`; returns how many.
+    fn retire_users_on(&mut self, node: &str, now: i64) -> Result<usize, DbError>;
 }

@@ -22,7 +22,7 @@ use backend::{Backend, Lock, ReadTx, WriteTx};
 
 pub use batches::{BatchAppend, BatchResult};
 pub use bsos::{Bso, BsoInput, CollectionQuery, PAGE_BYTES, Page, PostOutcome, SortOrder, WriteOutcome};
-pub use users::{Refusal, TokenUser, User, UserLookup};
+pub use users::{DEFAULT_NODE_CAPACITY, Node, Refusal, TokenUser, User, UserLookup};
 
 /// What can go wrong in the store, including the protocol-level refusals
 /// that are decided inside a transaction.
@@ -64,6 +64,9 @@ pub enum DbError {
     /// A batch limit would be exceeded.
     #[error("{0}")]
     LimitExceeded(String),
+    /// No storage node takes new users (all full, draining or down).
+    #[error("no storage node has room for a new user")]
+    NoNode,
     /// The commit holding this write failed (with the other writes of its
     /// group); nothing of it was stored.
     #[error("commit failed: {0}")]

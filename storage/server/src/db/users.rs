@@ -27,6 +27,31 @@ pub struct User {
     pub node: String,
 }
 
+/// A storage node the token server assigns users to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// Its base URL (what token responses name).
+    pub url: String,
+    /// How many current users it should hold at most.
+    pub capacity: i64,
+    /// Current users on it now.
+    pub current_load: i64,
+    /// Gone: no new users, and its users move on their next token.
+    pub downed: bool,
+    /// Draining: no new users; its users stay.
+    pub backoff: bool,
+}
+
+impl Node {
+    /// Whether new users may be assigned here.
+    pub fn takes_users(&self) -> bool {
+        !self.downed && !self.backoff && self.current_load < self.capacity
+    }
+}
+
+/// The capacity a node gets when it comes from the configuration's `nodes`.
+pub const DEFAULT_NODE_CAPACITY: i64 = 100_000;
+
 /// What a token request says about the account.
 #[derive(Debug, Clone)]
 pub struct UserLookup {
@@ -74,17 +99,18 @@ impl Db {
     /// must come with a newer generation and keys_changed_at — then the uid
     /// is retired and a new one allocated on the same node, so data
     /// encrypted with the old keys is never served again.
-    pub fn allocate_user(&self, lookup: &UserLookup, nodes: &[String]) -> Result<TokenUser, DbError> {
+    pub fn allocate_user(&self, lookup: &UserLookup) -> Result<TokenUser, DbError> {
         let result = self.write(Lock::Account(&lookup.fxa_uid), |tx| {
             let Some(mut current) = tx.current_user(&lookup.fxa_uid)? else {
-                let node = least_loaded(tx, nodes)?;
+                let node = best_node(tx)?;
                 return Ok(TokenUser::Granted(tx.insert_user(lookup, &node, now_ms())?));
             };
-            if !nodes.contains(&current.node) {
-                // The node left the configuration (or the server's URL changed).
-                // All nodes share this database, so the data moves with the
-                // user; tokens for the old node now fail with 401.
-                let node = least_loaded(tx, nodes)?;
+            let nodes = tx.nodes()?;
+            if !nodes.iter().any(|n| n.url == current.node && !n.downed) {
+                // The node is down or unknown (the server's URL changed).
+                // The uid stays, so the data moves with the user where nodes
+                // share this database; tokens for the old node now fail with 401.
+                let node = best_node(tx)?;
                 tx.set_user_node(current.uid, &node)?;
                 current.node = node;
             }
@@ -236,15 +262,71 @@ fn updated_generations(user: &User, lookup: &UserLookup) -> (i64, i64) {
     (generation, keys_changed_at)
 }
 
-/// The configured node with the fewest current users.
-fn least_loaded(tx: &mut dyn WriteTx, nodes: &[String]) -> Result<String, DbError> {
-    let mut best: Option<(i64, &String)> = None;
-    for node in nodes {
-        let count = tx.users_on(node)?;
-        if best.is_none_or(|(c, _)| count < c) {
-            best = Some((count, node));
-        }
+/// The node with the most free capacity that takes new users (the first by
+/// URL among equals).
+fn best_node(tx: &mut dyn WriteTx) -> Result<String, DbError> {
+    tx.nodes()?
+        .into_iter()
+        .filter(Node::takes_users)
+        .max_by(|a, b| {
+            (a.capacity - a.current_load)
+                .cmp(&(b.capacity - b.current_load))
+                .then_with(|| b.url.cmp(&a.url))
+        })
+        .map(|n| n.url)
+        .ok_or(DbError::NoNode)
+}
+
+impl Db {
+    /// Brings the nodes table in line with the configuration's `nodes`: new
+    /// ones join with [`DEFAULT_NODE_CAPACITY`], listed ones are up, and ones
+    /// an earlier configuration listed but this one does not are down (their
+    /// users move on their next token, keeping their uid: all nodes of one
+    /// configuration share this database). Nodes added with `node add` are
+    /// the operator's and stay as they are.
+    pub fn register_nodes(&self, urls: &[String]) -> Result<(), DbError> {
+        let result = self.write(Lock::None, |tx| tx.configure_nodes(urls, DEFAULT_NODE_CAPACITY));
+        self.current_users.write().invalidate();
+        result
     }
-    best.map(|(_, n)| n.clone())
-        .ok_or_else(|| DbError::LimitExceeded("no storage nodes are configured".into()))
+
+    /// Every node, with its current load.
+    pub fn nodes(&self) -> Result<Vec<Node>, DbError> {
+        self.read(|tx| tx.nodes())
+    }
+
+    /// Adds a node, or sets a known one's capacity and lets it take users again.
+    pub fn add_node(&self, url: &str, capacity: i64) -> Result<(), DbError> {
+        self.write(Lock::None, |tx| {
+            if !tx.add_node(url, capacity)? {
+                tx.update_node(url, Some(capacity), Some(false), Some(false))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Stops assigning new users to a node; its users stay.
+    pub fn drain_node(&self, url: &str) -> Result<(), DbError> {
+        self.write(Lock::None, |tx| {
+            match tx.update_node(url, None, None, Some(true))? {
+                true => Ok(()),
+                false => Err(DbError::NotFound),
+            }
+        })
+    }
+
+    /// Takes a node out of service: no new users, and every user on it is
+    /// retired, so their next token request assigns them a new uid on another
+    /// node (the client finds it empty and uploads again, as with Mozilla's
+    /// node reassignment). Returns how many users were moved.
+    pub fn retire_node(&self, url: &str) -> Result<usize, DbError> {
+        let result = self.write(Lock::None, |tx| {
+            if !tx.update_node(url, None, Some(true), Some(true))? {
+                return Err(DbError::NotFound);
+            }
+            tx.retire_users_on(url, now_ms())
+        });
+        self.current_users.write().invalidate();
+        result
+    }
 }

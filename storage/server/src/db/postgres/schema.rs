@@ -18,10 +18,11 @@ pub(super) struct Step {
     pub(super) sql: &'static str,
 }
 
-pub(super) const STEPS: &[Step] = &[Step {
-    version: 1,
-    name: "initial schema",
-    sql: r#"
+pub(super) const STEPS: &[Step] = &[
+    Step {
+        version: 1,
+        name: "initial schema",
+        sql: r#"
 CREATE TABLE settings (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -95,7 +96,23 @@ CREATE TABLE batch_bsos (
     PRIMARY KEY (batch, id)
 );
 "#,
-}];
+    },
+    // The storage nodes the token server assigns users to (see SQLite's
+    // migration 5).
+    Step {
+        version: 2,
+        name: "storage nodes",
+        sql: r#"
+CREATE TABLE nodes (
+    node        TEXT PRIMARY KEY,
+    capacity    BIGINT NOT NULL,
+    downed      BOOLEAN NOT NULL DEFAULT false,
+    backoff     BOOLEAN NOT NULL DEFAULT false,
+    from_config BOOLEAN NOT NULL DEFAULT false
+);
+"#,
+    },
+];
 
 /// Serializes migrations between processes starting at once.
 const MIGRATION_LOCK: i64 = 0x5359_4e43_5354_4f52; // "SYNCSTOR"
@@ -140,4 +157,61 @@ pub(super) fn migrate(client: &mut Client, steps: &[Step]) -> Result<usize, DbEr
     }
     tx.commit()?;
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::print_stderr)]
+
+    use super::*;
+
+    /// A schema of its own on the test server (`SYNC_TEST_POSTGRES`).
+    fn fresh_client() -> Option<Client> {
+        let Some(url) = std::env::var("SYNC_TEST_POSTGRES").ok().filter(|u| !u.is_empty()) else {
+            eprintln!("SKIPPED: no PostgreSQL (set SYNC_TEST_POSTGRES, as `cargo xtask ci` does)");
+            return None;
+        };
+        let mut client = Client::connect(&url, postgres::NoTls).unwrap();
+        let name = format!("upgrade_{}", std::process::id());
+        client
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}; SET search_path = {name}"
+            ))
+            .unwrap();
+        Some(client)
+    }
+
+    #[test]
+    fn a_database_made_by_the_previous_release_is_upgraded_with_its_data() {
+        let Some(mut client) = fresh_client() else {
+            return;
+        };
+        // The first release's schema, with an account, a BSO and a pending batch.
+        assert_eq!(migrate(&mut client, &STEPS[..1]).unwrap(), 1);
+        client
+            .batch_execute(
+                "INSERT INTO users (uid, fxa_uid, node, created_at) VALUES (7, 'f', 'https://n.example', 1);
+                 INSERT INTO bsos (uid, collection, id, modified, expiry, payload)
+                     VALUES (7, 'history', 'a', 10, 9223372036854775807, 'p');
+                 INSERT INTO batches (id, uid, collection, expiry) VALUES (3, 7, 'history', 99);
+                 INSERT INTO batch_bsos (batch, id, sortindex_set, payload, ttl_set) VALUES (3, 'b', false, 'q', false);",
+            )
+            .unwrap();
+        assert_eq!(migrate(&mut client, STEPS).unwrap(), STEPS.len() - 1);
+        let kept: i64 = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM bsos) + (SELECT count(*) FROM batch_bsos)",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(kept, 3, "nothing lost");
+        client
+            .execute(
+                "INSERT INTO nodes (node, capacity) VALUES ('https://n.example', 5)",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(migrate(&mut client, STEPS).unwrap(), 0, "up to date");
+    }
 }

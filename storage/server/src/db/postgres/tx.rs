@@ -10,7 +10,7 @@ use postgres::{Row, Statement, Transaction};
 use crate::db::backend::{ReadTx, SizeDelta, WriteTx};
 use crate::db::batches::overlay;
 use crate::db::bsos::{Bso, BsoInput, CollectionQuery, SortOrder};
-use crate::db::users::{User, UserLookup};
+use crate::db::users::{Node, User, UserLookup};
 use crate::db::{DbError, ttl_expiry};
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
@@ -298,6 +298,26 @@ impl ReadTx for PgTx<'_> {
     fn setting(&mut self, name: &str) -> Result<Option<String>, DbError> {
         let row = self.query_opt("SELECT value FROM settings WHERE name = $1", &[&name])?;
         Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    fn nodes(&mut self) -> Result<Vec<Node>, DbError> {
+        let rows = self.query(
+            "SELECT n.node, n.capacity, n.downed, n.backoff,
+                    (SELECT count(*) FROM users u WHERE u.node = n.node AND u.replaced_at IS NULL)
+             FROM nodes n ORDER BY n.node",
+            &[],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(Node {
+                    url: r.try_get(0)?,
+                    capacity: r.try_get(1)?,
+                    downed: r.try_get(2)?,
+                    backoff: r.try_get(3)?,
+                    current_load: r.try_get(4)?,
+                })
+            })
+            .collect()
     }
 }
 
@@ -656,12 +676,47 @@ impl WriteTx for PgTx<'_> {
         Ok(())
     }
 
-    fn users_on(&mut self, node: &str) -> Result<i64, DbError> {
-        Ok(self
-            .query_one(
-                "SELECT count(*) FROM users WHERE node = $1 AND replaced_at IS NULL",
-                &[&node],
-            )?
-            .try_get(0)?)
+    fn add_node(&mut self, node: &str, capacity: i64) -> Result<bool, DbError> {
+        let added = self.execute(
+            "INSERT INTO nodes (node, capacity) VALUES ($1, $2) ON CONFLICT (node) DO NOTHING",
+            &[&node, &capacity],
+        )? > 0;
+        self.execute("UPDATE nodes SET from_config = false WHERE node = $1", &[&node])?;
+        Ok(added)
+    }
+
+    fn configure_nodes(&mut self, nodes: &[String], capacity: i64) -> Result<(), DbError> {
+        self.execute(
+            "INSERT INTO nodes (node, capacity, from_config) SELECT u, $2, true FROM UNNEST($1::TEXT[]) AS u
+             ON CONFLICT (node) DO NOTHING",
+            &[&nodes, &capacity],
+        )?;
+        self.execute(
+            "UPDATE nodes SET downed = NOT (node = ANY($1)) WHERE from_config",
+            &[&nodes],
+        )?;
+        Ok(())
+    }
+
+    fn update_node(
+        &mut self,
+        node: &str,
+        capacity: Option<i64>,
+        downed: Option<bool>,
+        backoff: Option<bool>,
+    ) -> Result<bool, DbError> {
+        Ok(self.execute(
+            "UPDATE nodes SET capacity = COALESCE($2, capacity), downed = COALESCE($3, downed),
+                              backoff = COALESCE($4, backoff), from_config = false
+             WHERE node = $1",
+            &[&node, &capacity, &downed, &backoff],
+        )? > 0)
+    }
+
+    fn retire_users_on(&mut self, node: &str, now: i64) -> Result<usize, DbError> {
+        Ok(self.execute(
+            "UPDATE users SET replaced_at = $1 WHERE node = $2 AND replaced_at IS NULL",
+            &[&now, &node],
+        )? as usize)
     }
 }

@@ -138,6 +138,26 @@ CREATE INDEX bsos_expiring_by_collection ON bsos (uid, collection, expiry)
     WHERE expiry < 9223372036854775807;
 "#,
     ),
+    // The storage nodes the token server assigns users to, as Mozilla's
+    // token server keeps them: a capacity, and flags that stop new
+    // assignments (`backoff`: draining) or mark the node gone (`downed`).
+    // Current load is counted from `users`, through the index.
+    Migration::sql(
+        5,
+        "storage nodes",
+        r#"
+CREATE TABLE nodes (
+    node        TEXT PRIMARY KEY,
+    capacity    INTEGER NOT NULL,
+    downed      INTEGER NOT NULL DEFAULT 0,
+    backoff     INTEGER NOT NULL DEFAULT 0,
+    -- Listed in the configuration's `nodes` (not added by `node add`): up
+    -- while listed, down once the configuration stops listing it.
+    from_config INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX current_users_by_node ON users (node) WHERE replaced_at IS NULL;
+"#,
+    ),
 ];
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::db::backend::{ReadTx, SizeDelta, WriteTx};
 use crate::db::bsos::{Bso, BsoInput, CollectionQuery, NEVER, SortOrder};
-use crate::db::users::{User, UserLookup};
+use crate::db::users::{Node, User, UserLookup};
 use crate::db::{DbError, ttl_expiry};
 
 /// A transaction on one of the backend's connections (a reader's read
@@ -203,6 +203,24 @@ impl ReadTx for SqliteTx<'_> {
             .0
             .query_row("SELECT value FROM settings WHERE name = ?", [name], |r| r.get(0))
             .optional()?)
+    }
+
+    fn nodes(&mut self) -> Result<Vec<Node>, DbError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT n.node, n.capacity, n.downed, n.backoff,
+                    (SELECT count(*) FROM users u WHERE u.node = n.node AND u.replaced_at IS NULL)
+             FROM nodes n ORDER BY n.node",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Node {
+                url: r.get(0)?,
+                capacity: r.get(1)?,
+                downed: r.get(2)?,
+                backoff: r.get(3)?,
+                current_load: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 
@@ -521,11 +539,49 @@ impl WriteTx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn users_on(&mut self, node: &str) -> Result<i64, DbError> {
-        Ok(self.0.query_row(
-            "SELECT count(*) FROM users WHERE node = ? AND replaced_at IS NULL",
-            [node],
-            |r| r.get(0),
+    fn add_node(&mut self, node: &str, capacity: i64) -> Result<bool, DbError> {
+        let added = self.0.execute(
+            "INSERT INTO nodes (node, capacity) VALUES (?, ?) ON CONFLICT (node) DO NOTHING",
+            (node, capacity),
+        )? > 0;
+        self.0
+            .execute("UPDATE nodes SET from_config = 0 WHERE node = ?", [node])?;
+        Ok(added)
+    }
+
+    fn configure_nodes(&mut self, nodes: &[String], capacity: i64) -> Result<(), DbError> {
+        let listed = serde_json::to_string(nodes).map_err(|e| DbError::CommitFailed(e.to_string()))?;
+        self.0.execute(
+            "INSERT INTO nodes (node, capacity, from_config) SELECT value, ?, 1 FROM json_each(?)
+             WHERE true ON CONFLICT (node) DO NOTHING",
+            (capacity, &listed),
+        )?;
+        self.0.execute(
+            "UPDATE nodes SET downed = (node NOT IN (SELECT value FROM json_each(?))) WHERE from_config",
+            [&listed],
+        )?;
+        Ok(())
+    }
+
+    fn update_node(
+        &mut self,
+        node: &str,
+        capacity: Option<i64>,
+        downed: Option<bool>,
+        backoff: Option<bool>,
+    ) -> Result<bool, DbError> {
+        Ok(self.0.execute(
+            "UPDATE nodes SET capacity = COALESCE(?2, capacity), downed = COALESCE(?3, downed),
+                              backoff = COALESCE(?4, backoff), from_config = 0
+             WHERE node = ?1",
+            (node, capacity, downed, backoff),
+        )? > 0)
+    }
+
+    fn retire_users_on(&mut self, node: &str, now: i64) -> Result<usize, DbError> {
+        Ok(self.0.execute(
+            "UPDATE users SET replaced_at = ? WHERE node = ? AND replaced_at IS NULL",
+            (now, node),
         )?)
     }
 }
