@@ -1,5 +1,6 @@
-//! `sync-storage node …`: the operator's commands on the token server's
-//! storage nodes, run against the same database as the server.
+//! `sync-storage node …` and `sync-storage user …`: the operator's commands
+//! on the token server's storage nodes and accounts, run against the same
+//! database as the server.
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
@@ -29,6 +30,83 @@ pub enum NodeCommand {
     },
     /// List the nodes: capacity, current users, and whether they take new ones.
     List,
+}
+
+/// What to do with an account (named by its FxA uid or its email).
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Show the account's records: uid, node, keys, when made and retired.
+    Show {
+        /// FxA uid or email.
+        account: String,
+    },
+    /// Delete everything the account stored here; its next token starts afresh.
+    Delete {
+        /// FxA uid or email.
+        account: String,
+    },
+    /// Move the account to another node: a new uid there, the old one retired.
+    Migrate {
+        /// FxA uid or email.
+        account: String,
+        /// The node's URL.
+        node: String,
+    },
+}
+
+/// Runs `command` on the configured database; the answer is for the
+/// operator, on standard output.
+#[allow(clippy::print_stdout)]
+pub fn user(config: &Config, command: UserCommand) -> Result<()> {
+    let db = Db::open(&config.database).with_context(|| format!("opening {}", redacted(&config.database)))?;
+    let no_account = |account: &str| anyhow::anyhow!("no account {account} here");
+    match command {
+        UserCommand::Show { account } => {
+            let records = db.user_records(&account)?;
+            if records.is_empty() {
+                return Err(no_account(&account));
+            }
+            println!(
+                "{:>8}  {:<40} {:<34} {:>14} {:>14}  retired",
+                "uid", "node", "client state", "generation", "keys changed"
+            );
+            for r in records {
+                println!(
+                    "{:>8}  {:<40} {:<34} {:>14} {:>14}  {}",
+                    r.user.uid,
+                    r.user.node,
+                    r.user.client_state,
+                    r.user.generation,
+                    r.user.keys_changed_at,
+                    r.replaced_at
+                        .map_or_else(|| "current".to_owned(), |t| t.to_string())
+                );
+            }
+        }
+        UserCommand::Delete { account } => {
+            let cleared = db.delete_account(&account).map_err(|e| match e {
+                DbError::NotFound => no_account(&account),
+                e => e.into(),
+            })?;
+            println!("{account}: stored data of {cleared} uids deleted; its next token starts afresh");
+        }
+        UserCommand::Migrate { account, node } => {
+            anyhow::ensure!(
+                db.nodes()?.iter().any(|n| n.url == node && !n.downed),
+                "{node} is not a node in service (sync-storage node list shows them)"
+            );
+            let records = db.user_records(&account)?;
+            let fxa_uid = records
+                .first()
+                .map(|r| r.user.fxa_uid.clone())
+                .ok_or_else(|| no_account(&account))?;
+            match db.reassign_node(&fxa_uid, &node)? {
+                Some(uid) => println!("{account}: now uid {uid} on {node}; its clients upload again there"),
+                None => return Err(anyhow::anyhow!("{account} has no current record to move")),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs `command` on the configured database; the answer is for the

@@ -59,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::NodeCommand,
     },
+    /// Look at, delete or move an account.
+    User {
+        #[command(subcommand)]
+        command: admin::UserCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -81,6 +86,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::MintToken { email, duration } => mint_token(config, &email, duration),
         Command::Node { command } => admin::node(&config, command),
+        Command::User { command } => admin::user(&config, command),
     }
 }
 

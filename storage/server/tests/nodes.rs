@@ -154,3 +154,71 @@ fn the_node_commands_add_drain_retire_and_list() {
     assert!(!ok && said.contains("no node https://nowhere.example"), "{said}");
     assert!(!run(&["node", "add", "not a url"]).0);
 }
+
+#[test]
+fn deleting_an_account_clears_its_data_and_its_next_token_starts_afresh() {
+    let s = TestServer::start();
+    let kb = [5u8; 32];
+    let account = s.account_with_keys("leaving@example.com", &kb, 1_000);
+    let r = account.put_json("/storage/c/x", serde_json::json!({"payload": "p"}), &[]);
+    assert_eq!(r.status(), 200);
+    let db = s.server.db();
+    assert_eq!(db.delete_account("leaving@example.com").unwrap(), 1);
+    assert_eq!(
+        account.get("/storage/c/x").status(),
+        401,
+        "the old uid is retired"
+    );
+    let records = db.user_records("leaving@example.com").unwrap();
+    assert_eq!(records.len(), 1);
+    assert!(records[0].replaced_at.is_some());
+    let again = s.account_with_keys("leaving@example.com", &kb, 1_000);
+    assert_ne!(again.token.uid, account.token.uid);
+    assert_eq!(again.get("/storage/c/x").status(), 404, "nothing left");
+    assert!(matches!(
+        db.delete_account("nobody@example.com"),
+        Err(DbError::NotFound)
+    ));
+}
+
+#[test]
+fn the_user_commands_show_migrate_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = support::database_in(dir.path());
+    {
+        let db = Db::open(&database).unwrap();
+        db.add_node("https://n1.example", 10).unwrap();
+        node_of(&db, 1);
+    }
+    let fxa_uid = lookup(1).fxa_uid;
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sync-storage"))
+            .arg("--database")
+            .arg(&database)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, shown) = run(&["user", "show", "user1@example.com"]);
+    assert!(
+        ok && shown.contains("https://n1.example") && shown.contains("current"),
+        "{shown}"
+    );
+    let (ok, said) = run(&["user", "migrate", &fxa_uid, "https://n2.example"]);
+    assert!(!ok && said.contains("not a node in service"), "{said}");
+    assert!(run(&["node", "add", "https://n2.example"]).0);
+    let (ok, said) = run(&["user", "migrate", &fxa_uid, "https://n2.example"]);
+    assert!(ok && said.contains("on https://n2.example"), "{said}");
+    let (_, shown) = run(&["user", "show", &fxa_uid]);
+    let current: Vec<&str> = shown.lines().filter(|l| l.ends_with("current")).collect();
+    assert_eq!(current.len(), 1, "{shown}");
+    assert!(current[0].contains("https://n2.example"), "{shown}");
+    let (ok, said) = run(&["user", "delete", &fxa_uid]);
+    assert!(ok && said.contains("2 uids"), "{said}");
+    let (ok, said) = run(&["user", "show", "nobody@example.com"]);
+    assert!(!ok && said.contains("no account"), "{said}");
+}

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use super::DbError;
 use super::bsos::{Bso, BsoInput, CollectionQuery};
-use super::users::{Node, User, UserLookup};
+use super::users::{Node, User, UserLookup, UserRecord};
 
 /// How a write changed a collection's size.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -86,6 +86,9 @@ pub(crate) trait ReadTx {
     fn setting(&mut self, name: &str) -> Result<Option<String>, DbError>;
     /// Every storage node, by URL, with its current load.
     fn nodes(&mut self) -> Result<Vec<Node>, DbError>;
+    /// Every user record of the account whose FxA uid or email is
+    /// `account`, oldest first.
+    fn user_records(&mut self, account: &str) -> Result<Vec<UserRecord>, DbError>;
 }
 
 /// The statements a write needs, on top of a read's.

@@ -22,7 +22,7 @@ use backend::{Backend, Lock, ReadTx, WriteTx};
 
 pub use batches::{BatchAppend, BatchResult};
 pub use bsos::{Bso, BsoInput, CollectionQuery, PAGE_BYTES, Page, PostOutcome, SortOrder, WriteOutcome};
-pub use users::{DEFAULT_NODE_CAPACITY, Node, Refusal, TokenUser, User, UserLookup};
+pub use users::{DEFAULT_NODE_CAPACITY, Node, Refusal, TokenUser, User, UserLookup, UserRecord};
 
 /// What can go wrong in the store, including the protocol-level refusals
 /// that are decided inside a transaction.

@@ -27,6 +27,19 @@ pub struct User {
     pub node: String,
 }
 
+/// A user record as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The record.
+    pub user: User,
+    /// The email the account last reported.
+    pub email: String,
+    /// When it was made (ms).
+    pub created_at: i64,
+    /// When it stopped being the account's current record (ms), if it has.
+    pub replaced_at: Option<i64>,
+}
+
 /// A storage node the token server assigns users to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
@@ -177,6 +190,34 @@ impl Db {
         Ok(current)
     }
 
+    /// Every record of the account whose FxA uid or email is `account`,
+    /// oldest first.
+    pub fn user_records(&self, account: &str) -> Result<Vec<UserRecord>, DbError> {
+        self.read(|tx| tx.user_records(account))
+    }
+
+    /// Deletes what the account whose FxA uid or email is `account` stored
+    /// here, under every uid it had, and retires its current record (its
+    /// next token starts it afresh). Returns how many uids were cleared.
+    pub fn delete_account(&self, account: &str) -> Result<usize, DbError> {
+        let records = self.user_records(account)?;
+        let Some(fxa_uid) = records.first().map(|r| r.user.fxa_uid.clone()) else {
+            return Err(DbError::NotFound);
+        };
+        for record in &records {
+            let uid = record.user.uid;
+            self.write(Lock::User(uid), |tx| tx.delete_user_data(uid))?;
+        }
+        let result = self.write(Lock::Account(&fxa_uid), |tx| {
+            if let Some(current) = tx.current_user(&fxa_uid)? {
+                tx.retire_user(current.uid, now_ms())?;
+            }
+            Ok(records.len())
+        });
+        self.current_users.write().invalidate();
+        result
+    }
+
     /// Moves an account to another node (an operator migrating users, or a
     /// test of node reassignment): a new uid on `node`, the old one retired.
     /// Returns the new uid.
@@ -186,9 +227,15 @@ impl Db {
                 return Ok(None);
             };
             tx.retire_user(current.uid, now_ms())?;
+            let email = tx
+                .user_records(fxa_uid)?
+                .into_iter()
+                .find(|r| r.user.uid == current.uid)
+                .map(|r| r.email)
+                .unwrap_or_default();
             let lookup = UserLookup {
                 fxa_uid: current.fxa_uid.clone(),
-                email: String::new(),
+                email,
                 generation: Some(current.generation),
                 keys_changed_at: Some(current.keys_changed_at),
                 client_state: current.client_state.clone(),

@@ -10,7 +10,7 @@ use postgres::{Row, Statement, Transaction};
 use crate::db::backend::{ReadTx, SizeDelta, WriteTx};
 use crate::db::batches::overlay;
 use crate::db::bsos::{Bso, BsoInput, CollectionQuery, SortOrder};
-use crate::db::users::{Node, User, UserLookup};
+use crate::db::users::{Node, User, UserLookup, UserRecord};
 use crate::db::{DbError, ttl_expiry};
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
@@ -298,6 +298,24 @@ impl ReadTx for PgTx<'_> {
     fn setting(&mut self, name: &str) -> Result<Option<String>, DbError> {
         let row = self.query_opt("SELECT value FROM settings WHERE name = $1", &[&name])?;
         Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    fn user_records(&mut self, account: &str) -> Result<Vec<UserRecord>, DbError> {
+        let rows = self.query(
+            "SELECT uid, fxa_uid, generation, keys_changed_at, client_state, node, email, created_at, replaced_at
+             FROM users WHERE fxa_uid = $1 OR email = $1 ORDER BY created_at, uid",
+            &[&account],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(UserRecord {
+                    user: user_row(r)?,
+                    email: r.try_get(6)?,
+                    created_at: r.try_get(7)?,
+                    replaced_at: r.try_get(8)?,
+                })
+            })
+            .collect()
     }
 
     fn nodes(&mut self) -> Result<Vec<Node>, DbError> {

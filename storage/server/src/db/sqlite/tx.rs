@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::db::backend::{ReadTx, SizeDelta, WriteTx};
 use crate::db::bsos::{Bso, BsoInput, CollectionQuery, NEVER, SortOrder};
-use crate::db::users::{Node, User, UserLookup};
+use crate::db::users::{Node, User, UserLookup, UserRecord};
 use crate::db::{DbError, ttl_expiry};
 
 /// A transaction on one of the backend's connections (a reader's read
@@ -203,6 +203,22 @@ impl ReadTx for SqliteTx<'_> {
             .0
             .query_row("SELECT value FROM settings WHERE name = ?", [name], |r| r.get(0))
             .optional()?)
+    }
+
+    fn user_records(&mut self, account: &str) -> Result<Vec<UserRecord>, DbError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT uid, fxa_uid, generation, keys_changed_at, client_state, node, email, created_at, replaced_at
+             FROM users WHERE fxa_uid = ?1 OR email = ?1 ORDER BY created_at, uid",
+        )?;
+        let rows = stmt.query_map([account], |r| {
+            Ok(UserRecord {
+                user: user_row(r)?,
+                email: r.get(6)?,
+                created_at: r.get(7)?,
+                replaced_at: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn nodes(&mut self) -> Result<Vec<Node>, DbError> {
