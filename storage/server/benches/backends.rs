@@ -326,6 +326,7 @@ fn main() {
     let payload: Arc<str> = payload_json().into();
     let mut rows = Vec::new();
     let mut imports = Vec::new();
+    let mut sizes = Vec::new();
     for (backend, database) in &backends {
         let server = start_server(database);
         let pid = server.child.id();
@@ -346,6 +347,8 @@ fn main() {
             }
         }
         imports.push((backend, bulk_import(&runtime, &server.url, &payload)));
+        server.stop();
+        sizes.push((backend, stored_size(database)));
     }
 
     let secs = PHASE.as_secs_f64();
@@ -395,5 +398,44 @@ fn main() {
             "  {backend:<10} {seconds:>5.2} s, {:>7.0} records/s ({stored} stored)",
             stored as f64 / seconds
         );
+    }
+    println!("\non disk after all of the above (records of ~600-byte payloads)");
+    for (backend, (records, bytes)) in sizes {
+        println!(
+            "  {backend:<10} {records:>7} records in {:>6.1} MiB: {:>5.0} bytes per record",
+            bytes as f64 / (1024.0 * 1024.0),
+            bytes as f64 / records.max(1) as f64
+        );
+    }
+}
+
+/// `(records stored, bytes the database takes)`, for the sizing notes: the
+/// SQLite file (after its final checkpoint), or PostgreSQL's database.
+fn stored_size(database: &std::path::Path) -> (i64, u64) {
+    let location = database.to_str().unwrap();
+    if sync_storage::db::is_postgres_url(location) {
+        let mut client = postgres::Client::connect(location, postgres::NoTls).unwrap();
+        client.batch_execute("VACUUM ANALYZE").unwrap();
+        let row = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM bsos), pg_database_size(current_database())",
+                &[],
+            )
+            .unwrap();
+        (row.get(0), row.get::<_, i64>(1) as u64)
+    } else {
+        let conn = rusqlite::Connection::open(database).unwrap();
+        let records: i64 = conn
+            .query_row("SELECT count(*) FROM bsos", [], |r| r.get(0))
+            .unwrap();
+        let bytes = ["", "-wal"]
+            .iter()
+            .map(|suffix| {
+                std::fs::metadata(format!("{location}{suffix}"))
+                    .map(|m| m.len())
+                    .unwrap_or(0)
+            })
+            .sum();
+        (records, bytes)
     }
 }

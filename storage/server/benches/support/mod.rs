@@ -67,6 +67,17 @@ pub struct ServerProcess {
     pub url: String,
 }
 
+impl ServerProcess {
+    /// Stops the server as an operator would (SIGTERM): it finishes and
+    /// checkpoints before it exits.
+    pub fn stop(mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
