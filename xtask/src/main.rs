@@ -180,7 +180,31 @@ fn server_tests_on_postgres() -> Result<()> {
         cargo(&["test", "-p", "sync-storage", "--locked", "--no-fail-fast"])
     };
     cmd.env("SYNC_TEST_POSTGRES", cluster.url());
-    step("server tests on PostgreSQL", cmd)
+    step("server tests on PostgreSQL", cmd)?;
+    // Alone, as it stops the cluster every other test uses.
+    let mut cmd = cargo(&[
+        "nextest",
+        "run",
+        "--workspace",
+        "--locked",
+        "-E",
+        "package(sync-storage) & test(postgres_stopped_and_restarted)",
+    ]);
+    if !has_nextest() {
+        cmd = cargo(&[
+            "test",
+            "-p",
+            "sync-storage",
+            "--locked",
+            "--test",
+            "postgres",
+            "postgres_stopped_and_restarted",
+        ]);
+    }
+    cmd.env("SYNC_TEST_POSTGRES", cluster.url())
+        .env("SYNC_TEST_POSTGRES_STOP", cluster.control("stop"))
+        .env("SYNC_TEST_POSTGRES_START", cluster.control("start"));
+    step("PostgreSQL stopped and restarted under load", cmd)
 }
 
 const ENGINES: [&str; 5] = [

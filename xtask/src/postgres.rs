@@ -18,6 +18,8 @@ pub struct Cluster {
     bin: PathBuf,
     as_postgres: bool,
     port: u16,
+    /// The server options it was started with, to start it again the same way.
+    options: String,
 }
 
 impl Cluster {
@@ -47,6 +49,7 @@ impl Cluster {
             bin,
             as_postgres,
             port,
+            options: String::new(),
         };
         if as_postgres {
             run(Command::new("chown").arg("-R").arg("postgres").arg(&cluster.dir))?;
@@ -68,21 +71,36 @@ impl Cluster {
             options.push(' ');
             options.push_str(setting);
         }
-        run(cluster
-            .tool("pg_ctl")
-            .arg("-D")
-            .arg(&data)
-            .arg("-l")
-            .arg(cluster.dir.join("log"))
-            .args(["-w", "-t", "60", "-o", &options, "start"]))
-        .inspect_err(|_| cluster.print_log())?;
-        cluster.port = port;
+        cluster.options = options;
+        run(&mut cluster.pg_ctl("start")).inspect_err(|_| cluster.print_log())?;
         Ok(cluster)
     }
 
     /// Its `postgres` database, as the superuser.
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// `pg_ctl <action>` for this cluster, waiting until it is done.
+    fn pg_ctl(&self, action: &str) -> Command {
+        let mut cmd = self.tool("pg_ctl");
+        cmd.arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("log"))
+            .args(["-w", "-t", "60", "-m", "fast", "-o", &self.options, action]);
+        cmd
+    }
+
+    /// A shell command that stops (`action` = "stop") or starts the cluster,
+    /// for a test that takes PostgreSQL away under load.
+    pub fn control(&self, action: &str) -> String {
+        let cmd = self.pg_ctl(action);
+        std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|part| format!("'{}'", part.to_string_lossy().replace('\'', r"'\''")))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     fn tool(&self, name: &str) -> Command {
@@ -105,12 +123,7 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let stopped = self
-            .tool("pg_ctl")
-            .arg("-D")
-            .arg(self.dir.join("data"))
-            .args(["-m", "fast", "-w", "stop"])
-            .output();
+        let stopped = self.pg_ctl("stop").output();
         if !stopped.is_ok_and(|o| o.status.success()) {
             eprintln!("warning: the test PostgreSQL server did not stop cleanly");
         }

@@ -155,3 +155,109 @@ fn dropped_connections_are_503s_with_retry_after_and_the_server_recovers_with_no
         "the count matches what is stored"
     );
 }
+
+#[test]
+fn postgres_stopped_and_restarted_under_load_is_503s_then_service_with_nothing_half_written() {
+    let (Some(_), Ok(stop_pg), Ok(start_pg)) = (
+        server(),
+        std::env::var("SYNC_TEST_POSTGRES_STOP"),
+        std::env::var("SYNC_TEST_POSTGRES_START"),
+    ) else {
+        eprintln!("SKIPPED: needs SYNC_TEST_POSTGRES_STOP/_START (cargo xtask ci runs this alone)");
+        return;
+    };
+    let s = TestServer::start();
+    let account = Arc::new(s.account("restart@example.com"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (account, stop) = (account.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut answers = Vec::new();
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let batch: Vec<_> = (0..5)
+                    .map(|i| json!({"id": format!("r{n}-{i}"), "payload": "x"}))
+                    .collect();
+                let started = std::time::Instant::now();
+                let r = account.post_json("/storage/history", json!(batch), &[]);
+                let status = r.status().as_u16();
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(15),
+                    "POST {n} hung for {:?}",
+                    started.elapsed()
+                );
+                if status == 503 {
+                    assert!(
+                        r.headers().contains_key("retry-after"),
+                        "a 503 says when to come back"
+                    );
+                }
+                answers.push((n, status));
+                n += 1;
+            }
+            answers
+        })
+    };
+    let shell = |command: &str| {
+        let ok = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{command}");
+    };
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    shell(&stop_pg);
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    shell(&start_pg);
+    std::thread::sleep(std::time::Duration::from_millis(2_000));
+    stop.store(true, Ordering::Relaxed);
+    let answers = load.join().unwrap();
+
+    assert!(
+        answers.iter().all(|(_, s)| *s == 200 || *s == 503),
+        "only 200s and 503s: {:?}",
+        answers
+            .iter()
+            .filter(|(_, s)| *s != 200 && *s != 503)
+            .collect::<Vec<_>>()
+    );
+    assert!(answers.iter().any(|(_, s)| *s == 503), "the outage was seen");
+    let last = answers.last().unwrap();
+    assert_eq!(
+        last.1, 200,
+        "served again after the restart (last POST {})",
+        last.0
+    );
+    eprintln!(
+        "{} POSTs: {} acknowledged, {} refused",
+        answers.len(),
+        answers.iter().filter(|(_, s)| *s == 200).count(),
+        answers.iter().filter(|(_, s)| *s == 503).count()
+    );
+    let r = account.get("/storage/history?full=1&limit=10000");
+    assert_eq!(r.status(), 200);
+    let stored: std::collections::HashSet<String> = support::json(r)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap().to_owned())
+        .collect();
+    for (n, status) in &answers {
+        let present = (0..5).filter(|i| stored.contains(&format!("r{n}-{i}"))).count();
+        assert!(
+            present == 0 || present == 5,
+            "POST {n} half written: {present} of 5"
+        );
+        if *status == 200 {
+            assert_eq!(present, 5, "acknowledged POST {n} lost");
+        }
+    }
+    let counts = support::json(account.get("/info/collection_counts"));
+    assert_eq!(
+        counts["history"],
+        json!(stored.len()),
+        "the count matches what is stored"
+    );
+}
