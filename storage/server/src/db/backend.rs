@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use super::DbError;
 use super::bsos::{Bso, BsoInput, CollectionQuery};
-use super::users::{Node, User, UserLookup, UserRecord};
+use super::users::{Node, User, UserRecord};
 
 /// How a write changed a collection's size.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -173,8 +173,9 @@ pub(crate) trait WriteTx: ReadTx {
     fn current_user(&mut self, fxa_uid: &str) -> Result<Option<User>, DbError>;
     /// Whether the account had a retired record with this client state.
     fn client_state_retired(&mut self, fxa_uid: &str, client_state: &str) -> Result<bool, DbError>;
-    /// Adds a current user record; returns it with its new uid.
-    fn insert_user(&mut self, lookup: &UserLookup, node: &str, now: i64) -> Result<User, DbError>;
+    /// Adds `user` (its `uid` aside) as a current record with `email`;
+    /// returns the uid it was given.
+    fn insert_user(&mut self, user: &User, email: &str, now: i64) -> Result<u64, DbError>;
     /// Retires a user record.
     fn retire_user(&mut self, uid: u64, now: i64) -> Result<(), DbError>;
     /// Moves a user record to `node`.

@@ -116,7 +116,7 @@ impl Db {
         let result = self.write(Lock::Account(&lookup.fxa_uid), |tx| {
             let Some(mut current) = tx.current_user(&lookup.fxa_uid)? else {
                 let node = best_node(tx)?;
-                return Ok(TokenUser::Granted(tx.insert_user(lookup, &node, now_ms())?));
+                return Ok(TokenUser::Granted(new_user(tx, lookup, &node)?));
             };
             let nodes = tx.nodes()?;
             if !nodes.iter().any(|n| n.url == current.node && !n.downed) {
@@ -138,11 +138,7 @@ impl Db {
                     keys_changed_at: Some(keys_changed_at),
                     ..lookup.clone()
                 };
-                return Ok(TokenUser::Granted(tx.insert_user(
-                    &renewed,
-                    &current.node,
-                    now_ms(),
-                )?));
+                return Ok(TokenUser::Granted(new_user(tx, &renewed, &current.node)?));
             }
             tx.update_user(current.uid, generation, keys_changed_at, &lookup.email)?;
             Ok(TokenUser::Granted(User {
@@ -240,7 +236,7 @@ impl Db {
                 keys_changed_at: Some(current.keys_changed_at),
                 client_state: current.client_state.clone(),
             };
-            Ok(Some(tx.insert_user(&lookup, node, now_ms())?.uid))
+            Ok(Some(new_user(tx, &lookup, node)?.uid))
         });
         self.current_users.write().invalidate();
         result
@@ -307,6 +303,21 @@ fn updated_generations(user: &User, lookup: &UserLookup) -> (i64, i64) {
         },
     };
     (generation, keys_changed_at)
+}
+
+/// Adds the account's new current record on `node`, what the request did
+/// not report stored as 0 ("never reported").
+fn new_user(tx: &mut dyn WriteTx, lookup: &UserLookup, node: &str) -> Result<User, DbError> {
+    let mut user = User {
+        uid: 0,
+        fxa_uid: lookup.fxa_uid.clone(),
+        generation: lookup.generation.unwrap_or(0),
+        keys_changed_at: lookup.keys_changed_at.unwrap_or(0),
+        client_state: lookup.client_state.clone(),
+        node: node.to_owned(),
+    };
+    user.uid = tx.insert_user(&user, &lookup.email, now_ms())?;
+    Ok(user)
 }
 
 /// The node with the most free capacity that takes new users (the first by

@@ -10,7 +10,7 @@ use postgres::{Row, Statement, Transaction};
 use crate::db::backend::{ReadTx, SizeDelta, WriteTx};
 use crate::db::batches::overlay;
 use crate::db::bsos::{Bso, BsoInput, CollectionQuery, SortOrder};
-use crate::db::users::{Node, User, UserLookup, UserRecord};
+use crate::db::users::{Node, User, UserRecord};
 use crate::db::{DbError, ttl_expiry};
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
@@ -636,32 +636,23 @@ impl WriteTx for PgTx<'_> {
             .try_get(0)?)
     }
 
-    fn insert_user(&mut self, lookup: &UserLookup, node: &str, now: i64) -> Result<User, DbError> {
-        let generation = lookup.generation.unwrap_or(0);
-        let keys_changed_at = lookup.keys_changed_at.unwrap_or(0);
+    fn insert_user(&mut self, user: &User, email: &str, now: i64) -> Result<u64, DbError> {
         let uid: i64 = self
             .query_one(
                 "INSERT INTO users (fxa_uid, email, generation, keys_changed_at, client_state, node, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING uid",
                 &[
-                    &lookup.fxa_uid,
-                    &lookup.email,
-                    &generation,
-                    &keys_changed_at,
-                    &lookup.client_state,
-                    &node,
+                    &user.fxa_uid,
+                    &email,
+                    &user.generation,
+                    &user.keys_changed_at,
+                    &user.client_state,
+                    &user.node,
                     &now,
                 ],
             )?
             .try_get(0)?;
-        Ok(User {
-            uid: uid as u64,
-            fxa_uid: lookup.fxa_uid.clone(),
-            generation,
-            keys_changed_at,
-            client_state: lookup.client_state.clone(),
-            node: node.to_owned(),
-        })
+        Ok(uid as u64)
     }
 
     fn retire_user(&mut self, uid: u64, now: i64) -> Result<(), DbError> {

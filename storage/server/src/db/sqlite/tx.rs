@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::db::backend::{ReadTx, SizeDelta, WriteTx};
 use crate::db::bsos::{Bso, BsoInput, CollectionQuery, NEVER, SortOrder};
-use crate::db::users::{Node, User, UserLookup, UserRecord};
+use crate::db::users::{Node, User, UserRecord};
 use crate::db::{DbError, ttl_expiry};
 
 /// A transaction on one of the backend's connections (a reader's read
@@ -503,30 +503,21 @@ impl WriteTx for SqliteTx<'_> {
         )?)
     }
 
-    fn insert_user(&mut self, lookup: &UserLookup, node: &str, now: i64) -> Result<User, DbError> {
-        let generation = lookup.generation.unwrap_or(0);
-        let keys_changed_at = lookup.keys_changed_at.unwrap_or(0);
+    fn insert_user(&mut self, user: &User, email: &str, now: i64) -> Result<u64, DbError> {
         self.0.execute(
             "INSERT INTO users (fxa_uid, email, generation, keys_changed_at, client_state, node, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
-                &lookup.fxa_uid,
-                &lookup.email,
-                generation,
-                keys_changed_at,
-                &lookup.client_state,
-                node,
+                &user.fxa_uid,
+                email,
+                user.generation,
+                user.keys_changed_at,
+                &user.client_state,
+                &user.node,
                 now,
             ),
         )?;
-        Ok(User {
-            uid: self.0.last_insert_rowid() as u64,
-            fxa_uid: lookup.fxa_uid.clone(),
-            generation,
-            keys_changed_at,
-            client_state: lookup.client_state.clone(),
-            node: node.to_owned(),
-        })
+        Ok(self.0.last_insert_rowid() as u64)
     }
 
     fn retire_user(&mut self, uid: u64, now: i64) -> Result<(), DbError> {
