@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{DEV_SECRET, User, payload_json, percentile, proc_field, records_body, start_server};
+use support::{User, dev_users, payload_json, percentile, proc_field, records_body, start_server};
 
 const PHASE: Duration = Duration::from_secs(8);
 const WARMUP: Duration = Duration::from_secs(1);
@@ -100,19 +100,6 @@ fn postgres_pss_mib() -> f64 {
         }
     }
     kib as f64 / 1024.0
-}
-
-fn sign_in(url: &str, first: usize, n: usize) -> Arc<Vec<User>> {
-    Arc::new(
-        (first..first + n)
-            .map(|i| {
-                let oauth =
-                    sync_storage::auth::mint_dev_token(DEV_SECRET, &format!("user{i}@example.com"), 0, 3600)
-                        .unwrap();
-                User::sign_in(url, &oauth, i % 250)
-            })
-            .collect(),
-    )
 }
 
 async fn post(
@@ -267,7 +254,7 @@ fn run_phase(
 
 /// Seconds to import 100,000 records for one user.
 fn bulk_import(runtime: &tokio::runtime::Runtime, url: &str, payload: &Arc<str>) -> (f64, usize) {
-    let user = &sign_in(url, 9_000, 1)[0];
+    let user = &dev_users(url, 9_000, 1)[0];
     runtime.block_on(async {
         let client = reqwest::Client::new();
         let started = Instant::now();
@@ -333,7 +320,7 @@ fn main() {
         let mut first_user = 0;
         for mix in [Mix::Read, Mix::Write] {
             for users in [10, 50] {
-                let signed_in = sign_in(&server.url, first_user, users);
+                let signed_in = Arc::new(dev_users(&server.url, first_user, users));
                 first_user += users;
                 let tally = run_phase(&runtime, &signed_in, mix, &payload);
                 rows.push(Row {

@@ -51,20 +51,7 @@ fn main() {
         dir.path().display()
     );
 
-    let users: Arc<Vec<User>> = Arc::new(
-        (0..USERS)
-            .map(|i| {
-                let oauth = sync_storage::auth::mint_dev_token(
-                    support::DEV_SECRET,
-                    &format!("user{i}@example.com"),
-                    0,
-                    3600,
-                )
-                .unwrap();
-                User::sign_in(&server.url, &oauth, i)
-            })
-            .collect(),
-    );
+    let users: Arc<Vec<User>> = Arc::new(support::dev_users(&server.url, 0, USERS));
 
     // The WAL's size, sampled every 50 ms.
     let wal = dir.path().join("sync.db-wal");

@@ -20,6 +20,21 @@ fn lookup(n: usize) -> UserLookup {
     }
 }
 
+/// Runs `sync-storage --database <database> <args>`: whether it succeeded,
+/// and what it printed.
+fn cli(database: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sync-storage"))
+        .arg("--database")
+        .arg(database)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
 fn node_of(db: &Db, n: usize) -> String {
     match db.allocate_user(&lookup(n)).unwrap() {
         TokenUser::Granted(user) => user.node,
@@ -112,18 +127,7 @@ fn a_retired_users_old_token_is_refused_and_a_new_token_finds_an_empty_node() {
 fn the_node_commands_add_drain_retire_and_list() {
     let dir = tempfile::tempdir().unwrap();
     let database = support::database_in(dir.path());
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_sync-storage"))
-            .arg("--database")
-            .arg(&database)
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
+    let run = |args: &[&str]| cli(&database, args);
     assert!(run(&["node", "add", "https://n1.example/", "--capacity", "5"]).0);
     assert!(run(&["node", "add", "https://n2.example"]).0);
     assert!(run(&["node", "drain", "https://n2.example"]).0);
@@ -191,18 +195,7 @@ fn the_user_commands_show_migrate_and_delete() {
         node_of(&db, 1);
     }
     let fxa_uid = lookup(1).fxa_uid;
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_sync-storage"))
-            .arg("--database")
-            .arg(&database)
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
+    let run = |args: &[&str]| cli(&database, args);
     let (ok, shown) = run(&["user", "show", "user1@example.com"]);
     assert!(
         ok && shown.contains("https://n1.example") && shown.contains("current"),

@@ -49,6 +49,20 @@ impl User {
     }
 }
 
+/// Users `user<first>@example.com` … `user<first + n - 1>@…`, signed in
+/// with dev-mode OAuth tokens at the token server `url` (user `i`'s kB is
+/// `[i % 250; 32]`).
+pub fn dev_users(url: &str, first: usize, n: usize) -> Vec<User> {
+    (first..first + n)
+        .map(|i| {
+            let oauth =
+                sync_storage::auth::mint_dev_token(DEV_SECRET, &format!("user{i}@example.com"), 0, 3600)
+                    .unwrap();
+            User::sign_in(url, &oauth, i % 250)
+        })
+        .collect()
+}
+
 /// An encrypted record's payload as a JSON string literal: base64
 /// ciphertext, IV, hex HMAC — about 600 bytes, as a typical history or
 /// bookmark record.
