@@ -1,6 +1,7 @@
 //! Crash safety: the real `sync-storage` binary is killed (SIGKILL) while
-//! clients write; after a restart on the same SQLite file, every write the
-//! server acknowledged is there, and every batch is all-or-nothing.
+//! clients write; after a restart on the same database, every write the
+//! server acknowledged is there, and every batch is all-or-nothing. And a
+//! server stopped the polite way (SIGTERM) exits cleanly.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -141,6 +142,24 @@ fn killing_the_server_mid_write_loses_nothing_acknowledged() {
         assert_eq!(count, 30, "batch {prefix} is torn: {count} of 30 records");
     }
     drop(restarted);
+}
+
+/// SIGTERM is how a service manager stops the server: it finishes, closes
+/// its database connections and exits 0. (On PostgreSQL, dropping the last
+/// pooled connection on a runtime thread once aborted the process.)
+#[test]
+fn a_terminated_server_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = spawn(&support::database_in(dir.path()));
+    let a = account(&server.url, &[3u8; 32]);
+    assert!(a.raw_post("before-shutdown"));
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "the server exited with {exit}");
 }
 
 impl Drop for ServerProcess {

@@ -48,6 +48,9 @@ pub enum DbError {
     /// No reader connection was available.
     #[error("database pool: {0}")]
     Pool(#[from] r2d2::Error),
+    /// A pooled connection was used after it was closed.
+    #[error("database connection already closed")]
+    ConnectionGone,
     /// `X-If-Unmodified-Since` is older than the target, whose
     /// last-modified time (ms) this carries for the 412's `X-Last-Modified`.
     #[error("modified since the given time")]

@@ -46,16 +46,45 @@ pub(super) struct PgConnection {
     statements: HashMap<String, Statement>,
 }
 
+/// A pooled connection. `postgres::Client` says goodbye to the server when
+/// dropped by blocking on a runtime of its own, which panics (and, inside a
+/// destructor, aborts the process) on a thread that runs a tokio runtime —
+/// where a server's last handle on its store is dropped at shutdown. So a
+/// connection is always dropped on a plain thread of its own.
+pub(super) struct Session(Option<PgConnection>);
+
+impl Session {
+    fn get(&mut self) -> Result<&mut PgConnection, DbError> {
+        self.0.as_mut().ok_or(DbError::ConnectionGone)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            match std::thread::Builder::new()
+                .name("postgres-close".into())
+                .spawn(move || drop(conn))
+            {
+                Ok(closing) => {
+                    let _ = closing.join();
+                }
+                Err(e) => tracing::warn!(error = %e, "no thread to close a PostgreSQL connection on"),
+            }
+        }
+    }
+}
+
 /// Opens connections for the pool.
 struct Connector {
     config: postgres::Config,
 }
 
 impl r2d2::ManageConnection for Connector {
-    type Connection = PgConnection;
+    type Connection = Session;
     type Error = postgres::Error;
 
-    fn connect(&self) -> Result<PgConnection, postgres::Error> {
+    fn connect(&self) -> Result<Session, postgres::Error> {
         let mut client = self.config.connect(NoTls)?;
         // A request never waits on PostgreSQL without bound: a lock held
         // elsewhere or a statement gone slow ends in an error (a 503).
@@ -64,18 +93,22 @@ impl r2d2::ManageConnection for Connector {
             STATEMENT_TIMEOUT.as_millis(),
             LOCK_TIMEOUT.as_millis()
         ))?;
-        Ok(PgConnection {
+        Ok(Session(Some(PgConnection {
             client,
             statements: HashMap::new(),
-        })
+        })))
     }
 
-    fn is_valid(&self, conn: &mut PgConnection) -> Result<(), postgres::Error> {
-        conn.client.simple_query("").map(|_| ())
+    fn is_valid(&self, conn: &mut Session) -> Result<(), postgres::Error> {
+        match &mut conn.0 {
+            Some(conn) => conn.client.simple_query("").map(|_| ()),
+            // Never the case: a session is emptied only as it is dropped.
+            None => Ok(()),
+        }
     }
 
-    fn has_broken(&self, conn: &mut PgConnection) -> bool {
-        conn.client.is_closed()
+    fn has_broken(&self, conn: &mut Session) -> bool {
+        conn.0.as_ref().is_none_or(|conn| conn.client.is_closed())
     }
 }
 
@@ -107,8 +140,8 @@ impl Postgres {
 
 impl Backend for Postgres {
     fn read(&self, f: &mut dyn FnMut(&mut dyn ReadTx) -> Result<(), DbError>) -> Result<(), DbError> {
-        let mut conn = self.pool.get()?;
-        let PgConnection { client, statements } = &mut *conn;
+        let mut session = self.pool.get()?;
+        let PgConnection { client, statements } = session.get()?;
         let tx = client
             .build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)
@@ -125,8 +158,8 @@ impl Backend for Postgres {
         lock: Lock<'_>,
         f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<(), DbError>,
     ) -> Result<(), DbError> {
-        let mut conn = self.pool.get()?;
-        let PgConnection { client, statements } = &mut *conn;
+        let mut session = self.pool.get()?;
+        let PgConnection { client, statements } = session.get()?;
         let mut tx = PgTx {
             tx: client.transaction()?,
             statements,
@@ -150,8 +183,8 @@ impl Backend for Postgres {
     }
 
     fn heartbeat(&self) -> Result<(), DbError> {
-        let mut conn = self.pool.get()?;
-        let mut tx = conn.client.transaction()?;
+        let mut session = self.pool.get()?;
+        let mut tx = session.get()?.client.transaction()?;
         tx.batch_execute(&format!(
             "SET LOCAL lock_timeout = {}",
             HEARTBEAT_LOCK_TIMEOUT.as_millis()
