@@ -17,7 +17,8 @@
 //! Prints requests/s, p50/p99 per request kind, records/s stored, the
 //! server's resident memory and PostgreSQL's (the proportional set size of
 //! its processes, shared buffers counted once). `BENCH_BACKENDS`
-//! (`sqlite,postgres`) picks the backends; PostgreSQL needs
+//! (`sqlite,postgres`) picks the backends, `BENCH_PARTS`
+//! (`read,write,import`) what to run; PostgreSQL needs
 //! `BENCH_POSTGRES_URL`, which `cargo xtask bench server` provides.
 #![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
@@ -292,6 +293,12 @@ fn main() {
     }
     let wanted = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
     let postgres_url = std::env::var("BENCH_POSTGRES_URL").ok().filter(|u| !u.is_empty());
+    let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| "read,write,import".into());
+    let mixes: Vec<Mix> = [(Mix::Read, "read"), (Mix::Write, "write")]
+        .into_iter()
+        .filter(|(_, name)| parts.contains(name))
+        .map(|(mix, _)| mix)
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let mut backends: Vec<(&'static str, PathBuf)> = Vec::new();
     if wanted.contains("sqlite") {
@@ -318,7 +325,7 @@ fn main() {
         let server = start_server(database);
         let pid = server.child.id();
         let mut first_user = 0;
-        for mix in [Mix::Read, Mix::Write] {
+        for &mix in &mixes {
             for users in [10, 50] {
                 let signed_in = Arc::new(dev_users(&server.url, first_user, users));
                 first_user += users;
@@ -333,13 +340,15 @@ fn main() {
                 });
             }
         }
-        imports.push((backend, bulk_import(&runtime, &server.url, &payload)));
+        if parts.contains("import") {
+            imports.push((backend, bulk_import(&runtime, &server.url, &payload)));
+        }
         server.stop();
         sizes.push((backend, stored_size(database)));
     }
 
     let secs = PHASE.as_secs_f64();
-    for mix in [Mix::Read, Mix::Write] {
+    for &mix in &mixes {
         println!(
             "\n{} mix ({:.0} s per run, after {:.0} s warm-up)",
             if mix == Mix::Read {

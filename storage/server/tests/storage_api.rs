@@ -101,6 +101,38 @@ fn put_updates_only_the_fields_given() {
 }
 
 #[test]
+fn a_write_without_ttl_keeps_the_expiry_and_a_ttl_alone_keeps_the_rest() {
+    let s = TestServer::start();
+    let a = s.account("ttl-partial@example.com");
+    a.post_json(
+        "/storage/c",
+        json!([{"id": "t", "payload": "p", "sortindex": 3, "ttl": 3600}]),
+        &[],
+    );
+    let before = json(a.get("/storage/c/t"));
+    a.post_json("/storage/c", json!([{"id": "t", "ttl": 7200}]), &[]);
+    let after = json(a.get("/storage/c/t"));
+    assert_eq!(
+        after, before,
+        "a TTL alone changes neither the payload, sortindex nor modified"
+    );
+
+    a.post_json(
+        "/storage/c",
+        json!([{"id": "brief", "payload": "a", "ttl": 1}]),
+        &[],
+    );
+    a.post_json("/storage/c", json!([{"id": "brief", "payload": "b"}]), &[]);
+    assert_eq!(json(a.get("/storage/c/brief"))["payload"], "b");
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+    assert_eq!(
+        a.get("/storage/c/brief").status(),
+        404,
+        "the first write's TTL still holds"
+    );
+}
+
+#[test]
 fn put_validation() {
     let s = TestServer::start_with(|c| c.limits.max_record_payload_bytes = 100);
     let a = s.account("valid@example.com");
