@@ -72,8 +72,8 @@ fn decrypt_page(keys: &KeyBundle, page: CollectionPage) -> DecryptedPage {
         failed: Vec::new(),
         bad_hmacs: 0,
     };
-    for bso in &page.records {
-        match keys.decrypt(bso) {
+    for (bso, opened) in page.records.iter().zip(keys.decrypt_all(&page.records)) {
+        match opened {
             Ok(record) => decrypted.records.push(record),
             Err(e) => {
                 if e.is_bad_hmac() {
@@ -85,6 +85,11 @@ fn decrypt_page(keys: &KeyBundle, page: CollectionPage) -> DecryptedPage {
     }
     decrypted
 }
+
+/// Records encrypted together (on every core) before the uploader gets
+/// them: enough to share out, few enough that cleartexts are freed as the
+/// upload goes.
+const ENCRYPT_CHUNK: usize = 512;
 
 /// Where an engine's sync is, for a progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,8 +183,9 @@ impl<'a> SyncDriver<'a> {
     }
 
     /// Downloads and stages every page of `request`. A second thread
-    /// fetches and decrypts the next page while the engine stages this
-    /// one, so the network and the engine's store work at the same time.
+    /// fetches and decrypts (on every core) the next page while the engine
+    /// stages this one, so the network and the engine's store work at the
+    /// same time.
     /// Returns the collection's last-modified time the server reported.
     fn download(
         &self,
@@ -283,16 +289,23 @@ impl<'a> SyncDriver<'a> {
         let mut last_sync = collection_ts;
         if !outgoing.is_empty() {
             let collection = engine.collection_name().to_owned();
-            // A second thread encrypts (and frees) records while this one
-            // posts them: the CPU work overlaps the server's.
+            // A second thread encrypts (and frees) records, a chunk at a time
+            // on every core, while this one posts them: the CPU work overlaps
+            // the server's.
             let uploaded = std::thread::scope(|scope| {
                 let (sealed, received) = std::sync::mpsc::sync_channel::<Result<OutgoingBso, Error>>(256);
                 scope.spawn(move || {
-                    for record in outgoing {
-                        let bso = keys.encrypt(&record);
-                        let failed = bso.is_err();
-                        if sealed.send(bso).is_err() || failed {
+                    let mut records = outgoing.into_iter();
+                    loop {
+                        let chunk: Vec<_> = records.by_ref().take(ENCRYPT_CHUNK).collect();
+                        if chunk.is_empty() {
                             break;
+                        }
+                        for bso in keys.encrypt_all(&chunk) {
+                            let failed = bso.is_err();
+                            if sealed.send(bso).is_err() || failed {
+                                return;
+                            }
                         }
                     }
                 });

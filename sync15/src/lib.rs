@@ -131,8 +131,8 @@ pub use client::{
 };
 pub use context::{ClientData, DeviceInfo, SyncContext};
 pub use crypto::{
-    CRYPTO_COLLECTION, CollectionKeys, CryptoError, EncryptedPayload, KEYS_RECORD_ID, KeyBundle, SyncRootKey,
-    encrypted_payload_len,
+    CRYPTO_COLLECTION, CollectionKeys, CryptoError, EncryptedPayload, KEYS_RECORD_ID, KeyBundle,
+    PARALLEL_MIN_RECORDS, SyncRootKey, encrypted_payload_len,
 };
 pub use driver::{
     DEFAULT_DOWNLOAD_PAGE_SIZE, EngineSyncOutcome, SyncDriver, SyncPhase, SyncProgress, SyncProgressEvent,

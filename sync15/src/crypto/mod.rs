@@ -6,16 +6,20 @@
 //!   record's cleartext into an [`EncryptedPayload`] and back.
 //! - [`CollectionKeys`]: the `crypto/keys` record — the default bundle and
 //!   per-collection overrides, itself encrypted with the sync key bundle.
+//! - [`KeyBundle::decrypt_all`], [`KeyBundle::encrypt_all`]: a page or an
+//!   upload's worth of records, on every core.
 //!
 //! `ring` provides HMAC, HKDF, SHA-256 and randomness; RustCrypto's `aes` and
 //! `cbc` provide the cipher (ring has no CBC mode).
 
 mod collection_keys;
 mod key_bundle;
+mod parallel;
 mod root_key;
 
 pub use collection_keys::{CRYPTO_COLLECTION, CollectionKeys, KEYS_RECORD_ID};
 pub use key_bundle::{EncryptedPayload, KeyBundle, encrypted_payload_len};
+pub use parallel::PARALLEL_MIN_RECORDS;
 pub use root_key::SyncRootKey;
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
