@@ -73,6 +73,70 @@ fn later_posts_of_the_same_id_win_field_by_field() {
     assert_eq!(bso["sortindex"], 7);
 }
 
+/// A batch committed over existing records leaves exactly what the same
+/// POSTs made one by one leave: fields not given keep their stored values,
+/// a repeated id keeps the latest of each field, expired records count as
+/// gone, and the collection's count and size agree.
+#[test]
+fn a_batch_commit_writes_what_the_same_posts_would() {
+    let s = TestServer::start();
+    let a = s.account("same@example.com");
+    let seed = json!([
+        {"id": "kept", "payload": "old payload", "sortindex": 3},
+        {"id": "resorted", "payload": "stays", "sortindex": 1},
+        {"id": "grown", "payload": "short", "ttl": 3600},
+        {"id": "expired", "payload": "gone soon", "ttl": 1},
+    ]);
+    let posts = [
+        json!([{"id": "resorted", "sortindex": 9}, {"id": "new", "payload": "fresh"}]),
+        json!([{"id": "grown", "payload": "a much longer payload than before"}, {"id": "twice", "payload": "first"}]),
+        json!([{"id": "twice", "sortindex": 5, "ttl": 7200}, {"id": "expired", "sortindex": 2}]),
+    ];
+    for collection in ["plain", "batched"] {
+        a.post_json(&format!("/storage/{collection}"), seed.clone(), &[]);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    for post in &posts {
+        assert_eq!(a.post_json("/storage/plain", post.clone(), &[]).status(), 200);
+    }
+    let r = a.post_json("/storage/batched?batch=true", posts[0].clone(), &[]);
+    let batch = json(r)["batch"].as_str().unwrap().to_owned();
+    a.post_json(&format!("/storage/batched?batch={batch}"), posts[1].clone(), &[]);
+    let r = a.post_json(
+        &format!("/storage/batched?batch={batch}&commit=true"),
+        posts[2].clone(),
+        &[],
+    );
+    assert_eq!(r.status(), 200);
+
+    let records = |collection: &str| -> Vec<(String, String, Option<i64>)> {
+        let all = json(a.get(&format!("/storage/{collection}?full=1&sort=index")));
+        let mut records: Vec<_> = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["id"].as_str().unwrap().to_owned(),
+                    b["payload"].as_str().unwrap().to_owned(),
+                    b["sortindex"].as_i64(),
+                )
+            })
+            .collect();
+        records.sort();
+        records
+    };
+    let plain = records("plain");
+    assert_eq!(plain.len(), 6, "{plain:?}");
+    assert_eq!(records("batched"), plain);
+    let expired = plain.iter().find(|(id, ..)| id == "expired").unwrap();
+    assert_eq!(expired.1, "", "an expired record is not revived by a sortindex");
+    let counts = json(a.get("/info/collection_counts"));
+    assert_eq!(counts["batched"], counts["plain"]);
+    let usage = json(a.get("/info/collection_usage"));
+    assert_eq!(usage["batched"], usage["plain"]);
+}
+
 #[test]
 fn batch_true_with_commit_is_a_one_shot_batch() {
     let s = TestServer::start();

@@ -14,6 +14,8 @@ use crate::db::{DbError, ttl_expiry};
 /// transaction, or a savepoint in the writer's group transaction).
 pub(super) struct SqliteTx<'c>(pub(super) &'c Connection);
 
+mod batches;
+
 fn bso_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Bso> {
     Ok(Bso {
         id: r.get(0)?,
@@ -398,27 +400,7 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn stage_batch(&mut self, id: i64, inputs: &[BsoInput], count: i64, bytes: i64) -> Result<(), DbError> {
-        let mut stmt = self.0.prepare_cached(
-            "INSERT INTO batch_bsos (batch, id, sortindex, sortindex_set, payload, ttl, ttl_set)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (batch, id) DO UPDATE SET
-                sortindex     = CASE WHEN ?4 THEN ?3 ELSE sortindex END,
-                sortindex_set = sortindex_set OR ?4,
-                payload       = COALESCE(?5, payload),
-                ttl           = CASE WHEN ?7 THEN ?6 ELSE ttl END,
-                ttl_set       = ttl_set OR ?7",
-        )?;
-        for input in inputs {
-            stmt.execute(rusqlite::params![
-                id,
-                input.id,
-                input.sortindex.flatten(),
-                input.sortindex.is_some(),
-                input.payload,
-                input.ttl.flatten().map(|t| t as i64),
-                input.ttl.is_some(),
-            ])?;
-        }
+        self.stage(id, inputs)?;
         self.0.execute(
             "UPDATE batches SET bso_count = ?, total_bytes = ? WHERE id = ?",
             (count, bytes, id),
@@ -427,26 +409,18 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn take_batch(&mut self, id: i64) -> Result<Vec<BsoInput>, DbError> {
-        let pending = {
-            let mut stmt = self.0.prepare_cached(
-                "SELECT id, sortindex, sortindex_set, payload, ttl, ttl_set FROM batch_bsos WHERE batch = ?",
-            )?;
-            let rows = stmt.query_map([id], |r| {
-                let sortindex: Option<i64> = r.get(1)?;
-                let sortindex_set: bool = r.get(2)?;
-                let ttl: Option<i64> = r.get(4)?;
-                let ttl_set: bool = r.get(5)?;
-                Ok(BsoInput {
-                    id: r.get(0)?,
-                    sortindex: sortindex_set.then_some(sortindex),
-                    payload: r.get(3)?,
-                    ttl: ttl_set.then(|| ttl.map(|t| t.max(0) as u64)),
-                })
-            })?;
-            rows.collect::<Result<Vec<_>, _>>()?
-        };
-        self.0.execute("DELETE FROM batches WHERE id = ?", [id])?;
-        Ok(pending)
+        self.take(id)
+    }
+
+    fn commit_batch(
+        &mut self,
+        id: i64,
+        uid: u64,
+        collection: &str,
+        last: &[BsoInput],
+        ts: i64,
+    ) -> Result<Option<SizeDelta>, DbError> {
+        self.commit(id, uid, collection, last, ts).map(Some)
     }
 
     fn purge_user(&mut self, uid: u64, now: i64) -> Result<usize, DbError> {
