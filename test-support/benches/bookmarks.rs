@@ -14,7 +14,8 @@
 //!
 //! For profiling, the child mode runs alone: `BOOKMARK_BENCH_MERGE_ONCE=N`
 //! (size), `BOOKMARK_BENCH_REPEAT=K` (merge K times), `BOOKMARK_BENCH_DEBUG=1`
-//! (print the peak after generating, after each tree and after merging).
+//! (print the peak after generating, after each tree and after merging);
+//! `BOOKMARK_BENCH_SIZES=100000` times only the sizes listed.
 #![allow(
     missing_docs,
     clippy::print_stdout,
@@ -37,10 +38,18 @@ const RUNS: usize = 7;
 const CHILD_ENV: &str = "BOOKMARK_BENCH_MERGE_ONCE";
 
 fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
+}
+
+fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
@@ -89,11 +98,11 @@ fn main() {
     if let Ok(n) = std::env::var(CHILD_ENV) {
         let workload = Workload::generate(n.parse().expect("a size"));
         if std::env::var("BOOKMARK_BENCH_DEBUG").is_ok() {
-            eprintln!("generated {}", peak_rss_mib());
+            eprintln!("generated {} (resident {})", peak_rss_mib(), rss_mib());
             let l = workload.local_tree();
-            eprintln!("local {}", peak_rss_mib());
+            eprintln!("local {} (resident {})", peak_rss_mib(), rss_mib());
             let r = workload.remote_tree();
-            eprintln!("remote {}", peak_rss_mib());
+            eprintln!("remote {} (resident {})", peak_rss_mib(), rss_mib());
             let m = sync_bookmarks::merge(&l, &r);
             eprintln!("merged {} {}", peak_rss_mib(), m.tree.len());
         }
@@ -118,7 +127,11 @@ fn main() {
         "{:>8}  {:>10}  {:>8}  {:>9}  {:>10}  {:>8}  {:>9}  {:>6}",
         "items", "median ms", "min ms", "local ms", "remote ms", "merge ms", "peak MiB", "ops"
     );
-    for n in SIZES {
+    let sizes: Vec<usize> = std::env::var("BOOKMARK_BENCH_SIZES")
+        .ok()
+        .map(|list| list.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| SIZES.to_vec());
+    for n in sizes {
         let workload = Workload::generate(n);
         let _ = merge_once(&workload);
         let mut runs: Vec<Phases> = Vec::with_capacity(RUNS);

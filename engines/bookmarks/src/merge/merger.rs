@@ -131,14 +131,15 @@ impl<'t> Merger<'t> {
         let mut taken = vec![false; remote.len()];
         let mut queue = VecDeque::from([0usize]);
         while let Some(folder) = queue.pop_front() {
-            let children = &local.children[folder];
+            let children = local.children_of(folder);
             let remote_folder = match twin.get(&folder) {
                 Some(&r) => r,
                 None => self.local_in_remote[folder],
             };
-            if remote_folder != NONE && children.iter().any(|&c| self.is_new_local(c)) {
+            if remote_folder != NONE && children.iter().any(|&c| self.is_new_local(c as usize)) {
                 let mut candidates: HashMap<DedupeKey<'_>, VecDeque<usize>> = HashMap::new();
-                for (position, &r) in remote.children[remote_folder].iter().enumerate() {
+                for (position, &r) in remote.children_of(remote_folder).iter().enumerate() {
+                    let r = r as usize;
                     if !taken[r] && self.is_new_remote(r) {
                         if let Some(key) = dedupe_key(remote, r, position) {
                             candidates.entry(key).or_default().push_back(r);
@@ -146,6 +147,7 @@ impl<'t> Merger<'t> {
                     }
                 }
                 for (position, &l) in children.iter().enumerate() {
+                    let l = l as usize;
                     if !self.is_new_local(l) {
                         continue;
                     }
@@ -162,7 +164,7 @@ impl<'t> Merger<'t> {
             queue.extend(
                 children
                     .iter()
-                    .copied()
+                    .map(|&c| c as usize)
                     .filter(|&c| local.items[c].kind.is_folder()),
             );
         }
@@ -322,7 +324,7 @@ impl<'t> Merger<'t> {
     /// it survives as a folder, else its nearest such ancestor on that side.
     fn surviving_parent(&mut self, side: Side, at: usize) -> usize {
         let tree = self.tree(side);
-        let mut parent = tree.parents[at].unwrap_or(0);
+        let mut parent = tree.parent_of(at).unwrap_or(0);
         let mut moved = false;
         loop {
             let e = self.side_entry(side)[parent];
@@ -333,7 +335,7 @@ impl<'t> Merger<'t> {
                 return e;
             }
             moved = true;
-            parent = tree.parents[parent].unwrap_or(0);
+            parent = tree.parent_of(parent).unwrap_or(0);
         }
     }
 
@@ -359,8 +361,8 @@ impl<'t> Merger<'t> {
             }
             let parent = match (entry.local, entry.remote) {
                 (Some(l), Some(r)) => {
-                    let lp = self.local_entry[self.local.parents[l].unwrap_or(0)];
-                    let rp = self.remote_entry[self.remote.parents[r].unwrap_or(0)];
+                    let lp = self.local_entry[self.local.parent_of(l).unwrap_or(0)];
+                    let rp = self.remote_entry[self.remote.parent_of(r).unwrap_or(0)];
                     let side = if lp == rp {
                         Side::Local
                     } else {
@@ -369,10 +371,14 @@ impl<'t> Merger<'t> {
                             None => {
                                 // Nobody changed the item: whichever side
                                 // changed its new parent moved it.
-                                let lp_changed =
-                                    self.local.parents[l].is_some_and(|p| self.local.items[p].needs_merge);
-                                let rp_changed =
-                                    self.remote.parents[r].is_some_and(|p| self.remote.items[p].needs_merge);
+                                let lp_changed = self
+                                    .local
+                                    .parent_of(l)
+                                    .is_some_and(|p| self.local.items[p].needs_merge);
+                                let rp_changed = self
+                                    .remote
+                                    .parent_of(r)
+                                    .is_some_and(|p| self.remote.items[p].needs_merge);
                                 match (lp_changed, rp_changed) {
                                     (true, false) => Side::Local,
                                     (false, true) => Side::Remote,
@@ -510,8 +516,8 @@ impl<'t> Merger<'t> {
             let mut children = Vec::new();
             for (side, at) in sides.into_iter().flatten() {
                 let map = self.side_entry(side);
-                for &c in &self.tree(side).children[at] {
-                    let ce = map[c];
+                for &c in self.tree(side).children_of(at) {
+                    let ce = map[c as usize];
                     if !placed[ce] && self.entries[ce].kept && self.entries[ce].parent == f {
                         placed[ce] = true;
                         children.push(ce);
@@ -565,7 +571,7 @@ impl<'t> Merger<'t> {
             let is_folder = entry.kind.is_folder();
             let local_children_differ = is_folder && {
                 match entry.local {
-                    Some(l) => !same_children(&self.local.children[l], &self.local_entry, &entry.children),
+                    Some(l) => !same_children(self.local.children_of(l), &self.local_entry, &entry.children),
                     None => !entry.children.is_empty(),
                 }
             };
@@ -582,9 +588,13 @@ impl<'t> Merger<'t> {
                         || entry
                             .local
                             .is_some_and(|l| self.local.items[l].validity == Validity::Reupload)
-                        || self.remote_entry[self.remote.parents[r].unwrap_or(0)] != entry.parent
+                        || self.remote_entry[self.remote.parent_of(r).unwrap_or(0)] != entry.parent
                         || (is_folder
-                            && !same_children(&self.remote.children[r], &self.remote_entry, &entry.children))
+                            && !same_children(
+                                self.remote.children_of(r),
+                                &self.remote_entry,
+                                &entry.children,
+                            ))
                 }
             };
             if upload {
@@ -595,8 +605,12 @@ impl<'t> Merger<'t> {
     }
 }
 
-fn same_children(side_children: &[usize], map: &[usize], merged: &[usize]) -> bool {
-    side_children.len() == merged.len() && side_children.iter().zip(merged).all(|(&c, &m)| map[c] == m)
+fn same_children(side_children: &[u32], map: &[usize], merged: &[usize]) -> bool {
+    side_children.len() == merged.len()
+        && side_children
+            .iter()
+            .zip(merged)
+            .all(|(&c, &m)| map[c as usize] == m)
 }
 
 fn dedupe_key(tree: &Tree, at: usize, position: usize) -> Option<DedupeKey<'_>> {

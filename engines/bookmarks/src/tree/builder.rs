@@ -1,13 +1,18 @@
 //! [`TreeBuilder`]: collects items and parent claims and resolves them, by
 //! the rules in the [module docs](super), into a [`Tree`].
 
+use std::collections::hash_map::Entry;
+
 use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
 use sync15::Guid;
 
 use super::{
-    GuidKey, Item, Kind, Problems, ROOT_GUID, Tree, UNFILED_GUID, USER_CONTENT_ROOTS, is_root_id,
+    GuidKey, Item, Kind, NO_PARENT, Problems, ROOT_GUID, Tree, UNFILED_GUID, USER_CONTENT_ROOTS, is_root_id,
     user_root_rank,
 };
+
+/// No item, in the builder's `u32` index arrays.
+const NONE: u32 = u32::MAX;
 
 /// An item added to a [`TreeBuilder`] (valid for that builder only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +23,7 @@ pub struct ItemRef(usize);
 #[derive(Debug)]
 pub struct TreeBuilder {
     items: Vec<Item>,
-    by_guid: HashMap<GuidKey, usize>,
+    by_guid: HashMap<GuidKey, u32>,
     /// Per item: the children list its record gives, if any.
     children: Vec<Option<Vec<Guid>>>,
     /// Per item: the `parentid` its record gives, if any.
@@ -69,17 +74,19 @@ impl TreeBuilder {
     /// Adds an item like [`TreeBuilder::item`], returning a handle that
     /// records its parent and children without looking it up again.
     pub fn add(&mut self, item: Item) -> ItemRef {
-        match self.by_guid.get(item.guid.as_bytes()) {
-            Some(&i) => {
+        // One probe of the map, not a lookup and then an insert.
+        match self.by_guid.entry(GuidKey(item.guid.clone())) {
+            Entry::Occupied(known) => {
+                let i = *known.get() as usize;
                 self.duplicates += 1;
                 if i != 0 && item.age < self.items[i].age {
                     self.items[i] = item;
                 }
                 ItemRef(i)
             }
-            None => {
+            Entry::Vacant(slot) => {
                 let i = self.items.len();
-                self.by_guid.insert(GuidKey(item.guid.clone()), i);
+                slot.insert(i as u32);
                 self.items.push(item);
                 self.children.push(None);
                 self.parent_ids.push(None);
@@ -92,7 +99,7 @@ impl TreeBuilder {
     /// with [`TreeBuilder::item`].
     pub fn children(&mut self, folder: &str, children: Vec<Guid>) -> &mut Self {
         if let Some(&i) = self.by_guid.get(folder.as_bytes()) {
-            self.children[i] = Some(children);
+            self.children[i as usize] = Some(children);
         }
         self
     }
@@ -109,7 +116,7 @@ impl TreeBuilder {
     /// [`TreeBuilder::item`].
     pub fn parent_id(&mut self, item: &str, parent: Guid) -> &mut Self {
         if let Some(&i) = self.by_guid.get(item.as_bytes()) {
-            self.parent_ids[i] = Some(parent);
+            self.parent_ids[i as usize] = Some(parent);
         }
         self
     }
@@ -134,6 +141,10 @@ impl TreeBuilder {
     }
 
     /// Resolves every parent claim (see the module docs) into a tree.
+    ///
+    /// Works on `u32` indices in flat arrays, and frees each record's
+    /// `children` as soon as it is resolved: the transient memory of a
+    /// 100,000-item build stays a few megabytes.
     pub fn into_tree(mut self) -> Tree {
         for root in USER_CONTENT_ROOTS {
             if !self.by_guid.contains_key(root.as_bytes()) {
@@ -145,118 +156,127 @@ impl TreeBuilder {
             ..Problems::default()
         };
         let n = self.items.len();
-        let index = |guid: &Guid| self.by_guid.get(guid.as_bytes()).copied();
-        let unfiled = self.by_guid.get(UNFILED_GUID.as_bytes()).copied().unwrap_or(0);
+        let by_guid = &self.by_guid;
+        let index = |guid: &Guid| by_guid.get(guid.as_bytes()).copied();
+        let unfiled = index(&Guid::new(UNFILED_GUID)).unwrap_or(0) as usize;
         let mut diverged = vec![false; n];
 
-        // Each listing resolved to indices once.
-        let listings: Vec<Option<Vec<Option<usize>>>> = self
-            .children
-            .iter()
-            .map(|list| list.as_ref().map(|list| list.iter().map(index).collect()))
-            .collect();
+        // Each listing resolved to indices once (NONE: a missing child), in
+        // one array: folder `f`'s are `listed[listing_starts[f]..listing_starts[f + 1]]`.
+        let mut listing_starts: Vec<u32> = Vec::with_capacity(n + 1);
+        let mut listed: Vec<u32> = Vec::new();
+        let mut has_listing = vec![false; n];
+        listing_starts.push(0);
+        for (folder, list) in std::mem::take(&mut self.children).into_iter().enumerate() {
+            if let Some(list) = list {
+                has_listing[folder] = true;
+                listed.extend(list.iter().map(|guid| index(guid).unwrap_or(NONE)));
+            }
+            listing_starts.push(listed.len() as u32);
+        }
+        let listing = |f: usize| &listed[listing_starts[f] as usize..listing_starts[f + 1] as usize];
 
         // Who lists whom: the first folder to list a child, and any others.
-        let mut listed_by: Vec<Option<usize>> = vec![None; n];
-        let mut also_listed_by: Vec<(usize, usize)> = Vec::new();
-        for (folder, children) in listings.iter().enumerate() {
-            let Some(children) = children else { continue };
+        let mut listed_by: Vec<u32> = vec![NONE; n];
+        let mut also_listed_by: Vec<(u32, u32)> = Vec::new();
+        for folder in 0..n {
+            if !has_listing[folder] {
+                continue;
+            }
             if !self.items[folder].kind.is_folder() {
                 problems.non_folder_parents += 1;
                 continue;
             }
-            for &child in children {
-                match child {
-                    Some(c) if c == folder || c == 0 => {
-                        // A folder listing itself or the root: nonsense.
-                        problems.missing_children += 1;
-                        diverged[folder] = true;
-                    }
-                    Some(c) => match listed_by[c] {
-                        None => listed_by[c] = Some(folder),
-                        Some(first) if first == folder => {}
-                        Some(_) => also_listed_by.push((c, folder)),
-                    },
-                    None => {
-                        problems.missing_children += 1;
-                        diverged[folder] = true;
-                    }
+            for &child in listing(folder) {
+                let c = child as usize;
+                if child == NONE || c == folder || c == 0 {
+                    // A missing child, or a folder listing itself or the
+                    // root: nonsense.
+                    problems.missing_children += 1;
+                    diverged[folder] = true;
+                } else if listed_by[c] == NONE {
+                    listed_by[c] = folder as u32;
+                } else if listed_by[c] as usize != folder {
+                    also_listed_by.push((child, folder as u32));
                 }
             }
         }
-        let mut multiply_listed: HashMap<usize, Vec<usize>> = HashMap::new();
+        let mut multiply_listed: HashMap<u32, Vec<u32>> = HashMap::new();
         for (child, folder) in also_listed_by {
             multiply_listed.entry(child).or_default().push(folder);
         }
 
-        let mut parent: Vec<usize> = vec![0; n];
+        let mut parent: Vec<u32> = vec![0; n];
         for c in 1..n {
+            let first = listed_by[c];
             // Most claims name the folder that lists the item: compare
             // before paying for a lookup.
-            let claimed = match (listed_by[c], &self.parent_ids[c]) {
-                (Some(f), Some(p)) if self.items[f].guid == *p => Some(f),
-                (_, p) => p.as_ref().and_then(index),
+            let claimed: Option<u32> = match &self.parent_ids[c] {
+                Some(p) if first != NONE && self.items[first as usize].guid == *p => Some(first),
+                Some(p) => index(p),
+                None => None,
             };
             if is_root_id(self.items[c].guid.as_bytes()) {
                 parent[c] = 0;
-                let listed_elsewhere = listed_by[c].is_some_and(|p| p != 0);
+                let listed_elsewhere = first != NONE && first != 0;
                 if claimed.is_some_and(|p| p != 0) || listed_elsewhere {
                     problems.misparented_roots += 1;
                     diverged[c] = true;
                 }
                 continue;
             }
-            parent[c] = match (listed_by[c], multiply_listed.get(&c)) {
-                (Some(first), others) => {
-                    let chosen = match others {
-                        None => first,
-                        Some(others) => {
-                            problems.multiple_parents += 1;
-                            let mut candidates = others.clone();
-                            candidates.push(first);
-                            let items = &self.items;
-                            let chosen = candidates
-                                .iter()
-                                .copied()
-                                .min_by(|&a, &b| {
-                                    items[a]
-                                        .age
-                                        .cmp(&items[b].age)
-                                        .then_with(|| (Some(b) == claimed).cmp(&(Some(a) == claimed)))
-                                        .then_with(|| items[a].guid.cmp(&items[b].guid))
-                                })
-                                .unwrap_or(first);
-                            for folder in candidates {
-                                diverged[folder] = true;
-                            }
-                            chosen
+            parent[c] = if first != NONE {
+                let chosen = match multiply_listed.get(&(c as u32)) {
+                    None => first,
+                    Some(others) => {
+                        problems.multiple_parents += 1;
+                        let mut candidates = others.clone();
+                        candidates.push(first);
+                        let items = &self.items;
+                        let chosen = candidates
+                            .iter()
+                            .copied()
+                            .min_by(|&a, &b| {
+                                let (ia, ib) = (&items[a as usize], &items[b as usize]);
+                                ia.age
+                                    .cmp(&ib.age)
+                                    .then_with(|| (Some(b) == claimed).cmp(&(Some(a) == claimed)))
+                                    .then_with(|| ia.guid.cmp(&ib.guid))
+                            })
+                            .unwrap_or(first);
+                        for folder in candidates {
+                            diverged[folder as usize] = true;
                         }
-                    };
-                    if claimed != Some(chosen) {
-                        problems.parent_child_disagreements += 1;
-                        diverged[c] = true;
+                        chosen
                     }
-                    chosen
+                };
+                if claimed != Some(chosen) {
+                    problems.parent_child_disagreements += 1;
+                    diverged[c] = true;
                 }
-                (None, _) => match claimed {
-                    Some(p) if p != c && self.items[p].kind.is_folder() => {
+                chosen
+            } else {
+                match claimed {
+                    Some(p) if p as usize != c && self.items[p as usize].kind.is_folder() => {
                         problems.parent_child_disagreements += 1;
-                        diverged[p] = true;
+                        diverged[p as usize] = true;
                         p
                     }
                     _ => {
                         problems.orphans += 1;
                         diverged[c] = true;
                         diverged[unfiled] = true;
-                        unfiled
+                        unfiled as u32
                     }
-                },
+                }
             };
         }
+        drop(listed_by);
+        self.parent_ids = Vec::new();
 
         // Break cycles: walk up from every item, stamping the walk; meeting
         // this walk's own stamp again means a loop.
-        let mut stamp: Vec<usize> = vec![0; n];
+        let mut stamp: Vec<u32> = vec![0; n];
         let mut reaches_root = vec![false; n];
         reaches_root[0] = true;
         let mut path = Vec::new();
@@ -264,57 +284,71 @@ impl TreeBuilder {
             let mut at = start;
             path.clear();
             while !reaches_root[at] {
-                if stamp[at] == start {
+                if stamp[at] == start as u32 {
                     // `at` is on a loop: move it out to unfiled.
                     problems.cycles += 1;
-                    parent[at] = unfiled;
+                    parent[at] = unfiled as u32;
                     diverged[at] = true;
                     diverged[unfiled] = true;
                     break;
                 }
-                stamp[at] = start;
+                stamp[at] = start as u32;
                 path.push(at);
-                at = parent[at];
+                at = parent[at] as usize;
             }
             for &p in &path {
                 reaches_root[p] = true;
             }
         }
+        drop((stamp, reaches_root, path));
 
         // Children in their listed order, then those adopted by parentid or
-        // as orphans, by GUID.
-        let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+        // as orphans, by GUID: the placements in that order, then grouped by
+        // parent (a stable counting sort) into one array.
+        let mut placements: Vec<u32> = Vec::with_capacity(n);
         let mut placed = vec![false; n];
         placed[0] = true;
-        for (folder, listed) in listings.iter().enumerate() {
-            let Some(listed) = listed else { continue };
-            for &child in listed {
-                if let Some(c) = child {
-                    if !placed[c] && parent[c] == folder && c != folder {
-                        placed[c] = true;
-                        children[folder].push(c);
-                    }
+        for folder in 0..n {
+            for &child in listing(folder) {
+                let c = child as usize;
+                if child != NONE && !placed[c] && parent[c] as usize == folder && c != folder {
+                    placed[c] = true;
+                    placements.push(child);
                 }
             }
         }
-        let mut adopted: Vec<usize> = (1..n).filter(|&c| !placed[c]).collect();
+        drop((listed, listing_starts, has_listing));
+        let mut adopted: Vec<u32> = (1..n as u32).filter(|&c| !placed[c as usize]).collect();
+        drop(placed);
         // The user content roots first, in Firefox's order; the rest by GUID.
         let root_rank = |guid: &Guid| user_root_rank(guid.as_bytes()).unwrap_or(USER_CONTENT_ROOTS.len());
         adopted.sort_by(|&a, &b| {
-            let (a, b) = (&self.items[a].guid, &self.items[b].guid);
+            let (a, b) = (&self.items[a as usize].guid, &self.items[b as usize].guid);
             root_rank(a).cmp(&root_rank(b)).then_with(|| a.cmp(b))
         });
-        for c in adopted {
-            children[parent[c]].push(c);
+        placements.extend(adopted);
+        let mut child_starts: Vec<u32> = vec![0; n + 1];
+        for &c in &placements {
+            child_starts[parent[c as usize] as usize + 1] += 1;
+        }
+        for i in 0..n {
+            child_starts[i + 1] += child_starts[i];
+        }
+        let mut next: Vec<u32> = child_starts[..n].to_vec();
+        let mut child_list: Vec<u32> = vec![0; placements.len()];
+        for c in placements {
+            let slot = &mut next[parent[c as usize] as usize];
+            child_list[*slot as usize] = c;
+            *slot += 1;
         }
 
-        let mut parents: Vec<Option<usize>> = parent.into_iter().map(Some).collect();
-        parents[0] = None;
+        parent[0] = NO_PARENT;
         Tree {
             items: self.items,
             by_guid: self.by_guid,
-            parents,
-            children,
+            parents: parent,
+            child_starts,
+            child_list,
             diverged,
             deleted: self.deleted,
             problems,

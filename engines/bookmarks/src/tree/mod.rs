@@ -228,13 +228,24 @@ impl Problems {
     }
 }
 
+/// The parent of the Places root, in [`Tree::parents`].
+pub(crate) const NO_PARENT: u32 = u32::MAX;
+
 /// A resolved tree: every item reachable from the Places root exactly once.
+///
+/// Items are addressed by their index (`u32`: a tree holds fewer than four
+/// billion items); each item's children are one slice of a single array,
+/// so a tree of 100,000 items makes a handful of allocations, not one per
+/// folder.
 #[derive(Debug, Clone)]
 pub struct Tree {
     pub(crate) items: Vec<Item>,
-    pub(crate) by_guid: HashMap<GuidKey, usize>,
-    pub(crate) parents: Vec<Option<usize>>,
-    pub(crate) children: Vec<Vec<usize>>,
+    pub(crate) by_guid: HashMap<GuidKey, u32>,
+    /// Per item, its parent's index; [`NO_PARENT`] for the root.
+    pub(crate) parents: Vec<u32>,
+    /// Item `i`'s children are `child_list[child_starts[i]..child_starts[i + 1]]`.
+    pub(crate) child_starts: Vec<u32>,
+    pub(crate) child_list: Vec<u32>,
     pub(crate) diverged: Vec<bool>,
     pub(crate) deleted: HashSet<GuidKey>,
     pub(crate) problems: Problems,
@@ -248,9 +259,7 @@ impl Tree {
 
     /// The node for `guid`, if the tree has it.
     pub fn node_for(&self, guid: &str) -> Option<Node<'_>> {
-        self.by_guid
-            .get(guid.as_bytes())
-            .map(|&index| Node { tree: self, index })
+        self.index_of(guid).map(|index| Node { tree: self, index })
     }
 
     /// Every node, the root first, then in the order they were added.
@@ -270,7 +279,18 @@ impl Tree {
 
     /// The index of `guid`'s item (the root is 0).
     pub(crate) fn index_of(&self, guid: &str) -> Option<usize> {
-        self.by_guid.get(guid.as_bytes()).copied()
+        self.by_guid.get(guid.as_bytes()).map(|&i| i as usize)
+    }
+
+    /// The indices of item `at`'s children, in order.
+    pub(crate) fn children_of(&self, at: usize) -> &[u32] {
+        &self.child_list[self.child_starts[at] as usize..self.child_starts[at + 1] as usize]
+    }
+
+    /// The index of item `at`'s parent; `None` for the root.
+    pub(crate) fn parent_of(&self, at: usize) -> Option<usize> {
+        let parent = self.parents[at];
+        (parent != NO_PARENT).then_some(parent as usize)
     }
 
     /// Whether `guid` has a tombstone in this tree.
@@ -309,7 +329,7 @@ impl<'t> Node<'t> {
 
     /// Its parent; `None` for the Places root.
     pub fn parent(&self) -> Option<Node<'t>> {
-        self.tree.parents[self.index].map(|index| Node {
+        self.tree.parent_of(self.index).map(|index| Node {
             tree: self.tree,
             index,
         })
@@ -318,15 +338,21 @@ impl<'t> Node<'t> {
     /// Its children, in order.
     pub fn children(&self) -> impl ExactSizeIterator<Item = Node<'t>> + 't {
         let tree = self.tree;
-        tree.children[self.index]
-            .iter()
-            .map(move |&index| Node { tree, index })
+        tree.children_of(self.index).iter().map(move |&index| Node {
+            tree,
+            index: index as usize,
+        })
     }
 
     /// Its position among its parent's children.
     pub fn position(&self) -> usize {
         self.parent()
-            .and_then(|p| self.tree.children[p.index].iter().position(|&c| c == self.index))
+            .and_then(|p| {
+                self.tree
+                    .children_of(p.index)
+                    .iter()
+                    .position(|&c| c as usize == self.index)
+            })
             .unwrap_or(0)
     }
 
