@@ -146,7 +146,12 @@ impl fmt::Debug for Guid {
 impl PartialEq for Guid {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
+        match (&self.0, &other.0) {
+            // Fixed-size arrays: two loads and compares, no `memcmp` call
+            // (maps of GUIDs compare keys on every hit).
+            (Repr::Inline(a), Repr::Inline(b)) => a == b,
+            _ => self.as_bytes() == other.as_bytes(),
+        }
     }
 }
 impl Eq for Guid {}
@@ -275,6 +280,12 @@ mod tests {
         assert_eq!(short, "abcdefghijkl");
         assert_eq!(Guid::from("abcdefghijkl".to_string()), short);
         assert!(long < short, "ordered as strings: '-' sorts before 'b'");
+        // Equality of two values, by either form, is the strings' equality.
+        assert_eq!(short, Guid::new("abcdefghijkl"));
+        assert_ne!(short, Guid::new("abcdefghijkm"));
+        assert_ne!(short, long);
+        assert_eq!(long, Guid::new("a-much-longer-id-written-by-another-client"));
+        assert_ne!(Guid::new("éééééé"), Guid::new("ééééééé"));
         let mut map = HashMap::new();
         map.insert(long.clone(), 1);
         assert_eq!(map.get("a-much-longer-id-written-by-another-client"), Some(&1));

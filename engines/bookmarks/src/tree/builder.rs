@@ -157,7 +157,9 @@ impl TreeBuilder {
         };
         let n = self.items.len();
         let by_guid = &self.by_guid;
-        let index = |guid: &Guid| by_guid.get(guid.as_bytes()).copied();
+        // Looked up by a key of the map's own type, so hits compare GUIDs
+        // as fixed arrays rather than as byte slices.
+        let index = |guid: &Guid| by_guid.get(&GuidKey(guid.clone())).copied();
         let unfiled = index(&Guid::new(UNFILED_GUID)).unwrap_or(0) as usize;
         let mut diverged = vec![false; n];
 
