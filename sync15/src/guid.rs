@@ -19,6 +19,7 @@ use std::{
     ops::Deref,
 };
 
+use arrayvec::ArrayString;
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -34,9 +35,17 @@ pub struct Guid(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    /// Exactly [`GENERATED_GUID_LEN`] bytes of ASCII: the common case, kept inline.
-    Inline([u8; GENERATED_GUID_LEN]),
+    /// Exactly [`GENERATED_GUID_LEN`] bytes of ASCII: the common case, kept
+    /// inline, as a string (read as `&str` with no UTF-8 check).
+    Inline(ArrayString<GENERATED_GUID_LEN>),
     Heap(Box<str>),
+}
+
+/// An inline id's bytes as an array: compared and ordered with a few
+/// integer operations instead of a `memcmp` call.
+#[inline]
+fn inline_bytes(s: &ArrayString<GENERATED_GUID_LEN>) -> Option<[u8; GENERATED_GUID_LEN]> {
+    <[u8; GENERATED_GUID_LEN]>::try_from(s.as_bytes()).ok()
 }
 
 impl Guid {
@@ -45,12 +54,11 @@ impl Guid {
     pub fn new(s: &str) -> Self {
         let bytes = s.as_bytes();
         if bytes.len() == GENERATED_GUID_LEN && bytes.is_ascii() {
-            let mut inline = [0u8; GENERATED_GUID_LEN];
-            inline.copy_from_slice(bytes);
-            Guid(Repr::Inline(inline))
-        } else {
-            Guid(Repr::Heap(s.into()))
+            if let Ok(inline) = ArrayString::from(s) {
+                return Guid(Repr::Inline(inline));
+            }
         }
+        Guid(Repr::Heap(s.into()))
     }
 
     /// A fresh random id: 9 bytes from the operating system's secure random
@@ -67,6 +75,7 @@ impl Guid {
             .encode_slice(bytes, &mut inline)
             .expect("9 bytes always encode to exactly 12 base64 characters");
         debug_assert_eq!(written, GENERATED_GUID_LEN);
+        let inline = ArrayString::from_byte_string(&inline).expect("base64 is ASCII");
         Guid(Repr::Inline(inline))
     }
 
@@ -74,7 +83,7 @@ impl Guid {
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
-            Repr::Inline(bytes) => bytes,
+            Repr::Inline(s) => s.as_bytes(),
             Repr::Heap(s) => s.as_bytes(),
         }
     }
@@ -83,8 +92,7 @@ impl Guid {
     #[inline]
     pub fn as_str(&self) -> &str {
         match &self.0 {
-            // Only ASCII is ever stored inline (checked in `new` and `random`).
-            Repr::Inline(bytes) => std::str::from_utf8(bytes).unwrap_or_default(),
+            Repr::Inline(s) => s,
             Repr::Heap(s) => s,
         }
     }
@@ -149,7 +157,7 @@ impl PartialEq for Guid {
         match (&self.0, &other.0) {
             // Fixed-size arrays: two loads and compares, no `memcmp` call
             // (maps of GUIDs compare keys on every hit).
-            (Repr::Inline(a), Repr::Inline(b)) => a == b,
+            (Repr::Inline(a), Repr::Inline(b)) => inline_bytes(a) == inline_bytes(b),
             _ => self.as_bytes() == other.as_bytes(),
         }
     }
@@ -190,7 +198,18 @@ impl PartialOrd for Guid {
 impl Ord for Guid {
     #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        // `str` orders by bytes too.
+        // `str` orders by bytes too. Two inline ids have the same length, so
+        // their bytes read as big-endian integers order the same way.
+        if let (Repr::Inline(a), Repr::Inline(b)) = (&self.0, &other.0) {
+            if let (Some(a), Some(b)) = (inline_bytes(a), inline_bytes(b)) {
+                let wide = |bytes: [u8; GENERATED_GUID_LEN]| {
+                    let mut padded = [0u8; 16];
+                    padded[..GENERATED_GUID_LEN].copy_from_slice(&bytes);
+                    u128::from_be_bytes(padded)
+                };
+                return wide(a).cmp(&wide(b));
+            }
+        }
         self.as_bytes().cmp(other.as_bytes())
     }
 }
@@ -289,6 +308,31 @@ mod tests {
         let mut map = HashMap::new();
         map.insert(long.clone(), 1);
         assert_eq!(map.get("a-much-longer-id-written-by-another-client"), Some(&1));
+    }
+
+    #[test]
+    fn ordering_and_equality_are_the_strings_in_either_form() {
+        let mut ids: Vec<Guid> = (0..500).map(|_| Guid::random()).collect();
+        for s in [
+            "menu________",
+            "a",
+            "abcdefghijk",
+            "abcdefghijkl0",
+            "ABCDEFGHIJKL",
+            "-___________",
+            "éééééé",
+        ] {
+            ids.push(Guid::new(s));
+        }
+        let mut strings: Vec<String> = ids.iter().map(|g| g.as_str().to_owned()).collect();
+        ids.sort();
+        strings.sort();
+        let sorted: Vec<&str> = ids.iter().map(Guid::as_str).collect();
+        assert_eq!(sorted, strings);
+        for pair in ids.windows(2) {
+            assert_eq!(pair[0] == pair[1], pair[0].as_str() == pair[1].as_str());
+            assert_eq!(pair[0].cmp(&pair[1]), pair[0].as_str().cmp(pair[1].as_str()));
+        }
     }
 
     #[test]
