@@ -9,7 +9,6 @@ use postgres::{Row, Statement, Transaction};
 
 use crate::db::DbError;
 use crate::db::backend::{ReadTx, SizeDelta, WriteTx};
-use crate::db::batches::overlay;
 use crate::db::bsos::{Bso, BsoInput, CollectionQuery, SortOrder};
 use crate::db::users::{Node, User, UserRecord};
 
@@ -58,6 +57,11 @@ macro_rules! merge_into_bsos {
     };
 }
 
+mod batches;
+mod rows;
+
+use rows::{Columns, bso_row, removed, user_row};
+
 /// Rows a page read fetches per round trip; a page that fills up stops
 /// fetching.
 const FETCH_ROWS: i32 = 500;
@@ -97,95 +101,6 @@ impl PgTx<'_> {
     fn query_one(&mut self, sql: &str, params: &Params<'_>) -> Result<Row, DbError> {
         let stmt = self.prepared(sql)?;
         Ok(self.tx.query_one(&stmt, params)?)
-    }
-
-    /// Adds BSOs to a batch's staging, a repeated id keeping the latest of
-    /// each field given.
-    fn merge_staged(&mut self, id: i64, inputs: &[BsoInput]) -> Result<(), DbError> {
-        let columns = Columns::of(inputs);
-        self.execute(
-            "MERGE INTO batch_bsos AS s
-             USING UNNEST($2::TEXT[], $3::BIGINT[], $4::BOOLEAN[], $5::TEXT[], $6::BIGINT[], $7::BOOLEAN[])
-                   AS u(id, sortindex, sortindex_set, payload, ttl, ttl_set)
-             ON s.batch = $1 AND s.id = u.id
-             WHEN MATCHED THEN UPDATE SET
-                sortindex     = CASE WHEN u.sortindex_set THEN u.sortindex ELSE s.sortindex END,
-                sortindex_set = s.sortindex_set OR u.sortindex_set,
-                payload       = COALESCE(u.payload, s.payload),
-                ttl           = CASE WHEN u.ttl_set THEN u.ttl ELSE s.ttl END,
-                ttl_set       = s.ttl_set OR u.ttl_set
-             WHEN NOT MATCHED THEN
-                INSERT (batch, id, sortindex, sortindex_set, payload, ttl, ttl_set)
-                VALUES ($1, u.id, u.sortindex, u.sortindex_set, u.payload, u.ttl, u.ttl_set)",
-            &[
-                &id,
-                &columns.ids,
-                &columns.sortindexes,
-                &columns.sortindex_set,
-                &columns.payloads,
-                &columns.ttls,
-                &columns.ttl_set,
-            ],
-        )?;
-        Ok(())
-    }
-}
-
-fn bso_row(r: &Row) -> Result<Bso, DbError> {
-    Ok(Bso {
-        id: r.try_get(0)?,
-        modified: r.try_get(1)?,
-        sortindex: r.try_get(2)?,
-        payload: r.try_get(3)?,
-    })
-}
-
-fn user_row(r: &Row) -> Result<User, DbError> {
-    Ok(User {
-        uid: r.try_get::<_, i64>(0)? as u64,
-        fxa_uid: r.try_get(1)?,
-        generation: r.try_get(2)?,
-        keys_changed_at: r.try_get(3)?,
-        client_state: r.try_get(4)?,
-        node: r.try_get(5)?,
-    })
-}
-
-/// Sums `RETURNING octet_length(payload)` rows into a (negative) size change.
-fn removed(rows: &[Row]) -> Result<SizeDelta, DbError> {
-    let mut delta = SizeDelta::default();
-    for row in rows {
-        delta.bytes -= row.try_get::<_, i64>(0)?;
-        delta.count -= 1;
-    }
-    Ok(delta)
-}
-
-/// BSO inputs as parallel arrays, a repeated id folded into one (the later
-/// wins each field it gives): a `MERGE` may touch each row once.
-struct Columns {
-    ids: Vec<String>,
-    sortindexes: Vec<Option<i64>>,
-    sortindex_set: Vec<bool>,
-    payloads: Vec<Option<String>>,
-    ttls: Vec<Option<i64>>,
-    ttl_set: Vec<bool>,
-}
-
-impl Columns {
-    fn of(inputs: &[BsoInput]) -> Columns {
-        let folded = overlay(Vec::new(), inputs);
-        Columns {
-            ids: folded.iter().map(|b| b.id.clone()).collect(),
-            sortindexes: folded.iter().map(|b| b.sortindex.flatten()).collect(),
-            sortindex_set: folded.iter().map(|b| b.sortindex.is_some()).collect(),
-            ttls: folded
-                .iter()
-                .map(|b| b.ttl.flatten().map(|t| t.min(i64::MAX as u64) as i64))
-                .collect(),
-            ttl_set: folded.iter().map(|b| b.ttl.is_some()).collect(),
-            payloads: folded.into_iter().map(|b| b.payload).collect(),
-        }
     }
 }
 
@@ -528,7 +443,7 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn stage_batch(&mut self, id: i64, inputs: &[BsoInput], count: i64, bytes: i64) -> Result<(), DbError> {
-        self.merge_staged(id, inputs)?;
+        self.stage(id, inputs)?;
         self.execute(
             "UPDATE batches SET bso_count = $1, total_bytes = $2 WHERE id = $3",
             &[&count, &bytes, &id],
@@ -537,25 +452,7 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn take_batch(&mut self, id: i64) -> Result<Vec<BsoInput>, DbError> {
-        let rows = self.query(
-            "SELECT id, sortindex, sortindex_set, payload, ttl, ttl_set FROM batch_bsos WHERE batch = $1",
-            &[&id],
-        )?;
-        let pending = rows
-            .iter()
-            .map(|r| {
-                let sortindex: Option<i64> = r.try_get(1)?;
-                let ttl: Option<i64> = r.try_get(4)?;
-                Ok(BsoInput {
-                    id: r.try_get(0)?,
-                    sortindex: r.try_get::<_, bool>(2)?.then_some(sortindex),
-                    payload: r.try_get(3)?,
-                    ttl: r.try_get::<_, bool>(5)?.then(|| ttl.map(|t| t.max(0) as u64)),
-                })
-            })
-            .collect::<Result<Vec<_>, DbError>>()?;
-        self.execute("DELETE FROM batches WHERE id = $1", &[&id])?;
-        Ok(pending)
+        self.take(id)
     }
 
     fn commit_batch(
@@ -566,31 +463,7 @@ impl WriteTx for PgTx<'_> {
         last: &[BsoInput],
         ts: i64,
     ) -> Result<Option<SizeDelta>, DbError> {
-        let uid = uid as i64;
-        if !last.is_empty() {
-            self.merge_staged(id, last)?;
-        }
-        let mut delta = self.drop_expired(uid as u64, collection, ts)?;
-        // One primary-key probe per staged BSO (see `merge_into_bsos`).
-        let row = self.query_one(
-            "SELECT count(*) FILTER (WHERE o.len IS NULL),
-                    COALESCE(sum(CASE WHEN o.len IS NULL THEN octet_length(COALESCE(s.payload, ''))
-                                      WHEN s.payload IS NOT NULL THEN octet_length(s.payload) - o.len
-                                      ELSE 0 END), 0)::BIGINT
-             FROM batch_bsos s
-             LEFT JOIN LATERAL (SELECT octet_length(b.payload) AS len FROM bsos b
-                                WHERE b.uid = $1 AND b.collection = $2 AND b.id = s.id OFFSET 0) o ON true
-             WHERE s.batch = $3",
-            &[&uid, &collection, &id],
-        )?;
-        delta.count += row.try_get::<_, i64>(0)?;
-        delta.bytes += row.try_get::<_, i64>(1)?;
-        self.execute(
-            merge_into_bsos!("batch_bsos s", "s.batch = $4"),
-            &[&uid, &collection, &ts, &id],
-        )?;
-        self.execute("DELETE FROM batches WHERE id = $1", &[&id])?;
-        Ok(Some(delta))
+        self.commit(id, uid, collection, last, ts).map(Some)
     }
 
     fn purge_user(&mut self, uid: u64, now: i64) -> Result<usize, DbError> {

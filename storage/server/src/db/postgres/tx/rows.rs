@@ -1,0 +1,68 @@
+//! Rows into the store's types, and BSO inputs into the parallel arrays a
+//! set-based statement unnests.
+
+use postgres::Row;
+
+use crate::db::DbError;
+use crate::db::backend::SizeDelta;
+use crate::db::batches::overlay;
+use crate::db::bsos::{Bso, BsoInput};
+use crate::db::users::User;
+
+pub(super) fn bso_row(r: &Row) -> Result<Bso, DbError> {
+    Ok(Bso {
+        id: r.try_get(0)?,
+        modified: r.try_get(1)?,
+        sortindex: r.try_get(2)?,
+        payload: r.try_get(3)?,
+    })
+}
+
+pub(super) fn user_row(r: &Row) -> Result<User, DbError> {
+    Ok(User {
+        uid: r.try_get::<_, i64>(0)? as u64,
+        fxa_uid: r.try_get(1)?,
+        generation: r.try_get(2)?,
+        keys_changed_at: r.try_get(3)?,
+        client_state: r.try_get(4)?,
+        node: r.try_get(5)?,
+    })
+}
+
+/// Sums `RETURNING octet_length(payload)` rows into a (negative) size change.
+pub(super) fn removed(rows: &[Row]) -> Result<SizeDelta, DbError> {
+    let mut delta = SizeDelta::default();
+    for row in rows {
+        delta.bytes -= row.try_get::<_, i64>(0)?;
+        delta.count -= 1;
+    }
+    Ok(delta)
+}
+
+/// BSO inputs as parallel arrays, a repeated id folded into one (the later
+/// wins each field it gives): a `MERGE` may touch each row once.
+pub(super) struct Columns {
+    pub(super) ids: Vec<String>,
+    pub(super) sortindexes: Vec<Option<i64>>,
+    pub(super) sortindex_set: Vec<bool>,
+    pub(super) payloads: Vec<Option<String>>,
+    pub(super) ttls: Vec<Option<i64>>,
+    pub(super) ttl_set: Vec<bool>,
+}
+
+impl Columns {
+    pub(super) fn of(inputs: &[BsoInput]) -> Columns {
+        let folded = overlay(Vec::new(), inputs);
+        Columns {
+            ids: folded.iter().map(|b| b.id.clone()).collect(),
+            sortindexes: folded.iter().map(|b| b.sortindex.flatten()).collect(),
+            sortindex_set: folded.iter().map(|b| b.sortindex.is_some()).collect(),
+            ttls: folded
+                .iter()
+                .map(|b| b.ttl.flatten().map(|t| t.min(i64::MAX as u64) as i64))
+                .collect(),
+            ttl_set: folded.iter().map(|b| b.ttl.is_some()).collect(),
+            payloads: folded.into_iter().map(|b| b.payload).collect(),
+        }
+    }
+}
