@@ -1,14 +1,12 @@
 //! [`TreeBuilder`]: collects items and parent claims and resolves them, by
 //! the rules in the [module docs](super), into a [`Tree`].
 
-use std::collections::hash_map::Entry;
-
 use foldhash::{HashMap, HashMapExt as _, HashSet, HashSetExt as _};
 use sync15::Guid;
 
 use super::{
-    GuidKey, Item, Kind, NO_PARENT, Problems, ROOT_GUID, Tree, UNFILED_GUID, USER_CONTENT_ROOTS, is_root_id,
-    user_root_rank,
+    GuidIndex, GuidKey, Item, Kind, NO_PARENT, Problems, ROOT_GUID, Tree, UNFILED_GUID, USER_CONTENT_ROOTS,
+    is_root_id, user_root_rank,
 };
 
 /// No item, in the builder's `u32` index arrays.
@@ -23,7 +21,7 @@ pub struct ItemRef(usize);
 #[derive(Debug)]
 pub struct TreeBuilder {
     items: Vec<Item>,
-    by_guid: HashMap<GuidKey, u32>,
+    by_guid: GuidIndex,
     /// Per item: the children list its record gives, if any.
     children: Vec<Option<Vec<Guid>>>,
     /// Per item: the `parentid` its record gives, if any.
@@ -43,7 +41,7 @@ impl TreeBuilder {
     pub fn new() -> TreeBuilder {
         let mut builder = TreeBuilder {
             items: Vec::new(),
-            by_guid: HashMap::new(),
+            by_guid: GuidIndex::default(),
             children: Vec::new(),
             parent_ids: Vec::new(),
             deleted: HashSet::new(),
@@ -57,7 +55,7 @@ impl TreeBuilder {
     pub fn with_capacity(n: usize) -> TreeBuilder {
         let mut builder = TreeBuilder::new();
         builder.items.reserve(n);
-        builder.by_guid.reserve(n);
+        builder.by_guid.reserve(&builder.items, n);
         builder.children.reserve(n);
         builder.parent_ids.reserve(n);
         builder
@@ -74,20 +72,20 @@ impl TreeBuilder {
     /// Adds an item like [`TreeBuilder::item`], returning a handle that
     /// records its parent and children without looking it up again.
     pub fn add(&mut self, item: Item) -> ItemRef {
-        // One probe of the map, not a lookup and then an insert.
-        match self.by_guid.entry(GuidKey(item.guid.clone())) {
-            Entry::Occupied(known) => {
-                let i = *known.get() as usize;
+        // One probe of the index: the hash it computed places a new item.
+        match self.by_guid.get_or_hash(&self.items, &item.guid) {
+            Ok(i) => {
+                let i = i as usize;
                 self.duplicates += 1;
                 if i != 0 && item.age < self.items[i].age {
                     self.items[i] = item;
                 }
                 ItemRef(i)
             }
-            Entry::Vacant(slot) => {
+            Err(hash) => {
                 let i = self.items.len();
-                slot.insert(i as u32);
                 self.items.push(item);
+                self.by_guid.insert_new(&self.items, i as u32, hash);
                 self.children.push(None);
                 self.parent_ids.push(None);
                 ItemRef(i)
@@ -98,7 +96,7 @@ impl TreeBuilder {
     /// Records a folder's `children`, in order. Ignored for GUIDs not added
     /// with [`TreeBuilder::item`].
     pub fn children(&mut self, folder: &str, children: Vec<Guid>) -> &mut Self {
-        if let Some(&i) = self.by_guid.get(folder.as_bytes()) {
+        if let Some(i) = self.by_guid.get(&self.items, folder.as_bytes()) {
             self.children[i as usize] = Some(children);
         }
         self
@@ -115,7 +113,7 @@ impl TreeBuilder {
     /// Records an item's `parentid`. Ignored for GUIDs not added with
     /// [`TreeBuilder::item`].
     pub fn parent_id(&mut self, item: &str, parent: Guid) -> &mut Self {
-        if let Some(&i) = self.by_guid.get(item.as_bytes()) {
+        if let Some(i) = self.by_guid.get(&self.items, item.as_bytes()) {
             self.parent_ids[i as usize] = Some(parent);
         }
         self
@@ -137,7 +135,7 @@ impl TreeBuilder {
 
     /// Whether `guid` has been added.
     pub fn contains(&self, guid: &str) -> bool {
-        self.by_guid.contains_key(guid.as_bytes())
+        self.by_guid.get(&self.items, guid.as_bytes()).is_some()
     }
 
     /// Resolves every parent claim (see the module docs) into a tree.
@@ -147,7 +145,7 @@ impl TreeBuilder {
     /// 100,000-item build stays a few megabytes.
     pub fn into_tree(mut self) -> Tree {
         for root in USER_CONTENT_ROOTS {
-            if !self.by_guid.contains_key(root.as_bytes()) {
+            if !self.contains(root) {
                 self.item(Item::new(root, Kind::Folder));
             }
         }
@@ -156,10 +154,10 @@ impl TreeBuilder {
             ..Problems::default()
         };
         let n = self.items.len();
-        let by_guid = &self.by_guid;
-        // Looked up by a key of the map's own type, so hits compare GUIDs
-        // as fixed arrays rather than as byte slices.
-        let index = |guid: &Guid| by_guid.get(&GuidKey(guid.clone())).copied();
+        let (by_guid, items) = (&self.by_guid, &self.items);
+        // Looked up by `Guid`, so hits compare GUIDs as fixed arrays rather
+        // than as byte slices.
+        let index = |guid: &Guid| by_guid.get_guid(items, guid);
         let unfiled = index(&Guid::new(UNFILED_GUID)).unwrap_or(0) as usize;
         let mut diverged = vec![false; n];
 

@@ -28,7 +28,7 @@
 //! 7. A cycle (a folder inside itself) is broken by moving the item where
 //!    the cycle was entered to `unfiled`.
 
-use foldhash::{HashMap, HashSet};
+use foldhash::HashSet;
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -36,8 +36,10 @@ use std::hash::{Hash, Hasher};
 use sync15::Guid;
 
 mod builder;
+mod index;
 
 pub use builder::{ItemRef, TreeBuilder};
+pub(crate) use index::GuidIndex;
 
 /// A GUID as a map key, hashed and compared by its bytes so that lookups
 /// by `&str` (as bytes) skip the UTF-8 check `Guid`'s `str`-based hash needs.
@@ -240,7 +242,7 @@ pub(crate) const NO_PARENT: u32 = u32::MAX;
 #[derive(Debug, Clone)]
 pub struct Tree {
     pub(crate) items: Vec<Item>,
-    pub(crate) by_guid: HashMap<GuidKey, u32>,
+    pub(crate) by_guid: GuidIndex,
     /// Per item, its parent's index; [`NO_PARENT`] for the root.
     pub(crate) parents: Vec<u32>,
     /// Item `i`'s children are `child_list[child_starts[i]..child_starts[i + 1]]`.
@@ -279,7 +281,7 @@ impl Tree {
 
     /// The index of `guid`'s item (the root is 0).
     pub(crate) fn index_of(&self, guid: &str) -> Option<usize> {
-        self.by_guid.get(guid.as_bytes()).map(|&i| i as usize)
+        self.by_guid.get(&self.items, guid.as_bytes()).map(|i| i as usize)
     }
 
     /// The indices of item `at`'s children, in order.
