@@ -143,23 +143,20 @@ pub(crate) trait WriteTx: ReadTx {
     /// Adds BSOs to a batch (a repeated id keeps the latest of each field given)
     /// and records its new totals.
     fn stage_batch(&mut self, id: i64, inputs: &[BsoInput], count: i64, bytes: i64) -> Result<(), DbError>;
-    /// Removes a batch; returns what it staged.
-    fn take_batch(&mut self, id: i64) -> Result<Vec<BsoInput>, DbError>;
+    /// Removes a batch and what it staged, writing nothing.
+    fn drop_batch(&mut self, id: i64) -> Result<(), DbError>;
     /// Commits a batch inside the database, without carrying its payloads
     /// out and back: what it staged, then `last` over it, written at `ts`
     /// as [`super::bsos::write_bsos`] writes (expired BSOs dropped first);
-    /// removes the batch and returns the collection's size change. `None`:
-    /// this backend leaves it to `take_batch` and `write_bsos`.
+    /// removes the batch and returns the collection's size change.
     fn commit_batch(
         &mut self,
-        _id: i64,
-        _uid: u64,
-        _collection: &str,
-        _last: &[BsoInput],
-        _ts: i64,
-    ) -> Result<Option<SizeDelta>, DbError> {
-        Ok(None)
-    }
+        id: i64,
+        uid: u64,
+        collection: &str,
+        last: &[BsoInput],
+        ts: i64,
+    ) -> Result<SizeDelta, DbError>;
 
     /// Deletes the user's BSOs that expired by `now`, keeping collection
     /// sizes exact; returns how many went.

@@ -90,7 +90,7 @@ impl Db {
             if count == 0 && op.inputs.is_empty() {
                 // An empty commit writes nothing; the collection keeps its time.
                 if op.batch.is_some() {
-                    tx.take_batch(id)?;
+                    tx.drop_batch(id)?;
                 }
                 return Ok(BatchResult::Committed(PostOutcome {
                     modified: current.unwrap_or(0),
@@ -100,15 +100,7 @@ impl Db {
             }
             let ts = next_timestamp(tx, uid)?;
             let delta = match op.batch {
-                Some(id) => match tx.commit_batch(id, uid, collection, op.inputs, ts)? {
-                    Some(delta) => delta,
-                    // This request's BSOs need no staging: they are merged in
-                    // memory over what earlier requests staged.
-                    None => {
-                        let pending = overlay(tx.take_batch(id)?, op.inputs);
-                        write_bsos(tx, uid, collection, &pending, ts)?
-                    }
-                },
+                Some(id) => tx.commit_batch(id, uid, collection, op.inputs, ts)?,
                 None => write_bsos(tx, uid, collection, op.inputs, ts)?,
             };
             let collection_bytes = finish_collection_write(tx, uid, collection, ts, quota_bytes, delta)?;

@@ -408,8 +408,8 @@ impl WriteTx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn take_batch(&mut self, id: i64) -> Result<Vec<BsoInput>, DbError> {
-        self.take(id)
+    fn drop_batch(&mut self, id: i64) -> Result<(), DbError> {
+        self.drop_staged(id)
     }
 
     fn commit_batch(
@@ -419,8 +419,8 @@ impl WriteTx for SqliteTx<'_> {
         collection: &str,
         last: &[BsoInput],
         ts: i64,
-    ) -> Result<Option<SizeDelta>, DbError> {
-        self.commit(id, uid, collection, last, ts).map(Some)
+    ) -> Result<SizeDelta, DbError> {
+        self.commit(id, uid, collection, last, ts)
     }
 
     fn purge_user(&mut self, uid: u64, now: i64) -> Result<usize, DbError> {

@@ -39,27 +39,10 @@ impl PgTx<'_> {
         Ok(())
     }
 
-    /// Removes a batch; returns what it staged.
-    pub(super) fn take(&mut self, id: i64) -> Result<Vec<BsoInput>, DbError> {
-        let rows = self.query(
-            "SELECT id, sortindex, sortindex_set, payload, ttl, ttl_set FROM batch_bsos WHERE batch = $1",
-            &[&id],
-        )?;
-        let pending = rows
-            .iter()
-            .map(|r| {
-                let sortindex: Option<i64> = r.try_get(1)?;
-                let ttl: Option<i64> = r.try_get(4)?;
-                Ok(BsoInput {
-                    id: r.try_get(0)?,
-                    sortindex: r.try_get::<_, bool>(2)?.then_some(sortindex),
-                    payload: r.try_get(3)?,
-                    ttl: r.try_get::<_, bool>(5)?.then(|| ttl.map(|t| t.max(0) as u64)),
-                })
-            })
-            .collect::<Result<Vec<_>, DbError>>()?;
+    /// Removes a batch; its staged BSOs go with it (`ON DELETE CASCADE`).
+    pub(super) fn drop_staged(&mut self, id: i64) -> Result<(), DbError> {
         self.execute("DELETE FROM batches WHERE id = $1", &[&id])?;
-        Ok(pending)
+        Ok(())
     }
 
     /// What staged, then `last` over it, written at `ts` with exactly the
@@ -96,7 +79,7 @@ impl PgTx<'_> {
             merge_into_bsos!("batch_bsos s", "s.batch = $4"),
             &[&uid, &collection, &ts, &id],
         )?;
-        self.execute("DELETE FROM batches WHERE id = $1", &[&id])?;
+        self.drop_staged(id)?;
         Ok(delta)
     }
 }

@@ -39,28 +39,10 @@ impl SqliteTx<'_> {
         Ok(())
     }
 
-    /// Removes a batch; returns what it staged.
-    pub(super) fn take(&mut self, id: i64) -> Result<Vec<BsoInput>, DbError> {
-        let pending = {
-            let mut stmt = self.0.prepare_cached(
-                "SELECT id, sortindex, sortindex_set, payload, ttl, ttl_set FROM batch_bsos WHERE batch = ?",
-            )?;
-            let rows = stmt.query_map([id], |r| {
-                let sortindex: Option<i64> = r.get(1)?;
-                let sortindex_set: bool = r.get(2)?;
-                let ttl: Option<i64> = r.get(4)?;
-                let ttl_set: bool = r.get(5)?;
-                Ok(BsoInput {
-                    id: r.get(0)?,
-                    sortindex: sortindex_set.then_some(sortindex),
-                    payload: r.get(3)?,
-                    ttl: ttl_set.then(|| ttl.map(|t| t.max(0) as u64)),
-                })
-            })?;
-            rows.collect::<Result<Vec<_>, _>>()?
-        };
+    /// Removes a batch; its staged BSOs go with it (`ON DELETE CASCADE`).
+    pub(super) fn drop_staged(&mut self, id: i64) -> Result<(), DbError> {
         self.0.execute("DELETE FROM batches WHERE id = ?", [id])?;
-        Ok(pending)
+        Ok(())
     }
 
     /// What staged, then `last` over it, written at `ts` with exactly the
@@ -111,7 +93,7 @@ impl SqliteTx<'_> {
                 expiry = excluded.expiry, payload = excluded.payload",
             (uid, collection, id, ts),
         )?;
-        self.0.execute("DELETE FROM batches WHERE id = ?", [id])?;
+        self.drop_staged(id)?;
         Ok(delta)
     }
 }
