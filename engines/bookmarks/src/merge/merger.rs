@@ -1,6 +1,10 @@
 //! The merge itself, in the steps the module docs list. Trees are walked by
 //! index; an entry exists for every item of either tree (deduped pairs
 //! share one), deleted ones included, so every side index maps to an entry.
+//!
+//! Side and entry indices are stored as `u32` (a tree holds fewer than four
+//! billion items, so both together fewer than eight, and the merge is only
+//! ever given trees far smaller) and widened to `usize` where they index.
 
 use foldhash::{HashMap, HashSet};
 use std::sync::OnceLock;
@@ -11,18 +15,21 @@ use super::{Entry, MergeStats, Merged, MergedTree, Ops, Side, ValueState};
 
 mod dedupe;
 
-const NONE: usize = usize::MAX;
+/// No index, in the `u32` maps below.
+const NONE: u32 = u32::MAX;
 
 pub(crate) struct Merger<'t> {
     local: &'t Tree,
     remote: &'t Tree,
     /// Local index → remote index of the same GUID.
-    local_in_remote: Vec<usize>,
+    local_in_remote: Vec<u32>,
     /// Remote index → local index of the same GUID.
-    remote_in_local: Vec<usize>,
+    remote_in_local: Vec<u32>,
     entries: Vec<Entry>,
-    local_entry: Vec<usize>,
-    remote_entry: Vec<usize>,
+    /// Local index → its entry.
+    local_entry: Vec<u32>,
+    /// Remote index → its entry.
+    remote_entry: Vec<u32>,
     /// Deduped pairs, local index → remote index.
     dupes: Vec<(usize, usize)>,
     stats: MergeStats,
@@ -30,15 +37,15 @@ pub(crate) struct Merger<'t> {
 
 impl<'t> Merger<'t> {
     pub(crate) fn new(local: &'t Tree, remote: &'t Tree) -> Self {
-        let local_in_remote: Vec<usize> = local
+        let local_in_remote: Vec<u32> = local
             .items
             .iter()
-            .map(|item| remote.index_of(item.guid.as_str()).unwrap_or(NONE))
+            .map(|item| remote.index_of(item.guid.as_str()).map_or(NONE, |r| r as u32))
             .collect();
         let mut remote_in_local = vec![NONE; remote.len()];
         for (l, &r) in local_in_remote.iter().enumerate() {
             if r != NONE {
-                remote_in_local[r] = l;
+                remote_in_local[r as usize] = l as u32;
             }
         }
         Merger {
@@ -46,7 +53,7 @@ impl<'t> Merger<'t> {
             remote,
             local_in_remote,
             remote_in_local,
-            entries: Vec::with_capacity(local.len().max(remote.len()) + 16),
+            entries: Vec::new(),
             local_entry: vec![NONE; local.len()],
             remote_entry: vec![NONE; remote.len()],
             dupes: Vec::new(),
@@ -69,7 +76,7 @@ impl<'t> Merger<'t> {
         let local_guids = self
             .dupes
             .iter()
-            .map(|&(l, r)| (self.remote_entry[r], self.local.items[l].guid.clone()))
+            .map(|&(l, r)| (self.remote_entry[r] as usize, self.local.items[l].guid.clone()))
             .collect();
         Merged {
             tree: MergedTree {
@@ -89,7 +96,7 @@ impl<'t> Merger<'t> {
         }
     }
 
-    fn side_entry(&self, side: Side) -> &[usize] {
+    fn side_entry(&self, side: Side) -> &[u32] {
         match side {
             Side::Local => &self.local_entry,
             Side::Remote => &self.remote_entry,
@@ -98,20 +105,25 @@ impl<'t> Merger<'t> {
 
     /// Step 2: one entry per item of either tree.
     fn make_entries(&mut self) {
-        let dupe_of: HashMap<usize, usize> = self.dupes.iter().copied().collect();
+        let dupe_of: HashMap<usize, u32> = self.dupes.iter().map(|&(l, r)| (l, r as u32)).collect();
+        // Exactly one entry per local item and per remote item not paired
+        // with one: reserved up front, since growing would copy them all.
+        let paired = self.remote_in_local.iter().filter(|&&l| l != NONE).count() + self.dupes.len();
+        self.entries
+            .reserve_exact(self.local.len() + self.remote.len().saturating_sub(paired));
         for l in 0..self.local.len() {
             let r = dupe_of.get(&l).copied().unwrap_or(self.local_in_remote[l]);
             let item = &self.local.items[l];
             let guid = if r == NONE {
                 item.guid.clone()
             } else {
-                self.remote.items[r].guid.clone()
+                self.remote.items[r as usize].guid.clone()
             };
-            let index = self.entries.len();
+            let index = self.entries.len() as u32;
             self.entries.push(Entry {
                 guid,
                 kind: item.kind,
-                local: Some(l),
+                local: Some(l as u32),
                 remote: (r != NONE).then_some(r),
                 value: ValueState::Unchanged,
                 kept: true,
@@ -120,7 +132,7 @@ impl<'t> Merger<'t> {
             });
             self.local_entry[l] = index;
             if r != NONE {
-                self.remote_entry[r] = index;
+                self.remote_entry[r as usize] = index;
             }
         }
         for r in 0..self.remote.len() {
@@ -128,12 +140,12 @@ impl<'t> Merger<'t> {
                 continue;
             }
             let item = &self.remote.items[r];
-            self.remote_entry[r] = self.entries.len();
+            self.remote_entry[r] = self.entries.len() as u32;
             self.entries.push(Entry {
                 guid: item.guid.clone(),
                 kind: item.kind,
                 local: None,
-                remote: Some(r),
+                remote: Some(r as u32),
                 value: ValueState::Unchanged,
                 kept: true,
                 parent: 0,
@@ -163,7 +175,7 @@ impl<'t> Merger<'t> {
             if is_root_id(entry.guid.as_bytes()) {
                 continue;
             }
-            let (kind, value, kept) = match (entry.local, entry.remote) {
+            let (kind, value, kept) = match (entry.local_at(), entry.remote_at()) {
                 (Some(l), Some(r)) => {
                     let (li, ri) = (&self.local.items[l], &self.remote.items[r]);
                     let side = match (li.validity, ri.validity) {
@@ -247,13 +259,14 @@ impl<'t> Merger<'t> {
 
     /// The entry `side`'s parent of side item `at` lands in: that parent if
     /// it survives as a folder, else its nearest such ancestor on that side.
-    fn surviving_parent(&mut self, side: Side, at: usize) -> usize {
+    fn surviving_parent(&mut self, side: Side, at: usize) -> u32 {
         let tree = self.tree(side);
         let mut parent = tree.parent_of(at).unwrap_or(0);
         let mut moved = false;
         loop {
             let e = self.side_entry(side)[parent];
-            if e == 0 || (self.entries[e].kept && self.entries[e].kind.is_folder()) {
+            let entry = &self.entries[e as usize];
+            if e == 0 || (entry.kept && entry.kind.is_folder()) {
                 if moved {
                     self.stats.relocated += 1;
                 }
@@ -284,7 +297,7 @@ impl<'t> Merger<'t> {
                 self.entries[e].parent = 0;
                 continue;
             }
-            let parent = match (entry.local, entry.remote) {
+            let parent = match (entry.local_at(), entry.remote_at()) {
                 (Some(l), Some(r)) => {
                     let lp = self.local_entry[self.local.parent_of(l).unwrap_or(0)];
                     let rp = self.remote_entry[self.remote.parent_of(r).unwrap_or(0)];
@@ -331,7 +344,7 @@ impl<'t> Merger<'t> {
     fn break_cycles(&mut self) {
         let n = self.entries.len();
         let unfiled = self.remote_entry[self.remote.index_of(UNFILED_GUID).unwrap_or(0)];
-        let mut stamp = vec![NONE; n];
+        let mut stamp = vec![usize::MAX; n];
         let mut reaches_root = vec![false; n];
         reaches_root[0] = true;
         let mut retried = vec![false; n];
@@ -350,7 +363,7 @@ impl<'t> Merger<'t> {
                     self.entries[at].parent = alternative.unwrap_or(unfiled);
                     // Walk again from here with a fresh stamp.
                     for &p in &path {
-                        stamp[p] = NONE;
+                        stamp[p] = usize::MAX;
                     }
                     path.clear();
                     at = start;
@@ -358,7 +371,7 @@ impl<'t> Merger<'t> {
                 }
                 stamp[at] = start;
                 path.push(at);
-                at = self.entries[at].parent;
+                at = self.entries[at].parent as usize;
             }
             for &p in &path {
                 reaches_root[p] = true;
@@ -367,16 +380,16 @@ impl<'t> Merger<'t> {
     }
 
     /// The parent the losing side gives `e`, if it differs from the current.
-    fn other_parent(&mut self, e: usize) -> Option<usize> {
+    fn other_parent(&mut self, e: usize) -> Option<u32> {
         let entry = &self.entries[e];
         let current = entry.parent;
         let candidates = [
-            entry.local.map(|l| (Side::Local, l)),
-            entry.remote.map(|r| (Side::Remote, r)),
+            entry.local_at().map(|l| (Side::Local, l)),
+            entry.remote_at().map(|r| (Side::Remote, r)),
         ];
         for (side, at) in candidates.into_iter().flatten() {
             let p = self.surviving_parent(side, at);
-            if p != current && p != e {
+            if p != current && p as usize != e {
                 return Some(p);
             }
         }
@@ -405,7 +418,7 @@ impl<'t> Merger<'t> {
                     break 1;
                 }
                 path.push(at);
-                at = self.entries[at].parent;
+                at = self.entries[at].parent as usize;
             };
             for &p in &path {
                 state[p] = verdict;
@@ -429,7 +442,7 @@ impl<'t> Merger<'t> {
             if !entry.kept || !entry.kind.is_folder() {
                 continue;
             }
-            let sides = match (entry.local, entry.remote) {
+            let sides = match (entry.local_at(), entry.remote_at()) {
                 (Some(l), Some(r)) => match self.structure_side(l, r) {
                     Side::Local => [Some((Side::Local, l)), Some((Side::Remote, r))],
                     Side::Remote => [Some((Side::Remote, r)), Some((Side::Local, l))],
@@ -443,8 +456,9 @@ impl<'t> Merger<'t> {
                 let map = self.side_entry(side);
                 for &c in self.tree(side).children_of(at) {
                     let ce = map[c as usize];
-                    if !placed[ce] && self.entries[ce].kept && self.entries[ce].parent == f {
-                        placed[ce] = true;
+                    let child = &self.entries[ce as usize];
+                    if !placed[ce as usize] && child.kept && child.parent as usize == f {
+                        placed[ce as usize] = true;
                         children.push(ce);
                     }
                 }
@@ -453,14 +467,14 @@ impl<'t> Merger<'t> {
         }
         for (e, &done) in placed.iter().enumerate().skip(1) {
             if self.entries[e].kept && !done {
-                let parent = self.entries[e].parent;
-                self.entries[parent].children.push(e);
+                let parent = self.entries[e].parent as usize;
+                self.entries[parent].children.push(e as u32);
             }
         }
         // The Places root holds the user content roots in Firefox's order.
         let mut top = std::mem::take(&mut self.entries[0].children);
         let entries = &self.entries;
-        top.sort_by_key(|&e| user_root_rank(entries[e].guid.as_bytes()).unwrap_or(usize::MAX));
+        top.sort_by_key(|&e| user_root_rank(entries[e as usize].guid.as_bytes()).unwrap_or(usize::MAX));
         self.entries[0].children = top;
     }
 
@@ -495,7 +509,7 @@ impl<'t> Merger<'t> {
             }
             let is_folder = entry.kind.is_folder();
             let local_children_differ = is_folder && {
-                match entry.local {
+                match entry.local_at() {
                     Some(l) => !same_children(self.local.children_of(l), &self.local_entry, &entry.children),
                     None => !entry.children.is_empty(),
                 }
@@ -503,7 +517,7 @@ impl<'t> Merger<'t> {
             if local_children_differ {
                 ops.apply_structure.push(entry.guid.clone());
             }
-            let upload = match entry.remote {
+            let upload = match entry.remote_at() {
                 None => true,
                 Some(r) => {
                     let remote_item = &self.remote.items[r];
@@ -511,7 +525,7 @@ impl<'t> Merger<'t> {
                         || self.remote.diverged[r]
                         || remote_item.validity == Validity::Reupload
                         || entry
-                            .local
+                            .local_at()
                             .is_some_and(|l| self.local.items[l].validity == Validity::Reupload)
                         || self.remote_entry[self.remote.parent_of(r).unwrap_or(0)] != entry.parent
                         || (is_folder
@@ -530,7 +544,7 @@ impl<'t> Merger<'t> {
     }
 }
 
-fn same_children(side_children: &[u32], map: &[usize], merged: &[usize]) -> bool {
+fn same_children(side_children: &[u32], map: &[u32], merged: &[u32]) -> bool {
     side_children.len() == merged.len()
         && side_children
             .iter()

@@ -40,7 +40,7 @@ impl Merger<'_> {
     /// deduped folder's children dedupe against its remote twin's.
     pub(super) fn dedupe(&mut self) {
         let (local, remote) = (self.local, self.remote);
-        let mut twin: HashMap<usize, usize> = HashMap::new();
+        let mut twin: HashMap<usize, u32> = HashMap::new();
         let mut taken = vec![false; remote.len()];
         let mut queue = VecDeque::from([0usize]);
         while let Some(folder) = queue.pop_front() {
@@ -51,7 +51,7 @@ impl Merger<'_> {
             };
             if remote_folder != NONE && children.iter().any(|&c| self.is_new_local(c as usize)) {
                 let mut candidates: HashMap<DedupeKey<'_>, VecDeque<usize>> = HashMap::new();
-                for (position, &r) in remote.children_of(remote_folder).iter().enumerate() {
+                for (position, &r) in remote.children_of(remote_folder as usize).iter().enumerate() {
                     let r = r as usize;
                     if !taken[r] && self.is_new_remote(r) {
                         if let Some(key) = dedupe_key(remote, r, position) {
@@ -69,7 +69,7 @@ impl Merger<'_> {
                         .and_then(VecDeque::pop_front);
                     if let Some(r) = found {
                         taken[r] = true;
-                        twin.insert(l, r);
+                        twin.insert(l, r as u32);
                         self.dupes.push((l, r));
                     }
                 }
