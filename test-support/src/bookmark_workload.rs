@@ -483,6 +483,46 @@ mod tests {
         assert_eq!(local.node_for("L00000000000").unwrap().item().age, 500);
     }
 
+    /// A digest of everything a tree holds, in a stable order.
+    fn fingerprint_tree(tree: &Tree, digest: &mut ring::digest::Context) {
+        for node in tree.nodes() {
+            let parent = node.parent().map(|p| p.guid().to_string()).unwrap_or_default();
+            let children: Vec<String> = node.children().map(|c| c.guid().to_string()).collect();
+            let item = node.item();
+            let line = format!(
+                "{} {:?} {} {} {:?} {:?} {parent} {children:?} {}\n",
+                item.guid,
+                item.kind,
+                item.age,
+                item.needs_merge,
+                item.validity,
+                item.content,
+                node.diverged()
+            );
+            digest.update(line.as_bytes());
+        }
+        let mut deletions: Vec<&Guid> = tree.deletions().collect();
+        deletions.sort();
+        digest.update(format!("{deletions:?} {:?}\n", tree.problems()).as_bytes());
+    }
+
+    /// The workload must not change (results compare across versions), so
+    /// both trees it builds and their merge are pinned as a digest.
+    #[test]
+    fn the_workload_is_the_one_its_description_defines() {
+        let w = Workload::generate(10_000);
+        let (local, remote) = (w.local_tree(), w.remote_tree());
+        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+        fingerprint_tree(&local, &mut digest);
+        fingerprint_tree(&remote, &mut digest);
+        let merged = sync_bookmarks::merge(&local, &remote);
+        digest.update(format!("{:?} {:?}", merged.ops, merged.stats).as_bytes());
+        assert_eq!(
+            hex::encode(digest.finish()),
+            "7d63970990e93d0088ddbb433d5affebca6b391bcb28487d085b40fa50af31d5"
+        );
+    }
+
     #[test]
     fn merging_the_workload_keeps_every_new_bookmark_and_relocates_the_doomed() {
         let w = Workload::generate(10_000);
