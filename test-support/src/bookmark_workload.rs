@@ -13,12 +13,17 @@
 //! 6000); edited titles get a ` (local)` / ` (remote)` suffix; random new
 //! remote bookmarks are titled `Remote i` at `https://remote.example.com/i`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
+use std::sync::Arc;
 
 use sync_bookmarks::{
     Content, Item, Kind, MENU_GUID, MOBILE_GUID, ROOT_GUID, TOOLBAR_GUID, Tree, TreeBuilder, UNFILED_GUID,
 };
 use sync15::Guid;
+
+mod model;
+
+pub use model::{Model, ModelItem, NO_PARENT, ROOT_SLOT};
 
 /// splitmix64, as the workload defines it.
 #[derive(Debug, Clone)]
@@ -53,96 +58,11 @@ impl SplitMix64 {
     }
 }
 
-/// One item of a side's model.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModelItem {
-    /// What it is.
-    pub kind: Kind,
-    /// Its parent's GUID (`""` for the Places root).
-    pub parent: Guid,
-    /// A folder's children, in order.
-    pub children: Vec<Guid>,
-    /// Title (empty for separators).
-    pub title: String,
-    /// URL (bookmarks only).
-    pub url: String,
-    /// Milliseconds since it changed.
-    pub age: i64,
-    /// Changed since the last sync on this side.
-    pub changed: bool,
-}
-
-/// One side: its items by GUID and its tombstones.
-#[derive(Debug, Clone, Default)]
-pub struct Model {
-    /// Every live item, roots included.
-    pub items: BTreeMap<Guid, ModelItem>,
-    /// Deleted GUIDs.
-    pub tombstones: Vec<Guid>,
-}
-
 const BASE_AGE: i64 = 10_000_000;
 const MAX_CHILDREN: usize = 20;
 
 fn percent(n: usize, pct: f64) -> usize {
     (n as f64 * pct / 100.0).round() as usize
-}
-
-impl Model {
-    fn get(&mut self, guid: &str) -> &mut ModelItem {
-        self.items
-            .get_mut(guid)
-            .unwrap_or_else(|| panic!("workload item {guid} is missing"))
-    }
-
-    fn flag(&mut self, guid: &str, age: i64) {
-        let item = self.get(guid);
-        item.changed = true;
-        item.age = age;
-    }
-
-    fn edit_title(&mut self, guid: &str, suffix: &str, age: i64) {
-        let item = self.get(guid);
-        item.title.push_str(suffix);
-        item.changed = true;
-        item.age = age;
-    }
-
-    fn add(&mut self, guid: &str, item: ModelItem) {
-        let parent = item.parent.clone();
-        self.items.insert(Guid::new(guid), item);
-        self.get(&parent).children.push(Guid::new(guid));
-    }
-
-    /// Moves `guid` to the end of `to`, flagging it and both parents.
-    /// Returns false (and does nothing) if `to` is already its parent.
-    fn move_to(&mut self, guid: &str, to: &str, age: i64) -> bool {
-        let from = self.get(guid).parent.clone();
-        if from == to {
-            return false;
-        }
-        self.get(&from).children.retain(|c| c != guid);
-        self.get(to).children.push(Guid::new(guid));
-        self.get(guid).parent = Guid::new(to);
-        for g in [guid, from.as_str(), to] {
-            self.flag(g, age);
-        }
-        true
-    }
-
-    /// Deletes `guid` and its subtree, flagging its parent.
-    fn delete(&mut self, guid: &str, age: i64) {
-        let parent = self.get(guid).parent.clone();
-        self.get(&parent).children.retain(|c| c != guid);
-        self.flag(&parent, age);
-        let mut doomed = vec![Guid::new(guid)];
-        while let Some(g) = doomed.pop() {
-            if let Some(item) = self.items.remove(&g) {
-                doomed.extend(item.children);
-                self.tombstones.push(g);
-            }
-        }
-    }
 }
 
 /// The generated workload.
@@ -158,18 +78,18 @@ pub struct Workload {
 
 fn roots() -> Model {
     let mut model = Model::default();
-    let root = |parent: &str| ModelItem {
+    let root = || ModelItem {
         kind: Kind::Folder,
-        parent: Guid::new(parent),
+        parent: NO_PARENT,
         children: Vec::new(),
-        title: String::new(),
-        url: String::new(),
+        title: Arc::from(""),
+        url: Arc::from(""),
         age: BASE_AGE,
         changed: false,
     };
-    model.items.insert(Guid::new(ROOT_GUID), root(""));
+    model.add(ROOT_GUID, None, root());
     for guid in [MENU_GUID, TOOLBAR_GUID, UNFILED_GUID, MOBILE_GUID] {
-        model.add(guid, root(ROOT_GUID));
+        model.add(guid, Some(ROOT_GUID), root());
     }
     model
 }
@@ -186,7 +106,7 @@ impl Workload {
         let mut current = queue.pop_front().unwrap_or_default();
         let (mut bookmarks, mut folders) = (Vec::new(), Vec::new());
         for i in 0..n {
-            if base.get(&current).children.len() == MAX_CHILDREN {
+            if base.get_mut(&current).children.len() == MAX_CHILDREN {
                 current = queue.pop_front().unwrap_or_else(|| current.clone());
             }
             let guid = format!("b{i:011}");
@@ -211,12 +131,13 @@ impl Workload {
             }
             base.add(
                 &guid,
+                Some(&current),
                 ModelItem {
                     kind,
-                    parent: Guid::new(&current),
+                    parent: NO_PARENT,
                     children: Vec::new(),
-                    title,
-                    url,
+                    title: title.into(),
+                    url: url.into(),
                     age: BASE_AGE,
                     changed: false,
                 },
@@ -273,8 +194,9 @@ impl Workload {
         let mut remote_bad_parentid = Vec::new();
         for (k, g) in divergent.into_iter().enumerate() {
             if k < half {
-                let parent = remote.get(&g).parent.clone();
-                remote.get(&parent).children.retain(|c| *c != g);
+                let (slot, parent) = (remote.slot(&g), remote.parent_of(&g));
+                let parent = remote.guid(parent).clone();
+                remote.get_mut(&parent).children.retain(|&c| Some(c) != slot);
             } else {
                 remote_bad_parentid.push(g);
             }
@@ -284,19 +206,19 @@ impl Workload {
         let reorders = (folders.len() as f64 * 0.01).ceil() as usize;
         let mut next_folder = folders.iter().cloned();
         for f in next_folder.by_ref().take(reorders) {
-            local.get(&f).children.reverse();
+            local.get_mut(&f).children.reverse();
             local.flag(&f, 3000);
         }
         for f in next_folder.by_ref().take(reorders) {
-            remote.get(&f).children.reverse();
+            remote.get_mut(&f).children.reverse();
             remote.flag(&f, 3000);
         }
         let doomed_max = (folders.len() as f64 * 0.005).round() as usize;
         let only_leaves = |m: &Model, f: &str| {
-            m.items.get(f).is_some_and(|item| {
+            m.get(f).is_some_and(|item| {
                 item.children
                     .iter()
-                    .all(|c| m.items.get(c).is_some_and(|c| !c.kind.is_folder()))
+                    .all(|&c| m.item(c).is_some_and(|c| !c.kind.is_folder()))
             })
         };
         let doomed: Vec<String> = next_folder
@@ -309,8 +231,8 @@ impl Workload {
                 let guid = format!("x{k:011}");
                 local.add(
                     &guid,
+                    Some(f),
                     new_bookmark(
-                        f,
                         &format!("Doomed {k}"),
                         &format!("https://x.example.com/{k}"),
                         1000,
@@ -327,7 +249,11 @@ impl Workload {
         for i in 0..new_count {
             let folder = surviving[rng.below(surviving.len())].clone();
             let (title, url) = (format!("New {i}"), format!("https://new.example.com/{i}"));
-            local.add(&format!("L{i:011}"), new_bookmark(&folder, &title, &url, 500));
+            local.add(
+                &format!("L{i:011}"),
+                Some(&folder),
+                new_bookmark(&title, &url, 500),
+            );
             local.flag(&folder, 500);
             new_local.push((folder, title, url));
         }
@@ -343,9 +269,15 @@ impl Workload {
                     format!("https://remote.example.com/{i}"),
                 )
             };
-            remote.add(&format!("R{i:011}"), new_bookmark(&folder, &title, &url, 800));
+            remote.add(
+                &format!("R{i:011}"),
+                Some(&folder),
+                new_bookmark(&title, &url, 800),
+            );
             remote.flag(&folder, 800);
         }
+        local.seal();
+        remote.seal();
         Workload {
             local,
             remote,
@@ -356,22 +288,22 @@ impl Workload {
     /// The local tree, built top-down; content only on new local items.
     pub fn local_tree(&self) -> Tree {
         let model = &self.local;
-        let mut builder = TreeBuilder::with_capacity(model.items.len());
-        let root = Guid::new(ROOT_GUID);
-        let mut stack = vec![&root];
-        while let Some(guid) = stack.pop() {
-            let Some(item) = model.items.get(guid) else {
+        let mut builder = TreeBuilder::with_capacity(model.len());
+        let mut stack = vec![ROOT_SLOT];
+        while let Some(slot) = stack.pop() {
+            let Some(item) = model.item(slot) else {
                 continue;
             };
-            if *guid != root {
+            let guid = model.guid(slot);
+            if slot != ROOT_SLOT {
                 let is_new = guid.starts_with(['L', 'x']);
                 let at = builder.add(tree_item(guid, item, is_new));
-                builder.parent_id_of(at, item.parent.clone());
+                builder.parent_id_of(at, model.guid(item.parent).clone());
                 if item.kind.is_folder() {
-                    builder.children_of(at, item.children.clone());
+                    builder.children_of(at, model.guids(&item.children));
                 }
             } else {
-                builder.children(guid, item.children.clone());
+                builder.children(guid, model.guids(&item.children));
             }
             if item.kind.is_folder() {
                 stack.extend(item.children.iter().rev());
@@ -390,8 +322,12 @@ impl Workload {
         let bad_parentid: std::collections::HashSet<&str> =
             self.remote_bad_parentid.iter().map(String::as_str).collect();
         let missing = Guid::new("missingFLDR0");
-        let mut builder = TreeBuilder::with_capacity(model.items.len());
-        let records: Vec<_> = model.items.iter().filter(|(g, _)| *g != ROOT_GUID).collect();
+        let mut builder = TreeBuilder::with_capacity(model.len());
+        let records: Vec<_> = model
+            .sorted_slots()
+            .iter()
+            .filter_map(|&s| Some((model.guid(s), model.item(s)?)))
+            .collect();
         let added: Vec<_> = records
             .iter()
             .map(|(guid, item)| {
@@ -403,13 +339,13 @@ impl Workload {
             let parent = if bad_parentid.contains(guid.as_str()) {
                 &missing
             } else {
-                &item.parent
+                model.guid(item.parent)
             };
             builder.parent_id_of(at, parent.clone());
         }
         for ((_, item), &at) in records.iter().zip(&added) {
             if item.kind.is_folder() {
-                builder.children_of(at, item.children.clone());
+                builder.children_of(at, model.guids(&item.children));
             }
         }
         for t in &model.tombstones {
@@ -419,13 +355,13 @@ impl Workload {
     }
 }
 
-fn new_bookmark(parent: &str, title: &str, url: &str, age: i64) -> ModelItem {
+fn new_bookmark(title: &str, url: &str, age: i64) -> ModelItem {
     ModelItem {
         kind: Kind::Bookmark,
-        parent: Guid::new(parent),
+        parent: NO_PARENT,
         children: Vec::new(),
-        title: title.to_owned(),
-        url: url.to_owned(),
+        title: title.into(),
+        url: url.into(),
         age,
         changed: true,
     }
@@ -457,12 +393,12 @@ mod tests {
     fn the_workload_is_reproducible_and_its_trees_diverge_only_where_planned() {
         let w = Workload::generate(10_000);
         let again = Workload::generate(10_000);
-        assert_eq!(w.local.items, again.local.items);
-        assert_eq!(w.remote.items, again.remote.items);
+        assert_eq!(w.local, again.local);
+        assert_eq!(w.remote, again.remote);
 
         let local = w.local_tree();
         assert!(local.problems().is_empty(), "{:?}", local.problems());
-        assert_eq!(local.len(), w.local.items.len());
+        assert_eq!(local.len(), w.local.len());
         let remote = w.remote_tree();
         // 0.1% of 10,000: five items left out of their parent's children,
         // five naming a parent that does not exist.
@@ -473,9 +409,9 @@ mod tests {
             remote.problems()
         );
         assert_eq!(remote.problems().missing_children, 0);
-        assert_eq!(remote.len(), w.remote.items.len());
+        assert_eq!(remote.len(), w.remote.len());
 
-        let count = |m: &Model, prefix: char| m.items.keys().filter(|g| g.starts_with(prefix)).count();
+        let count = |m: &Model, prefix: char| m.iter().filter(|(g, _)| g.starts_with(prefix)).count();
         assert_eq!((count(&w.local, 'L'), count(&w.remote, 'R')), (100, 100));
         assert!(count(&w.local, 'x') >= 1);
         assert!(w.local.tombstones.len() >= 125 && w.remote.tombstones.len() >= 125);
@@ -534,9 +470,9 @@ mod tests {
         // 0.25% deleted locally and changed remotely, and the reverse.
         assert_eq!(stats.revived, 50, "{stats:?}");
         assert_eq!(stats.cycles, 0);
-        let doomed_additions = w.local.items.keys().filter(|g| g.starts_with('x')).count();
+        let doomed_additions = w.local.iter().filter(|(g, _)| g.starts_with('x')).count();
         assert!(stats.relocated >= doomed_additions, "{stats:?}");
-        for (guid, item) in w.local.items.iter().chain(&w.remote.items) {
+        for (guid, item) in w.local.iter().chain(w.remote.iter()) {
             let new = guid.starts_with(['L', 'R', 'x']);
             let deduped = merged.ops.change_guids.iter().any(|(l, _)| l == guid.as_str());
             if new && !deduped {
