@@ -452,7 +452,9 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn drop_batch(&mut self, id: i64) -> Result<(), DbError> {
-        self.drop_staged(id)
+        // Its staged BSOs go with it (`ON DELETE CASCADE`).
+        self.execute("DELETE FROM batches WHERE id = $1", &[&id])?;
+        Ok(())
     }
 
     fn commit_batch(

@@ -409,7 +409,9 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn drop_batch(&mut self, id: i64) -> Result<(), DbError> {
-        self.drop_staged(id)
+        // Its staged BSOs go with it (`ON DELETE CASCADE`).
+        self.0.execute("DELETE FROM batches WHERE id = ?", [id])?;
+        Ok(())
     }
 
     fn commit_batch(

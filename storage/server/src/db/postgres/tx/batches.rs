@@ -39,12 +39,6 @@ impl PgTx<'_> {
         Ok(())
     }
 
-    /// Removes a batch; its staged BSOs go with it (`ON DELETE CASCADE`).
-    pub(super) fn drop_staged(&mut self, id: i64) -> Result<(), DbError> {
-        self.execute("DELETE FROM batches WHERE id = $1", &[&id])?;
-        Ok(())
-    }
-
     /// What staged, then `last` over it, written at `ts` with exactly the
     /// rules of `bsos::write_bsos`; removes the batch and returns the
     /// collection's size change.
@@ -79,7 +73,7 @@ impl PgTx<'_> {
             merge_into_bsos!("batch_bsos s", "s.batch = $4"),
             &[&uid, &collection, &ts, &id],
         )?;
-        self.drop_staged(id)?;
+        self.drop_batch(id)?;
         Ok(delta)
     }
 }

@@ -39,12 +39,6 @@ impl SqliteTx<'_> {
         Ok(())
     }
 
-    /// Removes a batch; its staged BSOs go with it (`ON DELETE CASCADE`).
-    pub(super) fn drop_staged(&mut self, id: i64) -> Result<(), DbError> {
-        self.0.execute("DELETE FROM batches WHERE id = ?", [id])?;
-        Ok(())
-    }
-
     /// What staged, then `last` over it, written at `ts` with exactly the
     /// rules of `bsos::write_bsos` (expired BSOs dropped first; a field not
     /// given keeps its stored value; expiry as `ttl_expiry`, saturating at
@@ -93,7 +87,7 @@ impl SqliteTx<'_> {
                 expiry = excluded.expiry, payload = excluded.payload",
             (uid, collection, id, ts),
         )?;
-        self.drop_staged(id)?;
+        self.drop_batch(id)?;
         Ok(delta)
     }
 }
