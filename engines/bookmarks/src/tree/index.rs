@@ -24,6 +24,11 @@ impl GuidIndex {
         self.hasher.hash_one(guid)
     }
 
+    /// How the table rehashes an entry when it grows: by its item's GUID.
+    fn rehash<'a>(hasher: &'a RandomState, items: &'a [Item]) -> impl Fn(&u32) -> u64 + 'a {
+        move |&i| hasher.hash_one(items[i as usize].guid.as_bytes())
+    }
+
     /// The index of the item with this GUID.
     pub(crate) fn get(&self, items: &[Item], guid: &[u8]) -> Option<u32> {
         self.table
@@ -51,16 +56,11 @@ impl GuidIndex {
     /// Records that `items[index]` (just pushed, its GUID hashing to
     /// `hash`) is not yet in the index.
     pub(crate) fn insert_new(&mut self, items: &[Item], index: u32, hash: u64) {
-        let hasher = &self.hasher;
-        self.table.insert_unique(hash, index, |&i| {
-            hasher.hash_one(items[i as usize].guid.as_bytes())
-        });
+        self.table
+            .insert_unique(hash, index, Self::rehash(&self.hasher, items));
     }
 
     pub(crate) fn reserve(&mut self, items: &[Item], additional: usize) {
-        let hasher = &self.hasher;
-        self.table.reserve(additional, |&i| {
-            hasher.hash_one(items[i as usize].guid.as_bytes())
-        });
+        self.table.reserve(additional, Self::rehash(&self.hasher, items));
     }
 }
