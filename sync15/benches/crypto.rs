@@ -169,10 +169,12 @@ fn median_secs(runs: usize, mut f: impl FnMut()) -> f64 {
     times[runs / 2]
 }
 
+/// Timings per way in [`page`].
+const PAGE_RUNS: usize = 9;
+
 /// One 10,000-record page each way: one record at a time against every core.
 fn page() {
     const PAGE: usize = 10_000;
-    const RUNS: usize = 9;
     let bundle = KeyBundle::new_random().unwrap();
     let records: Vec<OutgoingRecord> = (0..PAGE)
         .map(|_| {
@@ -195,32 +197,39 @@ fn page() {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     println!(
         "
-a page of {PAGE} records of {RECORD_BYTES} B (median of {RUNS}; {cores} cores)"
+a page of {PAGE} records of {RECORD_BYTES} B (median of {PAGE_RUNS}; {cores} cores)"
     );
-    let one_by_one = median_secs(RUNS, || {
-        let opened: Vec<_> = page.iter().map(|b| bundle.decrypt(b).unwrap()).collect();
-        assert_eq!(black_box(opened).len(), PAGE);
-    });
-    let all = median_secs(RUNS, || {
-        let opened = bundle.decrypt_all(&page);
-        assert!(black_box(opened).iter().all(Result::is_ok));
-    });
-    println!(
-        "  decrypt: one at a time {:>6.1} ms, decrypt_all {:>6.1} ms: {:.2}x",
-        one_by_one * 1e3,
-        all * 1e3,
-        one_by_one / all
+    compare(
+        "decrypt",
+        || {
+            let opened: Vec<_> = page.iter().map(|b| bundle.decrypt(b).unwrap()).collect();
+            assert_eq!(black_box(opened).len(), PAGE);
+        },
+        || {
+            let opened = bundle.decrypt_all(&page);
+            assert!(black_box(opened).iter().all(Result::is_ok));
+        },
     );
-    let one_by_one = median_secs(RUNS, || {
-        let sealed: Vec<_> = records.iter().map(|r| bundle.encrypt(r).unwrap()).collect();
-        assert_eq!(black_box(sealed).len(), PAGE);
-    });
-    let all = median_secs(RUNS, || {
-        let sealed = bundle.encrypt_all(&records);
-        assert!(black_box(sealed).iter().all(Result::is_ok));
-    });
+    compare(
+        "encrypt",
+        || {
+            let sealed: Vec<_> = records.iter().map(|r| bundle.encrypt(r).unwrap()).collect();
+            assert_eq!(black_box(sealed).len(), PAGE);
+        },
+        || {
+            let sealed = bundle.encrypt_all(&records);
+            assert!(black_box(sealed).iter().all(Result::is_ok));
+        },
+    );
+}
+
+/// Times a page done one record at a time, then all at once (each the
+/// median of [`PAGE_RUNS`]), and prints both and the speed-up.
+fn compare(what: &str, one_by_one: impl FnMut(), all: impl FnMut()) {
+    let one_by_one = median_secs(PAGE_RUNS, one_by_one);
+    let all = median_secs(PAGE_RUNS, all);
     println!(
-        "  encrypt: one at a time {:>6.1} ms, encrypt_all {:>6.1} ms: {:.2}x",
+        "  {what}: one at a time {:>6.1} ms, {what}_all {:>6.1} ms: {:.2}x",
         one_by_one * 1e3,
         all * 1e3,
         one_by_one / all
