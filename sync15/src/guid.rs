@@ -35,8 +35,8 @@ pub struct Guid(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    /// Exactly [`GENERATED_GUID_LEN`] bytes of ASCII: the common case, kept
-    /// inline, as a string (read as `&str` with no UTF-8 check).
+    /// Exactly [`GENERATED_GUID_LEN`] bytes: the common case, kept inline,
+    /// as a string (read as `&str` with no UTF-8 check).
     Inline(ArrayString<GENERATED_GUID_LEN>),
     Heap(Box<str>),
 }
@@ -52,8 +52,7 @@ impl Guid {
     /// Wraps any string as an id. Nothing is rejected here; see
     /// [`Guid::is_valid_for_sync_server`] for the server's rules.
     pub fn new(s: &str) -> Self {
-        let bytes = s.as_bytes();
-        if bytes.len() == GENERATED_GUID_LEN && bytes.is_ascii() {
+        if s.len() == GENERATED_GUID_LEN {
             if let Ok(inline) = ArrayString::from(s) {
                 return Guid(Repr::Inline(inline));
             }
@@ -337,7 +336,7 @@ mod tests {
 
     #[test]
     fn non_ascii_twelve_bytes_stay_exact() {
-        // 12 bytes but not ASCII: must not be stored inline nor mangled.
+        // 12 bytes but not ASCII: kept exactly, and not taken for a Sync id.
         assert_eq!("éééééé".len(), GENERATED_GUID_LEN);
         let odd = Guid::new("éééééé");
         assert_eq!(odd.as_str(), "éééééé");
