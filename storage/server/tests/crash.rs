@@ -6,64 +6,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
 use support::Account;
-use sync15::{HttpClient, SyncRootKey, TokenClient};
-
-const DEV_SECRET: &str = "crash-test-dev-secret";
-const MASTER_SECRET: &str = "crash-test-master-secret";
-
-struct ServerProcess {
-    child: Child,
-    url: String,
-}
-
-/// Starts the binary on a free loopback port and waits until it serves.
-fn spawn(database: &std::path::Path) -> ServerProcess {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sync-storage"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--database"])
-        .arg(database)
-        .env("SYNC_STORAGE_DEV_SECRET", DEV_SECRET)
-        .env("SYNC_STORAGE_MASTER_SECRET", MASTER_SECRET)
-        .env("SYNC_STORAGE_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    // The "serving" log line names the address it bound.
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let url = loop {
-        let line = lines.next().expect("the server exited before serving").unwrap();
-        let entry: serde_json::Value = match serde_json::from_str(&line) {
-            Ok(v) => v,
-            Err(_) => continue,
-        };
-        if entry["fields"]["message"] == "serving" {
-            break entry["fields"]["url"].as_str().unwrap().to_owned();
-        }
-    };
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    ServerProcess { child, url }
-}
-
-fn account(url: &str, kb: &[u8; 32]) -> Account {
-    let oauth = sync_storage::auth::mint_dev_token(DEV_SECRET, "crash@example.com", 1, 600).unwrap();
-    let key_id = SyncRootKey::new(kb, 1).unwrap().key_id();
-    let token = TokenClient::new(HttpClient::new().unwrap(), url)
-        .unwrap()
-        .fetch_token(&oauth, &key_id)
-        .unwrap();
-    Account::new(token)
-}
+use support::process::{account, spawn};
 
 #[test]
 fn killing_the_server_mid_write_loses_nothing_acknowledged() {
@@ -160,13 +110,6 @@ fn a_terminated_server_exits_cleanly() {
     assert!(terminated.success());
     let exit = server.child.wait().unwrap();
     assert!(exit.success(), "the server exited with {exit}");
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 trait Writes {

@@ -16,6 +16,7 @@
 
 mod bookmarks;
 mod history;
+mod large;
 mod logins;
 mod manager;
 mod tabs;
@@ -214,6 +215,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(history::scenarios());
     all.extend(tabs::scenarios());
     all.extend(bookmarks::scenarios());
+    all.extend(large::scenarios());
     all
 }
 

@@ -2,6 +2,7 @@
 
 mod error;
 mod info;
+mod listing;
 mod ops;
 mod params;
 mod storage;
@@ -140,7 +141,7 @@ fn storage_routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         .route(INFO_COUNTS, get(info::collection_counts))
         .route(
             COLLECTION,
-            get(storage::get_collection)
+            get(listing::get_collection)
                 .post(storage::post_collection)
                 .delete(storage::delete_collection),
         )

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -11,108 +11,12 @@ use serde_json::{Value, json};
 
 use super::error::code;
 use super::info::kb;
+use super::listing::BsoOut;
 use super::params::{self, BatchParam, Conditions};
-use super::{
-    ApiError, AppState, ReplyFormat, X_LAST_MODIFIED, X_WEAVE_TIMESTAMP, reply_format, ts_header, ts_json,
-};
-use crate::db::{BatchAppend, BatchResult, Bso, BsoInput};
+use super::{ApiError, AppState, X_LAST_MODIFIED, X_WEAVE_TIMESTAMP, reply_format, ts_header, ts_json};
+use crate::db::{BatchAppend, BatchResult, BsoInput};
 
 type Result<T> = std::result::Result<T, ApiError>;
-
-/// `GET storage/<collection>`.
-pub async fn get_collection(
-    State(state): State<Arc<AppState>>,
-    Path((uid, collection)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Result<Response> {
-    let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
-    params::check_collection(&collection)?;
-    let format = reply_format(&headers, true)?;
-    let conditions = Conditions::from_headers(&headers)?;
-    let (mut query, full) = params::collection_query(&params::query_pairs(query.as_deref()))?;
-    // A read without a limit gets at most max_total_records, then
-    // X-Weave-Next-Offset, as Mozilla's MySQL-backed nodes do (their
-    // DEFAULT_LIMIT); every page is also bounded in bytes (PAGE_BYTES).
-    if query.limit.is_none() {
-        query.limit = Some(state.config.limits.max_total_records);
-    }
-    let page = state
-        .with_db(claims, move |db, uid| {
-            let page = db.get_collection(uid, &collection, &query)?;
-            conditions.check_read(page.collection_modified.unwrap_or(0))?;
-            Ok(page)
-        })
-        .await?;
-
-    let (body, content_type) = page_body(&page.bsos, full, format == ReplyFormat::Newlines);
-    let mut response = Response::new(Body::from(body));
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(X_LAST_MODIFIED, ts_header(page.collection_modified.unwrap_or(0)));
-    h.insert("x-weave-records", HeaderValue::from(page.bsos.len()));
-    if let Some(next) = page.next_offset {
-        h.insert("x-weave-next-offset", HeaderValue::from(next));
-    }
-    Ok(response)
-}
-
-/// A BSO as the API shows it, borrowing from the stored one.
-#[derive(serde::Serialize)]
-struct BsoOut<'a> {
-    id: &'a str,
-    modified: Value,
-    payload: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sortindex: Option<i64>,
-}
-
-impl<'a> BsoOut<'a> {
-    fn of(b: &'a Bso) -> Self {
-        BsoOut {
-            id: &b.id,
-            modified: ts_json(b.modified),
-            payload: &b.payload,
-            sortindex: b.sortindex,
-        }
-    }
-}
-
-/// The body of a page: a JSON list or one JSON value per line, of BSOs
-/// (`full`) or ids. Written straight from the stored records, so a page
-/// takes its own size once more in memory, not several times.
-fn page_body(bsos: &[Bso], full: bool, newlines: bool) -> (Vec<u8>, &'static str) {
-    let size: usize = bsos
-        .iter()
-        .map(|b| b.id.len() + if full { b.payload.len() + 80 } else { 4 })
-        .sum();
-    let mut out = Vec::with_capacity(size + 2);
-    if !newlines {
-        out.push(b'[');
-    }
-    for (i, b) in bsos.iter().enumerate() {
-        if i > 0 && !newlines {
-            out.push(b',');
-        }
-        // Writing JSON into a Vec cannot fail.
-        let _ = if full {
-            serde_json::to_writer(&mut out, &BsoOut::of(b))
-        } else {
-            serde_json::to_writer(&mut out, &b.id)
-        };
-        if newlines {
-            out.push(b'\n');
-        }
-    }
-    if newlines {
-        (out, "application/newlines")
-    } else {
-        out.push(b']');
-        (out, "application/json")
-    }
-}
 
 /// `GET storage/<collection>/<id>`.
 pub async fn get_bso(

@@ -74,6 +74,15 @@ pub(crate) trait ReadTx {
         now: i64,
         take: &mut dyn FnMut(Bso) -> bool,
     ) -> Result<(), DbError>;
+    /// How many live BSOs `query` selects from its offset on (its limit
+    /// and order aside).
+    fn count_bsos(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        query: &CollectionQuery,
+        now: i64,
+    ) -> Result<u64, DbError>;
     /// One live BSO.
     fn bso(&mut self, uid: u64, collection: &str, id: &str, now: i64) -> Result<Option<Bso>, DbError>;
     /// Whether `uid` is an account's current record on `node`.

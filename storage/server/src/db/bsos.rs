@@ -70,15 +70,16 @@ pub struct CollectionQuery {
     pub ids_only: bool,
 }
 
-/// Most bytes of ids and payloads one page holds. A page stops before the
-/// record that would pass it (but always holds at least one record) and
-/// says where the next begins, so a read of any collection — 2.5 GB under
-/// the default quota — takes a bounded amount of memory.
+/// Most bytes of ids and payloads one page of a paged read (one with a
+/// `limit`) holds. A page stops before the record that would pass it (but
+/// always holds at least one record) and says where the next begins, so a
+/// paged read of any collection takes a bounded amount of memory. Reads
+/// without a limit are streamed instead (`db::unpaged`).
 pub const PAGE_BYTES: usize = 8 << 20;
 
 /// Bytes a record counts for in [`PAGE_BYTES`]: its id, payload and the
 /// JSON around them.
-fn page_bytes(bso: &Bso) -> usize {
+pub(crate) fn page_bytes(bso: &Bso) -> usize {
     bso.id.len() + bso.payload.len() + 64
 }
 
@@ -161,7 +162,8 @@ impl Db {
         self.read(|tx| tx.collection_modified(uid, collection))
     }
 
-    /// One page of a collection, and its last-modified time, from one snapshot.
+    /// One page of a collection, and its last-modified time, from one
+    /// snapshot (a read with a `limit`; see [`Db::read_collection`] for one without).
     pub fn get_collection(
         &self,
         uid: u64,

@@ -13,6 +13,7 @@ mod batches;
 mod bsos;
 mod postgres;
 mod sqlite;
+mod unpaged;
 mod users;
 
 use std::path::Path;
@@ -22,6 +23,7 @@ use backend::{Backend, Lock, ReadTx, WriteTx};
 
 pub use batches::{BatchAppend, BatchResult};
 pub use bsos::{Bso, BsoInput, CollectionQuery, PAGE_BYTES, Page, PostOutcome, SortOrder, WriteOutcome};
+pub use unpaged::{CollectionSink, STREAM_AFTER_BYTES};
 pub use users::{DEFAULT_NODE_CAPACITY, Node, Refusal, TokenUser, User, UserLookup, UserRecord};
 
 /// What can go wrong in the store, including the protocol-level refusals

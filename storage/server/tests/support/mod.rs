@@ -4,6 +4,8 @@
 //! accounts minted in dev mode, and a Hawk-signing client for raw requests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod process;
+
 use std::time::SystemTime;
 
 use reqwest::blocking::{Client, Response};

@@ -9,7 +9,7 @@ use postgres::{Row, Statement, Transaction};
 
 use crate::db::DbError;
 use crate::db::backend::{ReadTx, SizeDelta, WriteTx};
-use crate::db::bsos::{Bso, BsoInput, CollectionQuery, SortOrder};
+use crate::db::bsos::{Bso, BsoInput, CollectionQuery};
 use crate::db::users::{Node, User, UserRecord};
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
@@ -58,6 +58,7 @@ macro_rules! merge_into_bsos {
 }
 
 mod batches;
+mod listing;
 mod rows;
 
 use rows::{Columns, bso_row, removed, user_row};
@@ -168,61 +169,17 @@ impl ReadTx for PgTx<'_> {
         now: i64,
         take: &mut dyn FnMut(Bso) -> bool,
     ) -> Result<(), DbError> {
-        let uid = uid as i64;
-        // `modified >= 0` (true of every row) names the listing indexes'
-        // predicate, which only listings state (schema migration 3).
-        let mut sql = String::from(if query.ids_only {
-            "SELECT id, modified, sortindex, ''::TEXT FROM bsos
-             WHERE uid = $1 AND collection = $2 AND expiry > $3 AND modified >= 0"
-        } else {
-            "SELECT id, modified, sortindex, payload FROM bsos
-             WHERE uid = $1 AND collection = $2 AND expiry > $3 AND modified >= 0"
-        });
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&uid, &collection, &now];
-        if let Some(newer) = &query.newer {
-            params.push(newer);
-            sql.push_str(&format!(" AND modified > ${}", params.len()));
-        }
-        if let Some(older) = &query.older {
-            params.push(older);
-            sql.push_str(&format!(" AND modified < ${}", params.len()));
-        }
-        if let Some(ids) = &query.ids {
-            params.push(ids);
-            sql.push_str(&format!(" AND id = ANY(${})", params.len()));
-        }
-        sql.push_str(match query.sort {
-            SortOrder::Unspecified | SortOrder::Oldest => " ORDER BY modified ASC, id ASC",
-            SortOrder::Newest => " ORDER BY modified DESC, id ASC",
-            // SQLite sorts NULL lowest, so last when descending; so here.
-            SortOrder::Index => " ORDER BY sortindex DESC NULLS LAST, id ASC",
-        });
-        // One more than asked tells whether there is a next page; NULL: no limit.
-        let fetch: Option<i64> = query
-            .limit
-            .map(|l| l.saturating_add(1).min(i64::MAX as u64) as i64);
-        let offset = query.offset.min(i64::MAX as u64) as i64;
-        params.push(&fetch);
-        sql.push_str(&format!(" LIMIT ${}", params.len()));
-        params.push(&offset);
-        sql.push_str(&format!(" OFFSET ${}", params.len()));
+        self.list_bsos(uid, collection, query, now, take)
+    }
 
-        let stmt = self.prepared(&sql)?;
-        // A portal fetched in steps: a page that fills up stops the server
-        // from sending further rows.
-        let portal = self.tx.bind(&stmt, &params)?;
-        loop {
-            let rows = self.tx.query_portal(&portal, FETCH_ROWS)?;
-            let last = rows.len() < FETCH_ROWS as usize;
-            for row in &rows {
-                if !take(bso_row(row)?) {
-                    return Ok(());
-                }
-            }
-            if last {
-                return Ok(());
-            }
-        }
+    fn count_bsos(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        query: &CollectionQuery,
+        now: i64,
+    ) -> Result<u64, DbError> {
+        self.count_listing(uid, collection, query, now)
     }
 
     fn bso(&mut self, uid: u64, collection: &str, id: &str, now: i64) -> Result<Option<Bso>, DbError> {

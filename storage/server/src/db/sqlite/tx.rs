@@ -6,7 +6,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::db::backend::{ReadTx, SizeDelta, WriteTx};
-use crate::db::bsos::{Bso, BsoInput, CollectionQuery, NEVER, SortOrder};
+use crate::db::bsos::{Bso, BsoInput, CollectionQuery, NEVER};
 use crate::db::users::{Node, User, UserRecord};
 use crate::db::{DbError, ttl_expiry};
 
@@ -15,6 +15,7 @@ use crate::db::{DbError, ttl_expiry};
 pub(super) struct SqliteTx<'c>(pub(super) &'c Connection);
 
 mod batches;
+mod listing;
 
 fn bso_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Bso> {
     Ok(Bso {
@@ -107,63 +108,17 @@ impl ReadTx for SqliteTx<'_> {
         now: i64,
         take: &mut dyn FnMut(Bso) -> bool,
     ) -> Result<(), DbError> {
-        // `+expiry`: the expiry index is partial, and letting the planner
-        // consider it for a bound value would re-prepare the statement
-        // on every execution.
-        let mut sql = String::from(if query.ids_only {
-            "SELECT id, modified, sortindex, '' FROM bsos
-             WHERE uid = ? AND collection = ? AND +expiry > ?"
-        } else {
-            "SELECT id, modified, sortindex, payload FROM bsos
-             WHERE uid = ? AND collection = ? AND +expiry > ?"
-        });
-        let mut params: Vec<Value> = vec![
-            Value::Integer(uid as i64),
-            Value::Text(collection.to_owned()),
-            Value::Integer(now),
-        ];
-        // In sortindex order the time bounds are filters, not the way
-        // in (`+`): walking the sortindex index needs no sort step.
-        let by_index = matches!(query.sort, SortOrder::Index);
-        let modified = if by_index { "+modified" } else { "modified" };
-        if let Some(newer) = query.newer {
-            sql.push_str(&format!(" AND {modified} > ?"));
-            params.push(Value::Integer(newer));
-        }
-        if let Some(older) = query.older {
-            sql.push_str(&format!(" AND {modified} < ?"));
-            params.push(Value::Integer(older));
-        }
-        if let Some(ids) = &query.ids {
-            sql.push_str(" AND id IN (");
-            sql.push_str(&vec!["?"; ids.len()].join(","));
-            sql.push(')');
-            params.extend(ids.iter().map(|id| Value::Text(id.clone())));
-        }
-        sql.push_str(match query.sort {
-            SortOrder::Unspecified | SortOrder::Oldest => " ORDER BY modified ASC, id ASC",
-            SortOrder::Newest => " ORDER BY modified DESC, id ASC",
-            // NULLs sort last in DESC order, as the protocol wants.
-            SortOrder::Index => " ORDER BY sortindex DESC, id ASC",
-        });
-        // One more than asked tells whether there is a next page.
-        let fetch = query
-            .limit
-            .map_or(-1, |l| l.saturating_add(1).min(i64::MAX as u64) as i64);
-        // CAST keeps the cached statement from being re-prepared per request (see sync_sql).
-        sql.push_str(" LIMIT CAST(? AS INTEGER) OFFSET CAST(? AS INTEGER)");
-        params.push(Value::Integer(fetch));
-        params.push(Value::Integer(query.offset.min(i64::MAX as u64) as i64));
+        listing::bsos(self.0, uid, collection, query, now, take)
+    }
 
-        let mut stmt = self.0.prepare_cached(&sql)?;
-        // Rows are stepped one by one: a page that fills up stops SQLite
-        // from reading further.
-        for row in stmt.query_map(rusqlite::params_from_iter(params), bso_row)? {
-            if !take(row?) {
-                break;
-            }
-        }
-        Ok(())
+    fn count_bsos(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        query: &CollectionQuery,
+        now: i64,
+    ) -> Result<u64, DbError> {
+        listing::count(self.0, uid, collection, query, now)
     }
 
     fn bso(&mut self, uid: u64, collection: &str, id: &str, now: i64) -> Result<Option<Bso>, DbError> {

@@ -1,0 +1,118 @@
+//! Listing a collection: the rows a `GET storage/<collection>` selects, and
+//! how many there are (for an unpaged read's `X-Weave-Records`).
+
+use postgres::types::ToSql;
+
+use super::rows::bso_row;
+use super::{FETCH_ROWS, PgTx};
+use crate::db::DbError;
+use crate::db::bsos::{Bso, CollectionQuery, SortOrder};
+
+/// The values a listing binds, owned for as long as the statement runs.
+struct Bound {
+    uid: i64,
+    now: i64,
+    fetch: Option<i64>,
+    offset: i64,
+}
+
+/// `WHERE …` of a listing and its parameters: the live BSOs of the
+/// collection that `query`'s filters keep (not its order, limit or offset).
+fn filter<'a>(
+    bound: &'a Bound,
+    collection: &'a &'a str,
+    query: &'a CollectionQuery,
+) -> (String, Vec<&'a (dyn ToSql + Sync)>) {
+    // `modified >= 0` (true of every row) names the listing indexes'
+    // predicate, which only listings state (schema migration 3).
+    let mut sql = String::from(" WHERE uid = $1 AND collection = $2 AND expiry > $3 AND modified >= 0");
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&bound.uid, collection, &bound.now];
+    if let Some(newer) = &query.newer {
+        params.push(newer);
+        sql.push_str(&format!(" AND modified > ${}", params.len()));
+    }
+    if let Some(older) = &query.older {
+        params.push(older);
+        sql.push_str(&format!(" AND modified < ${}", params.len()));
+    }
+    if let Some(ids) = &query.ids {
+        params.push(ids);
+        sql.push_str(&format!(" AND id = ANY(${})", params.len()));
+    }
+    (sql, params)
+}
+
+impl PgTx<'_> {
+    pub(super) fn list_bsos(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        query: &CollectionQuery,
+        now: i64,
+        take: &mut dyn FnMut(Bso) -> bool,
+    ) -> Result<(), DbError> {
+        let bound = Bound {
+            uid: uid as i64,
+            now,
+            // One more than asked tells whether there is a next page; NULL: no limit.
+            fetch: query
+                .limit
+                .map(|l| l.saturating_add(1).min(i64::MAX as u64) as i64),
+            offset: query.offset.min(i64::MAX as u64) as i64,
+        };
+        let (filter, mut params) = filter(&bound, &collection, query);
+        let mut sql = String::from(if query.ids_only {
+            "SELECT id, modified, sortindex, ''::TEXT FROM bsos"
+        } else {
+            "SELECT id, modified, sortindex, payload FROM bsos"
+        });
+        sql.push_str(&filter);
+        sql.push_str(match query.sort {
+            SortOrder::Unspecified | SortOrder::Oldest => " ORDER BY modified ASC, id ASC",
+            SortOrder::Newest => " ORDER BY modified DESC, id ASC",
+            // SQLite sorts NULL lowest, so last when descending; so here.
+            SortOrder::Index => " ORDER BY sortindex DESC NULLS LAST, id ASC",
+        });
+        params.push(&bound.fetch);
+        sql.push_str(&format!(" LIMIT ${}", params.len()));
+        params.push(&bound.offset);
+        sql.push_str(&format!(" OFFSET ${}", params.len()));
+
+        let stmt = self.prepared(&sql)?;
+        // A portal fetched in steps: a page that fills up stops the server
+        // from sending further rows, and an unpaged read holds one step's
+        // rows at a time.
+        let portal = self.tx.bind(&stmt, &params)?;
+        loop {
+            let rows = self.tx.query_portal(&portal, FETCH_ROWS)?;
+            let last = rows.len() < FETCH_ROWS as usize;
+            for row in &rows {
+                if !take(bso_row(row)?) {
+                    return Ok(());
+                }
+            }
+            if last {
+                return Ok(());
+            }
+        }
+    }
+
+    pub(super) fn count_listing(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        query: &CollectionQuery,
+        now: i64,
+    ) -> Result<u64, DbError> {
+        let bound = Bound {
+            uid: uid as i64,
+            now,
+            fetch: None,
+            offset: 0,
+        };
+        let (filter, params) = filter(&bound, &collection, query);
+        let row = self.query_one(&format!("SELECT count(*) FROM bsos{filter}"), &params)?;
+        let total: i64 = row.try_get(0)?;
+        Ok((total.max(0) as u64).saturating_sub(query.offset))
+    }
+}
