@@ -16,7 +16,10 @@
 //!   [`HistoryConfig::max_outgoing`] per sync (the rest go next time); each
 //!   with its [`MAX_VISITS_PER_RECORD`] newest visits, `sortindex` =
 //!   frecency, TTL 60 days. Deleted pages go up as tombstones.
-//! - **Incoming**: visits merge as a set keyed by (date, type); the newer
+//! - **Incoming**: visits merge as a set keyed by (date to the millisecond,
+//!   type), as Firefox desktop and application-services dedupe them (a
+//!   visit that comes back from Firefox Android with its date cut to
+//!   milliseconds is the same visit); the newer
 //!   title wins; invalid, local-only (`file:`, `about:`, …) and over-long
 //!   URLs and unknown transition types are skipped and counted; dates in
 //!   the future are clamped to now; visits deleted here stay deleted;
@@ -34,6 +37,7 @@
 //! **It never depends on another engine crate.**
 
 pub mod frecency;
+mod page_stats;
 mod record;
 mod schema;
 mod store;

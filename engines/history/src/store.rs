@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -10,9 +10,9 @@ use sync_sql::meta::{SYNC_ASSOCIATION, get_meta};
 use sync15::Guid;
 
 use crate::HistoryError;
-use crate::frecency::{SAMPLED_VISITS, frecency};
+use crate::page_stats::{mark_page_changed, now_us, update_page_stats};
 use crate::schema::SCHEMA;
-use crate::types::{PageInfo, QueryMatch, VisitInfo, VisitTransition};
+use crate::types::{PageInfo, QueryMatch, VisitInfo, VisitTransition, visit_ms};
 
 /// Longest URL stored (Firefox's limit).
 pub const MAX_URL_LEN: usize = 65_536;
@@ -54,13 +54,6 @@ impl std::fmt::Debug for HistoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HistoryStore").finish_non_exhaustive()
     }
-}
-
-pub(crate) fn now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
 }
 
 /// A URL checked and in canonical form.
@@ -127,49 +120,6 @@ fn page_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PageInfo> {
     })
 }
 
-/// The `n` newest visits of a page as (date, transition), newest first.
-pub(crate) fn newest_visits(
-    conn: &Connection,
-    page_id: i64,
-    n: usize,
-) -> Result<Vec<(i64, u8)>, HistoryError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT date, transition FROM visits WHERE page_id = ? ORDER BY date DESC LIMIT CAST(? AS INTEGER)",
-    )?;
-    let rows = stmt.query_map(params![page_id, n as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Recomputes a page's visit count, last visit, hidden flag and frecency.
-pub(crate) fn update_page_stats(conn: &Connection, page_id: i64, now: i64) -> Result<(), HistoryError> {
-    let (count, last, visible): (i64, i64, i64) = conn
-        .prepare_cached(
-            "SELECT COUNT(*), COALESCE(MAX(date), 0), COALESCE(SUM(transition NOT IN (4, 8)), 0)
-             FROM visits WHERE page_id = ?",
-        )?
-        .query_row([page_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    let recent: Vec<(i64, VisitTransition)> = newest_visits(conn, page_id, SAMPLED_VISITS)?
-        .into_iter()
-        .filter_map(|(date, transition)| VisitTransition::from_u8(transition).map(|t| (date, t)))
-        .collect();
-    conn.prepare_cached(
-        "UPDATE pages SET visit_count = ?, last_visit = ?, hidden = ?, frecency = ?, frecency_at = ? WHERE id = ?",
-    )?
-    .execute(params![count, last, count > 0 && visible == 0, frecency(count, &recent, now), now, page_id])?;
-    Ok(())
-}
-
-/// Marks a page changed here: it is uploaded on the next sync.
-pub(crate) fn mark_page_changed(conn: &Connection, page_id: i64) -> Result<(), HistoryError> {
-    conn.prepare_cached(
-        "UPDATE pages SET change_counter = change_counter + 1, local_modified = ?,
-             sync_status = CASE sync_status WHEN 0 THEN 1 ELSE sync_status END
-         WHERE id = ?",
-    )?
-    .execute(params![now_us() / 1000, page_id])?;
-    Ok(())
-}
-
 /// Whether the store has ever synced (then every deletion is sent).
 pub(crate) fn ever_synced(conn: &Connection) -> Result<bool, HistoryError> {
     Ok(get_meta(conn, SYNC_ASSOCIATION)?.is_some())
@@ -225,7 +175,9 @@ impl HistoryStore {
         self.recreated.as_ref()
     }
 
-    /// Records a visit to `url` at `date_us` (µs since the epoch).
+    /// Records a visit to `url` at `date_us` (µs since the epoch). A visit
+    /// with the same transition in the same millisecond is that visit again
+    /// (Firefox syncs visits to the millisecond), and is not added twice.
     pub fn record_visit(
         &self,
         url: &str,
@@ -249,10 +201,11 @@ impl HistoryStore {
                     tx.last_insert_rowid()
                 }
             };
+            // A visit the same to the millisecond as one stored is that visit.
             tx.prepare_cached(
-                "INSERT OR IGNORE INTO visits (page_id, date, transition, is_local) VALUES (?, ?, ?, 1)",
+                "INSERT OR IGNORE INTO visits (page_id, date_ms, transition, date, is_local) VALUES (?, ?, ?, ?, 1)",
             )?
-            .execute(params![page_id, date_us, transition.as_u8()])?;
+            .execute(params![page_id, visit_ms(date_us), transition.as_u8(), date_us])?;
             update_page_stats(tx, page_id, now_us())?;
             mark_page_changed(tx, page_id)
         })
@@ -334,7 +287,7 @@ impl HistoryStore {
         let conn = self.conn.lock();
         let mut stmt = conn.prepare(
             "SELECT v.date, v.transition, v.is_local FROM visits v JOIN pages p ON p.id = v.page_id
-             WHERE p.url = ? ORDER BY v.date DESC",
+             WHERE p.url = ? ORDER BY v.date_ms DESC, v.date DESC",
         )?;
         let rows = stmt.query_map([url], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, u8>(1)?, r.get::<_, bool>(2)?))

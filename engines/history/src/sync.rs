@@ -12,11 +12,10 @@ use sync15::{
 
 use crate::HistoryError;
 use crate::frecency::{SAMPLED_VISITS, frecency};
+use crate::page_stats::{mark_page_changed, newest_visits, now_us, update_page_stats};
 use crate::record::{HISTORY_TTL_SECS, HistoryRecord, HistoryRecordVisit, MAX_VISITS_PER_RECORD};
-use crate::store::{
-    HistoryStore, is_syncable_url, mark_page_changed, newest_visits, normalize_url, now_us, update_page_stats,
-};
-use crate::types::VisitTransition;
+use crate::store::{HistoryStore, is_syncable_url, normalize_url};
+use crate::types::{VisitTransition, visit_ms};
 
 /// The collection and engine name.
 pub const COLLECTION: &str = "history";
@@ -123,10 +122,15 @@ impl HistoryStore {
         {
             return Ok(Outcome::Reconciled);
         }
+        // Visits deleted here, and visits already seen in this record, are
+        // matched to the millisecond, as Firefox and application-services
+        // match them (see `visit_ms`).
         let tombstoned: HashSet<i64> = {
             let mut stmt = tx.prepare_cached("SELECT date FROM visit_tombstones WHERE url = ?")?;
-            stmt.query_map([&url], |r| r.get(0))?.collect::<Result<_, _>>()?
+            stmt.query_map([&url], |r| r.get(0).map(visit_ms))?
+                .collect::<Result<_, _>>()?
         };
+        let mut seen: HashSet<(i64, VisitTransition)> = HashSet::with_capacity(record.visits.len());
         let mut visits: Vec<(i64, VisitTransition, &HistoryRecordVisit)> = record
             .visits
             .iter()
@@ -137,10 +141,10 @@ impl HistoryStore {
                     .and_then(VisitTransition::from_u8)?;
                 Some((v.date.min(now), transition, v))
             })
-            .filter(|(date, _, _)| !tombstoned.contains(date))
+            .filter(|(date, _, _)| !tombstoned.contains(&visit_ms(*date)))
+            .filter(|(date, transition, _)| seen.insert((visit_ms(*date), *transition)))
             .collect();
         visits.sort_by_key(|(date, _, _)| std::cmp::Reverse(*date));
-        visits.dedup_by_key(|(date, transition, _)| (*date, *transition));
         let unknown = unknown_json(&record.unknown)?;
 
         let existing = self.find_page(tx, &guid, &url)?;
@@ -185,9 +189,13 @@ impl HistoryStore {
         update_page_stats(tx, local.id, now)?;
         if local.status == 0 {
             // Visits only we have among the newest must go up.
-            let remote_set: HashSet<(i64, u8)> = visits.iter().map(|v| (v.0, v.1.as_u8())).collect();
+            let remote_set: HashSet<(i64, u8)> =
+                visits.iter().map(|v| (visit_ms(v.0), v.1.as_u8())).collect();
             let ours = newest_visits(tx, local.id, MAX_VISITS_PER_RECORD)?;
-            if ours.iter().any(|v| !remote_set.contains(v)) {
+            if ours
+                .iter()
+                .any(|(date, t)| !remote_set.contains(&(visit_ms(*date), *t)))
+            {
                 mark_page_changed(tx, local.id)?;
                 return Ok(Outcome::Reconciled);
             }
@@ -268,7 +276,7 @@ impl HistoryStore {
         let mut outgoing = Vec::with_capacity(pages.len());
         let mut visits_stmt = tx.prepare_cached(
             "SELECT date, transition, unknown_fields FROM visits WHERE page_id = ?
-             ORDER BY date DESC LIMIT CAST(? AS INTEGER)",
+             ORDER BY date_ms DESC, date DESC LIMIT CAST(? AS INTEGER)",
         )?;
         for ChangedPage {
             id,
@@ -332,7 +340,9 @@ impl HistoryStore {
 }
 
 /// Visits inserted per statement: one statement per record's visits, rather
-/// than one per visit, halves the cost of a first sync's two million inserts.
+/// than one per visit, halves the cost of a first sync's two million
+/// inserts. A visit the same to the millisecond as a stored one (same
+/// transition) is that visit: the primary key ignores it.
 const VISITS_PER_INSERT: usize = MAX_VISITS_PER_RECORD;
 
 /// `INSERT … VALUES (…), (…)` for 1 to [`VISITS_PER_INSERT`] visits.
@@ -340,8 +350,8 @@ static INSERT_VISITS_SQL: LazyLock<Vec<String>> = LazyLock::new(|| {
     (1..=VISITS_PER_INSERT)
         .map(|rows| {
             format!(
-                "INSERT OR IGNORE INTO visits (page_id, date, transition, is_local, unknown_fields) VALUES {}",
-                vec!["(?, ?, ?, 0, ?)"; rows].join(", ")
+                "INSERT OR IGNORE INTO visits (page_id, date_ms, transition, date, is_local, unknown_fields) VALUES {}",
+                vec!["(?, ?, ?, ?, 0, ?)"; rows].join(", ")
             )
         })
         .collect()
@@ -354,11 +364,12 @@ fn insert_visits(
 ) -> Result<(), HistoryError> {
     for chunk in visits.chunks(VISITS_PER_INSERT) {
         let mut stmt = tx.prepare_cached(&INSERT_VISITS_SQL[chunk.len() - 1])?;
-        let mut params: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 4);
+        let mut params: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 5);
         for (date, transition, visit) in chunk {
             params.push(page_id.into());
-            params.push((*date).into());
+            params.push(visit_ms(*date).into());
             params.push(i64::from(transition.as_u8()).into());
+            params.push((*date).into());
             params.push(unknown_json(&visit.unknown)?.into());
         }
         stmt.execute(rusqlite::params_from_iter(params))?;

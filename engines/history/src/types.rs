@@ -3,6 +3,13 @@
 use serde::{Deserialize, Serialize};
 use sync15::Guid;
 
+/// The millisecond of a visit date in µs: two visits of a page are the
+/// same when these and their transitions agree (see the schema's migration
+/// 3 for why: Firefox desktop and application-services dedupe so).
+pub(crate) fn visit_ms(date_us: i64) -> i64 {
+    date_us.div_euclid(1000)
+}
+
 /// How the user got to a page (Firefox's `nsINavHistoryService`
 /// transition types, the `type` of a synced visit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -28,6 +28,10 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             "history: unknown fields on records and visits round-trip",
             unknown_fields_round_trip,
         ),
+        scenario(
+            "history: visits that come back to the millisecond, as application-services writes them, stay one visit each",
+            millisecond_visits_round_trip,
+        ),
     ]
 }
 
@@ -294,5 +298,97 @@ fn unknown_fields_round_trip(ctx: &mut Ctx<'_>) -> Result<(), String> {
         "server",
         "verify: both unknown fields came back, with the new visit",
     );
+    Ok(())
+}
+
+/// A page's record as application-services (Firefox Android and iOS)
+/// writes it back: it keeps visit dates in milliseconds and uploads them as
+/// `ms × 1000`, one per (ms, type), newest first
+/// (`components/places/src/history_sync/record.rs`, `plan.rs`).
+fn as_application_services_writes(record: &serde_json::Value) -> serde_json::Value {
+    let mut seen = BTreeSet::new();
+    let visits: Vec<serde_json::Value> = record["visits"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| {
+            (
+                v["date"].as_i64().unwrap_or(0) / 1000 * 1000,
+                v["type"].as_i64().unwrap_or(0),
+            )
+        })
+        .filter(|key| seen.insert(*key))
+        .map(|(date, kind)| json!({"date": date, "type": kind}))
+        .collect();
+    json!({"id": record["id"], "histUri": record["histUri"], "title": record["title"], "visits": visits})
+}
+
+fn visit_count(ctx: &mut Ctx<'_>, device: &str, url: &str) -> Result<usize, String> {
+    Ok(ctx.history(device)?.visits(url).map_err(fail)?.len())
+}
+
+fn millisecond_visits_round_trip(ctx: &mut Ctx<'_>) -> Result<(), String> {
+    ctx.add_device("A");
+    let url = "https://precise.example/";
+    // Microseconds of their own, as Firefox desktop and this store record
+    // them; two visits in one millisecond with different transitions.
+    let base = now_us() / 1000 * 1000 - 10 * HOUR + 534;
+    visit(ctx, "A", url, base, VisitTransition::Link)?;
+    visit(ctx, "A", url, base + 1, VisitTransition::Typed)?;
+    visit(ctx, "A", url, base - HOUR, VisitTransition::Typed)?;
+    visit(ctx, "A", url, base - 2 * HOUR, VisitTransition::Reload)?;
+    ctx.step("A", "4 visits with µs dates, two in one millisecond");
+    ctx.sync("A")?;
+    let guid = ctx
+        .history("A")?
+        .get_page(url)
+        .map_err(fail)?
+        .ok_or("A has no page")?
+        .guid
+        .to_string();
+
+    for round in 1..=10 {
+        let record = ctx.account.cleartext("history", &guid).ok_or("no record")?;
+        let mut mobile = as_application_services_writes(&record);
+        if round == 5 {
+            // A real new visit from the phone, in ms, and its copy within
+            // the same record (the same millisecond, microseconds apart).
+            let new = (base + 3 * HOUR) / 1000 * 1000;
+            if let Some(visits) = mobile["visits"].as_array_mut() {
+                visits.insert(0, json!({"date": new + 250, "type": 1}));
+                visits.insert(0, json!({"date": new, "type": 1}));
+            }
+        }
+        ctx.account.put_cleartext("history", &mobile);
+        ctx.step(
+            "mobile",
+            &format!("round {round}: re-upload the record with ms dates"),
+        );
+        let result = ctx.sync("A")?;
+        let expected = if round < 5 { 4 } else { 5 };
+        let count = visit_count(ctx, "A", url)?;
+        check(
+            count == expected,
+            format!("round {round}: A holds {count} visits, expected {expected}"),
+        )?;
+        let uploaded = result.engines["history"].uploaded;
+        check(
+            uploaded == 0,
+            format!("round {round}: A re-uploaded {uploaded} pages it had not changed"),
+        )?;
+    }
+    let on_server = ctx.account.cleartext("history", &guid).ok_or("no record")?;
+    let visits = on_server["visits"].as_array().map_or(0, Vec::len);
+    check(visits == 5, format!("the server's record has {visits} visits"))?;
+    let page = ctx.history("A")?.get_page(url).map_err(fail)?.ok_or("gone")?;
+    check(
+        page.visit_count == 5,
+        format!("A counts {} visits", page.visit_count),
+    )?;
+    ctx.add_device("B");
+    ctx.sync("B")?;
+    let on_b = visit_count(ctx, "B", url)?;
+    check(on_b == 5, format!("B holds {on_b} visits"))?;
+    ctx.step("A, B", "verify: 5 visits each, none doubled");
     Ok(())
 }
