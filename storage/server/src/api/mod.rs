@@ -225,6 +225,17 @@ async fn observe(
 /// answer's `X-Last-Modified`, as the 1.5 API requires and Mozilla's
 /// `weave` middleware does), and a protocol code as the JSON body of any
 /// 4xx produced outside the handlers (an over-long body, a bad extractor).
+///
+/// No answer goes out before the server's clock has reached the time it
+/// carries. A user's writes get strictly increasing times, so two writes in
+/// the same 10 ms get times up to a few tens of ms ahead of the clock; a
+/// client that was handed such a time and then asked for anything else
+/// would have seen `X-Weave-Timestamp` — the server's "now" — go back past
+/// its own write. Holding the answer until the clock passes its time (at
+/// most [`MAX_HOLD`]) keeps every `X-Weave-Timestamp` at or after every time
+/// the server has handed out, across processes too. Mozilla's servers
+/// instead refuse such a write with 409 (its MySQL backend) or give it the
+/// request's start time (Spanner); here it is never refused.
 async fn storage_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let status = response.status();
@@ -241,18 +252,45 @@ async fn storage_headers(request: Request, next: Next) -> Response {
             }
         }
     }
+    let carried = [X_LAST_MODIFIED, X_WEAVE_TIMESTAMP]
+        .iter()
+        .filter_map(|name| response.headers().get(*name))
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| ServerTimestamp::parse(v).ok())
+        .map(|ts| ts.as_millis())
+        .max()
+        .unwrap_or(0);
+    hold_until(carried).await;
     if !response.headers().contains_key(X_WEAVE_TIMESTAMP) {
-        let last_modified = response
-            .headers()
-            .get(X_LAST_MODIFIED)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| ServerTimestamp::parse(v).ok())
-            .map_or(0, |ts| ts.as_millis());
         response
             .headers_mut()
-            .insert(X_WEAVE_TIMESTAMP, ts_header(now_ms().max(last_modified)));
+            .insert(X_WEAVE_TIMESTAMP, ts_header(now_ms().max(carried)));
     }
     response
+}
+
+/// The longest an answer is held for its time to come (see
+/// [`storage_headers`]). Times further ahead than this mean the clock
+/// stepped back; waiting would not help, so the answer goes out.
+pub(crate) const MAX_HOLD: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Waits until [`now_ms`] has reached `ts` (ms), for at most [`MAX_HOLD`].
+async fn hold_until(ts: i64) {
+    let deadline = tokio::time::Instant::now() + MAX_HOLD;
+    loop {
+        let ahead = ts - crate::db::clock_ms();
+        if ahead <= 0 || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        if ahead > MAX_HOLD.as_millis() as i64 {
+            tracing::warn!(
+                ahead_ms = ahead,
+                "an answer carries a time far ahead of the clock"
+            );
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(ahead as u64)).await;
+    }
 }
 
 pub(crate) const X_WEAVE_TIMESTAMP: &str = "x-weave-timestamp";

@@ -236,16 +236,21 @@ pub fn is_postgres_url(location: &str) -> bool {
 
 /// Now, in milliseconds, rounded down to the protocol's 10 ms resolution.
 pub fn now_ms() -> i64 {
-    let ms = SystemTime::now()
+    clock_ms() / 10 * 10
+}
+
+/// The wall clock in milliseconds.
+pub(crate) fn clock_ms() -> i64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    ms / 10 * 10
+        .unwrap_or(0)
 }
 
 /// The timestamp for a write by `uid`: now, or just after the user's last
 /// write if the clock has not moved past it — strictly increasing per user
-/// (the write holds the user's lock).
+/// (the write holds the user's lock). A time ahead of the clock is not
+/// answered before the clock reaches it (`api::storage_headers`).
 fn next_timestamp(tx: &mut dyn ReadTx, uid: u64) -> Result<i64, DbError> {
     let last = tx.user_timestamp(uid)?;
     Ok(if last > 0 {
