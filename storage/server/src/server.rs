@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::api::{self, AppState};
 use crate::auth::{HawkVerifier, OAuthError, OAuthVerifier, TokenSecrets, mint_dev_token};
-use crate::config::{AuthMode, Config, ConfigError, MasterSecrets};
+use crate::config::{AuthMode, Config, ConfigError, MasterSecrets, Role};
 use crate::db::{Db, DbError};
 use crate::metrics::Metrics;
 
@@ -89,7 +89,12 @@ impl Server {
             path: crate::db::redacted(&config.database),
             source,
         };
-        let db = Arc::new(Db::open(&config.database).map_err(db_err)?);
+        let mut db = Db::open(&config.database).map_err(db_err)?;
+        if config.role == Role::All {
+            // The accounts live here too: writes check their uid is live.
+            db = db.refusing_retired_users();
+        }
+        let db = Arc::new(db);
         if config.role.serves_tokens() {
             // The configured nodes join the nodes table; `sync-storage node`
             // manages it from there.

@@ -99,6 +99,7 @@ impl From<DbError> for ApiError {
         match e {
             DbError::PreconditionFailed(modified) => ApiError::PreconditionFailed(modified),
             DbError::NotFound => ApiError::NotFound,
+            DbError::Retired => ApiError::Unauthorized,
             DbError::OverQuota => ApiError::OverQuota,
             DbError::BatchNotFound => {
                 ApiError::BadParam("no such batch (unknown, expired or committed)".into())

@@ -434,9 +434,11 @@ impl AppState {
 
     /// Runs database work off the async runtime. With the token server in
     /// the same process (role `all`), it first checks the token's uid is
-    /// still the account's current one on its node, so a retired uid's
-    /// tokens stop working at once; a `storage-only` node has no account
-    /// table and trusts the signature, as Mozilla's nodes do.
+    /// still the account's current one on its node (remembered for a
+    /// minute; at once when this process retired it), and every write
+    /// checks again inside its transaction (`Db::refusing_retired_users`),
+    /// so no write lands in a retired uid; a `storage-only` node has no
+    /// account table and trusts the signature, as Mozilla's nodes do.
     pub async fn with_db<T: Send + 'static>(
         self: &Arc<Self>,
         payload: TokenPayload,

@@ -85,6 +85,8 @@ pub(crate) trait ReadTx {
     ) -> Result<u64, DbError>;
     /// One live BSO.
     fn bso(&mut self, uid: u64, collection: &str, id: &str, now: i64) -> Result<Option<Bso>, DbError>;
+    /// Whether `uid` is an account's record that has not been retired.
+    fn user_is_live(&mut self, uid: u64) -> Result<bool, DbError>;
     /// Whether `uid` is an account's current record on `node`.
     fn user_is_current(&mut self, uid: u64, node: &str) -> Result<bool, DbError>;
     /// Batches started and neither committed nor purged.
@@ -182,7 +184,8 @@ pub(crate) trait WriteTx: ReadTx {
     /// Adds `user` (its `uid` aside) as a current record with `email`;
     /// returns the uid it was given.
     fn insert_user(&mut self, user: &User, email: &str, now: i64) -> Result<u64, DbError>;
-    /// Retires a user record.
+    /// Retires a user record, holding that user's lock (as [`Lock::User`])
+    /// until the transaction ends, so the user's writes cannot overlap it.
     fn retire_user(&mut self, uid: u64, now: i64) -> Result<(), DbError>;
     /// Moves a user record to `node`.
     fn set_user_node(&mut self, uid: u64, node: &str) -> Result<(), DbError>;
@@ -210,6 +213,7 @@ pub(crate) trait WriteTx: ReadTx {
         downed: Option<bool>,
         backoff: Option<bool>,
     ) -> Result<bool, DbError>;
-    /// Retires every current user record on `node`; returns how many.
-    fn retire_users_on(&mut self, node: &str, now: i64) -> Result<usize, DbError>;
+    /// Retires up to `limit` current user records on `node`, each as
+    /// [`WriteTx::retire_user`] does; returns how many.
+    fn retire_users_on(&mut self, node: &str, now: i64, limit: usize) -> Result<usize, DbError>;
 }

@@ -1,7 +1,6 @@
 //! The batch upload API: BSOs accumulate in a pending batch over several
 //! POSTs and become visible all at once, in one transaction, on commit.
 
-use super::backend::Lock;
 use super::bsos::{BsoInput, PostOutcome, check_unmodified, finish_collection_write, write_bsos};
 use super::{Db, DbError, next_timestamp, now_ms};
 
@@ -46,7 +45,7 @@ impl Db {
         unmodified_since: Option<i64>,
         quota_bytes: u64,
     ) -> Result<BatchResult, DbError> {
-        self.write(Lock::User(uid), |tx| {
+        self.write_as_user(uid, |tx| {
             let current = tx.collection_modified(uid, collection)?;
             check_unmodified(current, unmodified_since)?;
             let now = now_ms();

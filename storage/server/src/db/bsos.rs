@@ -1,6 +1,6 @@
 //! Reading and writing BSOs.
 
-use super::backend::{Lock, SizeDelta, WriteTx};
+use super::backend::{SizeDelta, WriteTx};
 use super::{Db, DbError, next_timestamp, now_ms};
 
 /// A stored BSO, as `GET` returns it.
@@ -216,7 +216,7 @@ impl Db {
         unmodified_since: Option<i64>,
         quota_bytes: u64,
     ) -> Result<WriteOutcome, DbError> {
-        self.write(Lock::User(uid), |tx| {
+        self.write_as_user(uid, |tx| {
             if let Some(since) = unmodified_since {
                 let current = tx
                     .bso(uid, collection, &input.id, now_ms())?
@@ -245,7 +245,7 @@ impl Db {
         unmodified_since: Option<i64>,
         quota_bytes: u64,
     ) -> Result<PostOutcome, DbError> {
-        self.write(Lock::User(uid), |tx| {
+        self.write_as_user(uid, |tx| {
             let current = tx.collection_modified(uid, collection)?;
             check_unmodified(current, unmodified_since)?;
             if inputs.is_empty() {
@@ -279,7 +279,7 @@ impl Db {
         id: &str,
         unmodified_since: Option<i64>,
     ) -> Result<i64, DbError> {
-        self.write(Lock::User(uid), |tx| {
+        self.write_as_user(uid, |tx| {
             let existing = tx.bso(uid, collection, id, now_ms())?.ok_or(DbError::NotFound)?;
             check_unmodified(Some(existing.modified), unmodified_since)?;
             let ts = next_timestamp(tx, uid)?;
@@ -300,7 +300,7 @@ impl Db {
         ids: &[String],
         unmodified_since: Option<i64>,
     ) -> Result<i64, DbError> {
-        self.write(Lock::User(uid), |tx| {
+        self.write_as_user(uid, |tx| {
             let current = tx.collection_modified(uid, collection)?;
             check_unmodified(current, unmodified_since)?;
             if current.is_none() {
@@ -322,7 +322,7 @@ impl Db {
         collection: &str,
         unmodified_since: Option<i64>,
     ) -> Result<i64, DbError> {
-        self.write(Lock::User(uid), |tx| {
+        self.write_as_user(uid, |tx| {
             let current = tx.collection_modified(uid, collection)?;
             check_unmodified(current, unmodified_since)?;
             if current.is_none() {
@@ -338,7 +338,7 @@ impl Db {
     /// DELETE of everything the user stored. The user's timestamp survives,
     /// so later writes still get later times.
     pub fn delete_storage(&self, uid: u64, unmodified_since: Option<i64>) -> Result<i64, DbError> {
-        self.write(Lock::User(uid), |tx| {
+        self.write_as_user(uid, |tx| {
             check_unmodified(Some(tx.user_timestamp(uid)?), unmodified_since)?;
             let ts = next_timestamp(tx, uid)?;
             tx.delete_user_data(uid)?;

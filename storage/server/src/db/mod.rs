@@ -72,6 +72,10 @@ pub enum DbError {
     /// No storage node takes new users (all full, draining or down).
     #[error("no storage node has room for a new user")]
     NoNode,
+    /// The uid was retired (new keys, or moved to another node): its
+    /// client must fetch a new token.
+    #[error("the user was retired")]
+    Retired,
     /// The commit holding this write failed (with the other writes of its
     /// group); nothing of it was stored.
     #[error("commit failed: {0}")]
@@ -81,6 +85,10 @@ pub enum DbError {
 /// The database.
 pub struct Db {
     backend: Box<dyn Backend>,
+    /// Whether this database holds the token server's accounts (role
+    /// `all`): then a client's write checks, inside its transaction, that
+    /// its uid has not been retired ([`Db::refusing_retired_users`]).
+    guards_retired_users: bool,
     /// Users found current lately, so storage requests seldom need a query
     /// to check their token is still current ([`Db::user_is_current`]).
     current_users: parking_lot::RwLock<UserCache>,
@@ -105,6 +113,7 @@ impl Db {
     fn on(backend: Box<dyn Backend>) -> Db {
         Db {
             backend,
+            guards_retired_users: false,
             current_users: Default::default(),
         }
     }
@@ -138,6 +147,36 @@ impl Db {
             Ok(())
         })?;
         out.ok_or_else(|| DbError::CommitFailed("the write did not run".into()))
+    }
+
+    /// This database also holds the token server's accounts: refuse a
+    /// client's write to a retired uid ([`DbError::Retired`]), checked in the
+    /// write's own transaction. The check before it (`user_is_current`,
+    /// cached for a minute) cannot see a retirement made by another process
+    /// — `sync-storage user migrate`, another server on the same database —
+    /// and a write that passed it could land in the uid after the
+    /// retirement. A retirement holds the user's lock (see
+    /// `WriteTx::retire_user`), so it and the user's writes are ordered: a
+    /// write either committed before it, or sees it and is refused.
+    pub fn refusing_retired_users(mut self) -> Db {
+        self.guards_retired_users = true;
+        self
+    }
+
+    /// A client's write as `uid`: [`Db::write`] holding the user's lock,
+    /// refused if the uid was retired (where this database has accounts).
+    fn write_as_user<T>(
+        &self,
+        uid: u64,
+        f: impl FnOnce(&mut dyn WriteTx) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let guard = self.guards_retired_users;
+        self.write(Lock::User(uid), |tx| {
+            if guard && !tx.user_is_live(uid)? {
+                return Err(DbError::Retired);
+            }
+            f(tx)
+        })
     }
 
     /// A setting stored in the database, creating it with `init` if absent.

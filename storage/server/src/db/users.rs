@@ -377,13 +377,29 @@ impl Db {
     /// retired, so their next token request assigns them a new uid on another
     /// node (the client finds it empty and uploads again, as with Mozilla's
     /// node reassignment). Returns how many users were moved.
+    ///
+    /// Users are retired a few hundred per transaction: each retirement
+    /// holds its user's lock, and one transaction holding a node's worth of
+    /// them would run PostgreSQL out of lock slots.
     pub fn retire_node(&self, url: &str) -> Result<usize, DbError> {
-        let result = self.write(Lock::None, |tx| {
-            if !tx.update_node(url, None, Some(true), Some(true))? {
-                return Err(DbError::NotFound);
+        const PER_TRANSACTION: usize = 200;
+        let result = (|| {
+            self.write(Lock::None, |tx| {
+                match tx.update_node(url, None, Some(true), Some(true))? {
+                    true => Ok(()),
+                    false => Err(DbError::NotFound),
+                }
+            })?;
+            let mut retired = 0;
+            loop {
+                let now = now_ms();
+                let n = self.write(Lock::None, |tx| tx.retire_users_on(url, now, PER_TRANSACTION))?;
+                retired += n;
+                if n < PER_TRANSACTION {
+                    return Ok(retired);
+                }
             }
-            tx.retire_users_on(url, now_ms())
-        });
+        })();
         self.current_users.write().invalidate();
         result
     }

@@ -193,6 +193,15 @@ impl ReadTx for PgTx<'_> {
         .transpose()
     }
 
+    fn user_is_live(&mut self, uid: u64) -> Result<bool, DbError> {
+        Ok(self
+            .query_opt(
+                "SELECT 1 FROM users WHERE uid = $1 AND replaced_at IS NULL",
+                &[&(uid as i64)],
+            )?
+            .is_some())
+    }
+
     fn user_is_current(&mut self, uid: u64, node: &str) -> Result<bool, DbError> {
         Ok(self
             .query_opt(
@@ -499,6 +508,9 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn retire_user(&mut self, uid: u64, now: i64) -> Result<(), DbError> {
+        // The user's own lock (as `Lock::User`): a write of theirs in flight
+        // commits first, and every later one sees the retirement.
+        self.execute("SELECT pg_advisory_xact_lock($1)", &[&(uid as i64)])?;
         self.execute(
             "UPDATE users SET replaced_at = $1 WHERE uid = $2",
             &[&now, &(uid as i64)],
@@ -565,10 +577,16 @@ impl WriteTx for PgTx<'_> {
         )? > 0)
     }
 
-    fn retire_users_on(&mut self, node: &str, now: i64) -> Result<usize, DbError> {
+    fn retire_users_on(&mut self, node: &str, now: i64, limit: usize) -> Result<usize, DbError> {
+        // Each user's lock, in uid order, then the update (see `retire_user`).
         Ok(self.execute(
-            "UPDATE users SET replaced_at = $1 WHERE node = $2 AND replaced_at IS NULL",
-            &[&now, &node],
+            "WITH chosen AS (
+                 SELECT uid FROM users WHERE node = $2 AND replaced_at IS NULL ORDER BY uid LIMIT $3),
+             locked AS (
+                 SELECT uid FROM chosen WHERE pg_advisory_xact_lock(uid) IS NOT NULL)
+             UPDATE users SET replaced_at = $1 FROM locked
+             WHERE users.uid = locked.uid AND users.replaced_at IS NULL",
+            &[&now, &node, &(limit as i64)],
         )? as usize)
     }
 }

@@ -132,6 +132,15 @@ impl ReadTx for SqliteTx<'_> {
             .optional()?)
     }
 
+    fn user_is_live(&mut self, uid: u64) -> Result<bool, DbError> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT 1 FROM users WHERE uid = ? AND replaced_at IS NULL")?
+            .query_row([uid], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     fn user_is_current(&mut self, uid: u64, node: &str) -> Result<bool, DbError> {
         Ok(self
             .0
@@ -452,6 +461,8 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn retire_user(&mut self, uid: u64, now: i64) -> Result<(), DbError> {
+        // A write transaction already excludes every other writer, in this
+        // process and any other on the file: no user lock to take.
         self.0
             .execute("UPDATE users SET replaced_at = ? WHERE uid = ?", (now, uid))?;
         Ok(())
@@ -516,10 +527,11 @@ impl WriteTx for SqliteTx<'_> {
         )? > 0)
     }
 
-    fn retire_users_on(&mut self, node: &str, now: i64) -> Result<usize, DbError> {
+    fn retire_users_on(&mut self, node: &str, now: i64, limit: usize) -> Result<usize, DbError> {
         Ok(self.0.execute(
-            "UPDATE users SET replaced_at = ? WHERE node = ? AND replaced_at IS NULL",
-            (now, node),
+            "UPDATE users SET replaced_at = ?1 WHERE uid IN
+                 (SELECT uid FROM users WHERE node = ?2 AND replaced_at IS NULL LIMIT CAST(?3 AS INTEGER))",
+            (now, node, limit as i64),
         )?)
     }
 }
