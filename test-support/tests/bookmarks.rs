@@ -54,8 +54,8 @@ fn bookmarks_made_on_one_device_arrive_on_another() {
     assert_eq!(result.status, ServiceStatus::Ok, "{:?}", result.error);
     // Taking the server's tree as it is sends nothing back.
     assert_eq!(result.engines["bookmarks"].uploaded, 0);
-    assert_eq!(tree(&b, MENU_GUID), "(Work(A ))");
-    assert_eq!(tree(&b, TOOLBAR_GUID), "(T)");
+    assert_eq!(tree(&b, MENU_GUID), "menu(Work(A ))");
+    assert_eq!(tree(&b, TOOLBAR_GUID), "toolbar(T)");
 
     // And back: B reorders and edits; A follows.
     let work = b.bookmarks.get(&folder).unwrap().unwrap();
@@ -63,12 +63,12 @@ fn bookmarks_made_on_one_device_arrive_on_another() {
     b.bookmarks.move_item(&folder, TOOLBAR_GUID, Some(0)).unwrap();
     synced(&mut b);
     synced(&mut a);
-    assert_eq!(tree(&a, TOOLBAR_GUID), "(Work(A ) T)");
-    assert_eq!(tree(&a, MENU_GUID), "()");
+    assert_eq!(tree(&a, TOOLBAR_GUID), "toolbar(Work(A ) T)");
+    assert_eq!(tree(&a, MENU_GUID), "menu()");
     // Nothing left to do on either side.
     synced(&mut a);
     synced(&mut b);
-    assert_eq!(tree(&b, TOOLBAR_GUID), "(Work(A ) T)");
+    assert_eq!(tree(&b, TOOLBAR_GUID), "toolbar(Work(A ) T)");
 }
 
 #[test]
@@ -135,8 +135,8 @@ fn livemarks_unusable_and_non_syncable_records_are_removed_from_the_server() {
     menu["children"] = serde_json::json!(["livemark0001", "nourl0000001", "micro0000001"]);
     account.put_cleartext("bookmarks", &menu);
     synced(&mut a);
-    assert_eq!(tree(&a, MENU_GUID), "(Micro)");
-    assert_eq!(tree(&a, sync_bookmarks::UNFILED_GUID), "()");
+    assert_eq!(tree(&a, MENU_GUID), "menu(Micro)");
+    assert_eq!(tree(&a, sync_bookmarks::UNFILED_GUID), "unfiled()");
     for gone in ["livemark0001", "nourl0000001", "outside00001"] {
         let record = account.cleartext("bookmarks", gone).unwrap();
         assert_eq!(record["deleted"], true, "{gone}: {record}");

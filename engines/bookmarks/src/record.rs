@@ -77,6 +77,8 @@ pub(crate) struct RemoteRecord {
     /// A legacy type read as a current one (`microsummary`): reuploaded in
     /// the current form.
     pub(crate) legacy: bool,
+    /// When the server last stored it (ms; 0 until set by the reader).
+    pub(crate) server_modified: i64,
 }
 
 /// An item's values: what the merger's field-by-field merge works on.
@@ -168,6 +170,7 @@ impl RemoteRecord {
             children,
             values: Values::from_map(map),
             legacy: map.get("type").and_then(Value::as_str) == Some("microsummary"),
+            server_modified: 0,
         }
     }
 

@@ -2,10 +2,13 @@
 
 use sync_sql::{Migration, Migrations};
 
-pub(crate) const SCHEMA: Migrations = Migrations::new(&[Migration::sql(
-    1,
-    "bookmark store",
-    r#"
+pub(crate) const SCHEMA: Migrations = Migrations::new(STEPS);
+
+const STEPS: &[Migration] = &[
+    Migration::sql(
+        1,
+        "bookmark store",
+        r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 
 -- The tree. Positions are 0..n-1 within a parent, kept dense.
@@ -68,4 +71,56 @@ VALUES (1, 'root________', 2, NULL, 0, unixepoch() * 1000, 0, 0),
        (4, 'unfiled_____', 2, 1, 2, unixepoch() * 1000, 0, 0),
        (5, 'mobile______', 2, 1, 3, unixepoch() * 1000, 0, 0);
 "#,
-)]);
+    ),
+    // Firefox's roots are titled with their names (its JSON backups show
+    // `"title": "menu"`; application-services creates them so), and a
+    // root's title is what its children send as `parentName`. Roots made
+    // here had no title, so a re-uploaded `mobile` blanked Firefox's.
+    Migration::sql(
+        2,
+        "roots titled as Firefox titles them",
+        r#"
+UPDATE items SET title = CASE guid
+        WHEN 'menu________' THEN 'menu'
+        WHEN 'toolbar_____' THEN 'toolbar'
+        WHEN 'unfiled_____' THEN 'unfiled'
+        WHEN 'mobile______' THEN 'mobile'
+    END
+WHERE guid IN ('menu________', 'toolbar_____', 'unfiled_____', 'mobile______') AND title = '';
+"#,
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn roots_made_before_get_firefox_titles() {
+        let mut conn = sync_sql::open_in_memory().unwrap();
+        Migrations::new(&STEPS[..1]).apply(&mut conn).unwrap();
+        // A root that already took a title keeps it.
+        conn.execute_batch("UPDATE items SET title = 'Kept' WHERE guid = 'unfiled_____'")
+            .unwrap();
+        SCHEMA.apply(&mut conn).unwrap();
+        let titles: Vec<(String, String)> = conn
+            .prepare("SELECT guid, title FROM items ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let titles: Vec<(&str, &str)> = titles.iter().map(|(g, t)| (g.as_str(), t.as_str())).collect();
+        assert_eq!(
+            titles,
+            [
+                ("root________", ""),
+                ("menu________", "menu"),
+                ("toolbar_____", "toolbar"),
+                ("unfiled_____", "Kept"),
+                ("mobile______", "mobile"),
+            ]
+        );
+    }
+}

@@ -67,7 +67,9 @@ pub struct BookmarkItem {
     pub tags: Vec<String>,
     /// When it was added, ms since the epoch.
     pub date_added: i64,
-    /// When it last changed here, ms since the epoch.
+    /// When it last changed, ms since the epoch: here, or — for a change
+    /// that came from another device — when the server stored it, as
+    /// Firefox and application-services set it.
     pub last_modified: i64,
 }
 

@@ -82,7 +82,8 @@ fn tree(ctx: &mut Ctx<'_>, device: &str) -> Result<String, String> {
             .get_tree(root)
             .map_err(fail)?
             .ok_or_else(|| format!("{device} has no {name}"))?;
-        parts.push(format!("{name}{}", shape(&node)));
+        let kids: Vec<String> = node.children.iter().map(shape).collect();
+        parts.push(format!("{name}({})", kids.join(" ")));
     }
     Ok(parts.join(" "))
 }

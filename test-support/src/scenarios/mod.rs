@@ -19,6 +19,7 @@ mod history;
 mod large;
 mod logins;
 mod manager;
+mod shapes;
 mod tabs;
 
 use std::collections::BTreeMap;
@@ -216,6 +217,7 @@ pub fn all() -> Vec<Scenario> {
     all.extend(tabs::scenarios());
     all.extend(bookmarks::scenarios());
     all.extend(large::scenarios());
+    all.extend(shapes::scenarios());
     all
 }
 

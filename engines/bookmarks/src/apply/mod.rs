@@ -158,20 +158,24 @@ pub(crate) fn merge_and_apply(
                 record.values
             }
         };
-        // dateAdded only ever moves back; a later one on the server is fixed there.
         let local_date = local.as_ref().and_then(|(_, v)| v.date_added);
-        let date = match (remote_date, local_date) {
-            (Some(r), Some(l)) => r.min(l),
-            (Some(r), None) => r,
-            (None, Some(l)) => l,
-            (None, None) => now,
-        };
+        let date = earliest_date(remote_date, local_date, now);
         if remote_date != Some(date) {
             upload.insert(guid.clone());
         }
         values.date_added = Some(date);
+        // Applied from the server: modified when the server stored it, as
+        // Firefox and application-services set it (never before it was added).
+        let last_modified = record.server_modified.max(date);
         let Some((id, _)) = local else {
-            new_items.insert(guid.as_str(), NewRow { kind, values });
+            new_items.insert(
+                guid.as_str(),
+                NewRow {
+                    kind,
+                    values,
+                    last_modified,
+                },
+            );
             continue;
         };
         let unknown = (!values.unknown.is_empty())
@@ -179,7 +183,7 @@ pub(crate) fn merge_and_apply(
             .transpose()?;
         tx.prepare_cached(
             "UPDATE items SET kind = ?, title = ?, url = ?, keyword = ?, date_added = ?,
-                              unknown_fields = ? WHERE id = ?",
+                              last_modified = ?, unknown_fields = ? WHERE id = ?",
         )?
         .execute(params![
             kind.as_i64(),
@@ -187,12 +191,20 @@ pub(crate) fn merge_and_apply(
             values.url,
             values.keyword,
             date,
+            last_modified,
             unknown,
             id
         ])?;
         if kind == BookmarkKind::Bookmark {
             if let Some(url) = &values.url {
                 tagged.set(tx, url, &values.tags, now)?;
+            }
+        }
+    }
+    for root in USER_CONTENT_ROOTS {
+        if let Some(record) = incoming.remove(root) {
+            if take_root_values(tx, root, record, now)? {
+                upload.insert(Guid::new(root));
             }
         }
     }
@@ -250,4 +262,43 @@ pub(crate) fn merge_and_apply(
         apply,
         spent: (tree, incoming),
     })
+}
+
+/// dateAdded only ever moves back; a later one on the server is fixed there.
+fn earliest_date(remote: Option<i64>, local: Option<i64>, now: i64) -> i64 {
+    match (remote, local) {
+        (Some(r), Some(l)) => r.min(l),
+        (Some(r), None) => r,
+        (None, Some(l)) => l,
+        (None, None) => now,
+    }
+}
+
+/// A user content root whose record came down keeps what the server has —
+/// the earlier dateAdded, fields this code does not know — so that it goes
+/// back up as Firefox gave it. Its title stays its name (`mobile`), which
+/// is what Firefox and application-services title their roots and never
+/// take from the server. Roots' values are never merged (nothing here
+/// changes them; the merger leaves them out). Returns whether the server's
+/// record needs this device's earlier dateAdded.
+fn take_root_values(
+    tx: &Connection,
+    root: &str,
+    record: RemoteRecord,
+    now: i64,
+) -> Result<bool, BookmarksError> {
+    let Some((id, local)) = local_values(tx, root)? else {
+        return Ok(false);
+    };
+    let remote_date = record.values.date_added;
+    let date = earliest_date(remote_date, local.date_added, now);
+    let unknown = (!record.values.unknown.is_empty())
+        .then(|| serde_json::to_string(&record.values.unknown))
+        .transpose()?;
+    tx.prepare_cached(
+        "UPDATE items SET date_added = ?, last_modified = MAX(last_modified, ?), unknown_fields = ?
+         WHERE id = ?",
+    )?
+    .execute(params![date, record.server_modified, unknown, id])?;
+    Ok(remote_date != Some(date))
 }

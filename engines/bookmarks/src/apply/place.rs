@@ -21,6 +21,8 @@ use crate::types::BookmarkKind;
 pub(crate) struct NewRow {
     pub(crate) kind: BookmarkKind,
     pub(crate) values: Values,
+    /// Its `last_modified`: when the server stored the record.
+    pub(crate) last_modified: i64,
 }
 
 /// The URLs that have tags: a new bookmark without tags for an untagged URL
@@ -161,7 +163,7 @@ fn insert_item(
         values.url,
         values.keyword,
         values.date_added.unwrap_or(now),
-        now,
+        row.last_modified,
         unknown
     ])?;
     Ok(conn.last_insert_rowid())

@@ -107,7 +107,11 @@ pub(crate) fn remote_side(conn: &Connection, now: i64) -> Result<RemoteSide, Boo
         if guid == ROOT_GUID {
             continue;
         }
-        let record = RemoteRecord::from_map(&map);
+        let server_modified: i64 = r.get(1)?;
+        let record = RemoteRecord {
+            server_modified,
+            ..RemoteRecord::from_map(&map)
+        };
         let kind = match record.kind {
             RecordKind::Known(kind) => kind.tree_kind(),
             RecordKind::Livemark => Kind::Livemark,
@@ -122,7 +126,7 @@ pub(crate) fn remote_side(conn: &Connection, now: i64) -> Result<RemoteSide, Boo
             Box::new(Content::of(kind, &v.title, v.url.as_deref().unwrap_or_default()))
         });
         let at = builder.add(Item {
-            age: (now - r.get::<_, i64>(1)?).max(0),
+            age: (now - server_modified).max(0),
             needs_merge,
             validity: if !usable {
                 Validity::Replace
