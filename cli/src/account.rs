@@ -183,10 +183,14 @@ pub fn login(profile: &Profile, out: &Out, args: LoginArgs) -> Result<()> {
                     Some("pass kB as 64 hex digits"),
                 )
             })?;
+            let email = args
+                .email
+                .or_else(|| email_in_token(&access_token))
+                .unwrap_or_default();
             StoredAccount::Token {
                 token_server,
                 device_name,
-                email: args.email.unwrap_or_default(),
+                email,
                 access_token,
                 kb,
                 keys_changed_at: args.keys_changed_at,
@@ -209,13 +213,30 @@ pub fn login(profile: &Profile, out: &Out, args: LoginArgs) -> Result<()> {
         }
     };
     account.save(profile)?;
+    let who = match account.email() {
+        "" => "with the token (it names no email)".to_owned(),
+        email => format!("as {email}"),
+    };
     out.done(
-        &format!(
-            "Signed in as {}. Run `firefox-sync sync` to fetch your data.",
-            account.email()
-        ),
+        &format!("Signed in {who}. Run `firefox-sync sync` to fetch your data."),
         &json!({"email": account.email(), "token_server": account.token_server(), "device_name": account.device_name()}),
     )
+}
+
+/// The `email` claim of an access token that is a JWT (`sync-storage
+/// mint-token` makes those), read for display only: the token server is
+/// what checks the token.
+fn email_in_token(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let claims = token.split('.').nth(1)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&json).ok()?;
+    claims["email"]
+        .as_str()
+        .filter(|e| !e.trim().is_empty())
+        .map(str::to_owned)
 }
 
 /// The whole sign-in conversation, then this device in the account's list.
@@ -320,15 +341,15 @@ pub fn status(profile: &Profile, out: &Out) -> Result<()> {
             vec!["profile".into(), profile.dir().display().to_string()],
             vec!["last sync".into(), when(status.last_sync)],
         ],
-    );
+    )?;
     if !status.engines.is_empty() {
-        crate::output::blank_line();
+        crate::output::blank_line()?;
         let rows: Vec<Vec<String>> = status
             .engines
             .iter()
             .map(|(name, e)| vec![name.clone(), when(e.last_sync), e.outcome.clone()])
             .collect();
-        print_table(&["engine", "last synced", "outcome"], &rows);
+        print_table(&["engine", "last synced", "outcome"], &rows)?;
     }
     Ok(())
 }

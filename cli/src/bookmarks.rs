@@ -226,8 +226,7 @@ pub fn run(profile: &Profile, out: &Out, cmd: BookmarksCmd) -> Result<()> {
             for tree in &trees {
                 tree_lines(tree, 0, &mut lines);
             }
-            print_table(&["bookmarks", "id"], &lines);
-            Ok(())
+            print_table(&["bookmarks", "id"], &lines)
         }
         BookmarksCmd::Search { text, tag, limit } => {
             let mut found = if tag {
@@ -338,10 +337,7 @@ fn export(out: &Out, store: &BookmarkStore, format: Format, output: Option<&Path
                 &json!({"exported": count, "file": path}),
             )
         }
-        None => {
-            std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes())?;
-            Ok(())
-        }
+        None => crate::output::raw(text.as_bytes()),
     }
 }
 

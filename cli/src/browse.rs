@@ -128,24 +128,24 @@ pub fn tabs(profile: &Profile, out: &Out, cmd: TabsCmd) -> Result<()> {
         return out.print_json(&devices);
     }
     if devices.is_empty() {
-        heading("No other device has shared its tabs (yet); run `firefox-sync sync` to fetch them.");
+        heading("No other device has shared its tabs (yet); run `firefox-sync sync` to fetch them.")?;
     }
     for (i, device) in devices.iter().enumerate() {
         if i > 0 {
-            blank_line();
+            blank_line()?;
         }
         let kind = device.device_type.as_deref().unwrap_or("device");
         heading(&format!(
             "{} ({kind}, as of {})",
             device.device,
             when(device.last_modified)
-        ));
+        ))?;
         let rows: Vec<Vec<String>> = device
             .tabs
             .iter()
             .map(|t| vec![when(t.last_used), t.title.clone(), t.url.clone()])
             .collect();
-        print_table(&["last used", "title", "url"], &rows);
+        print_table(&["last used", "title", "url"], &rows)?;
     }
     Ok(())
 }

@@ -1,8 +1,13 @@
 //! What commands print: aligned tables for people, JSON with `--json`.
 //! Data goes to standard output; prompts and progress to standard error.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+//!
+//! Every write to standard output goes through [`line`], which returns its
+//! error instead of panicking as `println!` does: when the reader goes away
+//! (`firefox-sync --json bookmarks list | head`), the command stops and
+//! `main` exits quietly with 0, as ripgrep and the Unix tools do.
+#![allow(clippy::print_stderr)]
 
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 
 use serde::Serialize;
 
@@ -30,8 +35,7 @@ impl Out {
 
     /// Prints `value` as JSON.
     pub fn print_json(&self, value: &impl Serialize) -> anyhow::Result<()> {
-        println!("{}", serde_json::to_string_pretty(value)?);
-        Ok(())
+        line(&serde_json::to_string_pretty(value)?)
     }
 
     /// A listing: `items` as JSON, or as a table of `headers` and `row(item)`.
@@ -45,8 +49,7 @@ impl Out {
             return self.print_json(&items);
         }
         let rows: Vec<Vec<String>> = items.iter().map(row).collect();
-        print_table(headers, &rows);
-        Ok(())
+        print_table(headers, &rows)
     }
 
     /// A one-line message for people; with `--json`, `value` instead.
@@ -54,14 +57,37 @@ impl Out {
         if self.json {
             return self.print_json(value);
         }
-        println!("{message}");
-        Ok(())
+        line(message)
     }
+}
+
+/// Writes `text` and a newline to standard output.
+pub fn line(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.write_all(b"\n")?;
+    Ok(())
+}
+
+/// Writes `bytes` to standard output as they are.
+pub fn raw(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(bytes)?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Whether `error` is standard output's reader having gone away.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// Prints rows under headers, columns padded to their widest cell (by
 /// characters), cells cut at 60 characters.
-pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+pub fn print_table(headers: &[&str], rows: &[Vec<String>]) -> anyhow::Result<()> {
     const MAX: usize = 60;
     let cut = |s: &str| -> String {
         if s.chars().count() > MAX {
@@ -81,18 +107,19 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
             }
         }
     }
-    let line = |cells: Vec<&str>| {
+    let padded = |cells: Vec<&str>| -> String {
         let padded: Vec<String> = cells
             .iter()
             .zip(&widths)
             .map(|(c, w)| format!("{c}{}", " ".repeat(w.saturating_sub(c.chars().count()))))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        padded.join("  ").trim_end().to_owned()
     };
-    line(headers.to_vec());
+    line(&padded(headers.to_vec()))?;
     for row in &rows {
-        line(row.iter().map(String::as_str).collect());
+        line(&padded(row.iter().map(String::as_str).collect()))?;
     }
+    Ok(())
 }
 
 /// A warning for people, on standard error.
@@ -101,11 +128,11 @@ pub fn warn(message: &str) {
 }
 
 /// An empty line between two tables.
-pub fn blank_line() {
-    println!();
+pub fn blank_line() -> anyhow::Result<()> {
+    line("")
 }
 
 /// A heading line above a table.
-pub fn heading(text: &str) {
-    println!("{text}");
+pub fn heading(text: &str) -> anyhow::Result<()> {
+    line(text)
 }

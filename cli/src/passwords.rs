@@ -2,7 +2,7 @@
 //! CSV format (the columns Firefox's "Export Passwords" writes and its
 //! importer reads) or JSON.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -221,8 +221,7 @@ fn export(out: &Out, store: &LoginStore, format: Format, output: Option<&Path>) 
             if std::io::stdout().is_terminal() {
                 warn_if_terminal(out, "printing passwords to the terminal");
             }
-            std::io::stdout().write_all(&bytes)?;
-            Ok(())
+            crate::output::raw(&bytes)
         }
     }
 }

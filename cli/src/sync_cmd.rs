@@ -259,7 +259,7 @@ pub fn sync(profile: &Profile, out: &Out, args: &SyncArgs) -> Result<()> {
                 ]
             })
             .collect();
-        print_table(&["engine", "status", "down", "up", "failed"], &rows);
+        print_table(&["engine", "status", "down", "up", "failed"], &rows)?;
     }
     check(&result)
 }

@@ -283,3 +283,67 @@ fn errors_are_one_line_with_an_exit_code_and_a_hint() {
     // Bad usage is clap's exit 2.
     assert_eq!(profile.run(&["bookmarks", "frobnicate"]).code, 2);
 }
+
+/// `login --token` without an email says whose token it is, from the
+/// token's own `email` claim (`sync-storage mint-token` puts it there), or
+/// that it signed in with a token that names nobody.
+#[test]
+fn a_token_login_names_the_account_in_the_token() {
+    let server = TestServer::start();
+    let account = server.new_account("named@example.test");
+    let kb = account.root_key.to_hex().unwrap();
+    let login = |profile: &Profile, token: &str| {
+        profile.run(&[
+            "login",
+            "--token",
+            token,
+            "--kb",
+            &kb,
+            "--server",
+            &account.token_server_url,
+        ])
+    };
+    let profile = Profile::new();
+    login(&profile, &account.oauth_token)
+        .ok()
+        .stdout_has("Signed in as named@example.test.");
+    let status = profile.run(&["--json", "status"]).ok().json();
+    assert_eq!(status["email"], "named@example.test", "{status}");
+
+    login(&Profile::new(), "not-a-jwt")
+        .ok()
+        .stdout_has("Signed in with the token (it names no email).");
+}
+
+/// A reader that stops early (`| head`) ends the command quietly with 0,
+/// not a panic (101) on the broken pipe.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let profile = Profile::new();
+    let file = profile.file("many.html");
+    let mut html = String::from("<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<DL><p>\n");
+    for i in 0..2_000 {
+        html.push_str(&format!(
+            "<DT><A HREF=\"https://many.example/{i}\">Bookmark number {i}</A>\n"
+        ));
+    }
+    html.push_str("</DL><p>\n");
+    common::write(&file, &html);
+    profile.run(&["bookmarks", "import", file.to_str().unwrap()]).ok();
+    for args in [
+        &["--json", "bookmarks", "list"][..],
+        &["bookmarks", "list"][..],
+        &["bookmarks", "export", "--format", "html"][..],
+    ] {
+        let mut child = profile.spawn(args);
+        drop(child.stdin.take());
+        // Read the start, as `head` does, then go away.
+        let mut stdout = child.stdout.take().unwrap();
+        let mut start = [0u8; 16];
+        std::io::Read::read_exact(&mut stdout, &mut start).unwrap();
+        drop(stdout);
+        let run = finish(child);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr, "", "{args:?}");
+    }
+}
