@@ -431,12 +431,11 @@ fn every_limit_set_through_the_environment_is_served_and_enforced() {
     };
     // One payload over max_record_payload_bytes: that record fails.
     let one = support::json(account.post_json("/storage/forms", records(1, 1001), &[]));
-    assert_eq!(one["failed"]["r0"], "payload too large", "{one}");
-    // A POST over max_post_bytes (4 × 800 = 3200 > 3000).
-    assert_eq!(
-        account.post_json("/storage/forms", records(4, 800), &[]).status(),
-        400
-    );
+    assert_eq!(one["failed"]["r0"], "retry bytes", "{one}");
+    // A POST over max_post_bytes (4 × 800 = 3200 > 3000): the last waits.
+    let post = support::json(account.post_json("/storage/forms", records(4, 800), &[]));
+    assert_eq!(post["success"], serde_json::json!(["r0", "r1", "r2"]), "{post}");
+    assert_eq!(post["failed"], serde_json::json!({"r3": "retry bytes"}), "{post}");
     // A batch over max_total_bytes (3 × 2 × 900 = 5400 > 5000).
     let first = support::json(account.post_json("/storage/forms?batch=true", records(2, 900), &[]));
     let batch = first["batch"].as_str().unwrap().to_owned();
@@ -447,7 +446,10 @@ fn every_limit_set_through_the_environment_is_served_and_enforced() {
         records(2, 900),
         &[],
     );
-    assert_eq!(over.status(), 400);
+    assert_eq!(over.status(), 200);
+    let over = support::json(over);
+    assert_eq!(over["success"], serde_json::json!(["r0"]), "{over}");
+    assert_eq!(over["failed"], serde_json::json!({"r1": "retry bytes"}), "{over}");
     // The request body cap.
     let body = serde_json::json!({"id": "big", "payload": "y".repeat(40_000)});
     assert_eq!(account.put_json("/storage/forms/big", body, &[]).status(), 413);

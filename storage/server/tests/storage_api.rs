@@ -187,7 +187,8 @@ fn post_reports_success_and_failure_per_bso() {
     let body = json(r);
     assert_eq!(body["success"], json!(["aaaaaaaaaaaa", "bbbbbbbbbbbb"]));
     // One reason string per id, as the 1.5 API shows.
-    assert_eq!(body["failed"]["cccccccccccc"], json!("payload too large"));
+    // Too large to store: Mozilla's reason, so a client retries it alone.
+    assert_eq!(body["failed"]["cccccccccccc"], json!("retry bytes"));
     assert_eq!(body["failed"]["dddddddddddd"], json!("invalid sortindex"));
     assert_eq!(body["failed"]["x".repeat(65)], json!("invalid id"));
     assert_eq!(body["failed"]["eeeeeeeeeeee"], json!("invalid payload"));
@@ -209,7 +210,9 @@ fn post_reports_success_and_failure_per_bso() {
     let counts = json(a.get("/info/collection_counts"));
     assert_eq!(counts["history"], 2);
     let usage = json(a.get("/info/collection_usage"));
-    assert_eq!(usage["history"], json!(0.01), "6 bytes, in KB to two decimals");
+    // Exactly, as Mozilla's server reports it (`size / 1024.0`).
+    assert_eq!(usage["history"], json!(6.0 / 1024.0), "6 bytes, in KB");
+    assert_eq!(json(a.get("/info/quota"))[0], json!(6.0 / 1024.0));
 }
 
 #[test]
@@ -258,6 +261,17 @@ fn post_accepts_newlines_and_refuses_other_media() {
         )),
     );
     assert_eq!((r.status().as_u16(), r.text().unwrap()), (400, "6".into()));
+    // A body that is one empty line is not "no BSOs" (Mozilla: 400), not
+    // even to commit a batch; an empty body is.
+    let batch = json(a.post_json("/storage/c?batch=true", json!([{"id": "z", "payload": "z"}]), &[]))["batch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let commit = format!("/storage/c?batch={batch}&commit=true");
+    let r = a.send("POST", &commit, &[], Some(("application/newlines", b"\n".to_vec())));
+    assert_eq!((r.status().as_u16(), r.text().unwrap()), (400, "6".into()));
+    let r = a.send("POST", &commit, &[], Some(("application/newlines", Vec::new())));
+    assert_eq!(r.status(), 200);
 }
 
 #[test]
@@ -269,18 +283,33 @@ fn post_limits() {
         c.limits.max_request_bytes = 2000;
     });
     let a = s.account("limits@example.com");
+    // Past max_post_records: the last ones are refused, the rest stored,
+    // as Mozilla's server does (its reason: "retry bso").
     let four: Vec<_> = (0..4)
         .map(|i| json!({"id": format!("r{i}"), "payload": "p"}))
         .collect();
-    let r = a.post_json("/storage/c", json!(four), &[]);
+    let r = json(a.post_json("/storage/c", json!(four), &[]));
+    assert_eq!(r["success"], json!(["r0", "r1", "r2"]), "{r}");
+    assert_eq!(r["failed"], json!({"r3": "retry bso"}), "{r}");
+    // Past max_post_bytes: from the BSO that passes it on, "retry bytes"
+    // (Mozilla's test_batch_size_limits: a payload that fits exactly, then
+    // one byte more).
+    let fits = json!([{"id": "little", "payload": "123"}, {"id": "big", "payload": "1234567"}]);
+    let r = json(a.post_json("/storage/c", fits, &[]));
+    assert_eq!(r["success"], json!(["little", "big"]), "{r}");
+    let heavy = json!([{"id": "little", "payload": "123"}, {"id": "big", "payload": "12345678"}]);
+    let r = json(a.post_json("/storage/c", heavy, &[]));
+    assert_eq!(r["success"], json!(["little"]), "{r}");
+    assert_eq!(r["failed"], json!({"big": "retry bytes"}), "{r}");
+    // Declared totals past the limits are still refused whole (code 17).
+    let r = a.post_json("/storage/c", json!([]), &[("X-Weave-Records", "4")]);
     assert_eq!((r.status().as_u16(), r.text().unwrap()), (400, "17".into()));
-    let heavy = json!([{"id": "a", "payload": "123456"}, {"id": "b", "payload": "123456"}]);
-    let r = a.post_json("/storage/c", heavy, &[]);
+    let r = a.post_json("/storage/c", json!([]), &[("X-Weave-Bytes", "11")]);
     assert_eq!((r.status().as_u16(), r.text().unwrap()), (400, "17".into()));
+    // A body past max_request_bytes is not read.
     let huge = json!([{"id": "a", "payload": "x".repeat(3000)}]);
     assert_eq!(a.post_json("/storage/c", huge, &[]).status(), 413);
-    assert_eq!(a.get("/storage/c").status(), 200);
-    assert_eq!(json(a.get("/info/collection_counts")), json!({}));
+    assert_eq!(json(a.get("/info/collection_counts")), json!({"c": 5}));
 }
 
 #[test]

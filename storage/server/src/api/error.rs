@@ -104,7 +104,6 @@ impl From<DbError> for ApiError {
             DbError::BatchNotFound => {
                 ApiError::BadParam("no such batch (unknown, expired or committed)".into())
             }
-            DbError::LimitExceeded(_) => ApiError::Code(code::SIZE_LIMIT_EXCEEDED),
             DbError::Pool(_) | DbError::ConnectionGone => ApiError::Unavailable,
             DbError::Sql(ref inner) if is_busy(inner) => ApiError::Unavailable,
             DbError::Postgres(ref inner) if is_transient(inner) => ApiError::Unavailable,

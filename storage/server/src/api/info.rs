@@ -150,7 +150,8 @@ pub async fn collection_counts(
     .await
 }
 
-/// Bytes to KB, as a number with at most two decimals.
+/// Bytes to KB, exactly, as Mozilla's server reports usage and quota
+/// (syncstorage-rs `handlers.rs`: `size as f64 / ONE_KB`).
 pub(super) fn kb(bytes: i64) -> f64 {
-    (bytes as f64 / 1024.0 * 100.0).round() / 100.0
+    bytes as f64 / 1024.0
 }

@@ -286,7 +286,7 @@ pub fn known_bad_crypto_payload(payload: &str) -> bool {
 
 /// The BSOs of a POST body: a JSON array, or one JSON object per line for
 /// `application/newlines` (strictly: no blank lines, each line one object;
-/// a final newline is optional). Not JSON is code 6; JSON that is not a
+/// a final newline is optional; an empty body is no BSOs). Not JSON is code 6; JSON that is not a
 /// list of objects, an object without a string id, or the same id twice
 /// is code 8 — Mozilla's server refuses the last two the same way.
 pub fn post_body(content_type: Option<&str>, body: &[u8]) -> Result<Vec<Value>, ApiError> {
@@ -296,11 +296,14 @@ pub fn post_body(content_type: Option<&str>, body: &[u8]) -> Result<Vec<Value>, 
             Ok(_) => return Err(ApiError::Code(code::INVALID_BSO)),
             Err(_) => return Err(ApiError::Code(code::MALFORMED_JSON)),
         },
+        // An empty body is no BSOs; any line, even a lone "\n", must be one
+        // (Mozilla's extractor reads `body.lines()` and refuses a line that
+        // is not JSON).
         "application/newlines" => {
-            let body = body.strip_suffix(b"\n").unwrap_or(body);
             if body.is_empty() {
                 Vec::new()
             } else {
+                let body = body.strip_suffix(b"\n").unwrap_or(body);
                 body.split(|b| *b == b'\n')
                     .map(|line| {
                         serde_json::from_slice(line).map_err(|_| ApiError::Code(code::MALFORMED_JSON))

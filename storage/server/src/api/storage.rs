@@ -14,7 +14,12 @@ use super::info::kb;
 use super::listing::BsoOut;
 use super::params::{self, BatchParam, Conditions};
 use super::{ApiError, AppState, X_LAST_MODIFIED, X_WEAVE_TIMESTAMP, reply_format, ts_header, ts_json};
-use crate::db::{BatchAppend, BatchResult, BsoInput};
+use crate::db::{BatchAppend, BatchLimit, BatchResult, BsoInput};
+
+/// A BSO refused because the request or batch would pass a record limit.
+const RETRY_BSO: &str = "retry bso";
+/// A BSO refused because the request or batch would pass a byte limit.
+const RETRY_BYTES: &str = "retry bytes";
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -95,28 +100,41 @@ pub async fn post_collection(
     let limits = state.config.limits.clone();
     params::check_upload_headers(&headers, &limits, batch != BatchParam::None)?;
     let items = params::post_body(content_type(&headers), &body)?;
-    if items.len() as u64 > limits.max_post_records {
-        return Err(ApiError::Code(code::SIZE_LIMIT_EXCEEDED));
-    }
 
     // Validate each BSO (post_body made sure each has a distinct string id);
     // `failed` maps each refused id to one reason, as the 1.5 API shows it.
+    // What takes the request past `max_post_bytes` or `max_post_records` is
+    // refused BSO by BSO and the rest is stored, as Mozilla's server does
+    // (syncstorage-rs `BsoBodies` and `CollectionPostRequest` extractors):
+    // "retry bytes" from the first BSO whose payload passes the byte limit
+    // on, then "retry bso" for those past the record limit, from the end.
     let mut valid: Vec<BsoInput> = Vec::with_capacity(items.len());
     let mut failed: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut post_bytes: u64 = 0;
     for item in &items {
+        let id = || item.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
         match params::parse_bso(item, None, limits.max_record_payload_bytes) {
-            Ok(input) => valid.push(input),
+            Ok(input) => {
+                post_bytes += input.payload_len() as u64;
+                if post_bytes > limits.max_post_bytes {
+                    failed.insert(input.id, RETRY_BYTES);
+                } else {
+                    valid.push(input);
+                }
+            }
+            Err("payload too large") => {
+                failed.insert(id(), RETRY_BYTES);
+            }
             Err(reason) => {
-                let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
-                failed.insert(id.to_owned(), reason);
+                failed.insert(id(), reason);
             }
         }
     }
-    refuse_known_bad(&collection, &valid)?;
-    let post_bytes: usize = valid.iter().map(BsoInput::payload_len).sum();
-    if post_bytes as u64 > limits.max_post_bytes {
-        return Err(ApiError::Code(code::SIZE_LIMIT_EXCEEDED));
+    let max_records = usize::try_from(limits.max_post_records).unwrap_or(usize::MAX);
+    for input in valid.drain(valid.len().min(max_records)..) {
+        failed.insert(input.id, RETRY_BSO);
     }
+    refuse_known_bad(&collection, &valid)?;
 
     let accepted: Vec<String> = valid.iter().map(|v| v.id.clone()).collect();
     let committing_batch = commit && batch != BatchParam::None;
@@ -124,13 +142,10 @@ pub async fn post_collection(
     let ttl_ms = (state.config.batch_ttl_secs as i64).saturating_mul(1000);
     let result = state
         .with_db(claims, move |db, uid| match batch {
-            BatchParam::None => Ok(BatchResult::Committed(db.post_bsos(
-                uid,
-                &collection,
-                &valid,
-                conditions.unmodified_since,
-                quota,
-            )?)),
+            BatchParam::None => Ok(BatchResult::Committed {
+                outcome: db.post_bsos(uid, &collection, &valid, conditions.unmodified_since, quota)?,
+                refused: Vec::new(),
+            }),
             BatchParam::Start | BatchParam::Existing(_) => {
                 let op = BatchAppend {
                     batch: match batch {
@@ -148,11 +163,28 @@ pub async fn post_collection(
         })
         .await?;
 
+    let refused = match &result {
+        BatchResult::Pending { refused, .. } | BatchResult::Committed { refused, .. } => refused.as_slice(),
+    };
+    for (id, limit) in refused {
+        failed.insert(
+            id.clone(),
+            match limit {
+                BatchLimit::Records => RETRY_BSO,
+                BatchLimit::Bytes => RETRY_BYTES,
+            },
+        );
+    }
+    let accepted: Vec<String> = accepted
+        .into_iter()
+        .filter(|id| !failed.contains_key(id))
+        .collect();
     let failed = json!(failed);
     match result {
         BatchResult::Pending {
             id,
             collection_modified,
+            ..
         } => {
             let mut response = (
                 StatusCode::ACCEPTED,
@@ -164,7 +196,7 @@ pub async fn post_collection(
                 .insert(X_LAST_MODIFIED, ts_header(collection_modified));
             Ok(response)
         }
-        BatchResult::Committed(outcome) => {
+        BatchResult::Committed { outcome, .. } => {
             if committing_batch {
                 state.metrics.batch_committed(outcome.success.len());
             }

@@ -30,9 +30,43 @@ pub enum BatchResult {
         id: i64,
         /// The collection's (unchanged) time.
         collection_modified: i64,
+        /// The BSOs of this request that did not fit in the batch.
+        refused: Vec<(String, BatchLimit)>,
     },
     /// The batch was committed.
-    Committed(PostOutcome),
+    Committed {
+        /// What the commit wrote.
+        outcome: PostOutcome,
+        /// The BSOs of this request that did not fit in the batch.
+        refused: Vec<(String, BatchLimit)>,
+    },
+}
+
+/// Which of a batch's limits a BSO would have passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchLimit {
+    /// `max_total_records`.
+    Records,
+    /// `max_total_bytes`.
+    Bytes,
+}
+
+/// How many of `inputs`, from the first, fit in a batch already holding
+/// `count` BSOs and `bytes` payload bytes; and which limit stopped the rest.
+fn fitting(inputs: &[BsoInput], count: u64, bytes: u64, op: &BatchAppend<'_>) -> (usize, Option<BatchLimit>) {
+    let (mut count, mut bytes) = (count, bytes);
+    for (i, input) in inputs.iter().enumerate() {
+        if count + 1 > op.max_total_records {
+            return (i, Some(BatchLimit::Records));
+        }
+        let added = input.payload_len() as u64;
+        if bytes + added > op.max_total_bytes {
+            return (i, Some(BatchLimit::Bytes));
+        }
+        count += 1;
+        bytes += added;
+    }
+    (inputs.len(), None)
 }
 
 impl Db {
@@ -64,50 +98,53 @@ impl Db {
                     (id, count, bytes)
                 }
             };
-            let added_bytes: usize = op.inputs.iter().map(BsoInput::payload_len).sum();
-            let new_count = count as u64 + op.inputs.len() as u64;
-            let new_bytes = bytes as u64 + added_bytes as u64;
-            if new_count > op.max_total_records {
-                return Err(DbError::LimitExceeded(format!(
-                    "a batch may hold at most {} records",
-                    op.max_total_records
-                )));
-            }
-            if new_bytes > op.max_total_bytes {
-                return Err(DbError::LimitExceeded(format!(
-                    "a batch may hold at most {} payload bytes",
-                    op.max_total_bytes
-                )));
-            }
+            // What would take the batch past its limits is not added, and
+            // the rest of the request is stored: as a POST past its own limits
+            // (Mozilla's `BsoBodies` extractor: "retry bso", "retry bytes").
+            let (fit, limit) = fitting(op.inputs, count as u64, bytes as u64, op);
+            let (inputs, over) = op.inputs.split_at(fit);
+            let refused: Vec<(String, BatchLimit)> = over
+                .iter()
+                .filter_map(|i| limit.map(|l| (i.id.clone(), l)))
+                .collect();
+            let new_count = count as u64 + inputs.len() as u64;
+            let new_bytes = bytes as u64 + inputs.iter().map(|i| i.payload_len() as u64).sum::<u64>();
             if !op.commit {
-                tx.stage_batch(id, op.inputs, new_count as i64, new_bytes as i64)?;
+                tx.stage_batch(id, inputs, new_count as i64, new_bytes as i64)?;
                 return Ok(BatchResult::Pending {
                     id,
                     collection_modified: current.unwrap_or(0),
+                    refused,
                 });
             }
-            if count == 0 && op.inputs.is_empty() {
+            if count == 0 && inputs.is_empty() {
                 // An empty commit writes nothing; the collection keeps its time.
                 if op.batch.is_some() {
                     tx.drop_batch(id)?;
                 }
-                return Ok(BatchResult::Committed(PostOutcome {
-                    modified: current.unwrap_or(0),
-                    success: Vec::new(),
-                    collection_bytes: 0,
-                }));
+                return Ok(BatchResult::Committed {
+                    outcome: PostOutcome {
+                        modified: current.unwrap_or(0),
+                        success: Vec::new(),
+                        collection_bytes: 0,
+                    },
+                    refused,
+                });
             }
             let ts = next_timestamp(tx, uid)?;
             let delta = match op.batch {
-                Some(id) => tx.commit_batch(id, uid, collection, op.inputs, ts)?,
-                None => write_bsos(tx, uid, collection, op.inputs, ts)?,
+                Some(id) => tx.commit_batch(id, uid, collection, inputs, ts)?,
+                None => write_bsos(tx, uid, collection, inputs, ts)?,
             };
             let collection_bytes = finish_collection_write(tx, uid, collection, ts, quota_bytes, delta)?;
-            Ok(BatchResult::Committed(PostOutcome {
-                modified: ts,
-                success: op.inputs.iter().map(|i| i.id.clone()).collect(),
-                collection_bytes,
-            }))
+            Ok(BatchResult::Committed {
+                outcome: PostOutcome {
+                    modified: ts,
+                    success: inputs.iter().map(|i| i.id.clone()).collect(),
+                    collection_bytes,
+                },
+                refused,
+            })
         })
     }
 }

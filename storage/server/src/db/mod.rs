@@ -21,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use backend::{Backend, Lock, ReadTx, WriteTx};
 
-pub use batches::{BatchAppend, BatchResult};
+pub use batches::{BatchAppend, BatchLimit, BatchResult};
 pub use bsos::{Bso, BsoInput, CollectionQuery, PAGE_BYTES, Page, PostOutcome, SortOrder, WriteOutcome};
 pub use unpaged::{CollectionSink, STREAM_AFTER_BYTES};
 pub use users::{DEFAULT_NODE_CAPACITY, Node, Refusal, TokenUser, User, UserLookup, UserRecord};
@@ -66,9 +66,6 @@ pub enum DbError {
     /// The batch id is unknown, expired, or belongs to another collection.
     #[error("no such batch")]
     BatchNotFound,
-    /// A batch limit would be exceeded.
-    #[error("{0}")]
-    LimitExceeded(String),
     /// No storage node takes new users (all full, draining or down).
     #[error("no storage node has room for a new user")]
     NoNode,
