@@ -302,3 +302,106 @@ impl Drop for Blocker {
         };
     }
 }
+
+/// A browser's preflight on any path is answered for any origin with a
+/// long max-age, as Mozilla's server answers (syncstorage-rs `build_cors`);
+/// `cors.allowed_origins` narrows or turns it off.
+#[test]
+fn cors_preflights_are_answered_as_mozilla_answers_them() {
+    let preflight = |server: &TestServer, path: &str, origin: &str| {
+        reqwest::blocking::Client::new()
+            .request(reqwest::Method::OPTIONS, server.url(path))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization, x-if-unmodified-since",
+            )
+            .send()
+            .unwrap()
+    };
+    let header = |r: &reqwest::blocking::Response, name: &str| support::header(r.headers(), name);
+
+    let server = TestServer::start();
+    for path in [
+        "/1.5/42/__heartbeat__",
+        "/1.5/42/storage/bookmarks",
+        "/1.0/sync/1.5",
+    ] {
+        let r = preflight(&server, path, "https://app.example");
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(
+            header(&r, "access-control-allow-origin").as_deref(),
+            Some("*"),
+            "{path}"
+        );
+        assert_eq!(
+            header(&r, "access-control-max-age").as_deref(),
+            Some("1728000"),
+            "{path}"
+        );
+        let methods = header(&r, "access-control-allow-methods").unwrap();
+        assert!(
+            methods.contains("POST") && methods.contains("DELETE"),
+            "{methods}"
+        );
+        let allowed = header(&r, "access-control-allow-headers").unwrap();
+        assert!(allowed.contains("x-if-unmodified-since"), "{allowed}");
+    }
+    // An answer itself names the origin and shows the protocol's headers.
+    let account = server.account("cors@example.com");
+    let url = account.url("/info/collections");
+    let parsed = url::Url::parse(&url).unwrap();
+    let auth = account
+        .token
+        .hawk_credentials()
+        .unwrap()
+        .authorization("GET", &parsed, std::time::SystemTime::now())
+        .unwrap();
+    let r = reqwest::blocking::Client::new()
+        .get(&url)
+        .header("Authorization", auth)
+        .header("Origin", "https://app.example")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "access-control-allow-origin").as_deref(), Some("*"));
+    let exposed = header(&r, "access-control-expose-headers").unwrap();
+    assert!(
+        exposed.contains("x-weave-timestamp") && exposed.contains("x-last-modified"),
+        "{exposed}"
+    );
+
+    let narrow = TestServer::start_with(|c| c.cors.allowed_origins = vec!["https://app.example".into()]);
+    let r = preflight(&narrow, "/1.5/42/storage/bookmarks", "https://app.example");
+    assert_eq!(
+        header(&r, "access-control-allow-origin").as_deref(),
+        Some("https://app.example")
+    );
+    let r = preflight(&narrow, "/1.5/42/storage/bookmarks", "https://elsewhere.example");
+    assert_eq!(header(&r, "access-control-allow-origin"), None);
+
+    let off = TestServer::start_with(|c| c.cors.allowed_origins = Vec::new());
+    let r = preflight(&off, "/1.5/42/__heartbeat__", "https://app.example");
+    assert_ne!(r.status(), 200);
+    assert_eq!(header(&r, "access-control-allow-origin"), None);
+}
+
+#[test]
+fn cors_origins_that_cannot_work_are_refused_at_start() {
+    for bad in [
+        vec!["*".to_owned(), "https://a.example".to_owned()],
+        vec!["https://a.example/path".to_owned()],
+        vec!["a.example".to_owned()],
+        vec!["https://a.example/".to_owned()],
+    ] {
+        let config = sync_storage::config::Config {
+            cors: sync_storage::config::Cors {
+                allowed_origins: bad.clone(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert!(config.validate().is_err(), "{bad:?}");
+    }
+}

@@ -37,7 +37,9 @@ fn no_write_lands_in_a_uid_after_its_migration_returned() {
         &["node", "add", "http://127.0.0.1:9/elsewhere", "--capacity", "10"],
     );
 
-    // (id, acknowledged at) of every write the server answered 200.
+    // (id, sent at) of every write the server answered 200. A write sent
+    // before the migration returned may have landed before it (and been
+    // answered after); one sent after cannot have.
     let acknowledged: Mutex<Vec<(String, Instant)>> = Mutex::default();
     let refused = AtomicBool::new(false);
     let stop = AtomicBool::new(false);
@@ -48,6 +50,7 @@ fn no_write_lands_in_a_uid_after_its_migration_returned() {
                     break;
                 }
                 let id = format!("w{i:05}");
+                let sent = Instant::now();
                 let response = client.send(
                     "PUT",
                     &format!("/storage/forms/{id}"),
@@ -55,7 +58,7 @@ fn no_write_lands_in_a_uid_after_its_migration_returned() {
                     Some(("application/json", br#"{"payload": "x"}"#.to_vec())),
                 );
                 match response.status().as_u16() {
-                    200 => acknowledged.lock().unwrap().push((id, Instant::now())),
+                    200 => acknowledged.lock().unwrap().push((id, sent)),
                     401 => refused.store(true, Ordering::Relaxed),
                     other => panic!("PUT {id}: {other}"),
                 }

@@ -263,12 +263,18 @@ fn post_accepts_newlines_and_refuses_other_media() {
     assert_eq!((r.status().as_u16(), r.text().unwrap()), (400, "6".into()));
     // A body that is one empty line is not "no BSOs" (Mozilla: 400), not
     // even to commit a batch; an empty body is.
-    let batch = json(a.post_json("/storage/c?batch=true", json!([{"id": "z", "payload": "z"}]), &[]))["batch"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let batch =
+        json(a.post_json("/storage/c?batch=true", json!([{"id": "z", "payload": "z"}]), &[]))["batch"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     let commit = format!("/storage/c?batch={batch}&commit=true");
-    let r = a.send("POST", &commit, &[], Some(("application/newlines", b"\n".to_vec())));
+    let r = a.send(
+        "POST",
+        &commit,
+        &[],
+        Some(("application/newlines", b"\n".to_vec())),
+    );
     assert_eq!((r.status().as_u16(), r.text().unwrap()), (400, "6".into()));
     let r = a.send("POST", &commit, &[], Some(("application/newlines", Vec::new())));
     assert_eq!(r.status(), 200);

@@ -107,11 +107,64 @@ pub fn router(state: Arc<AppState>) -> Router {
     if role.serves_storage() {
         router = router.merge(storage_routes(&state));
     }
-    router
+    let mut router = router
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    if let Some(cors) = cors_layer(&state.config.cors) {
+        router = router.layer(cors);
+    }
+    router
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// Answers every CORS preflight, on any path, and marks every answer for
+/// the allowed origins — as Mozilla's server does (syncstorage-rs
+/// `build_cors`: its methods, its request headers plus the conditional
+/// ones a browser client sends, any origin, 20 days by default). The
+/// protocol's response headers are exposed so a page can read them.
+fn cors_layer(config: &crate::config::Cors) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins = match config.allowed_origins.as_slice() {
+        [] => return None,
+        [any] if any == "*" => AllowOrigin::any(),
+        listed => AllowOrigin::list(listed.iter().filter_map(|o| HeaderValue::from_str(o).ok())),
+    };
+    let names = |names: &[&'static str]| -> Vec<header::HeaderName> {
+        names.iter().map(|n| header::HeaderName::from_static(n)).collect()
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([Method::DELETE, Method::GET, Method::POST, Method::PUT])
+            .allow_headers(names(&[
+                "authorization",
+                "content-type",
+                "user-agent",
+                "x-last-modified",
+                "x-weave-timestamp",
+                "x-weave-next-offset",
+                "x-weave-records",
+                "x-weave-bytes",
+                "x-weave-total-records",
+                "x-weave-total-bytes",
+                "x-verify-code",
+                "x-if-modified-since",
+                "x-if-unmodified-since",
+                "x-keyid",
+            ]))
+            .expose_headers(names(&[
+                "x-last-modified",
+                "x-weave-timestamp",
+                "x-weave-records",
+                "x-weave-next-offset",
+                "x-weave-backoff",
+                "x-backoff",
+                "retry-after",
+                "x-weave-quota-remaining",
+            ]))
+            .max_age(std::time::Duration::from_secs(config.max_age_secs)),
+    )
 }
 
 /// Whether an I/O timeout is behind `error`.

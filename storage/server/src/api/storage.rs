@@ -112,7 +112,12 @@ pub async fn post_collection(
     let mut failed: BTreeMap<String, &'static str> = BTreeMap::new();
     let mut post_bytes: u64 = 0;
     for item in &items {
-        let id = || item.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let id = || {
+            item.get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         match params::parse_bso(item, None, limits.max_record_payload_bytes) {
             Ok(input) => {
                 post_bytes += input.payload_len() as u64;

@@ -73,6 +73,8 @@ const VARIABLES: &[(&str, &str, Kind)] = &[
         Number,
     ),
     ("IDLE_TIMEOUT_SECS", "connections.idle_timeout_secs", Number),
+    ("CORS_ALLOWED_ORIGINS", "cors.allowed_origins", List),
+    ("CORS_MAX_AGE_SECS", "cors.max_age_secs", Number),
 ];
 
 /// Variables with the prefix that are not settings: `--config`'s, and
@@ -97,10 +99,13 @@ impl Config {
                     .parse::<u64>()
                     .map_err(|_| format!("`{value}` is not a whole number"))?,
             ),
+            // Empty: an empty list (`SYNC_STORAGE_CORS_ALLOWED_ORIGINS=`).
             List => Value::Array(
                 value
                     .split(',')
-                    .map(|s| Value::String(s.trim().to_owned()))
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Value::String(s.to_owned()))
                     .collect(),
             ),
             Json => serde_json::from_str(value).map_err(|e| format!("not JSON ({e})"))?,
@@ -128,7 +133,7 @@ mod tests {
     fn leaves(value: &Value, prefix: &str, out: &mut Vec<String>) {
         match value {
             Value::Object(map)
-                if prefix.is_empty() || ["auth", "limits", "connections"].contains(&prefix) =>
+                if prefix.is_empty() || ["auth", "limits", "connections", "cors"].contains(&prefix) =>
             {
                 for (key, v) in map {
                     let path = if prefix.is_empty() {

@@ -23,6 +23,10 @@
 //! body_read_timeout_secs = 60
 //! idle_timeout_secs = 30                   # nothing moving while waiting on the network
 //!
+//! [cors]
+//! allowed_origins = ["*"]                  # or ["https://app.example"]; [] for none
+//! max_age_secs = 1728000                   # how long a browser caches a preflight
+//!
 //! [limits]
 //! max_post_records = 100
 //! max_total_records = 10000
@@ -36,9 +40,11 @@
 //! `SYNC_STORAGE_DEV_SECRET`), which wins over the file.
 
 mod connections;
+mod cors;
 mod env;
 
 pub use connections::Connections;
+pub use cors::Cors;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -93,6 +99,8 @@ pub struct Config {
     pub limits: Limits,
     /// Connection count and timeouts.
     pub connections: Connections,
+    /// Which web pages may call the storage API from a browser.
+    pub cors: Cors,
 }
 
 /// What a process serves.
@@ -296,6 +304,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             limits: Limits::default(),
             connections: Connections::default(),
+            cors: Cors::default(),
         }
     }
 }
@@ -417,6 +426,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "role \"token-only\" needs nodes: the storage nodes it assigns users to".into(),
             ));
+        }
+        if let Some(problem) = self.cors.problem() {
+            return Err(ConfigError::Invalid(problem));
         }
         if let Some(problem) = self.connections.problem() {
             return Err(ConfigError::Invalid(problem.into()));
