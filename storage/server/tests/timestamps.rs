@@ -97,3 +97,74 @@ fn x_weave_timestamp_never_goes_back_past_a_time_already_handed_out() {
         &stepped_back[..stepped_back.len().min(5)]
     );
 }
+
+/// Every timestamp in a JSON body has exactly two decimals
+/// (`1796622745.20`, not `1796622745.2`), as Mozilla's server writes them.
+#[test]
+fn json_timestamps_always_have_two_decimals() {
+    let server = TestServer::start();
+    let account = server.account("decimals@example.com");
+    let two_decimals = |text: &str, what: &str| {
+        let seconds = text.trim();
+        let (whole, fraction) = seconds.split_once('.').unwrap_or((seconds, ""));
+        assert!(
+            !whole.is_empty() && whole.bytes().all(|b| b.is_ascii_digit()) && fraction.len() == 2,
+            "{what}: {seconds:?}"
+        );
+    };
+    // Write until a write's time is a whole tenth of a second: the case an
+    // f64 would print with one decimal.
+    let (put_body, id) = (0..1_000)
+        .find_map(|i| {
+            let id = format!("t{i}");
+            let r = account.put_json(
+                &format!("/storage/forms/{id}"),
+                serde_json::json!({"payload": "x"}),
+                &[],
+            );
+            let modified = support::ts_header(r.headers(), "x-last-modified");
+            (modified % 100 == 0).then(|| (r.text().unwrap(), id))
+        })
+        .expect("a write in a whole tenth of a second");
+    two_decimals(&put_body, "PUT");
+    let bso: serde_json::Value =
+        serde_json::from_str(&account.get(&format!("/storage/forms/{id}")).text().unwrap()).unwrap();
+    let raw = account.get(&format!("/storage/forms/{id}")).text().unwrap();
+    let modified = raw
+        .split("\"modified\":")
+        .nth(1)
+        .unwrap()
+        .split([',', '}'])
+        .next()
+        .unwrap();
+    two_decimals(modified, "GET BSO");
+    assert!(bso["modified"].is_number());
+    let info = account.get("/info/collections").text().unwrap();
+    two_decimals(
+        info.split("\"forms\":")
+            .nth(1)
+            .unwrap()
+            .split([',', '}'])
+            .next()
+            .unwrap(),
+        "info/collections",
+    );
+    let listing = account.get("/storage/forms?full=1").text().unwrap();
+    for part in listing.split("\"modified\":").skip(1) {
+        two_decimals(part.split([',', '}']).next().unwrap(), "GET collection");
+    }
+    let delete = account
+        .send("DELETE", &format!("/storage/forms/{id}"), &[], None)
+        .text()
+        .unwrap();
+    two_decimals(
+        delete
+            .split("\"modified\":")
+            .nth(1)
+            .unwrap()
+            .split([',', '}'])
+            .next()
+            .unwrap(),
+        "DELETE",
+    );
+}

@@ -13,18 +13,18 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::params::Conditions;
-use super::{ApiError, AppState, json_with_last_modified, reply_format, ts_json};
+use super::{ApiError, AppState, JsonTimestamp, json_with_last_modified, reply_format};
 use crate::auth::TokenPayload;
 use crate::db::Db;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
 /// Reads one view: `read` returns the body and its number of entries.
-async fn view(
+async fn view<B: serde::Serialize + Send + 'static>(
     state: &Arc<AppState>,
     payload: TokenPayload,
     headers: &HeaderMap,
-    read: impl FnOnce(&Db, u64) -> Result<(Value, usize)> + Send + 'static,
+    read: impl FnOnce(&Db, u64) -> Result<(B, usize)> + Send + 'static,
 ) -> Result<Response> {
     reply_format(headers, false)?;
     let conditions = Conditions::from_headers(headers)?;
@@ -53,13 +53,13 @@ pub async fn collections(
 ) -> Result<Response> {
     let payload = state.authenticate_allowing_expired(&method, &uri, &headers, &uid)?;
     view(&state, payload, &headers, |db, uid| {
-        let body: Map<String, Value> = db
+        let body: std::collections::BTreeMap<String, JsonTimestamp> = db
             .collection_timestamps(uid)?
             .into_iter()
-            .map(|(name, ms)| (name, ts_json(ms)))
+            .map(|(name, ms)| (name, JsonTimestamp(ms)))
             .collect();
         let n = body.len();
-        Ok((Value::Object(body), n))
+        Ok((body, n))
     })
     .await
 }

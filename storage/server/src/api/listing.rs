@@ -14,7 +14,7 @@ use hyper::body::Frame;
 use tokio::sync::{mpsc, oneshot};
 
 use super::params::{self, Conditions};
-use super::{ApiError, AppState, ReplyFormat, X_LAST_MODIFIED, reply_format, ts_header, ts_json};
+use super::{ApiError, AppState, JsonTimestamp, ReplyFormat, X_LAST_MODIFIED, reply_format, ts_header};
 use crate::db::{Bso, CollectionQuery, CollectionSink, DbError};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -259,7 +259,7 @@ impl hyper::body::Body for ChannelBody {
 #[derive(serde::Serialize)]
 pub(super) struct BsoOut<'a> {
     id: &'a str,
-    modified: serde_json::Value,
+    modified: JsonTimestamp,
     payload: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     sortindex: Option<i64>,
@@ -269,7 +269,7 @@ impl<'a> BsoOut<'a> {
     pub(super) fn of(b: &'a Bso) -> Self {
         BsoOut {
             id: &b.id,
-            modified: ts_json(b.modified),
+            modified: JsonTimestamp(b.modified),
             payload: &b.payload,
             sortindex: b.sortindex,
         }

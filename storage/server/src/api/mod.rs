@@ -355,9 +355,20 @@ pub(crate) fn ts_header(ms: i64) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("0.00"))
 }
 
-/// A timestamp as the JSON number the protocol uses.
-pub(crate) fn ts_json(ms: i64) -> serde_json::Value {
-    serde_json::to_value(ServerTimestamp::from_millis(ms)).unwrap_or(serde_json::Value::Null)
+/// A timestamp in a JSON body: seconds with exactly two decimals
+/// (`1796622745.20`), as Mozilla's server writes every one (syncstorage-rs
+/// `serialize_ts`, a `serde_json::Number` from `{:.2}`); as an `f64` it
+/// would come out as `1796622745.2`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JsonTimestamp(pub(crate) i64);
+
+impl serde::Serialize for JsonTimestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = ServerTimestamp::from_millis(self.0).to_string();
+        serde_json::value::RawValue::from_string(text)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(serializer)
+    }
 }
 
 /// A JSON body with `X-Last-Modified`.

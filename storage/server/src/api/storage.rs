@@ -13,7 +13,7 @@ use super::error::code;
 use super::info::kb;
 use super::listing::BsoOut;
 use super::params::{self, BatchParam, Conditions};
-use super::{ApiError, AppState, X_LAST_MODIFIED, X_WEAVE_TIMESTAMP, reply_format, ts_header, ts_json};
+use super::{ApiError, AppState, JsonTimestamp, X_LAST_MODIFIED, X_WEAVE_TIMESTAMP, reply_format, ts_header};
 use crate::db::{BatchAppend, BatchLimit, BatchResult, BsoInput};
 
 /// A BSO refused because the request or batch would pass a record limit.
@@ -78,7 +78,7 @@ pub async fn put_bso(
             Ok(db.put_bso(uid, &collection, &input, conditions.unmodified_since, quota)?)
         })
         .await?;
-    let mut response = write_response(outcome.modified, json!(ts_json(outcome.modified)));
+    let mut response = write_response(outcome.modified, JsonTimestamp(outcome.modified));
     add_quota_header(&state, &mut response, outcome.collection_bytes);
     Ok(response)
 }
@@ -207,7 +207,11 @@ pub async fn post_collection(
             }
             let mut response = write_response(
                 outcome.modified,
-                json!({"modified": ts_json(outcome.modified), "success": outcome.success, "failed": failed}),
+                PostAnswer {
+                    modified: JsonTimestamp(outcome.modified),
+                    success: &outcome.success,
+                    failed: &failed,
+                },
             );
             add_quota_header(&state, &mut response, outcome.collection_bytes);
             Ok(response)
@@ -236,7 +240,12 @@ pub async fn delete_collection(
             None => Ok(db.delete_collection(uid, &collection, conditions.unmodified_since)?),
         })
         .await?;
-    Ok(write_response(modified, json!({"modified": ts_json(modified)})))
+    Ok(write_response(
+        modified,
+        Modified {
+            modified: JsonTimestamp(modified),
+        },
+    ))
 }
 
 /// `DELETE storage/<collection>/<id>`.
@@ -255,7 +264,12 @@ pub async fn delete_bso(
             Ok(db.delete_bso(uid, &collection, &id, conditions.unmodified_since)?)
         })
         .await?;
-    Ok(write_response(modified, json!({"modified": ts_json(modified)})))
+    Ok(write_response(
+        modified,
+        Modified {
+            modified: JsonTimestamp(modified),
+        },
+    ))
 }
 
 /// `DELETE /1.5/<uid>` and `DELETE storage`: everything.
@@ -273,7 +287,12 @@ pub async fn delete_everything(
             Ok(db.delete_storage(uid, conditions.unmodified_since)?)
         })
         .await?;
-    Ok(write_response(modified, json!({"modified": ts_json(modified)})))
+    Ok(write_response(
+        modified,
+        Modified {
+            modified: JsonTimestamp(modified),
+        },
+    ))
 }
 
 /// See [`params::known_bad_crypto_payload`].
@@ -293,9 +312,23 @@ fn content_type(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
 }
 
+/// A DELETE's answer.
+#[derive(serde::Serialize)]
+struct Modified {
+    modified: JsonTimestamp,
+}
+
+/// A POST's answer.
+#[derive(serde::Serialize)]
+struct PostAnswer<'a> {
+    modified: JsonTimestamp,
+    success: &'a [String],
+    failed: &'a Value,
+}
+
 /// A write's answer: `X-Last-Modified` and `X-Weave-Timestamp` both equal
 /// the write's time.
-fn write_response(modified: i64, body: Value) -> Response {
+fn write_response(modified: i64, body: impl serde::Serialize) -> Response {
     let mut response = axum::Json(body).into_response();
     let h = response.headers_mut();
     h.insert(X_LAST_MODIFIED, ts_header(modified));
