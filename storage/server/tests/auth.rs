@@ -72,6 +72,11 @@ fn bad_bearer_tokens_and_key_ids_are_refused() {
         .header("X-KeyID", &key_id)
         .send()
         .unwrap();
+    // A 401 names the scheme the token server takes, as its API text asks.
+    assert_eq!(
+        r.headers().get("www-authenticate").and_then(|v| v.to_str().ok()),
+        Some("Bearer")
+    );
     assert_eq!(
         json(r),
         json!({"status": "invalid-credentials", "errors": [{"location": "body", "name": "", "description": "Unauthorized"}]})

@@ -197,8 +197,41 @@ fn postgres_stopped_and_restarted_under_load_is_503s_then_service_with_nothing_h
         return;
     };
     let s = TestServer::start();
-    let account = Arc::new(s.account("restart@example.com"));
+    let kb = [4u8; 32];
+    let account = Arc::new(s.account_with_keys("restart@example.com", &kb, 1_000));
     let stop = Arc::new(AtomicBool::new(false));
+    // Token requests through the outage too: 503 with Retry-After, as storage.
+    let tokens = {
+        let stop = stop.clone();
+        let url = s.url("/1.0/sync/1.5");
+        let oauth = s.server.mint_token("restart@example.com").unwrap();
+        let key_id = sync15::SyncRootKey::new(&kb, 1_000).unwrap().key_id();
+        std::thread::spawn(move || {
+            let client = reqwest::blocking::Client::builder()
+                .timeout(std::time::Duration::from_secs(15))
+                .build()
+                .unwrap();
+            let mut statuses = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let r = client
+                    .get(&url)
+                    .bearer_auth(&oauth)
+                    .header("X-KeyID", &key_id)
+                    .send()
+                    .unwrap();
+                let status = r.status().as_u16();
+                if status == 503 {
+                    assert!(
+                        r.headers().contains_key("retry-after"),
+                        "a token 503 says when to come back"
+                    );
+                }
+                statuses.push(status);
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            statuses
+        })
+    };
     let load = {
         let (account, stop) = (account.clone(), stop.clone());
         std::thread::spawn(move || {
@@ -246,6 +279,13 @@ fn postgres_stopped_and_restarted_under_load_is_503s_then_service_with_nothing_h
     std::thread::sleep(std::time::Duration::from_millis(2_000));
     stop.store(true, Ordering::Relaxed);
     let answers = load.join().unwrap();
+    let token_statuses = tokens.join().unwrap();
+    assert!(
+        token_statuses.iter().all(|s| *s == 200 || *s == 503),
+        "token answers: {token_statuses:?}"
+    );
+    assert!(token_statuses.contains(&503), "the token server saw the outage");
+    assert_eq!(token_statuses.last(), Some(&200), "and served again after it");
 
     assert!(
         answers.iter().all(|(_, s)| *s == 200 || *s == 503),

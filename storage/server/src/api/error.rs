@@ -104,11 +104,21 @@ impl From<DbError> for ApiError {
             DbError::BatchNotFound => {
                 ApiError::BadParam("no such batch (unknown, expired or committed)".into())
             }
-            DbError::Pool(_) | DbError::ConnectionGone => ApiError::Unavailable,
-            DbError::Sql(ref inner) if is_busy(inner) => ApiError::Unavailable,
-            DbError::Postgres(ref inner) if is_transient(inner) => ApiError::Unavailable,
+            ref e if is_unavailable(e) => ApiError::Unavailable,
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+/// Whether the database cannot answer right now (a pool with no free
+/// connection, SQLite busy, PostgreSQL gone or restarting): a 503 with
+/// `Retry-After` from the storage API and the token server alike.
+pub(crate) fn is_unavailable(e: &DbError) -> bool {
+    match e {
+        DbError::Pool(_) | DbError::ConnectionGone => true,
+        DbError::Sql(inner) => is_busy(inner),
+        DbError::Postgres(inner) => is_transient(inner),
+        _ => false,
     }
 }
 

@@ -91,10 +91,20 @@ impl IntoResponse for TokenError {
             "errors": [{"location": self.location, "name": self.name, "description": self.description}],
         });
         let mut response = json_body(self.http, body.to_string());
-        if self.http == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        match self.http {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+            }
+            // One challenge per scheme the token server takes, as its API
+            // text requires: OAuth bearer tokens only.
+            StatusCode::UNAUTHORIZED => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
         }
         response
     }
@@ -171,6 +181,11 @@ pub async fn get_token(
             // Mozilla's token server answers when it cannot allocate a node.
             DbError::NoNode => {
                 tracing::warn!("no storage node takes new users");
+                TokenError::unavailable()
+            }
+            // PostgreSQL down or restarting: come back later, as storage says.
+            e if super::error::is_unavailable(&e) => {
+                tracing::warn!(error = %e, "the database cannot answer");
                 TokenError::unavailable()
             }
             e => {
