@@ -145,14 +145,13 @@ fn slow_and_idle_connections_are_closed() {
     let answered = read_until_closed(&mut idle).expect("an idle keep-alive connection stayed open");
     assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
 
-    // A body that stalls: 408, then the connection closes.
+    // A signed request whose body stalls: 408, then the connection closes.
+    let account = server.account("stalling@example.com");
     let mut stalled = connect(&server);
     stalled
-        .write_all(
-            b"POST /1.5/1/storage/tabs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-              Content-Length: 1000\r\n\r\n[{\"id\":",
-        )
+        .write_all(signed_head(&account, "POST", "/storage/tabs", 1000).as_bytes())
         .unwrap();
+    stalled.write_all(b"[{\"id\":").unwrap();
     let answered = read_until_closed(&mut stalled).expect("a stalled body stayed open");
     assert!(answered.starts_with("HTTP/1.1 408"), "{answered}");
 
@@ -160,10 +159,7 @@ fn slow_and_idle_connections_are_closed() {
     // arrive within the body timeout.
     let mut trickle = connect(&server);
     trickle
-        .write_all(
-            b"PUT /1.5/1/storage/tabs/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-              Content-Length: 1000\r\n\r\n",
-        )
+        .write_all(signed_head(&account, "PUT", "/storage/tabs/x", 1000).as_bytes())
         .unwrap();
     for _ in 0..3 {
         std::thread::sleep(std::time::Duration::from_millis(500));
@@ -181,13 +177,12 @@ fn slow_and_idle_connections_are_closed() {
         c.connections.body_read_timeout_secs = 60;
         c.connections.idle_timeout_secs = 1;
     });
+    let idle_account = idle_server.account("idle@example.com");
     let mut stalled = connect(&idle_server);
     stalled
-        .write_all(
-            b"POST /1.5/1/storage/tabs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-              Content-Length: 1000\r\n\r\n[",
-        )
+        .write_all(signed_head(&idle_account, "POST", "/storage/tabs", 1000).as_bytes())
         .unwrap();
+    stalled.write_all(b"[").unwrap();
     let answered = read_until_closed(&mut stalled).expect("an idle upload stayed open");
     assert!(
         answered.is_empty() || answered.starts_with("HTTP/1.1 408"),
@@ -197,6 +192,79 @@ fn slow_and_idle_connections_are_closed() {
     // Real clients are served throughout.
     let account = server.account("patient@example.com");
     assert_eq!(account.get("/info/collections").status(), 200);
+}
+
+/// A request nobody signed is refused from its head, its body never read:
+/// a body read first is memory anyone could make the server hold. A body
+/// announced over `max_request_bytes` is refused at once, signed or not.
+#[test]
+fn unsigned_and_oversized_bodies_are_refused_before_they_are_read() {
+    use std::io::{Read as _, Write as _};
+    let server = TestServer::start_with(|c| {
+        // Far longer than this test waits: an answer means the body was not awaited.
+        c.connections.body_read_timeout_secs = 120;
+        c.connections.idle_timeout_secs = 120;
+    });
+    let account = server.account("heads@example.com");
+    let first_line = |stream: &mut std::net::TcpStream| {
+        let mut buf = [0u8; 64];
+        let n = stream.read(&mut buf).expect("an answer before the body");
+        String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let uid = account.token.uid;
+    for head in [
+        // No Authorization at all.
+        format!(
+            "POST /1.5/{uid}/storage/tabs HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+             Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n"
+        ),
+        // A Hawk header for another path.
+        signed_head(&account, "POST", "/storage/other", 1_000_000).replacen(
+            "/storage/other",
+            "/storage/tabs",
+            1,
+        ),
+    ] {
+        let mut stream = connect(&server);
+        stream.write_all(head.as_bytes()).unwrap();
+        assert_eq!(first_line(&mut stream), "HTTP/1.1 401 Unauthorized", "{head}");
+    }
+    let mut stream = connect(&server);
+    stream
+        .write_all(signed_head(&account, "POST", "/storage/tabs", 3_000_000).as_bytes())
+        .unwrap();
+    assert_eq!(first_line(&mut stream), "HTTP/1.1 413 Payload Too Large");
+    // A signed request with its body is served as ever.
+    let mut stream = connect(&server);
+    let body = br#"[{"id": "ok", "payload": "x"}]"#;
+    stream
+        .write_all(signed_head(&account, "POST", "/storage/tabs", body.len()).as_bytes())
+        .unwrap();
+    stream.write_all(body).unwrap();
+    assert_eq!(first_line(&mut stream), "HTTP/1.1 200 OK");
+}
+
+/// The head of a request `account` signed (no payload hash), announcing a
+/// JSON body of `length` bytes that the caller sends, or does not.
+fn signed_head(account: &Account, method: &str, rest: &str, length: usize) -> String {
+    let url = url::Url::parse(&account.url(rest)).unwrap();
+    let authorization = account
+        .token
+        .hawk_credentials()
+        .unwrap()
+        .authorization(method, &url, std::time::SystemTime::now())
+        .unwrap();
+    format!(
+        "{method} {} HTTP/1.1\r\nHost: {}:{}\r\nAuthorization: {authorization}\r\n\
+         Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n",
+        url.path(),
+        url.host_str().unwrap(),
+        url.port().unwrap()
+    )
 }
 
 #[test]

@@ -7,11 +7,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, Uri};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
+use super::auth::Authenticated;
 use super::params::Conditions;
 use super::{ApiError, AppState, JsonTimestamp, json_with_last_modified, reply_format};
 use crate::auth::TokenPayload;
@@ -46,13 +47,10 @@ async fn view<B: serde::Serialize + Send + 'static>(
 /// `GET info/collections`: every collection's time; 304 when nothing changed.
 pub async fn collections(
     State(state): State<Arc<AppState>>,
-    Path(uid): Path<String>,
-    method: Method,
-    uri: Uri,
+    Authenticated(claims): Authenticated,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let payload = state.authenticate_allowing_expired(&method, &uri, &headers, &uid)?;
-    view(&state, payload, &headers, |db, uid| {
+    view(&state, claims, &headers, |db, uid| {
         let body: std::collections::BTreeMap<String, JsonTimestamp> = db
             .collection_timestamps(uid)?
             .into_iter()
@@ -67,14 +65,11 @@ pub async fn collections(
 /// `GET info/configuration`: the limits.
 pub async fn configuration(
     State(state): State<Arc<AppState>>,
-    Path(uid): Path<String>,
-    method: Method,
-    uri: Uri,
+    Authenticated(claims): Authenticated,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let payload = state.authenticate(&method, &uri, &headers, b"", &uid)?;
     let l = state.config.limits.clone();
-    view(&state, payload, &headers, move |_, _| {
+    view(&state, claims, &headers, move |_, _| {
         let body = json!({
             "max_request_bytes": l.max_request_bytes,
             "max_post_records": l.max_post_records,
@@ -92,14 +87,11 @@ pub async fn configuration(
 /// `GET info/quota`: `[KB used, KB allowed per collection or null]`.
 pub async fn quota(
     State(state): State<Arc<AppState>>,
-    Path(uid): Path<String>,
-    method: Method,
-    uri: Uri,
+    Authenticated(claims): Authenticated,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let payload = state.authenticate(&method, &uri, &headers, b"", &uid)?;
     let quota = state.config.limits.quota_bytes;
-    view(&state, payload, &headers, move |db, uid| {
+    view(&state, claims, &headers, move |db, uid| {
         let used: i64 = db.collection_bytes(uid)?.iter().map(|(_, b)| b).sum();
         let limit = (quota > 0).then(|| kb(quota as i64));
         Ok((json!([kb(used), limit]), 2))
@@ -110,13 +102,10 @@ pub async fn quota(
 /// `GET info/collection_usage`: KB per collection.
 pub async fn collection_usage(
     State(state): State<Arc<AppState>>,
-    Path(uid): Path<String>,
-    method: Method,
-    uri: Uri,
+    Authenticated(claims): Authenticated,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let payload = state.authenticate(&method, &uri, &headers, b"", &uid)?;
-    view(&state, payload, &headers, |db, uid| {
+    view(&state, claims, &headers, |db, uid| {
         let body: Map<String, Value> = db
             .collection_bytes(uid)?
             .into_iter()
@@ -131,13 +120,10 @@ pub async fn collection_usage(
 /// `GET info/collection_counts`: BSOs per collection.
 pub async fn collection_counts(
     State(state): State<Arc<AppState>>,
-    Path(uid): Path<String>,
-    method: Method,
-    uri: Uri,
+    Authenticated(claims): Authenticated,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let payload = state.authenticate(&method, &uri, &headers, b"", &uid)?;
-    view(&state, payload, &headers, |db, uid| {
+    view(&state, claims, &headers, |db, uid| {
         let body: Map<String, Value> = db
             .collection_counts(uid)?
             .into_iter()

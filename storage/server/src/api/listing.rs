@@ -8,11 +8,12 @@ use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use hyper::body::Frame;
 use tokio::sync::{mpsc, oneshot};
 
+use super::auth::Authenticated;
 use super::params::{self, Conditions};
 use super::{ApiError, AppState, JsonTimestamp, ReplyFormat, X_LAST_MODIFIED, reply_format, ts_header};
 use crate::db::{Bso, CollectionQuery, CollectionSink, DbError};
@@ -29,13 +30,11 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 /// `GET storage/<collection>`.
 pub async fn get_collection(
     State(state): State<Arc<AppState>>,
-    Path((uid, collection)): Path<(String, String)>,
+    Path((_, collection)): Path<(String, String)>,
     RawQuery(query): RawQuery,
-    method: Method,
-    uri: Uri,
+    Authenticated(claims): Authenticated,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
     params::check_collection(&collection)?;
     let format = reply_format(&headers, true)?;
     let conditions = Conditions::from_headers(&headers)?;

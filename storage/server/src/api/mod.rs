@@ -1,5 +1,6 @@
 //! The HTTP API: routes, shared state, authentication and response helpers.
 
+mod auth;
 mod error;
 mod info;
 mod listing;
@@ -14,7 +15,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -22,7 +23,7 @@ use sync15::ServerTimestamp;
 
 pub use error::ApiError;
 
-use crate::auth::{HawkVerifier, OAuthVerifier, SignedRequest, TokenPayload, TokenSecrets};
+use crate::auth::{HawkVerifier, OAuthVerifier, TokenPayload, TokenSecrets};
 use crate::config::{Config, Role};
 use crate::db::{Db, now_ms};
 use crate::metrics::Metrics;
@@ -167,20 +168,6 @@ fn cors_layer(config: &crate::config::Cors) -> Option<tower_http::cors::CorsLaye
     )
 }
 
-/// Whether an I/O timeout is behind `error`.
-fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = Some(error);
-    while let Some(e) = cause {
-        if e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-        {
-            return true;
-        }
-        cause = e.source();
-    }
-    false
-}
-
 fn storage_routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
     let body_limit = usize::try_from(state.config.limits.max_request_bytes).unwrap_or(usize::MAX);
     Router::new()
@@ -205,36 +192,11 @@ fn storage_routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
                 .delete(storage::delete_bso),
         )
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), read_body))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate_then_read_body,
+        ))
         .layer(middleware::from_fn(storage_headers))
-}
-
-/// Reads the whole request body before the handler runs, within
-/// `connections.body_read_timeout_secs` and `limits.max_request_bytes`: a
-/// client that stalls mid-body gets a 408 and the connection closes, instead
-/// of holding a handler (and its connection) open.
-async fn read_body(
-    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let limit = usize::try_from(state.config.limits.max_request_bytes).unwrap_or(usize::MAX);
-    let (parts, body) = request.into_parts();
-    let read = http_body_util::Limited::new(body, limit);
-    let collected = tokio::time::timeout(
-        state.config.connections.body_read_timeout(),
-        http_body_util::BodyExt::collect(read),
-    )
-    .await
-    .map_err(|_| ApiError::RequestTimeout)?;
-    let bytes = match collected {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(ApiError::TooLarge),
-        // The connection's idle timeout ended a stalled upload.
-        Err(e) if timed_out(e.as_ref()) => return Err(ApiError::RequestTimeout),
-        Err(e) => return Err(ApiError::BadParam(format!("reading the body: {e}"))),
-    };
-    Ok(next.run(Request::from_parts(parts, Body::from(bytes))).await)
 }
 
 async fn not_found() -> ApiError {
@@ -429,73 +391,6 @@ pub(crate) fn reply_format(headers: &HeaderMap, newlines_allowed: bool) -> Resul
 }
 
 impl AppState {
-    /// Checks the Hawk header, that the token is for the uid in the URL,
-    /// and returns the token's payload. The caller must also check
-    /// [`Db::user_is_current`] in its database work ([`AppState::with_db`]).
-    pub fn authenticate(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-        body: &[u8],
-        path_uid: &str,
-    ) -> Result<TokenPayload, ApiError> {
-        self.authenticate_inner(method, uri, headers, body, path_uid, false)
-    }
-
-    /// [`AppState::authenticate`] for `GET info/collections`, which accepts
-    /// an expired token as Mozilla's storage nodes do (syncstorage-rs
-    /// `web/auth.rs`): the answer reveals only collection times, and
-    /// clients poll it to decide whether to sync at all.
-    pub fn authenticate_allowing_expired(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-        path_uid: &str,
-    ) -> Result<TokenPayload, ApiError> {
-        self.authenticate_inner(method, uri, headers, b"", path_uid, true)
-    }
-
-    fn authenticate_inner(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-        body: &[u8],
-        path_uid: &str,
-        allow_expired: bool,
-    ) -> Result<TokenPayload, ApiError> {
-        let host_header = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
-        let (host, port) = split_host(host_header, self.default_port);
-        let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let request = SignedRequest {
-            method: method.as_str(),
-            host,
-            port,
-            path_and_query,
-            authorization: headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()),
-            content_type: headers.get(header::CONTENT_TYPE).and_then(|h| h.to_str().ok()),
-            body,
-        };
-        let payload = self
-            .hawk
-            .verify(&self.secrets, &request, allow_expired)
-            .map_err(|e| {
-                tracing::debug!(error = %e, "hawk refused");
-                ApiError::Unauthorized
-            })?;
-        // A token for one user can never touch another's URL.
-        if path_uid.parse::<u64>().ok() != Some(payload.uid) {
-            tracing::warn!(token_uid = payload.uid, path_uid, "uid mismatch");
-            return Err(ApiError::Unauthorized);
-        }
-        Ok(payload)
-    }
-
     /// Runs database work off the async runtime. With the token server in
     /// the same process (role `all`), it first checks the token's uid is
     /// still the account's current one on its node (remembered for a

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::auth::Authenticated;
 use super::error::code;
 use super::info::kb;
 use super::listing::BsoOut;
@@ -26,12 +27,10 @@ type Result<T> = std::result::Result<T, ApiError>;
 /// `GET storage/<collection>/<id>`.
 pub async fn get_bso(
     State(state): State<Arc<AppState>>,
-    Path((uid, collection, id)): Path<(String, String, String)>,
-    method: Method,
-    uri: Uri,
+    Path((_, collection, id)): Path<(String, String, String)>,
+    Authenticated(claims): Authenticated,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
     params::check_collection(&collection)?;
     reply_format(&headers, false)?;
     let conditions = Conditions::from_headers(&headers)?;
@@ -52,13 +51,11 @@ pub async fn get_bso(
 /// `PUT storage/<collection>/<id>`.
 pub async fn put_bso(
     State(state): State<Arc<AppState>>,
-    Path((uid, collection, id)): Path<(String, String, String)>,
-    method: Method,
-    uri: Uri,
+    Path((_, collection, id)): Path<(String, String, String)>,
+    Authenticated(claims): Authenticated,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let claims = state.authenticate(&method, &uri, &headers, &body, &uid)?;
     params::check_collection(&collection)?;
     let conditions = Conditions::from_headers(&headers)?;
     let value = params::put_body(content_type(&headers), &body)?;
@@ -86,14 +83,12 @@ pub async fn put_bso(
 /// `POST storage/<collection>`, with or without the batch API.
 pub async fn post_collection(
     State(state): State<Arc<AppState>>,
-    Path((uid, collection)): Path<(String, String)>,
+    Path((_, collection)): Path<(String, String)>,
     RawQuery(query): RawQuery,
-    method: Method,
-    uri: Uri,
+    Authenticated(claims): Authenticated,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let claims = state.authenticate(&method, &uri, &headers, &body, &uid)?;
     params::check_collection(&collection)?;
     let conditions = Conditions::from_headers(&headers)?;
     let (batch, commit) = params::batch_params(&params::query_pairs(query.as_deref()))?;
@@ -222,13 +217,11 @@ pub async fn post_collection(
 /// `DELETE storage/<collection>`, or of `?ids=…` within it.
 pub async fn delete_collection(
     State(state): State<Arc<AppState>>,
-    Path((uid, collection)): Path<(String, String)>,
+    Path((_, collection)): Path<(String, String)>,
     RawQuery(query): RawQuery,
-    method: Method,
-    uri: Uri,
+    Authenticated(claims): Authenticated,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
     params::check_collection(&collection)?;
     let conditions = Conditions::from_headers(&headers)?;
     let pairs = params::query_pairs(query.as_deref());
@@ -251,12 +244,10 @@ pub async fn delete_collection(
 /// `DELETE storage/<collection>/<id>`.
 pub async fn delete_bso(
     State(state): State<Arc<AppState>>,
-    Path((uid, collection, id)): Path<(String, String, String)>,
-    method: Method,
-    uri: Uri,
+    Path((_, collection, id)): Path<(String, String, String)>,
+    Authenticated(claims): Authenticated,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
     params::check_collection(&collection)?;
     let conditions = Conditions::from_headers(&headers)?;
     let modified = state
@@ -275,12 +266,9 @@ pub async fn delete_bso(
 /// `DELETE /1.5/<uid>` and `DELETE storage`: everything.
 pub async fn delete_everything(
     State(state): State<Arc<AppState>>,
-    Path(uid): Path<String>,
-    method: Method,
-    uri: Uri,
+    Authenticated(claims): Authenticated,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let claims = state.authenticate(&method, &uri, &headers, b"", &uid)?;
     let conditions = Conditions::from_headers(&headers)?;
     let modified = state
         .with_db(claims, move |db, uid| {

@@ -84,15 +84,31 @@ impl HawkVerifier {
         (cache.len(), cache.heap_bytes())
     }
 
-    /// Verifies `request`; returns the token's payload. With
-    /// `allow_expired`, a token past its expiry is still accepted (Mozilla's
-    /// storage nodes do that for `GET info/collections` only).
+    /// Verifies `request`, its body included; returns the token's payload.
+    /// With `allow_expired`, a token past its expiry is still accepted
+    /// (Mozilla's storage nodes do that for `GET info/collections` only).
     pub fn verify(
         &self,
         secrets: &TokenSecrets,
         request: &SignedRequest<'_>,
         allow_expired: bool,
     ) -> Result<TokenPayload, HawkError> {
+        self.verify_head(secrets, request, allow_expired)?
+            .check_body(request.body)
+    }
+
+    /// Verifies what the request's head says — the token, the MAC over the
+    /// method, path, host, port and the payload hash it claims, the
+    /// timestamp, the nonce — without its body, so that a request nobody
+    /// signed is refused before the server reads (and holds) its body.
+    /// [`HeadVerified::check_body`] then checks the body against the claimed
+    /// hash. `request.body` is not read here.
+    pub fn verify_head(
+        &self,
+        secrets: &TokenSecrets,
+        request: &SignedRequest<'_>,
+        allow_expired: bool,
+    ) -> Result<HeadVerified, HawkError> {
         let header = request
             .authorization
             .and_then(|h| h.strip_prefix("Hawk "))
@@ -117,27 +133,6 @@ impl HawkVerifier {
             })?;
         let key = hawk::Key::new(token.hawk_key.as_bytes(), hawk::DigestAlgorithm::Sha256)
             .map_err(|_| HawkError::BadSignature)?;
-
-        // A payload hash is optional; when present it must match the body.
-        if let Some(claimed) = header.hash.as_deref() {
-            let content_type = request
-                .content_type
-                .unwrap_or("")
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            let actual = hawk::PayloadHasher::hash(
-                content_type.as_bytes(),
-                hawk::DigestAlgorithm::Sha256,
-                request.body,
-            )
-            .map_err(|_| HawkError::BadSignature)?;
-            if !constant_time_eq(&actual, claimed) {
-                return Err(HawkError::BadSignature);
-            }
-        }
         let valid =
             hawk::RequestBuilder::new(request.method, request.host, request.port, request.path_and_query)
                 .hash(header.hash.as_deref())
@@ -152,7 +147,49 @@ impl HawkVerifier {
         if !self.nonces.lock().record(id, nonce, now_secs, forget_at) {
             return Err(HawkError::Replay);
         }
-        Ok(token.payload)
+        let content_type = request
+            .content_type
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        Ok(HeadVerified {
+            payload: token.payload,
+            claimed_hash: header.hash.clone(),
+            content_type,
+        })
+    }
+}
+
+/// A request whose Hawk header checked out; its body is still to be
+/// checked against the payload hash the header claims (signed by the MAC).
+#[derive(Debug)]
+pub struct HeadVerified {
+    payload: TokenPayload,
+    claimed_hash: Option<Vec<u8>>,
+    content_type: String,
+}
+
+impl HeadVerified {
+    /// The token's payload.
+    pub fn payload(&self) -> &TokenPayload {
+        &self.payload
+    }
+
+    /// Checks `body` against the claimed payload hash (optional in Hawk:
+    /// none claimed, nothing to check); returns the token's payload.
+    pub fn check_body(self, body: &[u8]) -> Result<TokenPayload, HawkError> {
+        if let Some(claimed) = &self.claimed_hash {
+            let actual =
+                hawk::PayloadHasher::hash(self.content_type.as_bytes(), hawk::DigestAlgorithm::Sha256, body)
+                    .map_err(|_| HawkError::BadSignature)?;
+            if !constant_time_eq(&actual, claimed) {
+                return Err(HawkError::BadSignature);
+            }
+        }
+        Ok(self.payload)
     }
 }
 

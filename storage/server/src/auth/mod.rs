@@ -6,6 +6,6 @@ pub mod nonces;
 pub mod oauth;
 pub mod tokens;
 
-pub use self::hawk::{HawkError, HawkVerifier, SignedRequest};
+pub use self::hawk::{HawkError, HawkVerifier, HeadVerified, SignedRequest};
 pub use self::oauth::{Identity, OAuthError, OAuthVerifier, mint_dev_token, parse_key_id};
 pub use self::tokens::{TokenError, TokenPayload, TokenSecrets, VerifiedToken};
