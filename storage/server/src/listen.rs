@@ -1,8 +1,10 @@
-//! The connection layer: accepting clients up to a cap, HTTP/1.1 with a
+//! The connection layer: serving clients up to a cap, HTTP/1.1 with a
 //! header-read timeout (which also ends idle keep-alive connections), a
 //! read/write inactivity timeout, and a graceful stop. `axum::serve` has
 //! none of these limits, so slow or idle clients could hold connections
-//! (and file descriptors) for as long as they liked.
+//! (and file descriptors) for as long as they liked. A client over the cap
+//! is answered at once with a 503 and `Retry-After` and counted, rather
+//! than left waiting in the listen backlog, where it could only time out.
 
 use std::future::Future;
 use std::io;
@@ -22,6 +24,7 @@ use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
 
 use crate::config::Connections;
+use crate::metrics::Metrics;
 
 /// Largest request head (start line and headers). Sync clients send a few
 /// hundred bytes; hyper answers 431 above this.
@@ -30,19 +33,32 @@ const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// How long a stop waits for requests in flight.
 const DRAIN_FOR: Duration = Duration::from_secs(30);
 
+/// What a client over the connection cap is told. `Connection: close`: it
+/// may try again after `Retry-After` seconds, on a new connection.
+const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+Content-Type: application/json\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}";
+
+/// The longest a refused client is spent on.
+const REFUSE_WITHIN: Duration = Duration::from_secs(2);
+
+/// Refusals in progress at most; past this a client over the cap is closed
+/// without an answer, so that a flood cannot turn refusals into the load.
+const MAX_REFUSING: usize = 256;
+
 /// Serves `router` on `listener` until `shutdown` completes, then lets the
 /// requests in flight finish (for at most [`DRAIN_FOR`]).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: &Connections,
+    metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let permits = Arc::new(Semaphore::new(
-        usize::try_from(limits.max)
-            .unwrap_or(usize::MAX)
-            .min(Semaphore::MAX_PERMITS),
-    ));
+    let max = usize::try_from(limits.max)
+        .unwrap_or(usize::MAX)
+        .min(Semaphore::MAX_PERMITS);
+    let permits = Arc::new(Semaphore::new(max));
+    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
@@ -53,14 +69,6 @@ pub async fn serve(
     let idle = limits.idle_timeout();
     tokio::pin!(shutdown);
     loop {
-        // At the cap, stop accepting: new clients wait in the backlog.
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -75,14 +83,30 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            metrics.connection_refused();
+            match refusing.clone().try_acquire_owned() {
+                Ok(slot) => {
+                    tokio::spawn(async move {
+                        let _ = tokio::time::timeout(REFUSE_WITHIN, refuse(stream)).await;
+                        drop(slot);
+                    });
+                }
+                Err(_) => drop(stream),
+            }
+            continue;
+        };
+        metrics.set_connections_open(max - permits.available_permits());
         let io = TokioIo::new(IdleTimeout::new(stream, idle));
         let connection =
             graceful.watch(builder.serve_connection(io, TowerToHyperService::new(router.clone())));
+        let (permits, metrics) = (permits.clone(), metrics.clone());
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended");
             }
             drop(permit);
+            metrics.set_connections_open(max - permits.available_permits());
         });
     }
     drop(listener);
@@ -90,6 +114,19 @@ pub async fn serve(
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(DRAIN_FOR) => tracing::warn!("stopped with requests still in flight"),
     }
+    Ok(())
+}
+
+/// Answers a client over the connection cap: reads the start of its
+/// request (so that closing does not reset the connection under it), says
+/// 503 with `Retry-After`, and closes once the client has read it.
+async fn refuse(mut stream: tokio::net::TcpStream) -> io::Result<()> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await;
+    stream.write_all(OVER_CAPACITY).await?;
+    stream.shutdown().await?;
+    while stream.read(&mut buf).await? > 0 {}
     Ok(())
 }
 

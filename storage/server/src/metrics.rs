@@ -9,6 +9,8 @@
 //!   scrape time.
 //! - batch commits and committed records, expired-data purges (runs, rows,
 //!   last duration), storage tokens issued, FxA verification failures by kind.
+//! - `sync_storage_connections_open`, and `sync_storage_connections_refused_total`:
+//!   clients answered 503 (or closed) because `connections.max` were open.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +57,8 @@ pub struct Metrics {
     purge_last_ms: Gauge,
     tokens_issued: Counter,
     fxa_failures: Family<KindLabels, Counter>,
+    connections_open: Gauge,
+    connections_refused: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -141,6 +145,18 @@ impl Metrics {
             "Bearer tokens not accepted, by kind",
             fxa_failures.clone(),
         );
+        let connections_open = Gauge::default();
+        registry.register(
+            "connections_open",
+            "Client connections being served",
+            connections_open.clone(),
+        );
+        let connections_refused = Counter::default();
+        registry.register(
+            "connections_refused",
+            "Client connections refused because connections.max were open",
+            connections_refused.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -154,6 +170,8 @@ impl Metrics {
             purge_last_ms,
             tokens_issued,
             fxa_failures,
+            connections_open,
+            connections_refused,
         }
     }
 
@@ -184,6 +202,16 @@ impl Metrics {
         self.purged_rows.inc_by(rows as u64);
         self.purge_last_ms
             .set(i64::try_from(took.as_millis()).unwrap_or(i64::MAX));
+    }
+
+    /// How many client connections are being served.
+    pub fn set_connections_open(&self, open: usize) {
+        self.connections_open.set(i64::try_from(open).unwrap_or(i64::MAX));
+    }
+
+    /// One client refused at the connection cap.
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
     }
 
     /// One storage token issued.

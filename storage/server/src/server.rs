@@ -212,7 +212,9 @@ impl Server {
         };
         tracing::info!(addr = %self.addr, url = %self.state.config.public_url(), "serving");
         let connections = self.state.config.connections.clone();
-        let result = crate::listen::serve(listener, api::router(self.state), &connections, shutdown).await;
+        let metrics = self.state.metrics.clone();
+        let result =
+            crate::listen::serve(listener, api::router(self.state), &connections, metrics, shutdown).await;
         purger.abort();
         if let Some(m) = metrics_server {
             m.abort();

@@ -267,27 +267,55 @@ fn signed_head(account: &Account, method: &str, rest: &str, length: usize) -> St
     )
 }
 
+/// Past `connections.max`, a client is told at once to come back (503 with
+/// `Retry-After`), not left in the listen backlog until it times out; each
+/// refusal is counted in `/metrics`.
 #[test]
 fn a_connection_cap_keeps_the_server_from_running_out_of_descriptors() {
     let server = TestServer::start_with(|c| {
         c.connections.max = 2;
         c.connections.header_read_timeout_secs = 60;
+        c.metrics_bind = Some("127.0.0.1:0".parse().unwrap());
     });
     let url = server.url("/__lbheartbeat__");
     let quick = reqwest::blocking::Client::builder()
-        .timeout(std::time::Duration::from_millis(1500))
+        .timeout(std::time::Duration::from_secs(10))
         .build()
         .unwrap();
     assert_eq!(quick.get(&url).send().unwrap().status(), 200);
     // The first client's keep-alive connection is still open; hold the other slot.
-    let holders = [connect(&server), connect(&server)];
+    let holder = connect(&server);
+    // Let the server take the holder before the next client comes.
+    std::thread::sleep(std::time::Duration::from_millis(200));
     let fresh = reqwest::blocking::Client::builder()
-        .timeout(std::time::Duration::from_millis(1500))
+        .timeout(std::time::Duration::from_secs(10))
         .build()
         .unwrap();
-    assert!(fresh.get(&url).send().is_err(), "served beyond the cap");
-    drop(holders);
+    let started = std::time::Instant::now();
+    let refused = fresh.get(&url).send().unwrap();
+    assert_eq!(refused.status(), 503, "served beyond the cap");
+    assert_eq!(
+        support::header(refused.headers(), "retry-after").as_deref(),
+        Some("5")
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "answered at once"
+    );
+    let metrics = reqwest::blocking::get(format!(
+        "http://{}/metrics",
+        server.server.metrics_addr().unwrap()
+    ))
+    .unwrap()
+    .text()
+    .unwrap();
+    assert!(
+        metrics.contains("sync_storage_connections_refused_total 1"),
+        "{metrics}"
+    );
+    drop(holder);
     drop(quick);
+    std::thread::sleep(std::time::Duration::from_millis(200));
     let later = reqwest::blocking::Client::new();
     assert_eq!(later.get(&url).send().unwrap().status(), 200);
 }

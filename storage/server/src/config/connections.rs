@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Connections {
-    /// Connections served at once; further clients wait in the listen
-    /// backlog until one closes. Keep it under the process's open-file
-    /// limit (`ulimit -n`), which the database needs a few of too.
+    /// Connections served at once; a further client is answered at once
+    /// with 503 and `Retry-After` and closed. Keep it under the process's
+    /// open-file limit (`ulimit -n`), which the database needs a few of too.
     pub max: u64,
     /// A request's head must arrive within this long of the server
     /// starting to wait for it — which also ends keep-alive connections
