@@ -216,6 +216,30 @@ impl TestAccount {
             .expect("the write succeeds");
     }
 
+    /// Writes `cleartext` (any JSON text) as the record `id` of
+    /// `collection`, encrypted as a real client would but without adding an
+    /// `id` to it — as application-services writes tombstones
+    /// (`{"deleted": true}`, `OutgoingBso::new_tombstone`).
+    ///
+    /// # Panics
+    /// If it cannot be encrypted or written.
+    #[allow(clippy::expect_used)]
+    pub fn put_cleartext_text(&self, collection: &str, id: &str, cleartext: &str) {
+        let encrypted = self
+            .collection_keys()
+            .key_for_collection(collection)
+            .encrypt_bytes(cleartext.as_bytes())
+            .expect("encrypts");
+        let bso = OutgoingBso {
+            envelope: OutgoingEnvelope::new(Guid::new(id)),
+            payload: serde_json::to_string(&encrypted).expect("a payload"),
+        };
+        self.raw()
+            .client()
+            .put_record(collection, &bso, Precondition::None)
+            .expect("the write succeeds");
+    }
+
     /// Writes many `records` (JSON objects with an `id`) to `collection` in
     /// batches after what is there, encrypted as a real client would;
     /// folders (`"type": "folder"`) get the folder sortindex Firefox gives

@@ -1,12 +1,11 @@
 //! History scenarios.
 
 use std::collections::BTreeSet;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use sync_history::{HistoryConfig, VisitTransition};
 
-use super::{Ctx, Scenario, check, fail, scenario};
+use super::{Ctx, Scenario, check, fail, now_us, scenario};
 use crate::Device;
 
 pub(super) fn scenarios() -> Vec<Scenario> {
@@ -36,13 +35,6 @@ pub(super) fn scenarios() -> Vec<Scenario> {
 }
 
 const HOUR: i64 = 3600 * 1_000_000;
-
-fn now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
 
 fn visit(ctx: &mut Ctx<'_>, device: &str, url: &str, date: i64, how: VisitTransition) -> Result<(), String> {
     ctx.history(device)?.record_visit(url, date, how).map_err(fail)

@@ -204,6 +204,14 @@ impl Ctx<'_> {
     }
 }
 
+/// Now, in µs since the epoch (history's unit).
+pub(crate) fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
 /// Fails the scenario with `message` unless `condition` holds.
 pub fn check(condition: bool, message: impl Into<String>) -> Result<(), String> {
     if condition { Ok(()) } else { Err(message.into()) }

@@ -5,14 +5,26 @@
 
 use serde_json::{Value, json};
 use sync_bookmarks::MOBILE_GUID;
+use sync_history::VisitTransition;
+use sync_logins::LoginEntry;
 
 use super::{Ctx, Scenario, check, fail, scenario};
 
 pub(super) fn scenarios() -> Vec<Scenario> {
-    vec![scenario(
-        "shapes: Firefox's bookmark roots and dates survive our uploads",
-        firefox_bookmark_roots_and_dates,
-    )]
+    vec![
+        scenario(
+            "shapes: Firefox's bookmark roots and dates survive our uploads",
+            firefox_bookmark_roots_and_dates,
+        ),
+        scenario(
+            "shapes: a login as application-services writes it keeps the fields we do not know",
+            mobile_login_round_trips,
+        ),
+        scenario(
+            "shapes: application-services' tombstones, which carry no id, delete here",
+            tombstones_without_ids,
+        ),
+    ]
 }
 
 /// Firefox's `dateAdded` for its roots: the profile's creation, long before
@@ -125,5 +137,135 @@ fn firefox_bookmark_roots_and_dates(ctx: &mut Ctx<'_>) -> Result<(), String> {
         "server",
         "verify: mobile kept Firefox's title and date; its child names it",
     );
+    Ok(())
+}
+
+/// A login as application-services uploads it (`LoginPayload`): no
+/// `httpRealm` for a form login (skipped when `None`), times in ms,
+/// `timeLastBreachAlertDismissed` (which this code does not know), and a
+/// field from some newer client.
+fn mobile_login_round_trips(ctx: &mut Ctx<'_>) -> Result<(), String> {
+    ctx.add_device("A");
+    ctx.sync("A")?;
+    let login = json!({"id": "{5f2b1a2c-0000-4000-8000-0000000000aa}", "hostname": "https://bank.example",
+                       "formSubmitURL": "https://bank.example", "usernameField": "user", "passwordField": "pass",
+                       "username": "me", "password": "old secret", "timeCreated": 1_700_000_000_000_i64,
+                       "timePasswordChanged": 1_700_000_000_000_i64, "timeLastUsed": 1_700_000_500_000_i64,
+                       "timesUsed": 3, "timeLastBreachAlertDismissed": 1_700_000_900_000_i64,
+                       "someFutureField": {"kept": true}});
+    let id = login["id"].as_str().unwrap_or_default().to_owned();
+    ctx.account.put_cleartext("passwords", &login);
+    ctx.step("mobile", "upload a login as application-services writes it");
+    ctx.sync("A")?;
+    let logins = ctx.logins("A")?;
+    let stored = logins.get(&id).map_err(fail)?.ok_or("A lacks the login")?;
+    check(
+        stored.entry.password == "old secret" && stored.times_used == 3,
+        format!("{stored:?}"),
+    )?;
+    logins
+        .update(
+            &id,
+            LoginEntry {
+                password: "new secret".into(),
+                ..stored.entry
+            },
+        )
+        .map_err(fail)?;
+    ctx.step("A", "change the password");
+    ctx.sync("A")?;
+    let record = ctx
+        .account
+        .cleartext("passwords", &id)
+        .ok_or("the login left the server")?;
+    check(
+        record["password"] == json!("new secret")
+            && record["timeLastBreachAlertDismissed"] == json!(1_700_000_900_000_i64)
+            && record["someFutureField"] == json!({"kept": true})
+            && record.get("httpRealm").is_none_or(Value::is_null),
+        format!("the login as we uploaded it: {record}"),
+    )?;
+    ctx.step(
+        "server",
+        "verify: the new password, with the fields we do not know",
+    );
+    Ok(())
+}
+
+/// application-services writes a tombstone as `{"deleted": true}`, with no
+/// `id` (`OutgoingBso::new_tombstone`): the BSO's id says which record.
+fn tombstones_without_ids(ctx: &mut Ctx<'_>) -> Result<(), String> {
+    ctx.add_device("A");
+    let login = ctx
+        .logins("A")?
+        .add(LoginEntry {
+            origin: "https://gone.example".into(),
+            form_action_origin: Some("https://gone.example".into()),
+            http_realm: None,
+            username_field: "u".into(),
+            password_field: "p".into(),
+            username: "me".into(),
+            password: "secret".into(),
+        })
+        .map_err(fail)?;
+    let url = "https://gone.example/page";
+    let visited = super::now_us() - 3_600_000_000;
+    ctx.history("A")?
+        .record_visit(url, visited, VisitTransition::Link)
+        .map_err(fail)?;
+    let bookmark = ctx
+        .bookmarks("A")?
+        .insert(
+            MOBILE_GUID,
+            None,
+            sync_bookmarks::NewItem::Bookmark {
+                url: url.into(),
+                title: "Gone".into(),
+            },
+        )
+        .map_err(fail)?;
+    ctx.step("A", "a login, a visited page and a bookmark");
+    ctx.sync("A")?;
+    let page = ctx
+        .history("A")?
+        .get_page(url)
+        .map_err(fail)?
+        .ok_or("A lacks the page")?
+        .guid
+        .to_string();
+
+    for (collection, id) in [
+        ("passwords", login.guid.to_string()),
+        ("history", page),
+        ("bookmarks", bookmark.to_string()),
+    ] {
+        ctx.account
+            .put_cleartext_text(collection, &id, r#"{"deleted":true}"#);
+    }
+    // The mobile root, as the phone uploads it after the deletion.
+    ctx.account
+        .put_cleartext("bookmarks", &firefox_root("mobile", &[]));
+    ctx.step("mobile", "delete all three: tombstones without ids");
+    let result = ctx.sync("A")?;
+    for engine in ["passwords", "history", "bookmarks"] {
+        let failed = result.engines[engine].incoming_failed;
+        check(failed == 0, format!("{engine}: {failed} records failed"))?;
+    }
+    check(
+        ctx.logins("A")?.get(login.guid.as_str()).map_err(fail)?.is_none(),
+        "the login is still here",
+    )?;
+    check(
+        ctx.history("A")?.get_page(url).map_err(fail)?.is_none(),
+        "the page is still here",
+    )?;
+    check(
+        ctx.bookmarks("A")?
+            .get(bookmark.as_str())
+            .map_err(fail)?
+            .is_none(),
+        "the bookmark is still here",
+    )?;
+    ctx.step("A", "verify: all three gone, nothing failed");
     Ok(())
 }
