@@ -25,7 +25,7 @@ pub(crate) fn newest_visits(
     n: usize,
 ) -> Result<Vec<(i64, u8)>, HistoryError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT date, transition FROM visits WHERE page_id = ? ORDER BY date_ms DESC, date DESC
+        "SELECT date, transition FROM visits WHERE page_id = ? ORDER BY date_ms DESC, transition DESC
          LIMIT CAST(? AS INTEGER)",
     )?;
     let rows = stmt.query_map(params![page_id, n as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;

@@ -12,7 +12,7 @@ use sync15::Guid;
 use crate::HistoryError;
 use crate::page_stats::{mark_page_changed, now_us, update_page_stats};
 use crate::schema::SCHEMA;
-use crate::types::{PageInfo, QueryMatch, VisitInfo, VisitTransition, visit_ms};
+use crate::types::{PageInfo, QueryMatch, VisitInfo, VisitTransition, visit_micros, visit_ms};
 
 /// Longest URL stored (Firefox's limit).
 pub const MAX_URL_LEN: usize = 65_536;
@@ -203,9 +203,14 @@ impl HistoryStore {
             };
             // A visit the same to the millisecond as one stored is that visit.
             tx.prepare_cached(
-                "INSERT OR IGNORE INTO visits (page_id, date_ms, transition, date, is_local) VALUES (?, ?, ?, ?, 1)",
+                "INSERT OR IGNORE INTO visits (page_id, date_ms, transition, micros, is_local) VALUES (?, ?, ?, ?, 1)",
             )?
-            .execute(params![page_id, visit_ms(date_us), transition.as_u8(), date_us])?;
+            .execute(params![
+                page_id,
+                visit_ms(date_us),
+                transition.as_u8(),
+                visit_micros(date_us)
+            ])?;
             update_page_stats(tx, page_id, now_us())?;
             mark_page_changed(tx, page_id)
         })

@@ -15,7 +15,7 @@ use crate::frecency::{SAMPLED_VISITS, frecency};
 use crate::page_stats::{mark_page_changed, newest_visits, now_us, update_page_stats};
 use crate::record::{HISTORY_TTL_SECS, HistoryRecord, HistoryRecordVisit, MAX_VISITS_PER_RECORD};
 use crate::store::{HistoryStore, is_syncable_url, normalize_url};
-use crate::types::{VisitTransition, visit_ms};
+use crate::types::{VisitTransition, visit_micros, visit_ms};
 
 /// The collection and engine name.
 pub const COLLECTION: &str = "history";
@@ -276,7 +276,7 @@ impl HistoryStore {
         let mut outgoing = Vec::with_capacity(pages.len());
         let mut visits_stmt = tx.prepare_cached(
             "SELECT date, transition, unknown_fields FROM visits WHERE page_id = ?
-             ORDER BY date_ms DESC, date DESC LIMIT CAST(? AS INTEGER)",
+             ORDER BY date_ms DESC, transition DESC LIMIT CAST(? AS INTEGER)",
         )?;
         for ChangedPage {
             id,
@@ -350,7 +350,7 @@ static INSERT_VISITS_SQL: LazyLock<Vec<String>> = LazyLock::new(|| {
     (1..=VISITS_PER_INSERT)
         .map(|rows| {
             format!(
-                "INSERT OR IGNORE INTO visits (page_id, date_ms, transition, date, is_local, unknown_fields) VALUES {}",
+                "INSERT OR IGNORE INTO visits (page_id, date_ms, transition, micros, is_local, unknown_fields) VALUES {}",
                 vec!["(?, ?, ?, ?, 0, ?)"; rows].join(", ")
             )
         })
@@ -369,7 +369,7 @@ fn insert_visits(
             params.push(page_id.into());
             params.push(visit_ms(*date).into());
             params.push(i64::from(transition.as_u8()).into());
-            params.push((*date).into());
+            params.push(visit_micros(*date).into());
             params.push(unknown_json(&visit.unknown)?.into());
         }
         stmt.execute(rusqlite::params_from_iter(params))?;

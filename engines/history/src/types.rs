@@ -10,6 +10,11 @@ pub(crate) fn visit_ms(date_us: i64) -> i64 {
     date_us.div_euclid(1000)
 }
 
+/// The µs within [`visit_ms`] (0–999), stored beside it.
+pub(crate) fn visit_micros(date_us: i64) -> i64 {
+    date_us.rem_euclid(1000)
+}
+
 /// How the user got to a page (Firefox's `nsINavHistoryService`
 /// transition types, the `type` of a synced visit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
