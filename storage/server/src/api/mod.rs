@@ -128,7 +128,9 @@ fn cors_layer(config: &crate::config::Cors) -> Option<tower_http::cors::CorsLaye
     use tower_http::cors::{AllowOrigin, CorsLayer};
     let origins = match config.allowed_origins.as_slice() {
         [] => return None,
-        [any] if any == "*" => AllowOrigin::any(),
+        // Any origin, named back to it (as actix-cors's `allow_any_origin`
+        // answers for Mozilla's server; with `Vary: Origin`), not `*`.
+        [any] if any == "*" => AllowOrigin::mirror_request(),
         listed => AllowOrigin::list(listed.iter().filter_map(|o| HeaderValue::from_str(o).ok())),
     };
     let names = |names: &[&'static str]| -> Vec<header::HeaderName> {
