@@ -86,27 +86,31 @@ async fn get_whole_collection(
     conditions: Conditions,
     writer: ListingWriter,
 ) -> Result<Response> {
-    let (head_tx, head_rx) = oneshot::channel();
-    let (chunk_tx, chunk_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    let (head_tx, mut head_rx) = oneshot::channel();
     let content_type = writer.content_type();
     let mut sink = StreamingSink {
         conditions,
         writer,
         head: Some(head_tx),
-        streaming: false,
-        chunks: chunk_tx,
+        chunks: None,
     };
-    let reading = state.clone();
-    let reader = tokio::spawn(async move {
-        reading
-            .with_db(claims, move |db, uid| {
-                let read = db.read_collection(uid, &collection, &query, &mut sink);
-                sink.end(read)
-            })
-            .await
+    let read = state.with_db(claims, move |db, uid| {
+        let read = db.read_collection(uid, &collection, &query, &mut sink);
+        sink.end(read)
     });
-    match head_rx.await {
-        Ok(Ok(Head::Whole {
+    tokio::pin!(read);
+    // The read runs on the blocking pool; once its head is here, dropping
+    // this future leaves it streaming the rest.
+    let head = tokio::select! {
+        biased;
+        head = &mut head_rx => head.ok(),
+        ended = &mut read => {
+            ended?;
+            head_rx.try_recv().ok()
+        }
+    };
+    match head {
+        Some(Ok(Head::Whole {
             modified,
             records,
             body,
@@ -116,21 +120,20 @@ async fn get_whole_collection(
             modified,
             records,
         )),
-        Ok(Ok(Head::Streaming { modified, records })) => Ok(listing_response(
-            Body::new(ChannelBody(chunk_rx)),
+        Some(Ok(Head::Streaming {
+            modified,
+            records,
+            chunks,
+        })) => Ok(listing_response(
+            Body::new(ChannelBody(chunks)),
             content_type,
             modified,
             records,
         )),
-        Ok(Err(e)) => Err(e),
-        // The read ended before it began: its error says why.
-        Err(_) => match reader.await {
-            Ok(Err(e)) => Err(e),
-            Ok(Ok(())) => Err(ApiError::Internal(
-                "the collection read ended without an answer".into(),
-            )),
-            Err(e) => Err(ApiError::Internal(format!("database task failed: {e}"))),
-        },
+        Some(Err(e)) => Err(e),
+        None => Err(ApiError::Internal(
+            "the collection read ended without an answer".into(),
+        )),
     }
 }
 
@@ -151,8 +154,12 @@ enum Head {
         records: u64,
         body: Vec<u8>,
     },
-    /// The answer follows on the chunk channel.
-    Streaming { modified: Option<i64>, records: u64 },
+    /// The answer follows on `chunks`.
+    Streaming {
+        modified: Option<i64>,
+        records: u64,
+        chunks: mpsc::Receiver<io::Result<Bytes>>,
+    },
 }
 
 /// Runs on the database thread: serializes records as they are read and
@@ -163,36 +170,36 @@ struct StreamingSink {
     conditions: Conditions,
     writer: ListingWriter,
     head: Option<oneshot::Sender<Result<Head>>>,
-    /// Whether the answer began as a stream (its head went out).
-    streaming: bool,
-    chunks: mpsc::Sender<io::Result<Bytes>>,
+    /// Where a streamed answer's chunks go, once it began as one.
+    chunks: Option<mpsc::Sender<io::Result<Bytes>>>,
 }
 
 impl StreamingSink {
     fn send_chunk(&mut self) -> bool {
         let chunk = std::mem::take(&mut self.writer.out);
-        self.chunks.blocking_send(Ok(Bytes::from(chunk))).is_ok()
+        self.chunks
+            .as_ref()
+            .is_some_and(|c| c.blocking_send(Ok(Bytes::from(chunk))).is_ok())
     }
 
     /// After the read: the end of the stream, or its error — for the
     /// handler when no answer began, in the body when one did.
     fn end(mut self, read: std::result::Result<(), DbError>) -> Result<()> {
-        match read {
-            Ok(()) if self.streaming => {
+        match (read, self.chunks.take()) {
+            (Ok(()), Some(chunks)) => {
                 self.writer.close();
-                self.send_chunk();
+                let last = std::mem::take(&mut self.writer.out);
+                let _ = chunks.blocking_send(Ok(Bytes::from(last)));
                 Ok(())
             }
             // Answered whole, or refused by a precondition.
-            Ok(()) => Ok(()),
-            Err(e) if self.streaming => {
+            (Ok(()), None) => Ok(()),
+            (Err(e), Some(chunks)) => {
                 tracing::error!(error = %e, "a streamed collection read failed; the answer is cut off");
-                let _ = self
-                    .chunks
-                    .blocking_send(Err(io::Error::other("the collection read failed")));
+                let _ = chunks.blocking_send(Err(io::Error::other("the collection read failed")));
                 Ok(())
             }
-            Err(e) => Err(e.into()),
+            (Err(e), None) => Err(e.into()),
         }
     }
 }
@@ -221,16 +228,17 @@ impl CollectionSink for StreamingSink {
             }));
             return false;
         }
-        if head
-            .send(Ok(Head::Streaming {
-                modified,
-                records: total,
-            }))
-            .is_err()
-        {
+        // Only a streamed answer needs the channel (most answers fit).
+        let (chunks, receiver) = mpsc::channel(CHUNKS_IN_FLIGHT);
+        let began = head.send(Ok(Head::Streaming {
+            modified,
+            records: total,
+            chunks: receiver,
+        }));
+        if began.is_err() {
             return false;
         }
-        self.streaming = true;
+        self.chunks = Some(chunks);
         self.send_chunk()
     }
 
