@@ -60,6 +60,11 @@ impl TestServer {
         self.server.url()
     }
 
+    /// Where `/metrics` is served, when `metrics_bind` was set.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.server.metrics_addr()
+    }
+
     /// The server's database, for operator actions (node reassignment, purges).
     pub fn db(&self) -> &Arc<Db> {
         self.server.db()

@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use fxa_client::crypto::{Stretch, StretchedPassword, xor32};
+use fxa_client::crypto::{Stretch, StretchedPassword, TokenCredentials, xor32};
 use parking_lot::Mutex;
 use sync_storage::config::RsaJwk;
 
@@ -311,6 +311,27 @@ impl StandInAccounts {
         store.sessions.retain(|_, s| s.uid != uid);
         store.key_fetches.retain(|_, k| k.uid != uid);
         store.refresh_tokens.retain(|_, r| r.uid != uid);
+    }
+
+    /// A new verified session of the account, as a browser holds one after
+    /// signing in through the accounts pages: its uid and session token
+    /// (hex). For driving a real Firefox, which gets one this way.
+    pub fn new_session(&self, email: &str) -> Option<(String, String)> {
+        let mut store = self.shared.store.lock();
+        let uid = store.accounts.get(&email.to_lowercase())?.uid.clone();
+        let session_token = random::<32>();
+        let session = TokenCredentials::derive(&session_token, "sessionToken");
+        store.sessions.insert(
+            session.id.clone(),
+            Session {
+                uid: uid.clone(),
+                hmac_key: session.hmac_key,
+                verified: true,
+                code: None,
+                totp: false,
+            },
+        );
+        Some((uid, hex::encode(session_token)))
     }
 
     /// How many sessions the account has (signed-in devices, pending sign-ins).

@@ -1,0 +1,10 @@
+//! Real Firefox in the test suite: Debian's `firefox-esr`, headless,
+//! driven over Marionette, signed in to the stand-in accounts service and
+//! syncing with our server next to our own devices.
+
+mod process;
+pub mod scenarios;
+mod world;
+
+pub use process::{CALL_TIMEOUT, Firefox, FirefoxError};
+pub use world::{Browser, FirefoxSync, FirefoxWorld, sync_device};
