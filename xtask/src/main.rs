@@ -1,12 +1,14 @@
 //! `cargo xtask`: the project's automation, in Rust so it runs wherever
 //! cargo does.
 //!
-//! - `cargo xtask ci [--no-postgres]` — everything CI checks: formatting,
-//!   clippy with warnings denied, the workspace tests (nextest when
-//!   installed), the storage server's tests again on a throwaway PostgreSQL
-//!   ([`postgres`]; installed if missing), the crate dependency rules
-//!   (`cargo tree`), and the scenarios — on the embedded server, then on a
-//!   storage-only node behind a token-only server (`--split`).
+//! - `cargo xtask ci [--no-postgres] [--no-firefox]` — everything CI checks:
+//!   formatting, clippy with warnings denied, the workspace tests (nextest
+//!   when installed), the storage server's tests again on a throwaway
+//!   PostgreSQL ([`postgres`]; installed if missing), the crate dependency
+//!   rules (`cargo tree`), the scenarios — on the embedded server, then on a
+//!   storage-only node behind a token-only server (`--split`) — and the
+//!   scenarios with real Firefox ([`firefox`]; installed if missing).
+//! - `cargo xtask firefox [--no-firefox] [filter]` — the real-Firefox scenarios.
 //! - `cargo xtask demo` — the main job: two devices syncing through the embedded server.
 //! - `cargo xtask scenarios [--split | --server URL --token-secret S |
 //!   --storage-node URL --shared-secret S] [filter]` — multi-device scenarios.
@@ -21,7 +23,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod firefox;
 mod postgres;
+mod system;
 
 #[derive(Parser)]
 #[command(about = "Project automation for the Firefox Sync workspace")]
@@ -37,6 +41,9 @@ enum Cmd {
         /// Skip the server's tests on PostgreSQL (says so loudly).
         #[arg(long)]
         no_postgres: bool,
+        /// Skip the scenarios with real Firefox (says so loudly).
+        #[arg(long)]
+        no_firefox: bool,
     },
     /// The main job: a real sync between two devices through the embedded server.
     Demo,
@@ -46,6 +53,15 @@ enum Cmd {
         /// `--storage-node URL --shared-secret SECRET`, a name filter.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Run the scenarios with real Firefox (also part of `ci`); installs
+    /// Debian's firefox-esr when missing.
+    Firefox {
+        /// Skip them (says so loudly).
+        #[arg(long)]
+        no_firefox: bool,
+        /// Only the scenarios whose name contains this.
+        filter: Option<String>,
     },
     /// Run benchmarks and print their numbers.
     Bench {
@@ -91,7 +107,11 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     std::env::set_current_dir(workspace_root()).context("changing to the workspace root")?;
     match cli.command {
-        Cmd::Ci { no_postgres } => ci(no_postgres),
+        Cmd::Ci {
+            no_postgres,
+            no_firefox,
+        } => ci(no_postgres, no_firefox),
+        Cmd::Firefox { no_firefox, filter } => firefox_scenarios(no_firefox, filter.as_deref()),
         Cmd::Bench { which, backend } => bench(which, backend),
         Cmd::Demo => step(
             "demo",
@@ -117,7 +137,7 @@ fn workspace_root() -> std::path::PathBuf {
         .unwrap_or_else(|| ".".into())
 }
 
-fn ci(no_postgres: bool) -> Result<()> {
+fn ci(no_postgres: bool, no_firefox: bool) -> Result<()> {
     let started = Instant::now();
     step("format", cargo(&["fmt", "--all", "--", "--check"]))?;
     step(
@@ -152,11 +172,39 @@ fn ci(no_postgres: bool) -> Result<()> {
     dependency_rules()?;
     scenarios(&[])?;
     scenarios(&["--split".to_owned()])?;
+    firefox_scenarios(no_firefox, None)?;
     println!("ci: all checks passed in {:.0?}", started.elapsed());
     if no_postgres {
         println!("ci: WARNING: PostgreSQL was skipped");
     }
+    if no_firefox {
+        println!("ci: WARNING: the real-Firefox scenarios were skipped");
+    }
     Ok(())
+}
+
+/// The scenarios with real Firefox, after making sure there is one.
+fn firefox_scenarios(no_firefox: bool, filter: Option<&str>) -> Result<()> {
+    if no_firefox {
+        println!("\n==> WARNING: the scenarios with real Firefox were NOT run (--no-firefox)");
+        return Ok(());
+    }
+    let binary = firefox::installed()?;
+    let mut cmd = cargo(&[
+        "run",
+        "--quiet",
+        "--locked",
+        "-p",
+        "test-support",
+        "--bin",
+        "firefox-scenarios",
+        "--",
+    ]);
+    cmd.env("FIREFOX", binary);
+    if let Some(filter) = filter {
+        cmd.arg(filter);
+    }
+    step("firefox scenarios", cmd)
 }
 
 /// The storage server's test suite again, each test on a schema of its own

@@ -12,6 +12,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use crate::system::{apt_install, is_root, run};
+
 /// A running cluster; stopped and deleted on drop.
 pub struct Cluster {
     dir: PathBuf,
@@ -137,12 +139,7 @@ fn installed() -> Result<PathBuf> {
     if let Some(bin) = find_bin() {
         return Ok(bin);
     }
-    if is_root()? && which("apt-get") {
-        eprintln!("==> installing PostgreSQL (Debian's postgresql package) for the server's tests");
-        run(Command::new("apt-get").arg("update").arg("-q"))?;
-        run(Command::new("apt-get")
-            .args(["install", "-y", "-q", "--no-install-recommends", "postgresql"])
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    if apt_install("postgresql", "for the server's tests")? {
         if let Some(bin) = find_bin() {
             return Ok(bin);
         }
@@ -177,29 +174,7 @@ fn find_bin() -> Option<PathBuf> {
     std::env::split_paths(&path).find(|dir| dir.join("initdb").exists() && dir.join("pg_ctl").exists())
 }
 
-fn which(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(program).exists()))
-}
-
-fn is_root() -> Result<bool> {
-    let out = Command::new("id").arg("-u").output().context("running id -u")?;
-    Ok(String::from_utf8_lossy(&out.stdout).trim() == "0")
-}
-
 fn free_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr()?.port())
-}
-
-fn run(cmd: &mut Command) -> Result<()> {
-    let output = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-    if !output.status.success() {
-        bail!(
-            "{cmd:?} failed: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(())
 }

@@ -9,6 +9,8 @@
 //! requests the server answered.
 
 mod bookmarks;
+mod history;
+mod logins;
 
 use std::collections::BTreeMap;
 
@@ -111,7 +113,10 @@ pub fn check(condition: bool, message: impl Into<String>) -> Result<(), String> 
 
 /// Every Firefox scenario, in order.
 pub fn all() -> Vec<FirefoxScenario> {
-    bookmarks::scenarios()
+    let mut all = bookmarks::scenarios();
+    all.extend(logins::scenarios());
+    all.extend(history::scenarios());
+    all
 }
 
 /// How a scenario ended.
