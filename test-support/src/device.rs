@@ -61,6 +61,23 @@ impl Device {
     /// If no HTTP client or profile directory can be made.
     #[allow(clippy::expect_used)]
     pub fn with_page_size(name: &str, account: &TestAccount, page_size: usize) -> Self {
+        Self::build(name, account, page_size, None)
+    }
+
+    /// A device that is also a device of the account at Firefox Accounts,
+    /// under `fxa_device_id` (its clients record says so, as Firefox's
+    /// does, which is how Firefox matches its tabs to the device list).
+    pub fn with_fxa_device_id(name: &str, account: &TestAccount, fxa_device_id: &str) -> Self {
+        Self::build(
+            name,
+            account,
+            sync15::DEFAULT_DOWNLOAD_PAGE_SIZE,
+            Some(fxa_device_id.to_owned()),
+        )
+    }
+
+    #[allow(clippy::expect_used)]
+    fn build(name: &str, account: &TestAccount, page_size: usize, fxa_device_id: Option<String>) -> Self {
         let profile = tempfile::tempdir().expect("a profile directory");
         let local = LocalDevice {
             name: name.to_owned(),
@@ -68,7 +85,7 @@ impl Device {
             os: Some("Linux".into()),
             application: Some("test-support".into()),
             version: Some(env!("CARGO_PKG_VERSION").into()),
-            fxa_device_id: None,
+            fxa_device_id,
         };
         let clients = Arc::new(
             ClientsEngine::open(profile.path().join("clients.db"), &local).expect("a clients store"),

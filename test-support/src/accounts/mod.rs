@@ -20,6 +20,7 @@
 //! `fxa-client`'s error table); only what sign-in, keys, OAuth and devices
 //! use is implemented.
 
+mod browser;
 mod grants;
 mod routes;
 mod totp;

@@ -51,24 +51,36 @@ impl FirefoxWorld {
         }
     }
 
-    /// The account as our devices sign in to it (email and password, with
-    /// `fxa-client`).
-    pub fn account(&self) -> Result<TestAccount, String> {
+    /// Signs in to the account with `fxa-client`, as our devices do.
+    fn sign_in(&self) -> Result<fxa_client::FirefoxAccount, String> {
         let mut fxa = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(&self.accounts.url()))
             .map_err(|e| e.to_string())?;
         match fxa
             .sign_in(&self.email, &self.password)
             .map_err(|e| e.to_string())?
         {
-            fxa_client::SignInStatus::SignedIn => {}
-            other => return Err(format!("sign-in stopped at {other:?}")),
+            fxa_client::SignInStatus::SignedIn => Ok(fxa),
+            other => Err(format!("sign-in stopped at {other:?}")),
         }
-        TestAccount::signed_in(&mut fxa, self.server.url()).map_err(|e| e.to_string())
     }
 
-    /// One of our devices on the account.
+    /// The account as our devices sign in to it (email and password).
+    pub fn account(&self) -> Result<TestAccount, String> {
+        TestAccount::signed_in(&mut self.sign_in()?, self.server.url()).map_err(|e| e.to_string())
+    }
+
+    /// One of our devices on the account, registered in the account's
+    /// device list as `name` (its clients record names that FxA device).
     pub fn device(&self, name: &str) -> Result<Device, String> {
-        Ok(Device::new(name, &self.account()?))
+        let mut fxa = self.sign_in()?;
+        fxa.register_device(name, "desktop").map_err(|e| e.to_string())?;
+        let fxa_device_id = fxa
+            .state()
+            .and_then(|s| s.device.as_ref())
+            .map(|d| d.id.clone())
+            .ok_or("the device was not registered")?;
+        let account = TestAccount::signed_in(&mut fxa, self.server.url()).map_err(|e| e.to_string())?;
+        Ok(Device::with_fxa_device_id(name, &account, &fxa_device_id))
     }
 
     /// A real Firefox signed in to the account and set up to sync (not yet
@@ -93,7 +105,6 @@ impl FirefoxWorld {
                 "identity.sync.tokenserver.uri",
                 json!(format!("{}/1.0/sync/1.5", self.server.url())),
             ),
-            ("services.sync.client.name", json!(name)),
         ];
         let firefox = Firefox::start(&prefs).map_err(|e| format!("{name}: {e}"))?;
         let mut browser = Browser {
@@ -120,19 +131,21 @@ impl FirefoxWorld {
         let k = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(root.ksync());
         browser.js(
             r#"
-            const [email, uid, sessionToken, kid, k, scope] = arguments;
+            const [email, uid, sessionToken, kid, k, scope, name] = arguments;
             const { getFxAccountsSingleton } = ChromeUtils.importESModule("resource://gre/modules/FxAccounts.sys.mjs");
-            await getFxAccountsSingleton()._internal.setSignedInUser({
+            const fxAccounts = getFxAccountsSingleton();
+            await fxAccounts._internal.setSignedInUser({
                 email, uid, sessionToken, verified: true,
                 scopedKeys: {[scope]: {kid, k, kty: "oct", scope}},
             });
+            fxAccounts.device.setLocalName(name);
             const xps = Cc["@mozilla.org/weave/service;1"].getService(Ci.nsISupports).wrappedJSObject;
             await xps.whenLoaded();
             const { Weave } = ChromeUtils.importESModule("resource://services-sync/main.sys.mjs");
             await Weave.Service.configure();
             return null;
             "#,
-            json!([self.email, uid, session, root.key_id(), k, OLDSYNC]),
+            json!([self.email, uid, session, root.key_id(), k, OLDSYNC, name]),
         )?;
         Ok(browser)
     }
@@ -242,6 +255,23 @@ impl Browser {
                 .filter_map(|p| p.as_str().map(str::to_owned))
                 .collect(),
         })
+    }
+
+    /// What Firefox does when Firefox Accounts pushes it "a device
+    /// connected" (`fxaccounts:device_connected`): fetch the device list
+    /// again. The stand-in pushes nothing (push is off), so scenarios
+    /// deliver it; without it Firefox hides a device it has not seen in the
+    /// list as stale, for hours.
+    pub fn device_connected(&mut self) -> Result<(), String> {
+        self.js(
+            r#"
+            const { getFxAccountsSingleton } = ChromeUtils.importESModule("resource://gre/modules/FxAccounts.sys.mjs");
+            await getFxAccountsSingleton().device.refreshDeviceList({ignoreCached: true});
+            return null;
+            "#,
+            json!([]),
+        )
+        .map(|_| ())
     }
 
     /// Firefox's Sync logs, for a failure report.

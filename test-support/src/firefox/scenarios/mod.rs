@@ -11,6 +11,7 @@
 mod bookmarks;
 mod history;
 mod logins;
+mod tabs;
 
 use std::collections::BTreeMap;
 
@@ -47,11 +48,16 @@ impl Ctx<'_> {
             .ok_or_else(|| format!("no Firefox {name}"))
     }
 
-    /// Our device called `name`, signed in on first use.
+    /// Our device called `name`, signed in (and registered in the
+    /// account's device list) on first use; every running Firefox hears of
+    /// it as Firefox Accounts' push would tell it.
     pub fn device(&mut self, name: &str) -> Result<&mut Device, String> {
         if !self.devices.contains_key(name) {
             let device = self.world.device(name)?;
             self.devices.insert(name.to_owned(), device);
+            for browser in self.browsers.values_mut() {
+                browser.device_connected()?;
+            }
         }
         self.devices
             .get_mut(name)
@@ -116,6 +122,7 @@ pub fn all() -> Vec<FirefoxScenario> {
     let mut all = bookmarks::scenarios();
     all.extend(logins::scenarios());
     all.extend(history::scenarios());
+    all.extend(tabs::scenarios());
     all
 }
 
