@@ -140,8 +140,13 @@ impl Marionette {
         Ok(result.get("value").cloned().unwrap_or(Value::Null))
     }
 
-    /// Asks Firefox to quit.
+    /// Asks Firefox to quit, waiting a few seconds at most (a Firefox that
+    /// does not answer is then ended by its PID).
     pub fn quit(&mut self) -> Result<(), MarionetteError> {
+        let quick = Duration::from_secs(5);
+        self.timeout = quick;
+        self.writer.set_read_timeout(Some(quick))?;
+        self.writer.set_write_timeout(Some(quick))?;
         self.command("Marionette:Quit", json!({"flags": ["eForceQuit"]}))
             .map(|_| ())
     }

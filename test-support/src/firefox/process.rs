@@ -137,7 +137,8 @@ impl Firefox {
             .stdin(Stdio::null())
             .output()
             .map_err(|e| FirefoxError::Start(format!("{}: {e}", binary.display())))?;
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(text.lines().next().unwrap_or_default().trim().to_owned())
     }
 
     /// Starts Firefox headless in a new profile with the quiet preferences

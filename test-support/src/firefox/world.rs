@@ -152,11 +152,28 @@ impl FirefoxWorld {
 
     /// Every request the server has answered so far.
     pub fn requests_served(&self) -> Result<u64, String> {
+        self.requests_where(|_| true)
+    }
+
+    /// The requests the server has answered so far that wrote (POST, PUT,
+    /// DELETE).
+    pub fn writes_served(&self) -> Result<u64, String> {
+        self.requests_where(|labels| {
+            ["method=\"POST\"", "method=\"PUT\"", "method=\"DELETE\""]
+                .iter()
+                .any(|m| labels.contains(m))
+        })
+    }
+
+    /// The sum of `sync_storage_requests_total` over the label sets `keep`
+    /// accepts.
+    fn requests_where(&self, keep: impl Fn(&str) -> bool) -> Result<u64, String> {
         let addr = self.server.metrics_addr().ok_or("no metrics listener")?;
         let text = reqwest_get(&format!("http://{addr}/metrics"))?;
         Ok(text
             .lines()
-            .filter(|l| l.starts_with("sync_storage_requests_total{"))
+            .filter_map(|l| l.strip_prefix("sync_storage_requests_total{"))
+            .filter(|l| keep(l))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
             .sum())
     }

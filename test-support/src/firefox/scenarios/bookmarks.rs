@@ -72,7 +72,7 @@ fn our_shape(node: &BookmarkNode) -> String {
 }
 
 /// Firefox's four roots, one line each.
-fn firefox_tree(ctx: &mut Ctx<'_>, name: &str) -> Result<String, String> {
+pub(super) fn firefox_tree(ctx: &mut Ctx<'_>, name: &str) -> Result<String, String> {
     let browser = ctx.firefox(name)?;
     let mut lines = Vec::new();
     for (root, guid) in ROOTS {
@@ -83,7 +83,7 @@ fn firefox_tree(ctx: &mut Ctx<'_>, name: &str) -> Result<String, String> {
 }
 
 /// Our device's four roots, one line each.
-fn our_tree(ctx: &mut Ctx<'_>, name: &str) -> Result<String, String> {
+pub(super) fn our_tree(ctx: &mut Ctx<'_>, name: &str) -> Result<String, String> {
     let store = ctx.device(name)?.bookmarks.clone();
     let mut lines = Vec::new();
     for (root, guid) in ROOTS {
@@ -98,7 +98,7 @@ fn our_tree(ctx: &mut Ctx<'_>, name: &str) -> Result<String, String> {
 }
 
 /// The trees of Firefox `firefox` and our device `ours` are the same.
-fn same_trees(ctx: &mut Ctx<'_>, firefox: &str, ours: &str) -> Result<String, String> {
+pub(super) fn same_trees(ctx: &mut Ctx<'_>, firefox: &str, ours: &str) -> Result<String, String> {
     let theirs = firefox_tree(ctx, firefox)?;
     let mine = our_tree(ctx, ours)?;
     check(

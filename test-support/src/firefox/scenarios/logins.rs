@@ -53,7 +53,7 @@ const FIREFOX_REMOVE: &str = r#"
     return null;
 "#;
 
-fn firefox_logins(ctx: &mut Ctx<'_>, name: &str) -> Result<Vec<String>, String> {
+pub(super) fn firefox_logins(ctx: &mut Ctx<'_>, name: &str) -> Result<Vec<String>, String> {
     let list = ctx.firefox(name)?.js(FIREFOX_LOGINS, json!([]))?;
     Ok(list
         .as_array()
@@ -87,7 +87,7 @@ fn our_logins(ctx: &mut Ctx<'_>, name: &str) -> Result<Vec<String>, String> {
     Ok(lines)
 }
 
-fn same_logins(ctx: &mut Ctx<'_>, firefox: &str, ours: &str) -> Result<Vec<String>, String> {
+pub(super) fn same_logins(ctx: &mut Ctx<'_>, firefox: &str, ours: &str) -> Result<Vec<String>, String> {
     let theirs = firefox_logins(ctx, firefox)?;
     let mine = our_logins(ctx, ours)?;
     check(
