@@ -181,3 +181,97 @@ impl Marionette {
         serde_json::from_slice(&packet).map_err(|e| MarionetteError::Protocol(e.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::io::Write as _;
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// A Marionette server that greets and answers each command with
+    /// `answer(id, name)`, or, when that is `None`, says nothing.
+    fn fake(answer: fn(u64, &str) -> Option<String>) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut writer = stream.try_clone().unwrap();
+            let greeting = r#"{"applicationType":"gecko","marionetteProtocol":3}"#;
+            writer
+                .write_all(format!("{}:{greeting}", greeting.len()).as_bytes())
+                .unwrap();
+            let mut reader = BufReader::new(stream);
+            loop {
+                let mut length = Vec::new();
+                if reader.read_until(b':', &mut length).unwrap_or(0) == 0 {
+                    return;
+                }
+                length.pop();
+                let length: usize = String::from_utf8(length).unwrap().parse().unwrap();
+                let mut packet = vec![0; length];
+                reader.read_exact(&mut packet).unwrap();
+                let command: Value = serde_json::from_slice(&packet).unwrap();
+                let id = command[1].as_u64().unwrap();
+                if let Some(reply) = answer(id, command[2].as_str().unwrap()) {
+                    writer
+                        .write_all(format!("{}:{reply}", reply.len()).as_bytes())
+                        .unwrap();
+                }
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn a_script_error_is_a_typed_error_with_its_message() {
+        let addr = fake(|id, name| {
+            Some(match name {
+                "WebDriver:ExecuteScript" => format!(
+                    r#"[1,{id},{{"error":"javascript error","message":"boom","stacktrace":"at line 1"}},null]"#
+                ),
+                _ => format!(r#"[1,{id},null,{{"value":null}}]"#),
+            })
+        });
+        let mut marionette = Marionette::connect(addr, Duration::from_secs(5)).unwrap();
+        match marionette.execute("throw new Error('boom')", json!([])) {
+            Err(MarionetteError::Command {
+                error,
+                message,
+                stack,
+                ..
+            }) => {
+                assert_eq!((error.as_str(), message.as_str()), ("javascript error", "boom"));
+                assert_eq!(stack.as_deref(), Some("at line 1"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_firefox_that_stops_answering_times_out_instead_of_hanging() {
+        let addr =
+            fake(|id, name| (name != "WebDriver:ExecuteScript").then(|| format!(r#"[1,{id},null,{{}}]"#)));
+        let mut marionette = Marionette::connect(addr, Duration::from_millis(300)).unwrap();
+        let started = std::time::Instant::now();
+        let result = marionette.execute("return 1;", json!([]));
+        assert!(
+            matches!(result, Err(MarionetteError::Timeout { .. })),
+            "{result:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn something_that_is_not_marionette_is_refused() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").unwrap();
+        });
+        let result = Marionette::connect(addr, Duration::from_secs(2));
+        assert!(matches!(result, Err(MarionetteError::Protocol(_))), "{result:?}");
+    }
+}
