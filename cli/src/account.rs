@@ -11,7 +11,7 @@ use sync15::SyncRootKey;
 use crate::dates::when;
 use crate::output::{Out, print_table};
 use crate::profile::{Profile, write_private};
-use crate::sync_cmd::SyncStatus;
+use crate::sync_status::SyncStatus;
 use crate::{LOGIN_HINT, exit, fail, prompt};
 
 /// `login`.

@@ -12,9 +12,16 @@ use sync_bookmarks::{
 };
 
 use crate::bad_file;
-use crate::bookmarks::ROOTS;
 use crate::netscape::{self, Entry, Root};
 use crate::places_json::{self, PlacesNode, TYPE_CONTAINER, TYPE_PLACE, TYPE_SEPARATOR};
+
+/// The user roots: the name `--folder` takes, the GUID, the title people see.
+pub const ROOTS: [(&str, &str, &str); 4] = [
+    ("menu", MENU_GUID, "Bookmarks Menu"),
+    ("toolbar", TOOLBAR_GUID, "Bookmarks Toolbar"),
+    ("unfiled", UNFILED_GUID, "Other Bookmarks"),
+    ("mobile", MOBILE_GUID, "Mobile Bookmarks"),
+];
 
 /// What to insert into each root.
 pub type Batches = Vec<(&'static str, Vec<NewTree>)>;

@@ -9,22 +9,14 @@ use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 use serde_json::json;
 use sync_bookmarks::{
-    BookmarkItem, BookmarkKind, BookmarkNode, BookmarkStore, BookmarksError, MENU_GUID, MOBILE_GUID, NewItem,
-    NewTree, TOOLBAR_GUID, UNFILED_GUID,
+    BookmarkItem, BookmarkKind, BookmarkNode, BookmarkStore, BookmarksError, NewItem, NewTree,
 };
 
+use crate::bookmark_files::{self, ROOTS};
 use crate::netscape::{self, Entry, Root};
 use crate::output::{Out, print_table};
 use crate::profile::{Profile, write_private};
 use crate::{bad_file, exit, fail};
-
-/// The user roots: the name `--folder` takes, the GUID, the title people see.
-pub const ROOTS: [(&str, &str, &str); 4] = [
-    ("menu", MENU_GUID, "Bookmarks Menu"),
-    ("toolbar", TOOLBAR_GUID, "Bookmarks Toolbar"),
-    ("unfiled", UNFILED_GUID, "Other Bookmarks"),
-    ("mobile", MOBILE_GUID, "Mobile Bookmarks"),
-];
 
 /// Export formats.
 #[derive(Clone, Copy, ValueEnum)]
@@ -327,7 +319,7 @@ fn export(out: &Out, store: &BookmarkStore, format: Format, output: Option<&Path
     let count = roots.iter().map(count_bookmarks).sum::<usize>();
     let text = match format {
         Format::Html => to_html(&roots),
-        Format::Json => serde_json::to_string(&crate::bookmark_files::to_places_json(&roots))? + "\n",
+        Format::Json => serde_json::to_string(&bookmark_files::to_places_json(&roots))? + "\n",
     };
     match output {
         Some(path) => {
@@ -397,9 +389,9 @@ fn import(out: &Out, store: &BookmarkStore, file: &Path) -> Result<()> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let is_json = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let batches = if is_json {
-        crate::bookmark_files::from_places_json(file, &text)?
+        bookmark_files::from_places_json(file, &text)?
     } else {
-        crate::bookmark_files::from_html(file, &text)?
+        bookmark_files::from_html(file, &text)?
     };
     let count: usize = batches.iter().flat_map(|(_, items)| items).map(count_new).sum();
     let batches = batches

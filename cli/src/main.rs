@@ -27,6 +27,7 @@ mod profile;
 mod progress;
 mod prompt;
 mod sync_cmd;
+mod sync_status;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -5,10 +5,12 @@
 //!   formatting, clippy with warnings denied, the workspace tests (nextest
 //!   when installed), the storage server's tests again on a throwaway
 //!   PostgreSQL ([`postgres`]; installed if missing), the crate dependency
-//!   rules (`cargo tree`), the scenarios — on the embedded server, then on a
+//!   rules (`cargo tree`), no import circles between a crate's files
+//!   ([`imports`]), the scenarios — on the embedded server, then on a
 //!   storage-only node behind a token-only server (`--split`) — and the
 //!   scenarios with real Firefox ([`firefox`]; installed if missing).
 //! - `cargo xtask firefox [--no-firefox] [filter]` — the real-Firefox scenarios.
+//! - `cargo xtask circles` — the import-circle check alone.
 //! - `cargo xtask demo` — the main job: two devices syncing through the embedded server.
 //! - `cargo xtask scenarios [--split | --server URL --token-secret S |
 //!   --storage-node URL --shared-secret S] [filter]` — multi-device scenarios.
@@ -24,6 +26,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod firefox;
+mod imports;
 mod postgres;
 mod system;
 
@@ -63,6 +66,9 @@ enum Cmd {
         /// Only the scenarios whose name contains this.
         filter: Option<String>,
     },
+    /// Check that no source files of a crate import from each other in a
+    /// circle (also part of `ci`).
+    Circles,
     /// Run benchmarks and print their numbers.
     Bench {
         /// Which benchmark; all when omitted.
@@ -113,6 +119,7 @@ fn main() -> Result<()> {
         } => ci(no_postgres, no_firefox),
         Cmd::Firefox { no_firefox, filter } => firefox_scenarios(no_firefox, filter.as_deref()),
         Cmd::Bench { which, backend } => bench(which, backend),
+        Cmd::Circles => import_circles(),
         Cmd::Demo => step(
             "demo",
             cargo(&[
@@ -170,6 +177,7 @@ fn ci(no_postgres: bool, no_firefox: bool) -> Result<()> {
         server_tests_on_postgres()?;
     }
     dependency_rules()?;
+    import_circles()?;
     scenarios(&[])?;
     scenarios(&["--split".to_owned()])?;
     firefox_scenarios(no_firefox, None)?;
@@ -310,6 +318,24 @@ fn dependency_rules() -> Result<()> {
         println!("    {package}: none of {forbidden:?}");
     }
     println!("==> dependency rules: ok in {:.1?}", started.elapsed());
+    Ok(())
+}
+
+/// No import circles between the files of a crate ([`imports`]).
+fn import_circles() -> Result<()> {
+    println!("\n==> import circles");
+    let started = Instant::now();
+    let circles = imports::circles(&workspace_root())?;
+    if !circles.is_empty() {
+        for circle in &circles {
+            println!("    {circle}");
+        }
+        bail!(
+            "{} import circle(s): move what two files share to the lower one, or to a `types.rs`",
+            circles.len()
+        );
+    }
+    println!("==> import circles: none, in {:.1?}", started.elapsed());
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
-use super::routes::{fail, invalid_token, verified_session};
+use super::requests::{fail, invalid_token, verified_session};
 use super::{Shared, now_ms};
 
 type S = State<Arc<Shared>>;

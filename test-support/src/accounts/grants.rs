@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::routes::{fail, invalid_token, json_body, verified_session};
+use super::requests::{fail, invalid_token, json_body, verified_session};
 use super::{DeviceRecord, Refresh, Shared, now_ms, random};
 
 type S = State<Arc<Shared>>;

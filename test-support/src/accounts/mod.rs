@@ -22,6 +22,7 @@
 
 mod browser;
 mod grants;
+mod requests;
 mod routes;
 mod totp;
 

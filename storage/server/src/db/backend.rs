@@ -10,15 +10,7 @@
 use std::collections::HashMap;
 
 use super::DbError;
-use super::bsos::{Bso, BsoInput, CollectionQuery};
-use super::users::{Node, User, UserRecord};
-
-/// How a write changed a collection's size.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct SizeDelta {
-    pub(crate) bytes: i64,
-    pub(crate) count: i64,
-}
+use super::types::{Bso, BsoInput, CollectionQuery, Node, SizeDelta, User, UserRecord};
 
 /// What a write transaction serializes on.
 #[derive(Debug, Clone, Copy)]

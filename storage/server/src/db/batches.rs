@@ -1,7 +1,8 @@
 //! The batch upload API: BSOs accumulate in a pending batch over several
 //! POSTs and become visible all at once, in one transaction, on commit.
 
-use super::bsos::{BsoInput, PostOutcome, check_unmodified, finish_collection_write, write_bsos};
+use super::bsos::{PostOutcome, check_unmodified, finish_collection_write, write_bsos};
+use super::types::BsoInput;
 use super::{Db, DbError, next_timestamp, now_ms};
 
 /// One POST of the batch API.

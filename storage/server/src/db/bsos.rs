@@ -1,74 +1,8 @@
 //! Reading and writing BSOs.
 
-use super::backend::{SizeDelta, WriteTx};
+use super::backend::WriteTx;
+use super::types::{Bso, BsoInput, CollectionQuery, SizeDelta};
 use super::{Db, DbError, next_timestamp, now_ms};
-
-/// A stored BSO, as `GET` returns it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bso {
-    /// The id.
-    pub id: String,
-    /// When it was last written, in ms.
-    pub modified: i64,
-    /// Its sortindex, if it has one.
-    pub sortindex: Option<i64>,
-    /// The payload string.
-    pub payload: String,
-}
-
-/// A BSO in a PUT or POST. `None` means "not given": an existing BSO keeps
-/// that field, a new one gets the default.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct BsoInput {
-    /// The id.
-    pub id: String,
-    /// `Some(None)` clears the sortindex.
-    pub sortindex: Option<Option<i64>>,
-    /// The payload (an explicit `null` arrives here as `Some("")`).
-    pub payload: Option<String>,
-    /// Seconds to live; `Some(None)` means "never expires".
-    pub ttl: Option<Option<u64>>,
-}
-
-impl BsoInput {
-    /// Payload bytes this input adds (for POST and batch limits).
-    pub fn payload_len(&self) -> usize {
-        self.payload.as_ref().map_or(0, String::len)
-    }
-}
-
-/// The `sort` parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SortOrder {
-    /// No order asked for: oldest first, which pages stably.
-    #[default]
-    Unspecified,
-    /// Oldest first.
-    Oldest,
-    /// Newest first.
-    Newest,
-    /// Highest sortindex first.
-    Index,
-}
-
-/// A `GET storage/<collection>` query.
-#[derive(Debug, Clone, Default)]
-pub struct CollectionQuery {
-    /// Only these ids.
-    pub ids: Option<Vec<String>>,
-    /// Only BSOs modified strictly after this (ms).
-    pub newer: Option<i64>,
-    /// Only BSOs modified strictly before this (ms).
-    pub older: Option<i64>,
-    /// The order.
-    pub sort: SortOrder,
-    /// At most this many.
-    pub limit: Option<u64>,
-    /// Skip this many (from a previous `X-Weave-Next-Offset`).
-    pub offset: u64,
-    /// Ids only: payloads are not read (`full` was not asked for).
-    pub ids_only: bool,
-}
 
 /// Most bytes of ids and payloads one page of a paged read (one with a
 /// `limit`) holds. A page stops before the record that would pass it (but

@@ -13,6 +13,7 @@ mod batches;
 mod bsos;
 mod postgres;
 mod sqlite;
+mod types;
 mod unpaged;
 mod users;
 
@@ -22,9 +23,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use backend::{Backend, Lock, ReadTx, WriteTx};
 
 pub use batches::{BatchAppend, BatchLimit, BatchResult};
-pub use bsos::{Bso, BsoInput, CollectionQuery, PAGE_BYTES, Page, PostOutcome, SortOrder, WriteOutcome};
+pub use bsos::{PAGE_BYTES, Page, PostOutcome, WriteOutcome};
+pub use types::{Bso, BsoInput, CollectionQuery, Node, SortOrder, User, UserRecord};
 pub use unpaged::{CollectionSink, STREAM_AFTER_BYTES};
-pub use users::{DEFAULT_NODE_CAPACITY, Node, Refusal, TokenUser, User, UserLookup, UserRecord};
+pub use users::{DEFAULT_NODE_CAPACITY, Refusal, TokenUser, UserLookup};
 
 /// What can go wrong in the store, including the protocol-level refusals
 /// that are decided inside a transaction.

@@ -12,7 +12,8 @@
 //! [`CollectionSink`] one by one from a single snapshot, so the API can
 //! stream them into the response body.
 
-use super::bsos::{Bso, CollectionQuery, page_bytes};
+use super::bsos::page_bytes;
+use super::types::{Bso, CollectionQuery};
 use super::{Db, DbError, now_ms};
 
 /// Bytes of records read ahead before an unpaged read counts the rest and

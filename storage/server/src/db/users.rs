@@ -2,6 +2,7 @@
 //! account's current keys map to.
 
 use super::backend::{Lock, WriteTx};
+use super::types::{Node, User, UserRecord};
 use super::{Db, DbError, now_ms};
 
 /// How long a user found current stays known as current without a query.
@@ -9,58 +10,6 @@ pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(6
 
 /// Users remembered as current at most (then the memory starts over).
 const USER_CACHE_ENTRIES: usize = 100_000;
-
-/// A user record: one FxA account under one set of keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    /// The storage uid.
-    pub uid: u64,
-    /// The FxA account id.
-    pub fxa_uid: String,
-    /// The account's generation as last seen.
-    pub generation: i64,
-    /// When the account's keys last changed, as the client said.
-    pub keys_changed_at: i64,
-    /// Hex of the first 16 bytes of SHA-256(kB): which keys encrypt the data.
-    pub client_state: String,
-    /// The storage node base URL.
-    pub node: String,
-}
-
-/// A user record as the operator sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserRecord {
-    /// The record.
-    pub user: User,
-    /// The email the account last reported.
-    pub email: String,
-    /// When it was made (ms).
-    pub created_at: i64,
-    /// When it stopped being the account's current record (ms), if it has.
-    pub replaced_at: Option<i64>,
-}
-
-/// A storage node the token server assigns users to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Node {
-    /// Its base URL (what token responses name).
-    pub url: String,
-    /// How many current users it should hold at most.
-    pub capacity: i64,
-    /// Current users on it now.
-    pub current_load: i64,
-    /// Gone: no new users, and its users move on their next token.
-    pub downed: bool,
-    /// Draining: no new users; its users stay.
-    pub backoff: bool,
-}
-
-impl Node {
-    /// Whether new users may be assigned here.
-    pub fn takes_users(&self) -> bool {
-        !self.downed && !self.backoff && self.current_load < self.capacity
-    }
-}
 
 /// The capacity a node gets when it comes from the configuration's `nodes`.
 pub const DEFAULT_NODE_CAPACITY: i64 = 100_000;

@@ -8,9 +8,10 @@ use postgres::types::ToSql;
 use postgres::{Row, Statement, Transaction};
 
 use crate::db::DbError;
-use crate::db::backend::{ReadTx, SizeDelta, WriteTx};
-use crate::db::bsos::{Bso, BsoInput, CollectionQuery};
-use crate::db::users::{Node, User, UserRecord};
+use crate::db::backend::{ReadTx, WriteTx};
+use crate::db::types::SizeDelta;
+use crate::db::types::{Bso, BsoInput, CollectionQuery};
+use crate::db::types::{Node, User, UserRecord};
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 

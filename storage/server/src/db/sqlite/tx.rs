@@ -5,9 +5,11 @@ use std::collections::HashMap;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::db::backend::{ReadTx, SizeDelta, WriteTx};
-use crate::db::bsos::{Bso, BsoInput, CollectionQuery, NEVER};
-use crate::db::users::{Node, User, UserRecord};
+use crate::db::backend::{ReadTx, WriteTx};
+use crate::db::bsos::NEVER;
+use crate::db::types::SizeDelta;
+use crate::db::types::{Bso, BsoInput, CollectionQuery};
+use crate::db::types::{Node, User, UserRecord};
 use crate::db::{DbError, ttl_expiry};
 
 /// A transaction on one of the backend's connections (a reader's read

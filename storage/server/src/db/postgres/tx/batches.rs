@@ -4,8 +4,9 @@
 use super::PgTx;
 use super::rows::Columns;
 use crate::db::DbError;
-use crate::db::backend::{SizeDelta, WriteTx};
-use crate::db::bsos::BsoInput;
+use crate::db::backend::WriteTx;
+use crate::db::types::BsoInput;
+use crate::db::types::SizeDelta;
 
 impl PgTx<'_> {
     /// Adds BSOs to a batch's staging, a repeated id keeping the latest of

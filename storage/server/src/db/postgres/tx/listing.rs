@@ -6,7 +6,7 @@ use postgres::types::ToSql;
 use super::rows::bso_row;
 use super::{FETCH_ROWS, PgTx};
 use crate::db::DbError;
-use crate::db::bsos::{Bso, CollectionQuery, SortOrder};
+use crate::db::types::{Bso, CollectionQuery, SortOrder};
 
 /// The values a listing binds, owned for as long as the statement runs.
 struct Bound {

@@ -4,10 +4,10 @@
 use postgres::Row;
 
 use crate::db::DbError;
-use crate::db::backend::SizeDelta;
 use crate::db::batches::overlay;
-use crate::db::bsos::{Bso, BsoInput};
-use crate::db::users::User;
+use crate::db::types::SizeDelta;
+use crate::db::types::User;
+use crate::db::types::{Bso, BsoInput};
 
 pub(super) fn bso_row(r: &Row) -> Result<Bso, DbError> {
     Ok(Bso {

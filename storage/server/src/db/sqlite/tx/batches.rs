@@ -8,8 +8,9 @@
 
 use super::SqliteTx;
 use crate::db::DbError;
-use crate::db::backend::{SizeDelta, WriteTx};
-use crate::db::bsos::BsoInput;
+use crate::db::backend::WriteTx;
+use crate::db::types::BsoInput;
+use crate::db::types::SizeDelta;
 
 impl SqliteTx<'_> {
     /// Adds BSOs to a batch's staging, a repeated id keeping the latest of

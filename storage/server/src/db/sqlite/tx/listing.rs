@@ -6,7 +6,7 @@ use rusqlite::types::Value;
 
 use super::bso_row;
 use crate::db::DbError;
-use crate::db::bsos::{Bso, CollectionQuery, SortOrder};
+use crate::db::types::{Bso, CollectionQuery, SortOrder};
 
 /// `WHERE …` of a listing and its parameters: the live BSOs of the
 /// collection that `query`'s filters keep (not its order, limit or offset).
