@@ -16,10 +16,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use sync_bookmarks::BookmarkStore;
-use sync_clients::{ClientsEngine, LocalDevice};
+use sync_clients::{ClientsStore, LocalDevice};
 use sync_history::HistoryStore;
 use sync_logins::{FileKeySource, LoginStore, Loss};
-use sync_tabs::TabsEngine;
+use sync_tabs::TabsStore;
 
 /// One profile.
 #[derive(Debug)]
@@ -106,16 +106,16 @@ impl Profile {
     }
 
     /// The tabs engine.
-    pub fn tabs(&self) -> Result<Arc<TabsEngine>> {
+    pub fn tabs(&self) -> Result<Arc<TabsStore>> {
         Ok(Arc::new(
-            TabsEngine::open(self.database("tabs.db")?).context("opening the tabs")?,
+            TabsStore::open(self.database("tabs.db")?).context("opening the tabs")?,
         ))
     }
 
     /// The device list, with this device described as `local`.
-    pub fn clients(&self, local: &LocalDevice) -> Result<Arc<ClientsEngine>> {
+    pub fn clients(&self, local: &LocalDevice) -> Result<Arc<ClientsStore>> {
         let store =
-            ClientsEngine::open(self.database("clients.db")?, local).context("opening the device list")?;
+            ClientsStore::open(self.database("clients.db")?, local).context("opening the device list")?;
         warn_if_recreated("device list", store.recreated_from_corruption());
         Ok(Arc::new(store))
     }

@@ -35,7 +35,7 @@ pub struct SyncArgs {
 pub fn manager(
     profile: &Profile,
     account: &StoredAccount,
-) -> Result<(SyncManager, Arc<sync_clients::ClientsEngine>)> {
+) -> Result<(SyncManager, Arc<sync_clients::ClientsStore>)> {
     let fxa_device_id = match account {
         StoredAccount::Fxa { state, .. } => state.device.as_ref().map(|d| d.id.clone()),
         StoredAccount::Token { .. } => None,

@@ -10,7 +10,7 @@ use sync15::{
     InterruptScope, Interruptee, Precondition, StorageClient, SyncDriver, SyncEngine, TokenClient,
 };
 
-use sync_clients::{ClientsEngine, Command};
+use sync_clients::{ClientsStore, Command};
 
 use crate::global::{self, EngineInfo, GlobalState};
 use crate::state::PersistedState;
@@ -25,7 +25,7 @@ pub const CLIENTS_ENGINE: &str = "clients";
 /// See the crate docs.
 pub struct SyncManager {
     engines: Mutex<BTreeMap<String, Arc<dyn SyncEngine>>>,
-    clients: Mutex<Option<Arc<ClientsEngine>>>,
+    clients: Mutex<Option<Arc<ClientsStore>>>,
     http: HttpClient,
     interrupt: InterruptHandle,
     declined: Mutex<Option<Vec<String>>>,
@@ -85,7 +85,7 @@ impl SyncManager {
     /// Sets this device's clients engine: it syncs first in every sync, and
     /// the engine commands other devices send (`wipeEngine`, `resetEngine`,
     /// `resetAll`) are run on the registered engines right after it.
-    pub fn set_clients_engine(&self, clients: Arc<ClientsEngine>) {
+    pub fn set_clients_engine(&self, clients: Arc<ClientsStore>) {
         self.register_engine(clients.clone());
         *self.clients.lock() = Some(clients);
     }

@@ -22,7 +22,10 @@
 //! engine's sync IDs in step with `meta/global`.
 //!
 //! Methods take `&self`: an app keeps using the engine's store while a sync
-//! runs, so engines guard their own state.
+//! runs, so engines guard their own state. What most engines keep between
+//! the steps is shared, not inherited: [`StagedRecords`](crate::StagedRecords)
+//! holds a download until `apply`, and `sync-sql`'s `engine_meta` keeps the
+//! last-sync time and sync IDs in the engine's SQLite store.
 
 use serde::Serialize;
 
@@ -80,6 +83,36 @@ pub struct ApplyStats {
     pub reconciled: usize,
     /// Incoming records skipped as invalid.
     pub failed: usize,
+}
+
+impl ApplyStats {
+    /// Counts one incoming record's outcome.
+    pub fn count(&mut self, outcome: ApplyOutcome) {
+        match outcome {
+            ApplyOutcome::Applied => self.applied += 1,
+            ApplyOutcome::Reconciled => self.reconciled += 1,
+            ApplyOutcome::Failed => self.failed += 1,
+        }
+    }
+}
+
+impl std::ops::AddAssign for ApplyStats {
+    fn add_assign(&mut self, other: ApplyStats) {
+        self.applied += other.applied;
+        self.reconciled += other.reconciled;
+        self.failed += other.failed;
+    }
+}
+
+/// What became of one incoming record; [`ApplyStats::count`] adds it up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    /// Taken as it came.
+    Applied,
+    /// Merged with a local change.
+    Reconciled,
+    /// Skipped as invalid.
+    Failed,
 }
 
 /// A syncable data type. See the module docs for the call order.

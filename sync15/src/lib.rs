@@ -117,6 +117,7 @@ mod guid;
 mod interrupt;
 mod payload;
 mod records;
+mod staging;
 mod timestamp;
 
 pub use auth::{HawkCredentials, PayloadToHash, TOKEN_PATH, Token, TokenClient};
@@ -137,7 +138,7 @@ pub use crypto::{
 pub use driver::{
     DEFAULT_DOWNLOAD_PAGE_SIZE, EngineSyncOutcome, SyncDriver, SyncPhase, SyncProgress, SyncProgressEvent,
 };
-pub use engine::{ApplyStats, CollSyncIds, EngineSyncAssociation, SyncEngine};
+pub use engine::{ApplyOutcome, ApplyStats, CollSyncIds, EngineSyncAssociation, SyncEngine};
 pub use error::{EngineError, Error, ServerKind};
 pub use guid::{GENERATED_GUID_LEN, Guid, MAX_SERVER_GUID_LEN};
 pub use interrupt::{InterruptHandle, InterruptScope, Interrupted, Interruptee, NeverInterrupts};
@@ -146,4 +147,5 @@ pub use records::{
     InfoCollectionCounts, InfoCollectionUsage, InfoCollections, InfoConfiguration, InfoQuota,
     META_COLLECTION, META_GLOBAL_ID, MetaGlobal, MetaGlobalEngine, STORAGE_VERSION,
 };
+pub use staging::StagedRecords;
 pub use timestamp::{ServerTimestamp, TimestampParseError};

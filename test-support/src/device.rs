@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sync_bookmarks::BookmarkStore;
-use sync_clients::{ClientsEngine, LocalDevice};
+use sync_clients::{ClientsStore, LocalDevice};
 use sync_history::HistoryStore;
 use sync_logins::{LoginStore, LoginsKey};
 use sync_manager::{EngineSelection, SyncManager, SyncParams, SyncReason, SyncResult};
-use sync_tabs::TabsEngine;
+use sync_tabs::TabsStore;
 use sync15::SyncEngine;
 
 use crate::server::TestAccount;
@@ -20,9 +20,9 @@ pub struct Device {
     /// A name for logs and assertions (also its device name).
     pub name: String,
     /// The device's clients engine.
-    pub clients: Arc<ClientsEngine>,
+    pub clients: Arc<ClientsStore>,
     /// Its tabs engine (`tabs.db`).
-    pub tabs: Arc<TabsEngine>,
+    pub tabs: Arc<TabsStore>,
     /// Its password store (`logins.db`, sealed with its own key).
     pub logins: Arc<LoginStore>,
     /// Its history (`history.db`).
@@ -87,10 +87,9 @@ impl Device {
             version: Some(env!("CARGO_PKG_VERSION").into()),
             fxa_device_id,
         };
-        let clients = Arc::new(
-            ClientsEngine::open(profile.path().join("clients.db"), &local).expect("a clients store"),
-        );
-        let tabs = Arc::new(TabsEngine::open(profile.path().join("tabs.db")).expect("a tabs store"));
+        let clients =
+            Arc::new(ClientsStore::open(profile.path().join("clients.db"), &local).expect("a clients store"));
+        let tabs = Arc::new(TabsStore::open(profile.path().join("tabs.db")).expect("a tabs store"));
         let logins_key = LoginsKey::generate().expect("a logins key");
         let logins = Arc::new(
             LoginStore::open(profile.path().join("logins.db"), &logins_key).expect("a logins store"),

@@ -7,19 +7,19 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sync_bookmarks::{BookmarkStore, MENU_GUID, NewItem};
-use sync_clients::{ClientsEngine, LocalDevice};
+use sync_clients::{ClientsStore, LocalDevice};
 use sync_history::{HistoryStore, VisitTransition};
 use sync_logins::{LoginEntry, LoginStore, LoginsKey};
 use sync_manager::{ServiceStatus, SyncManager, SyncParams, SyncReason};
-use sync_tabs::{LocalTab, TabsEngine};
+use sync_tabs::{LocalTab, TabsStore};
 use test_support::{Device, TestAccount, TestServer};
 
 struct Stores {
-    clients: Arc<ClientsEngine>,
+    clients: Arc<ClientsStore>,
     bookmarks: Arc<BookmarkStore>,
     logins: Arc<LoginStore>,
     history: Arc<HistoryStore>,
-    tabs: Arc<TabsEngine>,
+    tabs: Arc<TabsStore>,
 }
 
 fn local() -> LocalDevice {
@@ -35,11 +35,11 @@ fn local() -> LocalDevice {
 
 fn open(dir: &Path, key: &LoginsKey) -> Stores {
     Stores {
-        clients: Arc::new(ClientsEngine::open(dir.join("clients.db"), &local()).unwrap()),
+        clients: Arc::new(ClientsStore::open(dir.join("clients.db"), &local()).unwrap()),
         bookmarks: Arc::new(BookmarkStore::open(dir.join("bookmarks.db")).unwrap()),
         logins: Arc::new(LoginStore::open(dir.join("logins.db"), key).unwrap()),
         history: Arc::new(HistoryStore::open(dir.join("history.db")).unwrap()),
-        tabs: Arc::new(TabsEngine::open(dir.join("tabs.db")).unwrap()),
+        tabs: Arc::new(TabsStore::open(dir.join("tabs.db")).unwrap()),
     }
 }
 

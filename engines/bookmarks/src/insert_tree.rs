@@ -4,12 +4,12 @@
 use rusqlite::{Transaction, params};
 use sync15::Guid;
 
-use crate::error::BookmarksError;
+use crate::BookmarksError;
 use crate::store::{
     BookmarkStore, bump, check_position, child_count, clean_tags, now_ms, require_folder, set_url_tags,
-    shift_up, url_tags, validate_url,
+    shift_up, url_tags,
 };
-use crate::types::{BookmarkKind, NewItem};
+use crate::types::{BookmarkKind, NewItem, validate_url};
 
 /// An item to insert with its values and, for a folder, its children.
 #[derive(Debug, Clone, PartialEq, Eq)]

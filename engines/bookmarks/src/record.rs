@@ -182,7 +182,7 @@ impl RemoteRecord {
                 .values
                 .url
                 .as_deref()
-                .is_some_and(|url| crate::store::validate_url(kind, url).is_ok()),
+                .is_some_and(|url| crate::types::validate_url(kind, url).is_ok()),
             RecordKind::Known(_) | RecordKind::Livemark => true,
             RecordKind::Unusable => false,
         }

@@ -8,14 +8,25 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use sync15::Guid;
 
-use crate::error::BookmarksError;
+use crate::BookmarksError;
+use crate::merge::MergeStats;
 use crate::schema::SCHEMA;
-use crate::sync::SyncState;
 use crate::tree::{ROOT_GUID, is_root};
-use crate::types::{BookmarkItem, BookmarkKind, BookmarkNode, ItemUpdate, NewItem};
+use crate::types::{BookmarkItem, BookmarkKind, BookmarkNode, ItemUpdate, NewItem, validate_url};
 
-/// Longest URL stored (Firefox's limit).
-pub const MAX_URL_LEN: usize = 65_536;
+/// Sync bookkeeping held between the steps of one sync.
+#[derive(Debug, Default)]
+pub(crate) struct SyncState {
+    /// Records handed out for upload, by local id: the change counter then
+    /// and the cleartext (`None` for a tombstone).
+    pub(crate) uploading: HashMap<String, (i64, Option<String>)>,
+    /// Records that could not be read while staging.
+    pub(crate) malformed: usize,
+    /// What the last merge counted.
+    pub(crate) last_merge: Option<MergeStats>,
+    /// Counts the transactions that may have written `mirror` or `incoming`.
+    pub(crate) remote_generation: u64,
+}
 
 /// The bookmark store; see the crate docs. It is also the `bookmarks`
 /// [`SyncEngine`](sync15::SyncEngine).
@@ -43,24 +54,6 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-/// A URL checked for `kind`: any URL for a bookmark, a `place:` URL for a
-/// query. Returned in canonical form.
-pub fn validate_url(kind: BookmarkKind, text: &str) -> Result<String, BookmarksError> {
-    if text.len() > MAX_URL_LEN {
-        return Err(BookmarksError::InvalidUrl(format!(
-            "longer than {MAX_URL_LEN} bytes"
-        )));
-    }
-    let url =
-        url::Url::parse(text.trim()).map_err(|e| BookmarksError::InvalidUrl(format!("{text:?}: {e}")))?;
-    if kind == BookmarkKind::Query && url.scheme() != "place" {
-        return Err(BookmarksError::InvalidUrl(format!(
-            "a query needs a place: URL, not {text:?}"
-        )));
-    }
-    Ok(url.to_string())
 }
 
 /// The columns [`item_row`] reads.

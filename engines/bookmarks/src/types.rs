@@ -2,6 +2,8 @@
 
 use sync15::Guid;
 
+use crate::BookmarksError;
+
 /// What an item in the store is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BookmarkKind {
@@ -119,4 +121,25 @@ pub struct ItemUpdate {
     pub keyword: Option<Option<String>>,
     /// New tags for the bookmark's URL (bookmarks).
     pub tags: Option<Vec<String>>,
+}
+
+/// Longest URL stored (Firefox's limit).
+pub const MAX_URL_LEN: usize = 65_536;
+
+/// A URL checked for `kind`: any URL for a bookmark, a `place:` URL for a
+/// query. Returned in canonical form.
+pub fn validate_url(kind: BookmarkKind, text: &str) -> Result<String, BookmarksError> {
+    if text.len() > MAX_URL_LEN {
+        return Err(BookmarksError::InvalidUrl(format!(
+            "longer than {MAX_URL_LEN} bytes"
+        )));
+    }
+    let url =
+        url::Url::parse(text.trim()).map_err(|e| BookmarksError::InvalidUrl(format!("{text:?}: {e}")))?;
+    if kind == BookmarkKind::Query && url.scheme() != "place" {
+        return Err(BookmarksError::InvalidUrl(format!(
+            "a query needs a place: URL, not {text:?}"
+        )));
+    }
+    Ok(url.to_string())
 }

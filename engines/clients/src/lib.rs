@@ -1,9 +1,9 @@
 //! # sync-clients: the device list and commands between devices
 //!
 //! The `clients` collection holds one record per device of the account.
-//! [`ClientsEngine`] keeps this device's record fresh (re-uploaded whenever
+//! [`ClientsStore`] keeps this device's record fresh (re-uploaded whenever
 //! it changes and at least weekly), keeps a cache of the other devices for
-//! the app ([`ClientsEngine::devices`], stale ones hidden), and carries
+//! the app ([`ClientsStore::devices`], stale ones hidden), and carries
 //! commands between devices: to send one, the target's record is uploaded
 //! again with the command appended; a device runs the commands in its own
 //! record (deduplicated by command and arguments) and uploads its record
@@ -17,10 +17,12 @@
 mod engine;
 mod fit;
 mod record;
+mod schema;
 mod store;
 
-pub use engine::{COLLECTION, ClientsEngine, LocalDevice, REUPLOAD_EVERY, RemoteDevice, STALE_AFTER};
+pub use engine::{COLLECTION, REUPLOAD_EVERY};
 pub use record::{CLIENTS_TTL_SECS, ClientRecord, Command, CommandRecord};
+pub use store::{ClientsStore, LocalDevice, RemoteDevice, STALE_AFTER};
 
 /// What can go wrong in the clients engine.
 #[derive(Debug, thiserror::Error)]

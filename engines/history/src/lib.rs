@@ -28,25 +28,25 @@
 //! - Fields this code does not know, on records and on visits, are kept
 //!   and sent back.
 //!
-//! Incoming records are merged as each downloaded page arrives, one
-//! transaction per page, instead of being staged: the merge is idempotent
+//! Incoming records are merged as each downloaded page arrives, 100
+//! records per transaction, instead of being staged: the merge is idempotent
 //! (a set of visits, newest title), so a sync stopped mid-download leaves
 //! whole pages merged and the next sync merges the rest — and a first sync
 //! of 100,000 pages never holds more than one page in memory.
 //!
 //! **It never depends on another engine crate.**
 
+mod engine;
 pub mod frecency;
 mod page_stats;
 mod record;
 mod schema;
 mod store;
-mod sync;
 mod types;
 
+pub use engine::COLLECTION;
 pub use record::{HISTORY_TTL_SECS, HistoryRecord, HistoryRecordVisit, MAX_VISITS_PER_RECORD};
 pub use store::{HistoryConfig, HistoryStore, MAX_URL_LEN, is_syncable_url, normalize_url};
-pub use sync::COLLECTION;
 pub use types::{PageInfo, QueryMatch, VisitInfo, VisitTransition};
 
 /// What can go wrong in the history store.

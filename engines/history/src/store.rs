@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
-use sync_sql::meta::{SYNC_ASSOCIATION, get_meta};
+use sync_sql::engine_meta::SYNC_ASSOCIATION;
+use sync_sql::meta::get_meta;
 use sync15::Guid;
 
 use crate::HistoryError;

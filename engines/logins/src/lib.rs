@@ -50,20 +50,21 @@
 //! passwords links `sync-manager` and this crate (see the `lockbox` example).
 
 mod db;
+mod engine;
 mod key;
 mod login;
 mod merge;
 mod record;
 mod recovery;
+mod schema;
 mod store;
-mod sync;
 
+pub use engine::COLLECTION;
 pub use key::LoginsKey;
 pub use login::{InvalidLogin, Login, LoginEntry, normalize_origin};
 pub use record::PasswordRecord;
 pub use recovery::{FileKeySource, KeyRecovery, KeySource, Loss, LostLogin};
 pub use store::{ImportReport, LoginStore};
-pub use sync::COLLECTION;
 
 /// What can go wrong in the password store.
 #[derive(Debug, thiserror::Error)]

@@ -18,8 +18,9 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
-use sync_sql::meta::{LAST_SYNC, get_meta, set_meta};
-use sync15::Guid;
+use sync_sql::engine_meta::{self, LAST_SYNC};
+use sync_sql::meta::{get_meta, set_meta};
+use sync15::{Guid, ServerTimestamp};
 
 use crate::LoginsError;
 use crate::db::SyncStatus;
@@ -208,7 +209,8 @@ fn recover(tx: &Connection, sealer: &Sealer) -> Result<KeyRecovery, LoginsError>
         }
     }
     if get_meta(tx, LAST_SYNC)?.is_some() {
-        set_meta(tx, LAST_SYNC, "0")?;
+        // Download everything again: the lost logins may be on the server.
+        engine_meta::set_last_sync(tx, ServerTimestamp::ZERO)?;
     }
     set_meta(tx, CANARY_KEY, &sealer.seal(CANARY)?)?;
     Ok(report)

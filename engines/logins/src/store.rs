@@ -5,13 +5,15 @@ use std::path::Path;
 
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension};
-use sync_sql::meta::{SYNC_ASSOCIATION, get_meta, set_meta};
-use sync15::{Guid, IncomingRecord, ServerTimestamp, UnknownFields};
+use sync_sql::engine_meta::SYNC_ASSOCIATION;
+use sync_sql::meta::{get_meta, set_meta};
+use sync15::{Guid, ServerTimestamp, StagedRecords, UnknownFields};
 
 use crate::LoginsError;
-use crate::db::{self, LocalLogin, SCHEMA, SyncStatus};
+use crate::db::{self, LocalLogin, SyncStatus};
 use crate::key::{LoginsKey, Sealer};
 use crate::login::{Login, LoginEntry, normalize_origin};
+use crate::schema::SCHEMA;
 
 /// Sealed with the store's key when it is created; a key that cannot open
 /// it is the wrong key.
@@ -36,7 +38,7 @@ pub struct LoginStore {
     pub(crate) sealer: Sealer,
     /// Downloaded, not yet applied (kept in memory: a stopped sync leaves
     /// the database untouched, and no secret is written unsealed).
-    pub(crate) staged: Mutex<Vec<IncomingRecord>>,
+    pub(crate) staged: StagedRecords,
     /// What `apply` handed out for upload: guid → the login's
     /// `local_modified` then (`None` for a deletion).
     pub(crate) uploading: Mutex<HashMap<String, Option<i64>>>,
@@ -70,7 +72,7 @@ impl LoginStore {
         Ok(LoginStore {
             conn: Mutex::new(conn),
             sealer,
-            staged: Mutex::new(Vec::new()),
+            staged: StagedRecords::new(),
             uploading: Mutex::new(HashMap::new()),
             recreated,
         })
@@ -239,7 +241,7 @@ impl LoginStore {
             tx.execute_batch("DELETE FROM logins; DELETE FROM tombstones; DELETE FROM mirror;")?;
             Ok::<_, LoginsError>(())
         })?;
-        self.staged.lock().clear();
+        self.staged.clear();
         Ok(())
     }
 

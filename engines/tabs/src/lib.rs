@@ -1,9 +1,9 @@
 //! # sync-tabs: this device's open tabs, and the other devices'
 //!
-//! The app tells [`TabsEngine::set_local_tabs`] what is open; the engine
+//! The app tells [`TabsStore::set_local_tabs`] what is open; the engine
 //! uploads them as one `tabs` record named after this device's client id,
 //! downloads the records of the account's other devices, and answers
-//! [`TabsEngine::remote_tabs`] with each device's tabs under the name the
+//! [`TabsStore::remote_tabs`] with each device's tabs under the name the
 //! device list gives it.
 //!
 //! What is sent is what Firefox sends: the most recently used tabs first,
@@ -28,11 +28,13 @@
 mod engine;
 mod local;
 mod record;
+mod schema;
 mod store;
 
-pub use engine::{COLLECTION, ClientRemoteTabs, REUPLOAD_EVERY, RemoteTab, TabsEngine};
+pub use engine::{COLLECTION, REUPLOAD_EVERY};
 pub use local::{LocalTab, MAX_TITLE_CHARS, TabsConfig};
 pub use record::{TABS_TTL_SECS, TabsRecord, TabsRecordTab};
+pub use store::{ClientRemoteTabs, RemoteTab, TabsStore};
 
 /// What can go wrong in the tabs engine.
 #[derive(Debug, thiserror::Error)]

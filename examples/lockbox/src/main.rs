@@ -20,7 +20,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use sync_logins::{LoginEntry, LoginStore, LoginsKey};
-use sync_manager::sync_clients::{ClientsEngine, LocalDevice};
+use sync_manager::sync_clients::{ClientsStore, LocalDevice};
 use sync_manager::sync15::SyncRootKey;
 use sync_manager::{EngineSelection, ServiceStatus, SyncAuth, SyncManager, SyncParams, SyncReason};
 
@@ -131,7 +131,7 @@ fn sync(
         version: Some(env!("CARGO_PKG_VERSION").into()),
         fxa_device_id: None,
     };
-    let clients = Arc::new(ClientsEngine::open(profile.join("clients.db"), &device)?);
+    let clients = Arc::new(ClientsStore::open(profile.join("clients.db"), &device)?);
     let manager = SyncManager::new()?;
     manager.set_clients_engine(clients);
     manager.register_engine(store);

@@ -16,6 +16,8 @@
 //!   commits only if the closure succeeds.
 //! - [`SqlInterruptHandle`]: stop a long query from another thread.
 //! - [`meta`]: a key–value table for a store's facts about itself.
+//! - `engine_meta` (feature `engine`): the last-sync time and sync IDs every
+//!   engine store keeps in that table, and what a reset does to them.
 //!
 //! ## Bound `LIMIT`s
 //!
@@ -52,6 +54,8 @@
 //! ```
 
 mod corrupt;
+#[cfg(feature = "engine")]
+pub mod engine_meta;
 mod interrupt;
 pub mod meta;
 mod migrate;
@@ -96,6 +100,14 @@ pub enum SqlError {
     /// The operation was stopped through a [`SqlInterruptHandle`].
     #[error("the database operation was interrupted")]
     Interrupted,
+    /// A value in the `meta` table cannot be read.
+    #[error("the stored {key:?} cannot be read: {reason}")]
+    InvalidMeta {
+        /// Its key.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// A corrupt database file could not be moved aside.
     #[error("cannot move the corrupt database {path} aside: {source}")]
     MoveAside {

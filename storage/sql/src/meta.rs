@@ -7,11 +7,6 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-/// The key under which an engine store keeps its last-sync time (ms).
-pub const LAST_SYNC: &str = "last_sync";
-/// The key under which an engine store keeps the sync IDs it synced under.
-pub const SYNC_ASSOCIATION: &str = "association";
-
 /// The statement that creates the `meta` table.
 pub const META_TABLE_SQL: &str =
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;";

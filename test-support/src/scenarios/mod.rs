@@ -154,7 +154,7 @@ impl Ctx<'_> {
     }
 
     /// A device's tabs engine.
-    pub fn tabs(&mut self, name: &str) -> Result<Arc<sync_tabs::TabsEngine>, String> {
+    pub fn tabs(&mut self, name: &str) -> Result<Arc<sync_tabs::TabsStore>, String> {
         Ok(self.device(name)?.tabs.clone())
     }
 

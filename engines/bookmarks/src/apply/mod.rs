@@ -17,7 +17,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 use sync15::{ApplyStats, Guid};
 
-use crate::error::BookmarksError;
+use crate::BookmarksError;
 use crate::merge::fields::merge_fields;
 use crate::merge::{MergeStats, Merged, MergedTree, ValueState, merge};
 use crate::record::{RemoteRecord, Values};

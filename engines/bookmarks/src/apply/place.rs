@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 
-use crate::error::BookmarksError;
+use crate::BookmarksError;
 use crate::merge::{MergedNode, MergedTree};
 use crate::record::Values;
 use crate::store::{placement, set_url_tags};

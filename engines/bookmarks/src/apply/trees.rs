@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use serde_json::{Map, Value};
 use sync15::Guid;
 
-use crate::error::BookmarksError;
+use crate::BookmarksError;
 use crate::record::{RecordKind, RemoteRecord};
 use crate::tree::{Content, Item, Kind, ROOT_GUID, Tree, TreeBuilder, Validity};
 use crate::types::BookmarkKind;

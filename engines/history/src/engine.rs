@@ -1,13 +1,21 @@
 //! The `history` engine: [`SyncEngine`] for [`HistoryStore`].
+//!
+//! Unlike the other engines, history merges each downloaded page as it
+//! arrives, 100 records per transaction (the merge is idempotent: a visit
+//! is a set member), so a first sync of millions of visits needs neither
+//! staging nor one long transaction; `apply` only hands out the pages
+//! changed here, and `set_uploaded` marks them synced unless they changed
+//! again meanwhile.
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use sync_sql::meta::{LAST_SYNC, SYNC_ASSOCIATION, get_meta, get_meta_i64, set_meta, set_or_delete_meta};
+use sync_sql::engine_meta;
 use sync15::{
-    ApplyStats, CollectionRequest, EngineError, EngineSyncAssociation, Guid, IncomingKind, IncomingRecord,
-    OutgoingEnvelope, OutgoingRecord, RequestOrder, ServerTimestamp, SyncEngine, UnknownFields,
+    ApplyOutcome, ApplyStats, CollectionRequest, EngineError, EngineSyncAssociation, Guid, IncomingKind,
+    IncomingRecord, OutgoingEnvelope, OutgoingRecord, RequestOrder, ServerTimestamp, SyncEngine,
+    UnknownFields,
 };
 
 use crate::HistoryError;
@@ -19,12 +27,6 @@ use crate::types::{VisitTransition, visit_micros, visit_ms};
 
 /// The collection and engine name.
 pub const COLLECTION: &str = "history";
-
-enum Outcome {
-    Applied,
-    Reconciled,
-    Failed,
-}
 
 /// A page to upload.
 struct ChangedPage {
@@ -73,24 +75,20 @@ impl HistoryStore {
                 IncomingKind::Content(record) => self.apply_record(tx, record, modified, now)?,
                 IncomingKind::Malformed(e) => {
                     log::warn!("history: skipping malformed record {guid}: {e}");
-                    Outcome::Failed
+                    ApplyOutcome::Failed
                 }
             };
-            match outcome {
-                Outcome::Applied => stats.applied += 1,
-                Outcome::Reconciled => stats.reconciled += 1,
-                Outcome::Failed => stats.failed += 1,
-            }
+            stats.count(outcome);
         }
         Ok(stats)
     }
 
-    fn apply_tombstone(&self, tx: &Connection, guid: &str) -> Result<Outcome, HistoryError> {
+    fn apply_tombstone(&self, tx: &Connection, guid: &str) -> Result<ApplyOutcome, HistoryError> {
         tx.prepare_cached("DELETE FROM tombstones WHERE guid = ?")?
             .execute([guid])?;
         tx.prepare_cached("DELETE FROM pages WHERE guid = ?")?
             .execute([guid])?;
-        Ok(Outcome::Applied)
+        Ok(ApplyOutcome::Applied)
     }
 
     fn apply_record(
@@ -99,17 +97,17 @@ impl HistoryStore {
         record: HistoryRecord,
         modified: i64,
         now: i64,
-    ) -> Result<Outcome, HistoryError> {
+    ) -> Result<ApplyOutcome, HistoryError> {
         let guid = record.id.to_string();
         let url = match normalize_url(&record.hist_uri) {
             Ok(url) if is_syncable_url(&url) => url,
             Ok(url) => {
                 log::debug!("history: {guid} is a local-only URL ({url}); skipped");
-                return Ok(Outcome::Failed);
+                return Ok(ApplyOutcome::Failed);
             }
             Err(e) => {
                 log::debug!("history: skipping {guid}: {e}");
-                return Ok(Outcome::Failed);
+                return Ok(ApplyOutcome::Failed);
             }
         };
         // A page we deleted and the server did not hear of yet: the
@@ -120,7 +118,7 @@ impl HistoryStore {
             .optional()?
             .is_some()
         {
-            return Ok(Outcome::Reconciled);
+            return Ok(ApplyOutcome::Reconciled);
         }
         // Visits deleted here, and visits already seen in this record, are
         // matched to the millisecond, as Firefox and application-services
@@ -175,7 +173,7 @@ impl HistoryStore {
             ])?;
             let page_id = tx.last_insert_rowid();
             insert_visits(tx, page_id, &visits)?;
-            return Ok(Outcome::Applied);
+            return Ok(ApplyOutcome::Applied);
         };
 
         insert_visits(tx, local.id, &visits)?;
@@ -197,11 +195,11 @@ impl HistoryStore {
                 .any(|(date, t)| !remote_set.contains(&(visit_ms(*date), *t)))
             {
                 mark_page_changed(tx, local.id)?;
-                return Ok(Outcome::Reconciled);
+                return Ok(ApplyOutcome::Reconciled);
             }
-            return Ok(Outcome::Applied);
+            return Ok(ApplyOutcome::Applied);
         }
-        Ok(Outcome::Reconciled)
+        Ok(ApplyOutcome::Reconciled)
     }
 
     /// The local page for an incoming record: by id, else by URL (which
@@ -387,16 +385,15 @@ impl SyncEngine for HistoryStore {
     }
 
     fn sync_association(&self) -> Result<EngineSyncAssociation, EngineError> {
-        let stored = get_meta(&self.conn.lock(), SYNC_ASSOCIATION)?;
-        Ok(EngineSyncAssociation::from_stored(stored.as_deref())?)
+        Ok(engine_meta::sync_association(&self.conn.lock())?)
     }
 
     fn reset(&self, assoc: &EngineSyncAssociation) -> Result<(), EngineError> {
         let mut conn = self.conn.lock();
         sync_sql::in_transaction(&mut conn, |tx| {
+            // Every page goes up again.
             tx.execute("UPDATE pages SET sync_status = 2", [])?;
-            set_meta(tx, LAST_SYNC, "0")?;
-            set_or_delete_meta(tx, SYNC_ASSOCIATION, assoc.to_stored()?.as_deref())?;
+            engine_meta::reset_sync_meta(tx, assoc)?;
             Ok::<_, HistoryError>(())
         })?;
         Ok(())
@@ -422,12 +419,9 @@ impl SyncEngine for HistoryStore {
         &self,
         server_modified: ServerTimestamp,
     ) -> Result<Option<CollectionRequest>, EngineError> {
-        let last = ServerTimestamp::from_millis(get_meta_i64(&self.conn.lock(), LAST_SYNC)?);
+        let request = engine_meta::changes_since_last_sync(&self.conn.lock(), COLLECTION, server_modified)?;
         // Most frecent first, as Firefox asks.
-        Ok(
-            CollectionRequest::changes_since(COLLECTION, last, server_modified)
-                .map(|request| request.sort_by(RequestOrder::Index)),
-        )
+        Ok(request.map(|request| request.sort_by(RequestOrder::Index)))
     }
 
     fn stage_incoming(&self, records: Vec<IncomingRecord>) -> Result<(), EngineError> {
@@ -442,10 +436,7 @@ impl SyncEngine for HistoryStore {
             let mut conn = self.conn.lock();
             let stats = sync_sql::in_transaction(&mut conn, |tx| self.apply_incoming(tx, chunk))?;
             drop(conn);
-            let mut total = self.incoming_stats.lock();
-            total.applied += stats.applied;
-            total.reconciled += stats.reconciled;
-            total.failed += stats.failed;
+            *self.incoming_stats.lock() += stats;
         }
     }
 
@@ -485,7 +476,7 @@ impl SyncEngine for HistoryStore {
 
     fn sync_finished(&self, last_sync: ServerTimestamp) -> Result<(), EngineError> {
         let conn = self.conn.lock();
-        set_meta(&conn, LAST_SYNC, &last_sync.as_millis().to_string())?;
+        engine_meta::set_last_sync(&conn, last_sync)?;
         // The store's page cache is large for a first sync's millions of
         // writes (64 MiB); between syncs the app need not keep it filled.
         conn.execute_batch("PRAGMA shrink_memory")?;

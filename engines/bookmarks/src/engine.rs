@@ -4,17 +4,15 @@
 //! once ([`crate::apply`]) and uploads every item the merge left changed;
 //! `set_uploaded` records what the server now holds in the mirror.
 
-use std::collections::HashMap;
-
 use rusqlite::{Connection, Transaction, params};
-use sync_sql::meta::{LAST_SYNC, SYNC_ASSOCIATION, get_meta, get_meta_i64, set_meta, set_or_delete_meta};
+use sync_sql::engine_meta;
 use sync15::{
     ApplyStats, CollectionRequest, EngineError, EngineSyncAssociation, Guid, IncomingRecord,
     OutgoingEnvelope, OutgoingRecord, ServerTimestamp, SyncEngine,
 };
 
+use crate::BookmarksError;
 use crate::apply::{RemoteSide, fold_incoming, local_values, merge_and_apply, remote_side};
-use crate::error::BookmarksError;
 use crate::merge::MergeStats;
 use crate::record::{FOLDER_SORTINDEX, OutgoingItem, local_id, record_json};
 use crate::store::{BookmarkStore, now_ms};
@@ -22,20 +20,6 @@ use crate::types::BookmarkKind;
 
 /// The collection and engine name.
 pub const COLLECTION: &str = "bookmarks";
-
-/// Sync bookkeeping held between the steps of one sync.
-#[derive(Debug, Default)]
-pub(crate) struct SyncState {
-    /// Records handed out for upload, by local id: the change counter then
-    /// and the cleartext (`None` for a tombstone).
-    uploading: HashMap<String, (i64, Option<String>)>,
-    /// Records that could not be read while staging.
-    malformed: usize,
-    /// What the last merge counted.
-    pub(crate) last_merge: Option<MergeStats>,
-    /// Counts the transactions that may have written `mirror` or `incoming`.
-    remote_generation: u64,
-}
 
 /// How many merged records join the mirror per transaction: a few
 /// milliseconds of writing, so an app write waits at most that long.
@@ -210,18 +194,17 @@ impl SyncEngine for BookmarkStore {
     }
 
     fn sync_association(&self) -> Result<EngineSyncAssociation, EngineError> {
-        let stored = get_meta(&self.conn.lock(), SYNC_ASSOCIATION)?;
-        Ok(EngineSyncAssociation::from_stored(stored.as_deref())?)
+        Ok(engine_meta::sync_association(&self.conn.lock())?)
     }
 
     fn reset(&self, assoc: &EngineSyncAssociation) -> Result<(), EngineError> {
         self.write_remote(|tx| {
+            // Everything goes up again; the server's side comes again.
             tx.execute_batch(
                 "UPDATE items SET sync_status = 0, change_counter = MAX(change_counter, 1);
                  DELETE FROM mirror; DELETE FROM incoming; DELETE FROM tombstones;",
             )?;
-            set_meta(tx, LAST_SYNC, "0")?;
-            set_or_delete_meta(tx, SYNC_ASSOCIATION, assoc.to_stored()?.as_deref())?;
+            engine_meta::reset_sync_meta(tx, assoc)?;
             Ok::<_, BookmarksError>(())
         })?;
         Ok(())
@@ -248,12 +231,11 @@ impl SyncEngine for BookmarkStore {
         &self,
         server_modified: ServerTimestamp,
     ) -> Result<Option<CollectionRequest>, EngineError> {
-        let last = ServerTimestamp::from_millis(get_meta_i64(&self.conn.lock(), LAST_SYNC)?);
-        Ok(CollectionRequest::changes_since(
+        Ok(engine_meta::changes_since_last_sync(
+            &self.conn.lock(),
             COLLECTION,
-            last,
             server_modified,
-        ))
+        )?)
     }
 
     fn stage_incoming(&self, records: Vec<IncomingRecord>) -> Result<(), EngineError> {
@@ -308,8 +290,7 @@ impl SyncEngine for BookmarkStore {
     }
 
     fn sync_finished(&self, last_sync: ServerTimestamp) -> Result<(), EngineError> {
-        set_meta(&self.conn.lock(), LAST_SYNC, &last_sync.as_millis().to_string())?;
-        Ok(())
+        Ok(engine_meta::set_last_sync(&self.conn.lock(), last_sync)?)
     }
 }
 

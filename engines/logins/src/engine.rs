@@ -1,10 +1,15 @@
 //! The `passwords` engine: [`SyncEngine`] for [`LoginStore`].
+//!
+//! Downloads are staged in memory; `apply` merges them in one transaction
+//! (three-way, against the `mirror`'s copy of what the server last had)
+//! and hands out every login changed here and every tombstone;
+//! `set_uploaded` marks them synced unless they changed again meanwhile.
 
 use rusqlite::Connection;
-use sync_sql::meta::{LAST_SYNC, SYNC_ASSOCIATION, get_meta, get_meta_i64, set_meta, set_or_delete_meta};
+use sync_sql::engine_meta;
 use sync15::{
-    ApplyStats, CollectionRequest, EngineError, EngineSyncAssociation, Guid, IncomingKind, IncomingRecord,
-    OutgoingEnvelope, OutgoingRecord, ServerTimestamp, SyncEngine,
+    ApplyOutcome, ApplyStats, CollectionRequest, EngineError, EngineSyncAssociation, Guid, IncomingKind,
+    IncomingRecord, OutgoingEnvelope, OutgoingRecord, ServerTimestamp, SyncEngine,
 };
 
 use crate::LoginsError;
@@ -17,17 +22,9 @@ use crate::store::{LoginStore, now_ms};
 /// The collection and engine name.
 pub const COLLECTION: &str = "passwords";
 
-/// What happened to one incoming record.
-enum Outcome {
-    Applied,
-    Reconciled,
-    Failed,
-}
-
 impl LoginStore {
     fn apply_incoming(&self, tx: &Connection, stats: &mut ApplyStats) -> Result<(), LoginsError> {
-        let staged = std::mem::take(&mut *self.staged.lock());
-        for record in staged {
+        for record in self.staged.take() {
             let id = record.envelope.id.to_string();
             let content = record.into_content::<PasswordRecord>();
             let modified = content.envelope.modified.as_millis();
@@ -36,19 +33,15 @@ impl LoginStore {
                 IncomingKind::Content(remote) => self.apply_record(tx, remote, modified)?,
                 IncomingKind::Malformed(e) => {
                     log::warn!("passwords: skipping malformed record {id}: {e}");
-                    Outcome::Failed
+                    ApplyOutcome::Failed
                 }
             };
-            match outcome {
-                Outcome::Applied => stats.applied += 1,
-                Outcome::Reconciled => stats.reconciled += 1,
-                Outcome::Failed => stats.failed += 1,
-            }
+            stats.count(outcome);
         }
         Ok(())
     }
 
-    fn apply_tombstone(&self, tx: &Connection, guid: &str) -> Result<Outcome, LoginsError> {
+    fn apply_tombstone(&self, tx: &Connection, guid: &str) -> Result<ApplyOutcome, LoginsError> {
         db::delete_mirror(tx, guid)?;
         db::take_tombstone(tx, guid)?;
         match db::get_login(tx, &self.sealer, guid)? {
@@ -59,13 +52,13 @@ impl LoginStore {
                     ..row
                 };
                 db::put_login(tx, &self.sealer, &row)?;
-                Ok(Outcome::Reconciled)
+                Ok(ApplyOutcome::Reconciled)
             }
             Some(_) => {
                 db::delete_login(tx, guid)?;
-                Ok(Outcome::Applied)
+                Ok(ApplyOutcome::Applied)
             }
-            None => Ok(Outcome::Applied),
+            None => Ok(ApplyOutcome::Applied),
         }
     }
 
@@ -74,14 +67,14 @@ impl LoginStore {
         tx: &Connection,
         remote: PasswordRecord,
         modified: i64,
-    ) -> Result<Outcome, LoginsError> {
+    ) -> Result<ApplyOutcome, LoginsError> {
         let guid = remote.id.to_string();
         let mut remote_login = remote.to_login();
         match remote_login.entry.normalized() {
             Ok(entry) => remote_login.entry = entry,
             Err(e) => {
                 log::warn!("passwords: skipping invalid record {guid}: {e}");
-                return Ok(Outcome::Failed);
+                return Ok(ApplyOutcome::Failed);
             }
         }
         let base = db::get_mirror(tx, &self.sealer, &guid)?.map(|r| r.to_login());
@@ -97,15 +90,15 @@ impl LoginStore {
         if db::take_tombstone(tx, &guid)? {
             // Deleted here, edited there: the edit wins.
             db::put_login(tx, &self.sealer, &synced(remote_login))?;
-            return Ok(Outcome::Reconciled);
+            return Ok(ApplyOutcome::Reconciled);
         }
         if let Some(local) = db::get_login(tx, &self.sealer, &guid)? {
             if local.status == SyncStatus::Synced {
                 db::put_login(tx, &self.sealer, &synced(remote_login))?;
-                return Ok(Outcome::Applied);
+                return Ok(ApplyOutcome::Applied);
             }
             self.put_merged(tx, base.as_ref(), &local, &remote_login, modified, &unknown)?;
-            return Ok(Outcome::Reconciled);
+            return Ok(ApplyOutcome::Reconciled);
         }
         // New to us. If a login added here and never uploaded is the same
         // login, it takes the server's id instead of becoming a twin.
@@ -124,10 +117,10 @@ impl LoginStore {
             );
             db::delete_login(tx, local.login.guid.as_str())?;
             self.put_merged(tx, None, &local, &remote_login, modified, &unknown)?;
-            return Ok(Outcome::Reconciled);
+            return Ok(ApplyOutcome::Reconciled);
         }
         db::put_login(tx, &self.sealer, &synced(remote_login))?;
-        Ok(Outcome::Applied)
+        Ok(ApplyOutcome::Applied)
     }
 
     /// Writes the three-way merge of `local` and `remote`: unchanged from
@@ -228,19 +221,18 @@ impl SyncEngine for LoginStore {
     }
 
     fn sync_association(&self) -> Result<EngineSyncAssociation, EngineError> {
-        let stored = get_meta(&self.conn.lock(), SYNC_ASSOCIATION)?;
-        Ok(EngineSyncAssociation::from_stored(stored.as_deref())?)
+        Ok(engine_meta::sync_association(&self.conn.lock())?)
     }
 
     fn reset(&self, assoc: &EngineSyncAssociation) -> Result<(), EngineError> {
         let mut conn = self.conn.lock();
         sync_sql::in_transaction(&mut conn, |tx| {
+            // No common ancestors any more, and every login goes up again.
             tx.execute_batch("DELETE FROM mirror; UPDATE logins SET sync_status = 2;")?;
-            set_meta(tx, LAST_SYNC, "0")?;
-            set_or_delete_meta(tx, SYNC_ASSOCIATION, assoc.to_stored()?.as_deref())?;
+            engine_meta::reset_sync_meta(tx, assoc)?;
             Ok::<_, LoginsError>(())
         })?;
-        self.staged.lock().clear();
+        self.staged.clear();
         Ok(())
     }
 
@@ -249,7 +241,7 @@ impl SyncEngine for LoginStore {
     }
 
     fn begin_sync(&self) -> Result<(), EngineError> {
-        self.staged.lock().clear();
+        self.staged.clear();
         Ok(())
     }
 
@@ -257,16 +249,15 @@ impl SyncEngine for LoginStore {
         &self,
         server_modified: ServerTimestamp,
     ) -> Result<Option<CollectionRequest>, EngineError> {
-        let last = ServerTimestamp::from_millis(get_meta_i64(&self.conn.lock(), LAST_SYNC)?);
-        Ok(CollectionRequest::changes_since(
+        Ok(engine_meta::changes_since_last_sync(
+            &self.conn.lock(),
             COLLECTION,
-            last,
             server_modified,
-        ))
+        )?)
     }
 
     fn stage_incoming(&self, records: Vec<IncomingRecord>) -> Result<(), EngineError> {
-        self.staged.lock().extend(records);
+        self.staged.stage(records);
         Ok(())
     }
 
@@ -292,7 +283,6 @@ impl SyncEngine for LoginStore {
     }
 
     fn sync_finished(&self, last_sync: ServerTimestamp) -> Result<(), EngineError> {
-        set_meta(&self.conn.lock(), LAST_SYNC, &last_sync.as_millis().to_string())?;
-        Ok(())
+        Ok(engine_meta::set_last_sync(&self.conn.lock(), last_sync)?)
     }
 }
