@@ -77,21 +77,6 @@ struct Pending {
     unwrap_b_key: Option<[u8; 32]>,
 }
 
-/// A device of the account, as the device list shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Device {
-    /// Its id.
-    pub id: String,
-    /// Its name.
-    pub name: String,
-    /// `desktop`, `mobile`, `tablet`, `vr` or `tv`.
-    pub device_type: String,
-    /// Whether it is the device asking.
-    pub is_current: bool,
-    /// When it was last used, in ms, if known.
-    pub last_access_time: Option<u64>,
-}
-
 /// One person's Firefox Account on this device.
 ///
 /// ```no_run
@@ -115,9 +100,9 @@ pub struct Device {
 /// # Ok::<(), fxa_client::FxaError>(())
 /// ```
 pub struct FirefoxAccount {
-    config: FxaConfig,
-    client: AuthClient,
-    state: Option<AccountState>,
+    pub(crate) config: FxaConfig,
+    pub(crate) client: AuthClient,
+    pub(crate) state: Option<AccountState>,
     pending: Option<Pending>,
 }
 
@@ -132,11 +117,11 @@ impl std::fmt::Debug for FirefoxAccount {
 }
 
 /// A refusal's error (sign-in looks at the body first where it matters).
-fn plain(r: Refusal) -> FxaError {
+pub(crate) fn plain(r: Refusal) -> FxaError {
     r.error
 }
 
-fn str_field<'a>(v: &'a Value, name: &str) -> Result<&'a str, FxaError> {
+pub(crate) fn str_field<'a>(v: &'a Value, name: &str) -> Result<&'a str, FxaError> {
     v.get(name)
         .and_then(Value::as_str)
         .ok_or_else(|| FxaError::Protocol(format!("the answer has no {name}")))
@@ -172,11 +157,11 @@ impl FirefoxAccount {
         self.state.as_ref()
     }
 
-    fn state_mut(&mut self) -> Result<&mut AccountState, FxaError> {
+    pub(crate) fn state_mut(&mut self) -> Result<&mut AccountState, FxaError> {
         self.state.as_mut().ok_or(FxaError::NotSignedIn)
     }
 
-    fn session(&self) -> Result<TokenCredentials, FxaError> {
+    pub(crate) fn session(&self) -> Result<TokenCredentials, FxaError> {
         let token = self
             .state
             .as_ref()
@@ -527,60 +512,6 @@ impl FirefoxAccount {
         self.state = None;
         self.pending = None;
         first_error.map_or(Ok(()), Err)
-    }
-
-    /// Registers this device in the account's device list (what other
-    /// Firefoxes show), or renames it if it is registered already.
-    pub fn register_device(&mut self, name: &str, device_type: &str) -> Result<(), FxaError> {
-        let existing = self.state.as_ref().and_then(|s| s.device.clone());
-        let mut body = json!({ "name": name, "type": device_type });
-        if let Some(device) = &existing {
-            body = json!({ "id": device.id, "name": name });
-        }
-        let session = self.session()?;
-        let answer = self
-            .client
-            .post("account/device", &body, Auth::Token(&session))
-            .map_err(plain)?;
-        let id = str_field(&answer, "id")?.to_owned();
-        let state = self.state_mut()?;
-        state.device = Some(crate::state::DeviceRecord {
-            id,
-            name: name.to_owned(),
-            device_type: existing.map_or_else(|| device_type.to_owned(), |d| d.device_type),
-        });
-        Ok(())
-    }
-
-    /// The account's devices (`GET /account/devices`).
-    pub fn devices(&self) -> Result<Vec<Device>, FxaError> {
-        let session = self.session()?;
-        let answer = self
-            .client
-            .get("account/devices", Auth::Token(&session))
-            .map_err(plain)?;
-        let list = answer
-            .as_array()
-            .ok_or_else(|| FxaError::Protocol("the device list is not a list".into()))?;
-        list.iter()
-            .map(|d| {
-                Ok(Device {
-                    id: str_field(d, "id")?.to_owned(),
-                    name: d
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    device_type: d
-                        .get("type")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    is_current: d.get("isCurrentDevice").and_then(Value::as_bool).unwrap_or(false),
-                    last_access_time: d.get("lastAccessTime").and_then(Value::as_u64),
-                })
-            })
-            .collect()
     }
 }
 

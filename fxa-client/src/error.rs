@@ -11,7 +11,9 @@
 //! | 114 | [`FxaError::Throttled`], with `retryAfter` |
 //! | 120 | retried with the server's canonical email; only surfaces if that fails too |
 //! | 125 | [`FxaError::RequestBlocked`] (sign-in answers [`crate::SignInStatus::NeedsUnblockCode`] instead) |
+//! | 123 | [`FxaError::UnknownDevice`] |
 //! | 127 | [`FxaError::InvalidUnblockCode`] |
+//! | 157 | [`FxaError::UnsupportedCommand`] |
 //! | 201, HTTP 503 | [`FxaError::ServerUnavailable`] |
 //! | OAuth 108, 122 / 182 on refresh | [`FxaError::InvalidToken`] |
 //! | anything else | [`FxaError::Server`], carrying the errno |
@@ -86,6 +88,29 @@ pub enum FxaError {
     /// The state file could not be read or written.
     #[error("account state: {0}")]
     State(String),
+    /// No such device in the account's device list (errno 123), or this
+    /// device's record was removed there.
+    #[error("no such device in the account's device list")]
+    UnknownDevice,
+    /// The device does not take this command (errno 157, or it does not
+    /// advertise it): an older or other client.
+    #[error("the device does not take the command {command}")]
+    UnsupportedCommand {
+        /// The command, e.g. `https://identity.mozilla.com/cmd/open-uri`.
+        command: String,
+    },
+    /// The device advertised command keys sealed with other sync keys than
+    /// ours (it signed in before a password reset); it must sign in again.
+    #[error("the device's command keys belong to other sync keys; it must sign in again")]
+    ForeignCommandKeys,
+    /// A device command, or the keys it needs, could not be encrypted or
+    /// read.
+    #[error("device command: {0}")]
+    CommandCrypto(String),
+    /// This device is not in the account's device list yet
+    /// ([`crate::FirefoxAccount::register_device`]).
+    #[error("this device is not registered with the account")]
+    DeviceNotRegistered,
 }
 
 impl FxaError {
@@ -97,8 +122,10 @@ impl FxaError {
             FxaError::Unverified => 104,
             FxaError::InvalidToken => 110,
             FxaError::Throttled { .. } => 114,
+            FxaError::UnknownDevice => 123,
             FxaError::RequestBlocked => 125,
             FxaError::InvalidUnblockCode => 127,
+            FxaError::UnsupportedCommand { .. } => 157,
             FxaError::ServerUnavailable { .. } => 201,
             FxaError::Server { errno, .. } => *errno,
             _ => return None,
@@ -146,8 +173,13 @@ pub(crate) fn from_body(status: u16, body: ErrorBody, oauth: bool) -> FxaError {
         105 | 152 | 153 | 183 => FxaError::InvalidVerificationCode,
         110 | 182 => FxaError::InvalidToken,
         114 => FxaError::Throttled { retry_after },
+        123 => FxaError::UnknownDevice,
         125 => FxaError::RequestBlocked,
         127 => FxaError::InvalidUnblockCode,
+        // The sender fills in which command (the server does not say).
+        157 => FxaError::UnsupportedCommand {
+            command: String::new(),
+        },
         201 => FxaError::ServerUnavailable { retry_after },
         errno => FxaError::Server {
             status,
@@ -173,7 +205,7 @@ mod tests {
 
     #[test]
     fn errnos_map_to_variants_and_back() {
-        for errno in [102, 103, 104, 110, 114, 125, 127, 201, 999] {
+        for errno in [102, 103, 104, 110, 114, 123, 125, 127, 157, 201, 999] {
             assert_eq!(from_body(400, body(errno), false).errno(), Some(errno), "{errno}");
         }
         assert!(matches!(

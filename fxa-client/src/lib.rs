@@ -6,12 +6,17 @@
 //! server's spelling of the email), the account keys (`/account/keys`,
 //! MAC-checked and unwrapped) and the oldsync scoped key that `sync15`
 //! takes as its [`sync15::SyncRootKey`], OAuth access and refresh tokens
-//! for the token server, and the account's device list.
+//! for the token server, the account's device list, and device commands:
+//! Send Tab and Close Tabs to and from the account's other devices
+//! (Firefox desktop, Android, iOS), end-to-end encrypted.
 //!
 //! - [`FirefoxAccount`]: the account and its flows.
 //! - [`AccountState`]: the one value to persist, secret (see its docs).
 //! - [`crypto`]: the protocol's cryptography, checked against the
 //!   published onepw test vectors.
+//! - [`Device`], [`IncomingCommand`]: the device list and the commands
+//!   received ([`FirefoxAccount::send_tab`], [`FirefoxAccount::close_tabs`],
+//!   [`FirefoxAccount::poll_commands`]).
 //! - [`FxaError`]: every failure, carrying the server's `errno`.
 //!
 //! **What it must never do**: depend on an engine or on `sync-manager`
@@ -20,15 +25,19 @@
 //! where the caller says, or print a secret in a `Debug`.
 
 mod account;
+mod commands;
 pub mod crypto;
+mod device;
 mod error;
 mod http;
 mod state;
 
 pub use account::{
-    Device, FIREFOX_DESKTOP_CLIENT_ID, FirefoxAccount, FxaConfig, OLDSYNC_SCOPE, PRODUCTION_AUTH_URL,
+    FIREFOX_DESKTOP_CLIENT_ID, FirefoxAccount, FxaConfig, OLDSYNC_SCOPE, PRODUCTION_AUTH_URL,
     PRODUCTION_TOKEN_SERVER_URL, SignInStatus,
 };
+pub use commands::{CLOSE_TABS, CommandSender, IncomingCommand, SEND_TAB};
+pub use device::Device;
 pub use error::FxaError;
 pub use http::TokenScheme;
 pub use state::{AccountState, DeviceRecord, STATE_VERSION};

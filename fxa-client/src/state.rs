@@ -2,7 +2,8 @@
 //!
 //! **It is secret.** It holds the session token (full access to the
 //! account), the refresh token, and the oldsync scoped key (which decrypts
-//! the person's synced data). Treat it as a password: this crate writes it
+//! the person's synced data), and the private keys of this device's
+//! device commands. Treat it as a password: this crate writes it
 //! only where the caller says ([`AccountState::save`]), creating the file
 //! with mode 0600 and replacing it atomically; every `Debug` of it redacts
 //! the secrets. It never holds the password, kB, or anything derived from
@@ -15,6 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sync15::SyncRootKey;
 
+use crate::commands::keys::PrivateCommandKeys;
 use crate::error::FxaError;
 
 /// The version of this file format.
@@ -43,6 +45,24 @@ pub struct AccountState {
     pub(crate) sync_key: Option<StoredSyncKey>,
     /// This device's record in the account's device list.
     pub device: Option<DeviceRecord>,
+    /// This device's device-command keys. Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) command_keys: Option<CommandKeys>,
+    /// The index of the last device command read from the account's queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_command_index: Option<u64>,
+}
+
+/// The keys of the commands this device takes, and the oldsync key id
+/// (hex of kXCS) their bundles were sealed with: a new sync key (after a
+/// password reset) means new keys.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct CommandKeys {
+    pub kid: String,
+    pub send_tab: PrivateCommandKeys,
+    pub close_tabs: PrivateCommandKeys,
+    /// The `availableCommands` last sent (the public halves, sealed).
+    pub advertised: std::collections::BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for AccountState {
@@ -57,6 +77,8 @@ impl std::fmt::Debug for AccountState {
             .field("access_token", &present(self.access_token.is_some()))
             .field("sync_key", &present(self.sync_key.is_some()))
             .field("device", &self.device)
+            .field("command_keys", &present(self.command_keys.is_some()))
+            .field("last_command_index", &self.last_command_index)
             .finish()
     }
 }
@@ -120,6 +142,8 @@ impl AccountState {
             access_token: None,
             sync_key: None,
             device: None,
+            command_keys: None,
+            last_command_index: None,
         }
     }
 
