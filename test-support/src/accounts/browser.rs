@@ -1,15 +1,13 @@
 // Handlers answer refusals directly (see routes.rs).
 #![allow(clippy::result_large_err)]
 //! What a signed-in browser asks the accounts service for beyond keys and
-//! tokens: the profile (with an OAuth token), the attached clients, and
-//! "tell my other devices", its pending device commands — enough that a real Firefox signed in here
-//! runs without errors. Shapes as Mozilla's auth and profile servers answer
-//! (`fxa-auth-server` `routes/attached-clients.ts`, `routes/devices` notify;
-//! the profile server's `/v1/profile`).
+//! tokens: the profile (with an OAuth token) and the attached clients —
+//! enough that a real Firefox signed in here runs without errors. Shapes as
+//! Mozilla's auth and profile servers answer (`fxa-auth-server`
+//! `routes/attached-clients.ts`; the profile server's `/v1/profile`).
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -20,21 +18,6 @@ use super::requests::{fail, invalid_token, verified_session};
 use super::{Shared, now_ms};
 
 type S = State<Arc<Shared>>;
-
-/// `POST /v1/account/devices/notify`: accepted (the stand-in has no push
-/// service to deliver it with).
-pub(super) async fn notify(
-    State(shared): S,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    match verified_session(&shared, &method, &uri, &headers, &body) {
-        Ok(_) => axum::Json(json!({})).into_response(),
-        Err(r) => r,
-    }
-}
 
 /// `GET /v1/account/attached_clients`: the account's devices, each as the
 /// session-backed client it is.
@@ -63,28 +46,6 @@ pub(super) async fn attached_clients(
         })
         .collect();
     axum::Json(Value::Array(list)).into_response()
-}
-
-/// `GET /v1/account/device/commands?index=N`: the commands waiting for
-/// this device — none: the stand-in does not relay device commands yet.
-/// Mozilla's answer shape: `{index, last, messages}`.
-pub(super) async fn device_commands(
-    State(shared): S,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = verified_session(&shared, &method, &uri, &headers, b"") {
-        return r;
-    }
-    let index = uri
-        .query()
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .find_map(|pair| pair.strip_prefix("index="))
-        .and_then(|i| i.parse::<u64>().ok())
-        .unwrap_or(0);
-    axum::Json(json!({"index": index, "last": true, "messages": []})).into_response()
 }
 
 /// `GET /v1/profile` (the profile server's), with an OAuth access token

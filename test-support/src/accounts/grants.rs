@@ -1,7 +1,7 @@
 // Handlers answer refusals directly (see routes.rs).
 #![allow(clippy::result_large_err)]
 //! The stand-in's OAuth and device routes: tokens for the token server
-//! (RS256 JWTs), refresh and revocation, and the device list.
+//! (RS256 JWTs), refresh and revocation, and the signing keys.
 
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::requests::{fail, invalid_token, json_body, verified_session};
-use super::{DeviceRecord, Refresh, Shared, now_ms, random};
+use super::{Refresh, Shared, now_ms, random};
 
 type S = State<Arc<Shared>>;
 
@@ -110,78 +110,6 @@ pub(super) async fn oauth_destroy(State(shared): S, body: Bytes) -> Response {
     let token = request.get("token").and_then(Value::as_str).unwrap_or("");
     shared.store.lock().refresh_tokens.remove(token);
     axum::Json(json!({})).into_response()
-}
-
-pub(super) async fn device(
-    State(shared): S,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (session, uid) = match verified_session(&shared, &method, &uri, &headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let Ok(request) = json_body(&body) else {
-        return fail(400, 106, "Invalid JSON in request body", json!({}));
-    };
-    let mut store = shared.store.lock();
-    let Some(account) = store.account_by_uid(&uid) else {
-        return invalid_token();
-    };
-    let name = request
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let record = match request.get("id").and_then(Value::as_str) {
-        Some(id) => {
-            let Some(d) = account.devices.iter_mut().find(|d| d.id == id) else {
-                return fail(400, 123, "Unknown device", json!({}));
-            };
-            d.name = name;
-            d.clone()
-        }
-        None => {
-            let d = DeviceRecord {
-                id: hex::encode(random::<16>()),
-                name,
-                device_type: request
-                    .get("type")
-                    .and_then(Value::as_str)
-                    .unwrap_or("desktop")
-                    .to_owned(),
-                session_id: session,
-            };
-            account.devices.push(d.clone());
-            d
-        }
-    };
-    axum::Json(
-        json!({"id": record.id, "name": record.name, "type": record.device_type, "createdAt": now_ms()}),
-    )
-    .into_response()
-}
-
-pub(super) async fn devices(State(shared): S, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    let (session, uid) = match verified_session(&shared, &method, &uri, &headers, b"") {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let mut store = shared.store.lock();
-    let Some(account) = store.account_by_uid(&uid) else {
-        return invalid_token();
-    };
-    let list: Vec<Value> = account
-        .devices
-        .iter()
-        .map(|d| {
-            json!({"id": d.id, "name": d.name, "type": d.device_type,
-                   "isCurrentDevice": d.session_id == session, "lastAccessTime": now_ms()})
-        })
-        .collect();
-    axum::Json(Value::Array(list)).into_response()
 }
 
 pub(super) async fn jwks(State(shared): S) -> Response {

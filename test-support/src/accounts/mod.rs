@@ -21,6 +21,7 @@
 //! use is implemented.
 
 mod browser;
+mod devices;
 mod grants;
 mod requests;
 mod routes;
@@ -66,6 +67,13 @@ pub(crate) struct Account {
     pub last_email_code: Option<String>,
     pub tamper_key_bundle: bool,
     pub devices: Vec<DeviceRecord>,
+    /// Device commands waiting to be read, every device's.
+    pub commands: Vec<QueuedCommand>,
+    /// The last command index given, per device.
+    pub command_indexes: HashMap<String, u64>,
+    /// The next `/account/device/commands` answers from the queue's start,
+    /// whatever index is asked for (a server replaying old messages).
+    pub replay_commands: bool,
 }
 
 #[derive(Clone)]
@@ -74,6 +82,21 @@ pub(crate) struct DeviceRecord {
     pub name: String,
     pub device_type: String,
     pub session_id: String,
+    /// Command name → the sealed keys it advertises.
+    pub available_commands: std::collections::BTreeMap<String, String>,
+    pub push_callback: Option<String>,
+    pub push_public_key: Option<String>,
+    pub push_auth_key: Option<String>,
+}
+
+/// A device command waiting for its device.
+pub(crate) struct QueuedCommand {
+    pub device: String,
+    pub index: u64,
+    /// `{command, payload, sender}`.
+    pub data: serde_json::Value,
+    /// When it is dropped unread (ms), if ever.
+    pub expires_at: Option<u64>,
 }
 
 pub(crate) struct Session {
@@ -228,6 +251,9 @@ impl StandInAccounts {
             last_email_code: None,
             tamper_key_bundle: false,
             devices: Vec::new(),
+            commands: Vec::new(),
+            command_indexes: HashMap::new(),
+            replay_commands: false,
         };
         let mut store = self.shared.store.lock();
         assert!(

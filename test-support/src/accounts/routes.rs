@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sync_storage::config::OLDSYNC_SCOPE;
 
 use super::requests::{fail, field, invalid_token, json_body, session_id, token, verified_session};
-use super::{KeyFetch, Session, Shared, browser, grants, now_ms, random, six_digits, totp};
+use super::{KeyFetch, Session, Shared, browser, devices, grants, now_ms, random, six_digits, totp};
 
 type S = State<Arc<Shared>>;
 
@@ -34,12 +34,16 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/session/destroy", post(session_destroy))
         .route("/v1/oauth/token", post(grants::oauth_token))
         .route("/v1/oauth/destroy", post(grants::oauth_destroy))
-        .route("/v1/account/device", post(grants::device))
-        .route("/v1/account/devices", get(grants::devices))
-        .route("/v1/account/devices/notify", post(browser::notify))
+        .route("/v1/account/device", post(devices::device))
+        .route("/v1/account/devices", get(devices::devices))
+        .route(
+            "/v1/account/devices/invoke_command",
+            post(devices::invoke_command),
+        )
+        .route("/v1/account/devices/notify", post(devices::notify))
         .route("/v1/account/attached_clients", get(browser::attached_clients))
         .route("/v1/profile", get(browser::profile))
-        .route("/v1/account/device/commands", get(browser::device_commands))
+        .route("/v1/account/device/commands", get(devices::device_commands))
         .route("/v1/jwks", get(grants::jwks))
         .with_state(shared)
 }
