@@ -19,6 +19,7 @@ mod bookmark_files;
 mod bookmarks;
 mod browse;
 mod dates;
+mod inbox;
 mod netscape;
 mod output;
 mod passwords;
@@ -26,6 +27,7 @@ mod places_json;
 mod profile;
 mod progress;
 mod prompt;
+mod send;
 mod sync_cmd;
 mod sync_status;
 
@@ -90,8 +92,9 @@ enum Command {
     /// Tabs open on the account's other devices.
     #[command(subcommand)]
     Tabs(browse::TabsCmd),
-    /// Send a tab to another device (it opens there on its next sync).
-    SendTab(browse::SendTabArgs),
+    /// Send a tab to another device (Send Tab through Firefox Accounts;
+    /// an older desktop Firefox gets it through the clients collection).
+    SendTab(send::SendTabArgs),
     /// The account's devices.
     Devices,
 }
@@ -164,8 +167,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Passwords(cmd) => passwords::run(&profile, &out, cmd),
         Command::History(cmd) => browse::history(&profile, &out, cmd),
         Command::Tabs(cmd) => browse::tabs(&profile, &out, cmd),
-        Command::SendTab(args) => browse::send_tab(&profile, &out, &args),
-        Command::Devices => browse::devices(&profile, &out),
+        Command::SendTab(args) => send::send_tab(&profile, &out, &args),
+        Command::Devices => send::devices(&profile, &out),
     }
 }
 

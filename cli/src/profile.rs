@@ -8,6 +8,7 @@
 //!   logins.db bookmarks.db history.db tabs.db clients.db
 //!   sync-state.json     what the last sync left for the next one (0600)
 //!   status.json         when each engine last synced and what it moved
+//!   received.json       tabs other devices sent here, and tabs they closed (0600)
 //! ```
 
 use std::io::Write as _;
@@ -132,6 +133,7 @@ impl Profile {
             "clients.db",
             "sync-state.json",
             "status.json",
+            "received.json",
         ] {
             for suffix in ["", "-wal", "-shm"] {
                 let path = self.path(&format!("{name}{suffix}"));

@@ -13,7 +13,8 @@ use sync_manager::{
 };
 use sync15::SyncEngine;
 
-use crate::account::StoredAccount;
+use crate::account::{StoredAccount, fxa_failure};
+use crate::inbox::{self, AccountInbox};
 use crate::output::{Out, print_table};
 use crate::profile::{Profile, write_private};
 use crate::sync_status::SyncStatus;
@@ -80,6 +81,15 @@ pub fn run_sync(
     let mut result = None;
     for fresh in [false, true] {
         let auth = account.sync_auth(profile, fresh)?;
+        // Taken after the token refresh, so the state it gives back is current.
+        let inbox = match &account {
+            StoredAccount::Fxa {
+                state, device_name, ..
+            } => Some(Arc::new(
+                AccountInbox::new((**state).clone(), device_name).map_err(fxa_failure)?,
+            )),
+            StoredAccount::Token { .. } => None,
+        };
         let params = SyncParams {
             reason: SyncReason::User,
             engines: engines.clone(),
@@ -87,9 +97,19 @@ pub fn run_sync(
             auth,
             persisted_state: std::fs::read_to_string(&state_path).ok(),
             progress: progress.clone(),
+            device_commands: inbox.clone().map(|i| i as Arc<dyn sync15::DeviceCommandSource>),
         };
         let r = manager.sync(params);
         write_private(&state_path, r.persisted_state.as_bytes())?;
+        // Keep what was read before anything can fail: the accounts server
+        // will not hand those commands out again.
+        inbox::keep(profile, &r.device_commands)?;
+        if let (Some(inbox), StoredAccount::Fxa { state, .. }) = (inbox, &mut account) {
+            if let Some(updated) = Arc::into_inner(inbox).and_then(AccountInbox::into_state) {
+                **state = updated;
+                account.save(profile)?;
+            }
+        }
         let retry =
             r.status == ServiceStatus::AuthError && !fresh && matches!(account, StoredAccount::Fxa { .. });
         result = Some(r);
@@ -169,6 +189,8 @@ pub fn sync(profile: &Profile, out: &Out, args: &SyncArgs) -> Result<()> {
             "status": result.status,
             "error": result.error,
             "engines": result.engines,
+            "received": result.device_commands,
+            "received_error": result.device_commands_error,
         }))?;
     } else {
         let rows: Vec<Vec<String>> = result
@@ -190,6 +212,12 @@ pub fn sync(profile: &Profile, out: &Out, args: &SyncArgs) -> Result<()> {
             })
             .collect();
         print_table(&["engine", "status", "down", "up", "failed"], &rows)?;
+        inbox::print_new(&result.device_commands)?;
+        if let Some(error) = &result.device_commands_error {
+            crate::output::warn(&format!(
+                "could not read the commands other devices sent here: {error}"
+            ));
+        }
     }
     check(&result)
 }

@@ -124,6 +124,7 @@ fn history_tabs_devices_and_a_tab_sent_to_a_phone() {
         .ok()
         .json();
     assert_eq!(sent["device"], "Pixel", "{sent}");
+    assert_eq!(sent["via"], "clients-collection", "{sent}");
     phone.sync();
     let commands = phone.clients.take_app_commands().unwrap();
     assert!(

@@ -153,6 +153,8 @@ impl SyncManager {
                 requests: 0,
                 took_ms: 0,
                 reason: params.reason,
+                device_commands: Vec::new(),
+                device_commands_error: None,
             };
         };
         *self.scope.lock() = Some(scope);
@@ -162,6 +164,7 @@ impl SyncManager {
         let mut changes = self.pending_changes.lock().clone();
         changes.extend(params.enabled_changes.clone());
         let mut engines = BTreeMap::new();
+        let (device_commands, device_commands_error) = self.receive_device_commands(&params);
 
         let now_ms = now_ms();
         let backed_off = state.next_sync_allowed_at_ms.filter(|at| *at > now_ms);
@@ -212,7 +215,34 @@ impl SyncManager {
             requests: self.http.request_count() - requests_before,
             took_ms: started.elapsed().as_millis() as u64,
             reason: params.reason,
+            device_commands,
+            device_commands_error,
         }
+    }
+
+    /// Reads the device commands sent to this device and offers each to
+    /// every engine (the tabs engine closes tabs). A failure to read is
+    /// reported, not fatal: the accounts server keeps them for next time.
+    fn receive_device_commands(&self, params: &SyncParams) -> (Vec<sync15::DeviceCommand>, Option<String>) {
+        let Some(source) = &params.device_commands else {
+            return (Vec::new(), None);
+        };
+        let commands = match source.poll() {
+            Ok(commands) => commands,
+            Err(e) => {
+                log::warn!("reading this device's commands: {e}");
+                return (Vec::new(), Some(e.to_string()));
+            }
+        };
+        let engines = self.ordered_engines();
+        for command in &commands {
+            for engine in &engines {
+                if let Err(e) = engine.apply_device_command(command) {
+                    log::warn!("{}: a device command failed: {e}", engine.name());
+                }
+            }
+        }
+        (commands, None)
     }
 
     /// One sync, restarted once if the node was reassigned (401) or

@@ -104,6 +104,10 @@ pub struct SyncParams {
     pub persisted_state: Option<String>,
     /// Hears each engine's progress (records down and up), for a display.
     pub progress: Option<std::sync::Arc<dyn sync15::SyncProgress>>,
+    /// Where this device's Firefox Accounts device commands (Send Tab,
+    /// Close Tabs) are read, when it has an account; read at the start of
+    /// every sync, so closed tabs are gone from the tabs this sync uploads.
+    pub device_commands: Option<std::sync::Arc<dyn sync15::DeviceCommandSource>>,
 }
 
 impl std::fmt::Debug for SyncParams {
@@ -114,6 +118,7 @@ impl std::fmt::Debug for SyncParams {
             .field("enabled_changes", &self.enabled_changes)
             .field("auth", &self.auth)
             .field("progress", &self.progress.is_some())
+            .field("device_commands", &self.device_commands.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -128,6 +133,7 @@ impl SyncParams {
             auth,
             persisted_state,
             progress: None,
+            device_commands: None,
         }
     }
 }
@@ -245,6 +251,13 @@ pub struct SyncResult {
     pub took_ms: u64,
     /// Why it ran.
     pub reason: SyncReason,
+    /// The device commands other devices sent this one, read at the start
+    /// of this sync: the app opens the tabs sent (and closes the tabs
+    /// closed: the tabs engine already dropped them from its own).
+    pub device_commands: Vec<sync15::DeviceCommand>,
+    /// Why reading them failed, if it did (the sync went on without them;
+    /// they are read next time).
+    pub device_commands_error: Option<String>,
 }
 
 impl SyncResult {

@@ -32,6 +32,7 @@ use serde::Serialize;
 use crate::bso::{IncomingRecord, OutgoingRecord};
 use crate::client::CollectionRequest;
 use crate::context::SyncContext;
+use crate::device_commands::DeviceCommand;
 use crate::error::EngineError;
 use crate::guid::Guid;
 use crate::timestamp::ServerTimestamp;
@@ -173,6 +174,14 @@ pub trait SyncEngine: Send + Sync {
         timestamp: ServerTimestamp,
         stats: &mut ApplyStats,
     ) -> Result<Vec<OutgoingRecord>, EngineError>;
+
+    /// Acts on a command another device sent this one (the tabs engine
+    /// closes tabs); whether it changed anything. The manager offers every
+    /// command to every engine before they sync; most keep this default.
+    fn apply_device_command(&self, command: &DeviceCommand) -> Result<bool, EngineError> {
+        let _ = command;
+        Ok(false)
+    }
 
     /// These records are now on the server, as of `timestamp`.
     fn set_uploaded(&self, timestamp: ServerTimestamp, ids: Vec<Guid>) -> Result<(), EngineError>;

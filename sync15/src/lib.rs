@@ -110,6 +110,7 @@ mod bso;
 mod client;
 mod context;
 mod crypto;
+mod device_commands;
 mod driver;
 mod engine;
 mod error;
@@ -135,6 +136,7 @@ pub use crypto::{
     CRYPTO_COLLECTION, CollectionKeys, CryptoError, EncryptedPayload, KEYS_RECORD_ID, KeyBundle,
     PARALLEL_MIN_RECORDS, SyncRootKey, encrypted_payload_len,
 };
+pub use device_commands::{DeviceCommand, DeviceCommandSender, DeviceCommandSource};
 pub use driver::{
     DEFAULT_DOWNLOAD_PAGE_SIZE, EngineSyncOutcome, SyncDriver, SyncPhase, SyncProgress, SyncProgressEvent,
 };

@@ -35,6 +35,7 @@ pub struct Device {
     persisted: Option<String>,
     changes: BTreeMap<String, bool>,
     progress: Option<Arc<dyn sync15::SyncProgress>>,
+    device_commands: Option<Arc<dyn sync15::DeviceCommandSource>>,
 }
 
 impl std::fmt::Debug for Device {
@@ -119,6 +120,7 @@ impl Device {
             persisted: None,
             changes: BTreeMap::new(),
             progress: None,
+            device_commands: None,
         }
     }
 
@@ -164,6 +166,12 @@ impl Device {
         self.progress = Some(progress);
     }
 
+    /// Reads this device's Firefox Accounts device commands from `source`
+    /// at the start of every sync.
+    pub fn read_device_commands_from(&mut self, source: Arc<dyn sync15::DeviceCommandSource>) {
+        self.device_commands = Some(source);
+    }
+
     /// Syncs everything, keeping the persisted state for next time.
     pub fn sync(&mut self) -> SyncResult {
         self.sync_with(SyncReason::User, EngineSelection::All)
@@ -178,6 +186,7 @@ impl Device {
             auth: self.account.auth(),
             persisted_state: self.persisted.clone(),
             progress: self.progress.clone(),
+            device_commands: self.device_commands.clone(),
         };
         let result = self.manager.sync(params);
         self.persisted = Some(result.persisted_state.clone());

@@ -264,3 +264,94 @@ fn a_device_whose_record_lost_its_commands_advertises_them_again() {
     assert!(!laptop.ensure_device_commands().unwrap());
     assert_eq!(accounts.device_list(EMAIL).len(), 2);
 }
+
+/// The sync manager's view: a source over the device's account.
+struct Inbox(parking_lot::Mutex<FirefoxAccount>);
+
+impl sync15::DeviceCommandSource for Inbox {
+    fn poll(&self) -> Result<Vec<sync15::DeviceCommand>, sync15::EngineError> {
+        Ok(self
+            .0
+            .lock()
+            .poll_commands()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+}
+
+fn tab(url: &str) -> sync_tabs::LocalTab {
+    sync_tabs::LocalTab {
+        title: url.into(),
+        url_history: vec![url.into()],
+        icon: None,
+        last_used_ms: 1_700_000_000_000,
+        pinned: false,
+        inactive: false,
+    }
+}
+
+#[test]
+fn a_sync_reads_the_commands_and_the_tabs_engine_closes_what_it_is_asked_to() {
+    let (accounts, mut laptop_fxa, phone_fxa) = world();
+    let jwk = accounts.jwk();
+    let server = test_support::TestServer::start_with(move |c| {
+        c.auth.mode = sync_storage::config::AuthMode::Fxa;
+        c.auth.fxa_primary_jwk = Some(jwk);
+    });
+    let laptop_account = test_support::TestAccount::signed_in(&mut laptop_fxa, server.url()).unwrap();
+    let laptop_id = own_id(&laptop_fxa);
+    let mut laptop = test_support::Device::with_fxa_device_id("Laptop", &laptop_account, &laptop_id);
+    laptop
+        .tabs
+        .set_local_tabs(vec![
+            tab("https://a.example/"),
+            tab("https://b.example/"),
+            tab("https://c.example/"),
+        ])
+        .unwrap();
+    let target = device(&phone_fxa, "Laptop");
+    phone_fxa
+        .close_tabs(
+            &target,
+            &["https://a.example/".into(), "https://c.example/".into()],
+        )
+        .unwrap();
+    phone_fxa
+        .send_tab(&target, "https://sent.example/", "Sent")
+        .unwrap();
+
+    laptop.read_device_commands_from(std::sync::Arc::new(Inbox(parking_lot::Mutex::new(laptop_fxa))));
+    let result = laptop.sync();
+    assert_eq!(
+        result.status,
+        sync_manager::ServiceStatus::Ok,
+        "{:?}",
+        result.error
+    );
+    assert_eq!(result.device_commands.len(), 2, "{:?}", result.device_commands);
+    assert!(matches!(
+        &result.device_commands[1],
+        sync15::DeviceCommand::OpenTab { url, sender: Some(s), .. } if url == "https://sent.example/" && s.name.as_deref() == Some("Phone")
+    ));
+    let left: Vec<String> = laptop
+        .tabs
+        .local_tabs()
+        .unwrap()
+        .into_iter()
+        .map(|t| t.url_history[0].clone())
+        .collect();
+    assert_eq!(left, ["https://b.example/"]);
+
+    // The tabs record that went up in that same sync has only what is left.
+    let mut other = test_support::Device::new("Other", &laptop_account);
+    other.sync();
+    let remote = other.tabs.remote_tabs().unwrap();
+    let laptop_tabs: Vec<&str> = remote
+        .iter()
+        .find(|d| d.device_name == "Laptop")
+        .map(|d| d.tabs.iter().map(|t| t.url_history[0].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(laptop_tabs, ["https://b.example/"]);
+    assert!(laptop.sync().device_commands.is_empty(), "each command once");
+}

@@ -144,6 +144,30 @@ impl Profile {
         )
     }
 
+    /// [`Profile::password_login`], naming the device.
+    pub fn password_login_as(
+        &self,
+        accounts_url: &str,
+        token_server: &str,
+        email: &str,
+        password: &str,
+        device: &str,
+    ) -> Run {
+        self.run_with_input(
+            &[
+                "login",
+                email,
+                "--server",
+                token_server,
+                "--accounts-server",
+                accounts_url,
+                "--device-name",
+                device,
+            ],
+            &format!("{password}\n"),
+        )
+    }
+
     /// Runs with `args` and no input.
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with_input(args, "")

@@ -10,8 +10,8 @@ use rusqlite::Connection;
 use sync_sql::engine_meta;
 use sync_sql::meta::{get_meta, get_meta_i64, set_meta};
 use sync15::{
-    ApplyStats, ClientData, CollectionRequest, EngineError, EngineSyncAssociation, Guid, IncomingRecord,
-    OutgoingRecord, ServerTimestamp, SyncContext, SyncEngine, UnknownFields,
+    ApplyStats, ClientData, CollectionRequest, DeviceCommand, EngineError, EngineSyncAssociation, Guid,
+    IncomingRecord, OutgoingRecord, ServerTimestamp, SyncContext, SyncEngine, UnknownFields,
 };
 
 use crate::TabsError;
@@ -194,6 +194,13 @@ impl SyncEngine for TabsStore {
             self.outgoing(tx)
         })?;
         Ok(outgoing.into_iter().collect())
+    }
+
+    fn apply_device_command(&self, command: &DeviceCommand) -> Result<bool, EngineError> {
+        match command {
+            DeviceCommand::CloseTabs { urls, .. } => Ok(self.close_local_tabs(urls)? > 0),
+            DeviceCommand::OpenTab { .. } => Ok(false),
+        }
     }
 
     fn set_uploaded(&self, _timestamp: ServerTimestamp, ids: Vec<Guid>) -> Result<(), EngineError> {

@@ -95,14 +95,23 @@ impl TabsStore {
     pub fn set_local_tabs(&self, tabs: Vec<LocalTab>) -> Result<(), TabsError> {
         validate(&tabs)?;
         let mut conn = self.conn.lock();
+        sync_sql::in_transaction(&mut conn, |tx| write_local_tabs(tx, &tabs))
+    }
+
+    /// Closes this device's tabs showing any of `urls` (their current
+    /// page), as another device's Close Tabs asks; the tabs record goes up
+    /// without them on the next sync. How many were closed. The app closes
+    /// its own tabs for them too (the sync result lists the command).
+    pub fn close_local_tabs(&self, urls: &[String]) -> Result<usize, TabsError> {
+        let mut conn = self.conn.lock();
         sync_sql::in_transaction(&mut conn, |tx| {
-            tx.execute("DELETE FROM local_tabs", [])?;
-            let mut insert = tx.prepare("INSERT INTO local_tabs (position, tab) VALUES (?, ?)")?;
-            for (position, tab) in tabs.iter().enumerate() {
-                insert.execute((position as i64, serde_json::to_string(tab)?))?;
+            let (closed, kept): (Vec<LocalTab>, Vec<LocalTab>) = read_local_tabs(tx)?
+                .into_iter()
+                .partition(|tab| tab.url_history.first().is_some_and(|url| urls.contains(url)));
+            if !closed.is_empty() {
+                write_local_tabs(tx, &kept)?;
             }
-            mark_changed(tx)?;
-            Ok::<_, TabsError>(())
+            Ok(closed.len())
         })
     }
 
@@ -176,6 +185,16 @@ pub(crate) fn mark_changed(conn: &Connection) -> Result<(), TabsError> {
     let version = get_meta_i64(conn, "local_version")?;
     set_meta(conn, "local_version", &(version + 1).to_string())?;
     Ok(())
+}
+
+/// Replaces the local tabs with `tabs` (checked already); the record goes up again.
+fn write_local_tabs(conn: &Connection, tabs: &[LocalTab]) -> Result<(), TabsError> {
+    conn.execute("DELETE FROM local_tabs", [])?;
+    let mut insert = conn.prepare("INSERT INTO local_tabs (position, tab) VALUES (?, ?)")?;
+    for (position, tab) in tabs.iter().enumerate() {
+        insert.execute((position as i64, serde_json::to_string(tab)?))?;
+    }
+    mark_changed(conn)
 }
 
 pub(crate) fn read_local_tabs(conn: &Connection) -> Result<Vec<LocalTab>, TabsError> {

@@ -149,6 +149,8 @@ fn sync(
         },
         persisted_state,
         progress: None,
+        // A password manager takes no tabs.
+        device_commands: None,
     });
     std::fs::write(&state_path, &result.persisted_state).context("saving the sync state")?;
     println!("{}", result.telemetry_json());

@@ -61,6 +61,33 @@ pub enum IncomingCommand {
     },
 }
 
+impl From<CommandSender> for sync15::DeviceCommandSender {
+    fn from(sender: CommandSender) -> Self {
+        sync15::DeviceCommandSender {
+            id: sender.id,
+            name: sender.name,
+        }
+    }
+}
+
+/// What the sync manager takes: an app hands received commands to
+/// `sync15::DeviceCommandSource::poll` with this.
+impl From<IncomingCommand> for sync15::DeviceCommand {
+    fn from(command: IncomingCommand) -> Self {
+        match command {
+            IncomingCommand::TabReceived { sender, title, url } => sync15::DeviceCommand::OpenTab {
+                sender: sender.map(Into::into),
+                title,
+                url,
+            },
+            IncomingCommand::TabsClosed { sender, urls } => sync15::DeviceCommand::CloseTabs {
+                sender: sender.map(Into::into),
+                urls,
+            },
+        }
+    }
+}
+
 /// Send Tab's payload: the tab's history entries, the current one shown.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct SendTabPayload {
