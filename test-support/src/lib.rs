@@ -20,6 +20,7 @@ pub mod accounts;
 mod background;
 pub mod bookmark_workload;
 mod device;
+mod device_commands;
 pub mod firefox;
 pub mod fxa;
 mod hooked;
@@ -29,6 +30,7 @@ mod server;
 mod toy;
 
 pub use device::Device;
+pub use device_commands::CommandInbox;
 pub use hooked::{HookPoint, HookedEngine};
 pub use server::{RawServer, TestAccount, TestServer};
 pub use toy::ToyEngine;

@@ -265,21 +265,6 @@ fn a_device_whose_record_lost_its_commands_advertises_them_again() {
     assert_eq!(accounts.device_list(EMAIL).len(), 2);
 }
 
-/// The sync manager's view: a source over the device's account.
-struct Inbox(parking_lot::Mutex<FirefoxAccount>);
-
-impl sync15::DeviceCommandSource for Inbox {
-    fn poll(&self) -> Result<Vec<sync15::DeviceCommand>, sync15::EngineError> {
-        Ok(self
-            .0
-            .lock()
-            .poll_commands()?
-            .into_iter()
-            .map(Into::into)
-            .collect())
-    }
-}
-
 fn tab(url: &str) -> sync_tabs::LocalTab {
     sync_tabs::LocalTab {
         title: url.into(),
@@ -321,7 +306,7 @@ fn a_sync_reads_the_commands_and_the_tabs_engine_closes_what_it_is_asked_to() {
         .send_tab(&target, "https://sent.example/", "Sent")
         .unwrap();
 
-    laptop.read_device_commands_from(std::sync::Arc::new(Inbox(parking_lot::Mutex::new(laptop_fxa))));
+    laptop.read_device_commands_from(std::sync::Arc::new(test_support::CommandInbox::new(laptop_fxa)));
     let result = laptop.sync();
     assert_eq!(
         result.status,

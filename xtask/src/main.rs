@@ -198,6 +198,12 @@ fn firefox_scenarios(no_firefox: bool, filter: Option<&str>) -> Result<()> {
         return Ok(());
     }
     let binary = firefox::installed()?;
+    // The Send Tab scenario drives the firefox-sync binary too; it is found
+    // next to the scenarios' own.
+    step(
+        "firefox-sync binary",
+        cargo(&["build", "--quiet", "--locked", "-p", "firefox-sync"]),
+    )?;
     let mut cmd = cargo(&[
         "run",
         "--quiet",

@@ -1,6 +1,8 @@
 //! One account at the stand-in accounts service, our server trusting it,
 //! and the real Firefoxes and simulated devices that sync with it.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sync_manager::ServiceStatus;
@@ -8,7 +10,7 @@ use sync_storage::config::AuthMode;
 
 use super::process::Firefox;
 use crate::accounts::{AccountOptions, StandInAccounts};
-use crate::{Device, TestAccount, TestServer};
+use crate::{CommandInbox, Device, TestAccount, TestServer};
 
 /// The OAuth scope of Sync's keys.
 const OLDSYNC: &str = "https://identity.mozilla.com/apps/oldsync";
@@ -51,6 +53,11 @@ impl FirefoxWorld {
         }
     }
 
+    /// The account's password (for signing in the `firefox-sync` binary).
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
     /// Signs in to the account with `fxa-client`, as our devices do.
     fn sign_in(&self) -> Result<fxa_client::FirefoxAccount, String> {
         let mut fxa = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(&self.accounts.url()))
@@ -70,8 +77,10 @@ impl FirefoxWorld {
     }
 
     /// One of our devices on the account, registered in the account's
-    /// device list as `name` (its clients record names that FxA device).
-    pub fn device(&self, name: &str) -> Result<Device, String> {
+    /// device list as `name` with the device commands it takes (its
+    /// clients record names that FxA device), reading its commands at the
+    /// start of every sync from the account it returns with.
+    pub fn device(&self, name: &str) -> Result<(Device, Arc<CommandInbox>), String> {
         let mut fxa = self.sign_in()?;
         fxa.register_device(name, "desktop").map_err(|e| e.to_string())?;
         let fxa_device_id = fxa
@@ -80,7 +89,10 @@ impl FirefoxWorld {
             .map(|d| d.id.clone())
             .ok_or("the device was not registered")?;
         let account = TestAccount::signed_in(&mut fxa, self.server.url()).map_err(|e| e.to_string())?;
-        Ok(Device::with_fxa_device_id(name, &account, &fxa_device_id))
+        let mut device = Device::with_fxa_device_id(name, &account, &fxa_device_id);
+        let inbox = Arc::new(CommandInbox::new(fxa));
+        device.read_device_commands_from(inbox.clone());
+        Ok((device, inbox))
     }
 
     /// A real Firefox signed in to the account and set up to sync (not yet

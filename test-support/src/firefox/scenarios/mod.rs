@@ -12,13 +12,15 @@ mod bookmarks;
 mod history;
 mod logins;
 mod nodes;
+mod send_tab;
 mod tabs;
 mod volume;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::world::{Browser, FirefoxSync, FirefoxWorld, sync_device};
-use crate::Device;
+use crate::{CommandInbox, Device};
 
 /// One scenario.
 pub struct FirefoxScenario {
@@ -34,6 +36,7 @@ pub struct Ctx<'a> {
     pub world: FirefoxWorld,
     browsers: BTreeMap<String, Browser>,
     devices: BTreeMap<String, Device>,
+    inboxes: BTreeMap<String, Arc<CommandInbox>>,
     progress: &'a mut dyn FnMut(&str),
     phase: usize,
 }
@@ -55,14 +58,25 @@ impl Ctx<'_> {
     /// it as Firefox Accounts' push would tell it.
     pub fn device(&mut self, name: &str) -> Result<&mut Device, String> {
         if !self.devices.contains_key(name) {
-            let device = self.world.device(name)?;
+            let (device, inbox) = self.world.device(name)?;
             self.devices.insert(name.to_owned(), device);
+            self.inboxes.insert(name.to_owned(), inbox);
             for browser in self.browsers.values_mut() {
                 browser.device_connected()?;
             }
         }
         self.devices
             .get_mut(name)
+            .ok_or_else(|| format!("no device {name}"))
+    }
+
+    /// The Firefox Account of our device `name` (which reads its device
+    /// commands from it when it syncs).
+    pub fn account_of(&mut self, name: &str) -> Result<Arc<CommandInbox>, String> {
+        self.device(name)?;
+        self.inboxes
+            .get(name)
+            .cloned()
             .ok_or_else(|| format!("no device {name}"))
     }
 
@@ -142,6 +156,7 @@ pub fn all() -> Vec<FirefoxScenario> {
     all.extend(logins::scenarios());
     all.extend(history::scenarios());
     all.extend(tabs::scenarios());
+    all.extend(send_tab::scenarios());
     all.extend(volume::scenarios());
     all.extend(nodes::scenarios());
     all
@@ -167,6 +182,7 @@ pub fn run(scenario: &FirefoxScenario, progress: &mut dyn FnMut(&str)) -> Outcom
         world: FirefoxWorld::new(scenario.name),
         browsers: BTreeMap::new(),
         devices: BTreeMap::new(),
+        inboxes: BTreeMap::new(),
         progress,
         phase: 0,
     };

@@ -13,7 +13,7 @@ pub(super) fn scenarios() -> Vec<FirefoxScenario> {
 }
 
 /// Opens `urls` in tabs and waits until each has loaded.
-const FIREFOX_OPEN_TABS: &str = r#"
+pub(super) const FIREFOX_OPEN_TABS: &str = r#"
     const { setTimeout } = ChromeUtils.importESModule("resource://gre/modules/Timer.sys.mjs");
     const [urls] = arguments;
     const win = Services.wm.getMostRecentWindow("navigator:browser");
@@ -30,7 +30,7 @@ const FIREFOX_OPEN_TABS: &str = r#"
 "#;
 
 /// What Firefox's synced-tabs view lists: `[{name, urls: […]}]`.
-const FIREFOX_SYNCED_TABS: &str = r#"
+pub(super) const FIREFOX_SYNCED_TABS: &str = r#"
     const { SyncedTabs } = ChromeUtils.importESModule("resource://services-sync/SyncedTabs.sys.mjs");
     const clients = await SyncedTabs.getTabClients();
     return clients.map(c => ({name: c.name, urls: c.tabs.map(t => t.url)}));
