@@ -240,13 +240,31 @@ fn email_in_token(token: &str) -> Option<String> {
 }
 
 /// The whole sign-in conversation, then this device in the account's list.
+/// A sign-in that fails or is given up part way ends the session it made.
 fn sign_in(auth_url: &str, email: &str, device_name: &str) -> Result<AccountState> {
     let mut fxa = FirefoxAccount::new(FxaConfig::new(auth_url)).map_err(fxa_failure)?;
     let password = prompt::secret("Password: ")?;
-    let mut status = fxa.sign_in(email, &password).map_err(fxa_failure)?;
+    if let Err(e) = converse(&mut fxa, email, &password) {
+        fxa.abandon_sign_in();
+        return Err(e);
+    }
+    if let Err(e) = fxa.register_device(device_name, "desktop") {
+        crate::output::warn(&format!(
+            "could not add this device to the account's device list: {e}"
+        ));
+    }
+    fxa.state()
+        .cloned()
+        .ok_or_else(|| fail(exit::ERROR, "the sign-in left no account", None))
+}
+
+/// Password, then whatever the server asks for: an emailed code, a TOTP
+/// code, an unblock code (each asked again when wrong).
+fn converse(fxa: &mut FirefoxAccount, email: &str, password: &str) -> Result<()> {
+    let mut status = fxa.sign_in(email, password).map_err(fxa_failure)?;
     loop {
         status = match status {
-            SignInStatus::SignedIn => break,
+            SignInStatus::SignedIn => return Ok(()),
             SignInStatus::NeedsEmailCode => {
                 let code = prompt::line("Enter the code emailed to you: ")?;
                 match fxa.verify_email_code(&code) {
@@ -269,19 +287,19 @@ fn sign_in(auth_url: &str, email: &str, device_name: &str) -> Result<AccountStat
             }
             SignInStatus::NeedsUnblockCode => {
                 fxa.send_unblock_code().map_err(fxa_failure)?;
-                let code = prompt::line("The sign-in was blocked; enter the unblock code emailed to you: ")?;
-                fxa.sign_in_with_unblock_code(&code).map_err(fxa_failure)?
+                loop {
+                    let code =
+                        prompt::line("The sign-in was blocked; enter the unblock code emailed to you: ")?;
+                    match fxa.sign_in_with_unblock_code(&code) {
+                        Err(FxaError::InvalidUnblockCode) => {
+                            crate::output::warn("that unblock code is wrong or has expired; try again");
+                        }
+                        other => break other.map_err(fxa_failure)?,
+                    }
+                }
             }
         };
     }
-    if let Err(e) = fxa.register_device(device_name, "desktop") {
-        crate::output::warn(&format!(
-            "could not add this device to the account's device list: {e}"
-        ));
-    }
-    fxa.state()
-        .cloned()
-        .ok_or_else(|| fail(exit::ERROR, "the sign-in left no account", None))
 }
 
 /// `logout`.
@@ -313,9 +331,35 @@ pub fn logout(profile: &Profile, out: &Out) -> Result<()> {
     )
 }
 
-/// `status`.
+/// `status`. A Firefox Account's session is checked with the accounts
+/// service: one that ended (password changed, signed out elsewhere) is an
+/// authentication error (exit 3); one that cannot be checked now is a
+/// warning.
 pub fn status(profile: &Profile, out: &Out) -> Result<()> {
     let account = StoredAccount::load(profile)?;
+    let session = match &account {
+        StoredAccount::Fxa { state, .. } => {
+            let fxa = FirefoxAccount::from_state(FxaConfig::new(&state.auth_url), (**state).clone())
+                .map_err(fxa_failure)?;
+            match fxa.check_session() {
+                Ok(()) => "active",
+                Err(FxaError::InvalidToken) => {
+                    return Err(fail(
+                        exit::AUTH,
+                        "the session has ended (the password was changed, or this device was signed out elsewhere)",
+                        Some(LOGIN_HINT),
+                    ));
+                }
+                Err(e) => {
+                    crate::output::warn(&format!(
+                        "could not check the session with the accounts service: {e}"
+                    ));
+                    "unknown"
+                }
+            }
+        }
+        StoredAccount::Token { .. } => "-",
+    };
     let status = SyncStatus::load(profile);
     let kind = match account {
         StoredAccount::Fxa { .. } => "firefox-account",
@@ -326,6 +370,7 @@ pub fn status(profile: &Profile, out: &Out) -> Result<()> {
             "email": account.email(),
             "kind": kind,
             "device_name": account.device_name(),
+            "session": session,
             "token_server": account.token_server(),
             "profile": profile.dir(),
             "last_sync": status.last_sync,
@@ -337,6 +382,7 @@ pub fn status(profile: &Profile, out: &Out) -> Result<()> {
         &[
             vec!["account".into(), format!("{} ({kind})", account.email())],
             vec!["device".into(), account.device_name().to_owned()],
+            vec!["session".into(), session.to_owned()],
             vec!["server".into(), account.token_server().to_owned()],
             vec!["profile".into(), profile.dir().display().to_string()],
             vec!["last sync".into(), when(status.last_sync)],

@@ -205,6 +205,9 @@ fn an_ended_session_says_to_sign_in_again() {
     let run = profile.run(&["sync"]).failed_with(3);
     assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
     run.stderr_has("run `firefox-sync login`");
+    // `status` asks the accounts service, and says so too.
+    let run = profile.run(&["status"]).failed_with(3);
+    run.stderr_has("the session has ended");
 
     // A wrong password is an authentication error with its own hint.
     let run = Profile::new()
@@ -346,4 +349,63 @@ fn output_into_a_closed_pipe_ends_quietly() {
         assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
         assert_eq!(run.stderr, "", "{args:?}");
     }
+}
+
+#[test]
+fn a_wrong_unblock_code_is_asked_again_and_a_given_up_sign_in_ends_its_session() {
+    let (accounts, server) = fxa_world();
+    let email = "blocked@example.test";
+    accounts.create_account(email, "pw", AccountOptions::default());
+    accounts.block_next_sign_in(email);
+    let profile = Profile::new();
+    let accounts_url = accounts.url();
+    let mut child = profile.spawn(&[
+        "login",
+        email,
+        "--server",
+        server.url(),
+        "--accounts-server",
+        &accounts_url,
+    ]);
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "pw").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let code = loop {
+        if let Some(code) = accounts.unblock_code(email) {
+            break code;
+        }
+        assert!(Instant::now() < deadline, "no unblock code was sent");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    writeln!(stdin, "WRONG1").unwrap();
+    writeln!(stdin, "{code}").unwrap();
+    drop(stdin);
+    let run = finish(child).ok();
+    run.stderr_has("that unblock code is wrong or has expired; try again");
+    profile.run(&["status"]).ok().stdout_has("active");
+
+    // Walking away at the code prompt (its input ends) leaves no session.
+    let confirm = "confirm@example.test";
+    accounts.create_account(
+        confirm,
+        "pw",
+        AccountOptions {
+            confirm_sign_ins: true,
+            ..Default::default()
+        },
+    );
+    Profile::new()
+        .run_with_input(
+            &[
+                "login",
+                confirm,
+                "--server",
+                server.url(),
+                "--accounts-server",
+                &accounts_url,
+            ],
+            "pw\n",
+        )
+        .failed_with(1);
+    assert_eq!(accounts.session_count(confirm), 0);
 }

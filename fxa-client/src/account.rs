@@ -70,11 +70,13 @@ pub enum SignInStatus {
 }
 
 /// What a sign-in keeps in memory until it is confirmed: never persisted.
-struct Pending {
+pub(crate) struct Pending {
     email: String,
     password: String,
     key_fetch_token: Option<[u8; 32]>,
     unwrap_b_key: Option<[u8; 32]>,
+    /// The server wants this V1 password upgraded to V2 stretching.
+    upgrade_needed: bool,
 }
 
 /// One person's Firefox Account on this device.
@@ -103,7 +105,7 @@ pub struct FirefoxAccount {
     pub(crate) config: FxaConfig,
     pub(crate) client: AuthClient,
     pub(crate) state: Option<AccountState>,
-    pending: Option<Pending>,
+    pub(crate) pending: Option<Pending>,
 }
 
 impl std::fmt::Debug for FirefoxAccount {
@@ -127,7 +129,7 @@ pub(crate) fn str_field<'a>(v: &'a Value, name: &str) -> Result<&'a str, FxaErro
         .ok_or_else(|| FxaError::Protocol(format!("the answer has no {name}")))
 }
 
-fn hex32(hex_str: &str, what: &str) -> Result<[u8; 32], FxaError> {
+pub(crate) fn hex32(hex_str: &str, what: &str) -> Result<[u8; 32], FxaError> {
     let mut out = [0u8; 32];
     hex::decode_to_slice(hex_str, &mut out)
         .map_err(|_| FxaError::Protocol(format!("{what} is not 32 bytes of hex")))?;
@@ -176,22 +178,28 @@ impl FirefoxAccount {
     /// Which stretching the account's password uses. An account the server
     /// does not know is stretched with V1, so the sign-in itself reports it
     /// unknown (errno 102) as it would have without this step.
-    fn stretch_for(&self, email: &str) -> Result<Stretch, FxaError> {
+    fn stretch_for(&self, email: &str) -> Result<(Stretch, bool), FxaError> {
         match self.client.post(
             "account/credentials/status",
             &json!({ "email": email }),
             Auth::None,
         ) {
-            Ok(status) => match status.get("currentVersion").and_then(Value::as_str) {
-                Some("v2") => Ok(Stretch::V2 {
-                    client_salt: str_field(&status, "clientSalt")?.to_owned(),
-                }),
-                _ => Ok(Stretch::V1),
-            },
+            Ok(status) => {
+                let upgrade_needed = status.get("upgradeNeeded").and_then(Value::as_bool) == Some(true);
+                match status.get("currentVersion").and_then(Value::as_str) {
+                    Some("v2") => Ok((
+                        Stretch::V2 {
+                            client_salt: str_field(&status, "clientSalt")?.to_owned(),
+                        },
+                        false,
+                    )),
+                    _ => Ok((Stretch::V1, upgrade_needed)),
+                }
+            }
             Err(Refusal {
                 error: FxaError::UnknownAccount | FxaError::Server { .. },
                 ..
-            }) => Ok(Stretch::V1),
+            }) => Ok((Stretch::V1, false)),
             Err(r) => Err(r.error),
         }
     }
@@ -237,7 +245,7 @@ impl FirefoxAccount {
         let mut email = email.trim().to_owned();
         let mut case_retried = false;
         loop {
-            let stretch = self.stretch_for(&email)?;
+            let (stretch, upgrade_needed) = self.stretch_for(&email)?;
             let stretched = StretchedPassword::new(&email, password, &stretch)?;
             let mut body = json!({
                 "email": email,
@@ -250,7 +258,7 @@ impl FirefoxAccount {
                 body["unblockCode"] = json!(code);
             }
             match self.client.post("account/login?keys=true", &body, Auth::None) {
-                Ok(answer) => return self.logged_in(&email, password, &stretched, &answer),
+                Ok(answer) => return self.logged_in(&email, password, &stretched, upgrade_needed, &answer),
                 Err(Refusal { body: Some(b), .. }) if b.errno == 120 && !case_retried => {
                     let Some(canonical) = b.email else {
                         return Err(FxaError::Protocol("errno 120 without the account's email".into()));
@@ -268,6 +276,7 @@ impl FirefoxAccount {
                         password: password.to_owned(),
                         key_fetch_token: None,
                         unwrap_b_key: None,
+                        upgrade_needed: false,
                     });
                     return Ok(SignInStatus::NeedsUnblockCode);
                 }
@@ -281,6 +290,7 @@ impl FirefoxAccount {
         email: &str,
         password: &str,
         stretched: &StretchedPassword,
+        upgrade_needed: bool,
         answer: &Value,
     ) -> Result<SignInStatus, FxaError> {
         let uid = str_field(answer, "uid")?;
@@ -301,6 +311,7 @@ impl FirefoxAccount {
             password: password.to_owned(),
             key_fetch_token: Some(key_fetch_token),
             unwrap_b_key: Some(stretched.unwrap_b_key()),
+            upgrade_needed,
         });
         let verified = answer.get("verified").and_then(Value::as_bool).unwrap_or(false);
         if verified {
@@ -378,12 +389,42 @@ impl FirefoxAccount {
                 return Err(r.error);
             }
         };
-        let bundle = hex::decode(str_field(&answer, "bundle")?)
+        // The key fetch token is spent: whatever fails from here on cannot
+        // be retried, so the session this sign-in made is ended rather than
+        // left behind on the server.
+        match self.complete_sign_in(&pending, &key_creds, &answer, &unwrap_b_key) {
+            Ok(()) => Ok(SignInStatus::SignedIn),
+            Err(e) => {
+                log::warn!("the sign-in failed after its session was made ({e}); ending that session");
+                self.abandon_sign_in();
+                Err(e)
+            }
+        }
+    }
+
+    /// kB from the key bundle, then (when the server asks) the password's
+    /// upgrade to V2 stretching, the oldsync scoped key and OAuth tokens.
+    fn complete_sign_in(
+        &mut self,
+        pending: &Pending,
+        key_creds: &TokenCredentials,
+        keys_answer: &Value,
+        unwrap_b_key: &[u8; 32],
+    ) -> Result<(), FxaError> {
+        let bundle = hex::decode(str_field(keys_answer, "bundle")?)
             .map_err(|_| FxaError::BadKeyBundle("the key bundle is not hex".into()))?;
         let (_ka, wrap_kb) = unbundle_keys(&key_creds.extra, &bundle)?;
-        let kb = xor32(&wrap_kb, &unwrap_b_key);
+        let kb = xor32(&wrap_kb, unwrap_b_key);
 
         let session = self.session()?;
+        if pending.upgrade_needed {
+            // As fxa-auth-client's signIn: a failed upgrade leaves the V1
+            // password working, so it does not fail the sign-in.
+            match self.upgrade_to_v2(&pending.email, &pending.password, &kb, &session) {
+                Ok(()) => log::info!("the account's password now uses V2 stretching"),
+                Err(e) => log::warn!("upgrading the password to V2 stretching failed: {e}"),
+            }
+        }
         let scoped = self
             .client
             .post(
@@ -420,7 +461,7 @@ impl FirefoxAccount {
         if state.refresh_token.is_none() {
             return Err(FxaError::Protocol("the token answer has no refresh_token".into()));
         }
-        Ok(SignInStatus::SignedIn)
+        Ok(())
     }
 
     /// The oldsync scoped key, as `sync15` takes it.
@@ -472,46 +513,6 @@ impl FirefoxAccount {
         if let Some(state) = self.state.as_mut() {
             state.access_token = None;
         }
-    }
-
-    /// Whether the session still stands (`GET /session/status`); an ended
-    /// one (password changed, signed out elsewhere) is [`FxaError::InvalidToken`].
-    pub fn check_session(&self) -> Result<(), FxaError> {
-        let session = self.session()?;
-        self.client
-            .get("session/status", Auth::Token(&session))
-            .map_err(plain)?;
-        Ok(())
-    }
-
-    /// Signs out: revokes the refresh token (`POST /oauth/destroy`), ends the
-    /// session (`POST /session/destroy`), and forgets the state. The local
-    /// state is forgotten even if the server cannot be reached; the first
-    /// error is returned.
-    pub fn sign_out(&mut self) -> Result<(), FxaError> {
-        let mut first_error = None;
-        if let Some(state) = self.state.as_ref() {
-            if let Some(refresh_token) = &state.refresh_token {
-                if let Err(r) = self.client.post_oauth(
-                    "oauth/destroy",
-                    &json!({ "client_id": self.config.client_id, "token": refresh_token }),
-                    Auth::None,
-                ) {
-                    first_error.get_or_insert(r.error);
-                }
-            }
-            if let Ok(session) = self.session() {
-                if let Err(r) = self
-                    .client
-                    .post("session/destroy", &json!({}), Auth::Token(&session))
-                {
-                    first_error.get_or_insert(r.error);
-                }
-            }
-        }
-        self.state = None;
-        self.pending = None;
-        first_error.map_or(Ok(()), Err)
     }
 }
 

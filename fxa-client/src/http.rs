@@ -160,7 +160,13 @@ impl AuthClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            let text = response.bytes().map_err(|e| FxaError::Network(e.to_string()))?;
+            let text = read_capped(response, MAX_ANSWER_BYTES).map_err(|e| match e {
+                Capped::TooLarge => FxaError::Protocol(format!(
+                    "{method} {path}: the answer is larger than {} MiB",
+                    MAX_ANSWER_BYTES >> 20
+                )),
+                Capped::Io(e) => FxaError::Network(e.to_string()),
+            })?;
             if (200..300).contains(&status) {
                 return serde_json::from_slice(&text)
                     .map_err(|e| FxaError::Protocol(format!("{method} {path}: {e}")).into());
@@ -260,6 +266,34 @@ impl AuthClient {
     }
 }
 
+/// The largest answer read: a page of 100 device commands is well under
+/// 4 MiB; anything larger is not the accounts service (a misconfigured
+/// proxy, or a hostile server trying to exhaust memory).
+const MAX_ANSWER_BYTES: u64 = 8 << 20;
+
+enum Capped {
+    TooLarge,
+    Io(std::io::Error),
+}
+
+/// The body, read up to `max` bytes; refused as soon as it says or proves
+/// it is larger, so a huge answer never fills memory.
+fn read_capped(response: reqwest::blocking::Response, max: u64) -> Result<Vec<u8>, Capped> {
+    use std::io::Read as _;
+    if response.content_length().is_some_and(|len| len > max) {
+        return Err(Capped::TooLarge);
+    }
+    let mut body = Vec::new();
+    response
+        .take(max + 1)
+        .read_to_end(&mut body)
+        .map_err(Capped::Io)?;
+    if body.len() as u64 > max {
+        return Err(Capped::TooLarge);
+    }
+    Ok(body)
+}
+
 fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -332,6 +366,56 @@ mod tests {
             })
         ));
         assert_eq!(seen.load(Ordering::SeqCst), 1, "the POST was not repeated");
+    }
+
+    /// A server that answers every request with `head` then `body_len`
+    /// bytes of JSON-ish filler, as fast as the client reads.
+    fn huge_server(head: &'static str, body_len: usize) -> String {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(head.as_bytes());
+                let chunk = vec![b' '; 64 * 1024];
+                let mut sent = 0;
+                while sent < body_len {
+                    if stream.write_all(&chunk).is_err() {
+                        break;
+                    }
+                    sent += chunk.len();
+                }
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn an_oversized_answer_is_refused_without_reading_it_all() {
+        for (head, len) in [
+            // Says how large it is.
+            (
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2000000000\r\n\r\n",
+                64 * 1024,
+            ),
+            // Says nothing, and keeps going.
+            (
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
+                64 << 20,
+            ),
+        ] {
+            let url = huge_server(head, len);
+            let client = AuthClient::new(&url, Duration::from_secs(20), TokenScheme::Hawk).unwrap();
+            let result = client.post("account/login", &serde_json::json!({}), Auth::None);
+            assert!(
+                matches!(&result, Err(Refusal { error: FxaError::Protocol(m), .. }) if m.contains("larger than")),
+                "{:?}",
+                result.err().map(|r| r.error)
+            );
+        }
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub mod crypto;
 mod device;
 mod error;
 mod http;
+mod password_upgrade;
+mod sign_out;
 mod state;
 
 pub use account::{

@@ -245,9 +245,16 @@ fn tokens_refresh_persist_and_end_with_a_password_change_or_sign_out() {
         "Work laptop"
     );
 
-    // Signing out revokes the refresh token and ends the session.
+    // Signing out revokes the access and refresh tokens and ends the session.
     let sessions_before = accounts.session_count(email);
+    let held_access = resumed.access_token().unwrap();
     resumed.sign_out().unwrap();
+    let revoked = accounts.destroyed_tokens();
+    assert!(
+        revoked.contains(&held_access),
+        "the access token is revoked: {revoked:?}"
+    );
+    assert_eq!(revoked.len(), 2, "and the refresh token: {revoked:?}");
     assert!(resumed.state().is_none());
     assert_eq!(accounts.session_count(email), sessions_before - 1);
     let mut stale = FirefoxAccount::from_state(
@@ -287,6 +294,11 @@ fn a_tampered_key_bundle_is_refused_and_nothing_is_kept() {
         fxa.sign_in(email, PASSWORD),
         Err(FxaError::BadKeyBundle(_))
     ));
+    assert_eq!(
+        accounts.session_count(email),
+        0,
+        "the session the failed sign-in made is ended on the server"
+    );
     assert!(fxa.sync_root_key().is_err());
     assert!(!fxa.state().is_some_and(AccountState::is_signed_in));
     assert!(matches!(fxa.access_token(), Err(FxaError::NotSignedIn)));
@@ -323,4 +335,63 @@ fn the_prefixed_bearer_scheme_works_as_hawk_does() {
     );
     let mut device = Device::new("bearer", &test_account(&mut fxa, &server));
     assert_eq!(device.sync().status, ServiceStatus::Ok);
+}
+
+#[test]
+fn a_v1_password_the_server_wants_upgraded_moves_to_v2_on_sign_in() {
+    let (accounts, _server) = world();
+    let email = "upgrade@example.com";
+    accounts.create_account(
+        email,
+        PASSWORD,
+        AccountOptions {
+            upgrade_needed: true,
+            ..Default::default()
+        },
+    );
+    assert_eq!(accounts.stretch_version(email), Some("v1"));
+    let mut first = account(&accounts);
+    assert_eq!(first.sign_in(email, PASSWORD).unwrap(), SignInStatus::SignedIn);
+    assert_eq!(accounts.stretch_version(email), Some("v2"), "upgraded");
+    first.check_session().unwrap();
+    // The same password signs in (now V2), with the same kB, and the
+    // device that upgraded keeps its session and tokens.
+    let mut second = account(&accounts);
+    assert_eq!(second.sign_in(email, PASSWORD).unwrap(), SignInStatus::SignedIn);
+    assert_eq!(second.sync_root_key().unwrap(), first.sync_root_key().unwrap());
+    let kb = accounts.kb(email).unwrap();
+    let expected = sync15::SyncRootKey::new(&kb, accounts.keys_changed_at(email).unwrap()).unwrap();
+    assert_eq!(first.sync_root_key().unwrap(), expected);
+    first.clear_access_token();
+    assert!(!first.access_token().unwrap().is_empty());
+}
+
+#[test]
+fn a_sign_in_given_up_at_the_code_prompt_ends_its_session() {
+    let (accounts, _server) = world();
+    let email = "gave-up@example.com";
+    accounts.create_account(
+        email,
+        PASSWORD,
+        AccountOptions {
+            confirm_sign_ins: true,
+            ..Default::default()
+        },
+    );
+    let mut fxa = account(&accounts);
+    assert_eq!(
+        fxa.sign_in(email, PASSWORD).unwrap(),
+        SignInStatus::NeedsEmailCode
+    );
+    assert_eq!(accounts.session_count(email), 1);
+    fxa.abandon_sign_in();
+    assert_eq!(accounts.session_count(email), 0);
+    assert!(fxa.state().is_none());
+    // A finished sign-in is not touched by it.
+    let mut done = account(&accounts);
+    done.sign_in(email, PASSWORD).unwrap();
+    let code = accounts.email_code(email).unwrap();
+    done.verify_email_code(&code).unwrap();
+    done.abandon_sign_in();
+    assert!(done.check_session().is_ok());
 }

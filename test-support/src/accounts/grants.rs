@@ -108,7 +108,9 @@ pub(super) async fn oauth_destroy(State(shared): S, body: Bytes) -> Response {
         return fail(400, 109, "Invalid request parameter", json!({}));
     };
     let token = request.get("token").and_then(Value::as_str).unwrap_or("");
-    shared.store.lock().refresh_tokens.remove(token);
+    let mut store = shared.store.lock();
+    store.refresh_tokens.remove(token);
+    store.destroyed_tokens.push(token.to_owned());
     axum::Json(json!({})).into_response()
 }
 

@@ -23,6 +23,7 @@
 mod browser;
 mod devices;
 mod grants;
+mod password;
 mod requests;
 mod routes;
 mod totp;
@@ -47,12 +48,16 @@ pub struct AccountOptions {
     pub confirm_sign_ins: bool,
     /// Two-step authentication: every sign-in must be confirmed with TOTP.
     pub totp: bool,
+    /// A V1 account the server wants upgraded to V2 stretching
+    /// (`/account/credentials/status` says `upgradeNeeded`).
+    pub upgrade_needed: bool,
 }
 
 pub(crate) struct Account {
     pub uid: String,
     pub email: String,
     pub stretch: Stretch,
+    pub upgrade_needed: bool,
     pub verify_hash: [u8; 32],
     pub ka: [u8; 32],
     pub kb: [u8; 32],
@@ -127,6 +132,15 @@ pub(crate) struct Store {
     pub sessions: HashMap<String, Session>,
     pub key_fetches: HashMap<String, KeyFetch>,
     pub refresh_tokens: HashMap<String, Refresh>,
+    /// Password changes under way, by passwordChangeToken id.
+    pub password_changes: HashMap<String, PasswordChange>,
+    /// Every OAuth token revoked with `/oauth/destroy`, in order.
+    pub destroyed_tokens: Vec<String>,
+}
+
+pub(crate) struct PasswordChange {
+    pub uid: String,
+    pub hmac_key: [u8; 32],
 }
 
 impl Store {
@@ -178,7 +192,7 @@ pub(crate) fn six_digits() -> String {
     format!("{n:06}")
 }
 
-fn verify_hash(auth_pw: &[u8; 32]) -> [u8; 32] {
+pub(crate) fn verify_hash(auth_pw: &[u8; 32]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, auth_pw).as_ref());
     out
@@ -236,6 +250,7 @@ impl StandInAccounts {
         let account = Account {
             uid: uid.clone(),
             email: email.to_owned(),
+            upgrade_needed: options.upgrade_needed && matches!(stretch, Stretch::V1),
             stretch,
             verify_hash: verify_hash(&stretched.auth_pw()),
             ka: random(),

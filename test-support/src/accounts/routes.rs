@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 use sync_storage::config::OLDSYNC_SCOPE;
 
 use super::requests::{fail, field, invalid_token, json_body, session_id, token, verified_session};
-use super::{KeyFetch, Session, Shared, browser, devices, grants, now_ms, random, six_digits, totp};
+use super::{
+    KeyFetch, Session, Shared, browser, devices, grants, now_ms, password, random, six_digits, totp,
+};
 
 type S = State<Arc<Shared>>;
 
@@ -45,6 +47,8 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/profile", get(browser::profile))
         .route("/v1/account/device/commands", get(devices::device_commands))
         .route("/v1/jwks", get(grants::jwks))
+        .route("/v1/password/change/start", post(password::change_start))
+        .route("/v1/password/change/finish", post(password::change_finish))
         .with_state(shared)
 }
 
@@ -63,7 +67,7 @@ async fn credentials_status(State(shared): S, body: Bytes) -> Response {
     };
     match &account.stretch {
         fxa_client::crypto::Stretch::V1 => {
-            axum::Json(json!({"currentVersion": "v1", "upgradeNeeded": false}))
+            axum::Json(json!({"currentVersion": "v1", "upgradeNeeded": account.upgrade_needed}))
         }
         fxa_client::crypto::Stretch::V2 { client_salt } => {
             axum::Json(json!({"currentVersion": "v2", "clientSalt": client_salt, "upgradeNeeded": false}))

@@ -245,7 +245,10 @@ fn send_and_close(ctx: &mut Ctx<'_>) -> Result<(), String> {
         a_tabs.as_deref() == Some(&["https://ours.example/keep".to_owned()][..]),
         format!("Firefox's synced tabs: {synced}"),
     )?;
-    ctx.step("F", "verify: A's tab is closed, and gone from A's tabs in Firefox");
+    ctx.step(
+        "F",
+        "verify: A's tab is closed, and gone from A's tabs in Firefox",
+    );
     Ok(())
 }
 
@@ -337,7 +340,10 @@ fn command_line(ctx: &mut Ctx<'_>) -> Result<(), String> {
 
     let url = format!("{base}/__lbheartbeat__?from-the-terminal");
     let sent = cli.json(&["send-tab", &url, "--to", "F", "--title", "From the terminal"])?;
-    check(sent["via"] == "send-tab", format!("firefox-sync send-tab: {sent}"))?;
+    check(
+        sent["via"] == "send-tab",
+        format!("firefox-sync send-tab: {sent}"),
+    )?;
     ctx.step("T", "firefox-sync send-tab --to F");
     let polled = ctx.firefox("F")?.js(FIREFOX_POLL, json!([[url], []]))?;
     check(
@@ -349,7 +355,11 @@ fn command_line(ctx: &mut Ctx<'_>) -> Result<(), String> {
 
     let report = ctx.firefox("F")?.js(
         FIREFOX_SEND_TAB,
-        json!(["Terminal", "https://example.com/to-the-terminal", "To the terminal"]),
+        json!([
+            "Terminal",
+            "https://example.com/to-the-terminal",
+            "To the terminal"
+        ]),
     )?;
     check(report["sent"] == 1, format!("Firefox's Send Tab: {report}"))?;
     ctx.step("F", "sends a tab to the terminal");
