@@ -111,6 +111,17 @@ fn an_old_desktop_firefox_gets_the_clients_collection_and_others_are_refused() {
     let mut old = Device::with_fxa_device_id("Old Firefox", &test_account, &old_id);
     old.sync();
     laptop.run(&["sync"]).ok();
+    // The profile's own clients record names its Firefox Accounts device,
+    // which Firefox's synced-tabs view needs to show its tabs.
+    old.sync();
+    let laptop_fxa_id = laptop.run(&["--json", "devices"]).ok().json()[0]["id"].clone();
+    let listed = old.clients.devices().unwrap();
+    let record = listed.iter().find(|d| d.name == "Laptop").unwrap();
+    assert_eq!(
+        record.fxa_device_id.as_deref(),
+        laptop_fxa_id.as_str(),
+        "{listed:?}"
+    );
     let sent = laptop
         .run(&[
             "--json",

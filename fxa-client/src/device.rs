@@ -27,6 +27,19 @@ const COMMANDS_PAGE: u64 = 100;
 /// Pages read per poll at most: 10,000 commands.
 const MAX_COMMAND_PAGES: usize = 100;
 
+/// A Web Push subscription, for an app that can receive pushes: the
+/// accounts service then pushes "command received" (and device changes)
+/// to it instead of waiting for the device to poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushSubscription {
+    /// The push service's endpoint URL.
+    pub endpoint: String,
+    /// b64url of the subscription's P-256 public key.
+    pub public_key: String,
+    /// b64url of its 16-byte auth secret.
+    pub auth_key: String,
+}
+
 /// A device of the account, as the device list shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
@@ -42,6 +55,8 @@ pub struct Device {
     pub last_access_time: Option<u64>,
     /// The commands it takes, each with its sealed keys.
     pub available_commands: BTreeMap<String, String>,
+    /// Its push endpoint, when it registered one.
+    pub push_endpoint: Option<String>,
 }
 
 impl Device {
@@ -53,6 +68,31 @@ impl Device {
     /// Whether it closes tabs when asked (Close Tabs).
     pub fn can_close_tabs(&self) -> bool {
         self.available_commands.contains_key(CLOSE_TABS)
+    }
+}
+
+impl FirefoxAccount {
+    /// Gives the accounts service this device's push subscription
+    /// (`pushCallback`, `pushPublicKey`, `pushAuthKey` of its record), as
+    /// Firefox does once it has one. Optional: without it the device reads
+    /// its commands when it polls ([`FirefoxAccount::poll_commands`]).
+    pub fn set_push_subscription(&mut self, push: &PushSubscription) -> Result<(), FxaError> {
+        let device = self
+            .state
+            .as_ref()
+            .and_then(|s| s.device.clone())
+            .ok_or(FxaError::DeviceNotRegistered)?;
+        let body = json!({
+            "id": device.id,
+            "pushCallback": push.endpoint,
+            "pushPublicKey": push.public_key,
+            "pushAuthKey": push.auth_key,
+        });
+        let session = self.session()?;
+        self.client
+            .post("account/device", &body, Auth::Token(&session))
+            .map_err(plain)?;
+        Ok(())
     }
 }
 
@@ -374,5 +414,6 @@ fn device_from_json(d: &Value) -> Result<Device, FxaError> {
         is_current: d.get("isCurrentDevice").and_then(Value::as_bool).unwrap_or(false),
         last_access_time: d.get("lastAccessTime").and_then(Value::as_u64),
         available_commands,
+        push_endpoint: d.get("pushCallback").and_then(Value::as_str).map(str::to_owned),
     })
 }

@@ -39,7 +39,7 @@ pub use account::{
     PRODUCTION_TOKEN_SERVER_URL, SignInStatus,
 };
 pub use commands::{CLOSE_TABS, CommandSender, IncomingCommand, SEND_TAB};
-pub use device::Device;
+pub use device::{Device, PushSubscription};
 pub use error::FxaError;
 pub use http::TokenScheme;
 pub use state::{AccountState, DeviceRecord, STATE_VERSION};

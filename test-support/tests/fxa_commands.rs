@@ -263,6 +263,23 @@ fn a_device_whose_record_lost_its_commands_advertises_them_again() {
     assert_eq!(own_id(&laptop), laptop_id, "the same device");
     assert!(!laptop.ensure_device_commands().unwrap());
     assert_eq!(accounts.device_list(EMAIL).len(), 2);
+
+    // A push subscription, for an app that has one, is in the record.
+    assert_eq!(device(&phone, "Laptop").push_endpoint, None);
+    laptop
+        .set_push_subscription(&fxa_client::PushSubscription {
+            endpoint: "https://push.example/wpush/v2/abc".into(),
+            public_key:
+                "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
+                    .into(),
+            auth_key: "BTBZMqHH6r4Tts7J_aSIgg".into(),
+        })
+        .unwrap();
+    assert_eq!(
+        device(&phone, "Laptop").push_endpoint.as_deref(),
+        Some("https://push.example/wpush/v2/abc")
+    );
+    assert!(device(&phone, "Laptop").can_receive_tabs(), "the commands stay");
 }
 
 fn tab(url: &str) -> sync_tabs::LocalTab {
