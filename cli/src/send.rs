@@ -53,6 +53,16 @@ fn firefox_account(account: &StoredAccount) -> Result<Option<FirefoxAccount>> {
     }
 }
 
+/// The account's devices but this one.
+fn other_devices(fxa: &FirefoxAccount) -> Result<Vec<Device>> {
+    Ok(fxa
+        .devices()
+        .map_err(fxa_failure)?
+        .into_iter()
+        .filter(|d| !d.is_current)
+        .collect())
+}
+
 /// The one device called `wanted` (name, case-insensitively, or id).
 fn pick<'a, T>(
     items: &'a [T],
@@ -95,12 +105,7 @@ pub fn send_tab(profile: &Profile, out: &Out, args: &SendTabArgs) -> Result<()> 
     let account = StoredAccount::load(profile)?;
     let mut fxa_target: Option<Device> = None;
     if let Some(fxa) = firefox_account(&account)? {
-        let others: Vec<Device> = fxa
-            .devices()
-            .map_err(fxa_failure)?
-            .into_iter()
-            .filter(|d| !d.is_current)
-            .collect();
+        let others = other_devices(&fxa)?;
         if let Some(device) = pick(&others, wanted, |d| &d.id, |d| &d.name)? {
             if device.can_receive_tabs() {
                 fxa.send_tab(device, &url, &title).map_err(fxa_failure)?;
@@ -190,12 +195,7 @@ pub fn close_tabs(profile: &Profile, out: &Out, urls: &[String], on: &str) -> Re
             Some("sign in with `firefox-sync login EMAIL`"),
         ));
     };
-    let others: Vec<Device> = fxa
-        .devices()
-        .map_err(fxa_failure)?
-        .into_iter()
-        .filter(|d| !d.is_current)
-        .collect();
+    let others = other_devices(&fxa)?;
     let device = pick(&others, on.trim(), |d| &d.id, |d| &d.name)?.ok_or_else(|| no_such_device(on))?;
     if !device.can_close_tabs() {
         return Err(fail(

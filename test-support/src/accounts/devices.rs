@@ -28,7 +28,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::requests::{fail, invalid_token, json_body, verified_session};
+use super::requests::{fail, invalid_token, verified_json, verified_session};
 use super::{Account, DeviceRecord, QueuedCommand, Shared, StandInAccounts, now_ms, random};
 
 type S = State<Arc<Shared>>;
@@ -72,11 +72,7 @@ pub(super) async fn device(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (session, uid) = match verified_session(&shared, &method, &uri, &headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let request = match json_body(&body) {
+    let (session, uid, request) = match verified_json(&shared, &method, &uri, &headers, &body) {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -166,11 +162,7 @@ pub(super) async fn invoke_command(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (session, uid) = match verified_session(&shared, &method, &uri, &headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let request = match json_body(&body) {
+    let (session, uid, request) = match verified_json(&shared, &method, &uri, &headers, &body) {
         Ok(v) => v,
         Err(r) => return r,
     };

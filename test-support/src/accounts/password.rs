@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use fxa_client::crypto::{Stretch, TokenCredentials, is_v2_salt};
 use serde_json::{Value, json};
 
-use super::requests::{fail, field, invalid_token, json_body, token, verified_session};
+use super::requests::{fail, field, invalid_token, json_body, token, verified_json};
 use super::{KeyFetch, PasswordChange, Shared, now_ms, random, verify_hash};
 
 type S = State<Arc<Shared>>;
@@ -36,11 +36,7 @@ pub(super) async fn change_start(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (session_id, uid) = match verified_session(&shared, &method, &uri, &headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let request = match json_body(&body) {
+    let (session_id, uid, request) = match verified_json(&shared, &method, &uri, &headers, &body) {
         Ok(v) => v,
         Err(r) => return r,
     };

@@ -131,3 +131,15 @@ pub(super) fn verified_session(
     }
     Ok((id, session.uid.clone()))
 }
+
+/// A verified session's request with a JSON body: (session id, uid, body).
+pub(super) fn verified_json(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(String, String, Value), Response> {
+    let (session, uid) = verified_session(shared, method, uri, headers, body)?;
+    Ok((session, uid, json_body(body)?))
+}
