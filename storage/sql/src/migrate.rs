@@ -1,6 +1,9 @@
-//! Versioned schema migrations keyed by `PRAGMA user_version`.
+//! Versioned schema migrations keyed by `PRAGMA user_version`, or, for a
+//! second schema living in the same database file (the accounts service's
+//! tables beside the storage server's), by a named row of a
+//! `schema_tracks` table.
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::SqlError;
 
@@ -61,12 +64,25 @@ impl Migration {
 #[derive(Debug, Clone, Copy)]
 pub struct Migrations {
     steps: &'static [Migration],
+    /// `None`: the database's own schema (`PRAGMA user_version`); a name:
+    /// a schema that shares the file with it, versioned in `schema_tracks`.
+    track: Option<&'static str>,
 }
 
 impl Migrations {
     /// The history; versions must be 1, 2, 3, … (checked when applied).
     pub const fn new(steps: &'static [Migration]) -> Self {
-        Migrations { steps }
+        Migrations { steps, track: None }
+    }
+
+    /// The history of a schema that shares its database file with another,
+    /// its version kept under `track` in the `schema_tracks` table (so the
+    /// two histories never read each other's version).
+    pub const fn named(track: &'static str, steps: &'static [Migration]) -> Self {
+        Migrations {
+            steps,
+            track: Some(track),
+        }
     }
 
     /// The version the last migration produces.
@@ -88,7 +104,10 @@ impl Migrations {
                 });
             }
         }
-        let current = user_version(conn)?;
+        if self.track.is_some() {
+            conn.execute_batch(TRACKS_TABLE)?;
+        }
+        let current = self.version(conn)?;
         let latest = self.latest();
         if current > latest {
             return Err(SqlError::SchemaTooNew {
@@ -106,9 +125,7 @@ impl Migrations {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(fail)?;
             // Another process may have migrated while we waited for the lock.
-            let now: u32 = tx
-                .query_row("PRAGMA user_version", [], |r| r.get(0))
-                .map_err(fail)?;
+            let now = self.version(&tx).map_err(fail)?;
             if now >= m.version {
                 continue;
             }
@@ -117,27 +134,52 @@ impl Migrations {
                 MigrationStep::Code(f) => f(&tx),
             }
             .map_err(fail)?;
-            tx.execute_batch(&format!("PRAGMA user_version = {}", m.version))
-                .map_err(fail)?;
+            match self.track {
+                None => tx.execute_batch(&format!("PRAGMA user_version = {}", m.version)),
+                Some(track) => tx
+                    .execute(
+                        "INSERT INTO schema_tracks (name, version) VALUES (?1, ?2)
+                         ON CONFLICT (name) DO UPDATE SET version = ?2",
+                        (track, m.version),
+                    )
+                    .map(|_| ()),
+            }
+            .map_err(fail)?;
             tx.commit().map_err(fail)?;
             log::info!(
-                "migrated database to schema version {}: {}",
+                "migrated {} to schema version {}: {}",
+                self.track.unwrap_or("database"),
                 m.version,
                 m.description
             );
         }
-        user_version(conn)
+        Ok(self.version(conn)?)
+    }
+
+    /// The schema version the database is at (0: none yet).
+    fn version(&self, conn: &Connection) -> rusqlite::Result<u32> {
+        match self.track {
+            None => conn.query_row("PRAGMA user_version", [], |r| r.get(0)),
+            Some(track) => Ok(conn
+                .query_row("SELECT version FROM schema_tracks WHERE name = ?", [track], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0)),
+        }
     }
 }
 
-fn user_version(conn: &Connection) -> Result<u32, SqlError> {
-    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
-}
+/// Where named schemas keep their versions.
+const TRACKS_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS schema_tracks (name TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;";
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::open;
+
+    fn user_version(conn: &Connection) -> Result<u32, SqlError> {
+        Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
 
     const V1: Migration = Migration::sql(1, "items", "CREATE TABLE items (id TEXT PRIMARY KEY);");
     const V2: Migration = Migration::code(2, "seed", |tx| {
@@ -176,6 +218,25 @@ mod tests {
         // The half of step 3 that did run was rolled back.
         let has_x = conn.prepare("SELECT x FROM items").is_ok();
         assert!(!has_x);
+    }
+
+    #[test]
+    fn a_named_schema_shares_the_file_without_touching_the_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(dir.path().join("two.db"), &Default::default()).unwrap();
+        assert_eq!(Migrations::new(&[V1, V2]).apply(&mut conn).unwrap(), 2);
+        const OTHER: Migration = Migration::sql(1, "other", "CREATE TABLE other_items (id TEXT);");
+        let named = Migrations::named("other", &[OTHER]);
+        assert_eq!(named.apply(&mut conn).unwrap(), 1);
+        assert_eq!(named.apply(&mut conn).unwrap(), 1, "applied once");
+        assert_eq!(user_version(&conn).unwrap(), 2, "the file's own version is untouched");
+        assert_eq!(Migrations::new(&[V1, V2]).apply(&mut conn).unwrap(), 2);
+        conn.execute("INSERT INTO schema_tracks (name, version) VALUES ('newer', 5)", [])
+            .unwrap();
+        assert!(matches!(
+            Migrations::named("newer", &[OTHER]).apply(&mut conn),
+            Err(SqlError::SchemaTooNew { found: 5, supported: 1 })
+        ));
     }
 
     #[test]
