@@ -161,7 +161,9 @@ impl Migrations {
         match self.track {
             None => conn.query_row("PRAGMA user_version", [], |r| r.get(0)),
             Some(track) => Ok(conn
-                .query_row("SELECT version FROM schema_tracks WHERE name = ?", [track], |r| r.get(0))
+                .query_row("SELECT version FROM schema_tracks WHERE name = ?", [track], |r| {
+                    r.get(0)
+                })
                 .optional()?
                 .unwrap_or(0)),
         }
@@ -229,13 +231,23 @@ mod tests {
         let named = Migrations::named("other", &[OTHER]);
         assert_eq!(named.apply(&mut conn).unwrap(), 1);
         assert_eq!(named.apply(&mut conn).unwrap(), 1, "applied once");
-        assert_eq!(user_version(&conn).unwrap(), 2, "the file's own version is untouched");
+        assert_eq!(
+            user_version(&conn).unwrap(),
+            2,
+            "the file's own version is untouched"
+        );
         assert_eq!(Migrations::new(&[V1, V2]).apply(&mut conn).unwrap(), 2);
-        conn.execute("INSERT INTO schema_tracks (name, version) VALUES ('newer', 5)", [])
-            .unwrap();
+        conn.execute(
+            "INSERT INTO schema_tracks (name, version) VALUES ('newer', 5)",
+            [],
+        )
+        .unwrap();
         assert!(matches!(
             Migrations::named("newer", &[OTHER]).apply(&mut conn),
-            Err(SqlError::SchemaTooNew { found: 5, supported: 1 })
+            Err(SqlError::SchemaTooNew {
+                found: 5,
+                supported: 1
+            })
         ));
     }
 
