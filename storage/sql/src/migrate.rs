@@ -171,8 +171,7 @@ impl Migrations {
 }
 
 /// Where named schemas keep their versions.
-const TRACKS_TABLE: &str =
-    "CREATE TABLE IF NOT EXISTS schema_tracks (name TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;";
+const TRACKS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_tracks (name TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;";
 
 #[cfg(test)]
 mod tests {
