@@ -1,0 +1,163 @@
+//! The keys OAuth access tokens are signed with, and the tokens.
+//!
+//! Access tokens are JWTs as Mozilla's OAuth server issues them
+//! (`fxa-auth-server/lib/oauth/jwt_access_token.js`): RS256, header `typ:
+//! at+jwt` and the key's `kid`; claims `sub` (the uid), `scope`,
+//! `client_id`, `aud`, `iss`, `iat`, `exp`, `jti`, and `fxa-generation`
+//! (the account's `verifierSetAt`, which the token server compares to spot
+//! a password change). The token server verifies them with the public keys
+//! alone — in this process through [`crate::Accounts::public_keys`], in a
+//! split deployment from `/v1/jwks` — without calling back.
+//!
+//! Two keys are published: the primary signs, the secondary (the previous
+//! primary) still verifies, so rotating never invalidates a live token.
+//! The private keys are generated here on first start and kept sealed.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use parking_lot::RwLock;
+use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::traits::PublicKeyParts;
+use serde_json::Value;
+
+use crate::error::{AccountsError, ApiError};
+use crate::secrets::{Sealer, random};
+use crate::store::{Store, oauth};
+
+/// A public signing key, as a JWK's RSA members.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PublicJwk {
+    /// The key id.
+    pub kid: String,
+    /// The modulus, base64url.
+    pub n: String,
+    /// The exponent, base64url.
+    pub e: String,
+}
+
+struct LoadedKey {
+    public: PublicJwk,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+/// The service's signing keys, newest (the primary) first.
+pub(crate) struct SigningKeys {
+    keys: RwLock<Vec<LoadedKey>>,
+}
+
+const SEAL_LABEL: &str = "signing key";
+const RSA_BITS: usize = 2048;
+
+impl SigningKeys {
+    /// Loads the stored keys, making the first one if there is none.
+    pub fn load_or_create(store: &Store, now: u64) -> Result<Self, AccountsError> {
+        let keys = SigningKeys {
+            keys: RwLock::new(Vec::new()),
+        };
+        let stored = store.read(|conn, _| oauth::signing_keys(conn)).map_err(refused)?;
+        if stored.is_empty() {
+            keys.rotate(store, now)?;
+        } else {
+            keys.reload(store)?;
+        }
+        Ok(keys)
+    }
+
+    /// Makes a new primary key; the old primary stays as the secondary and
+    /// any older key is retired.
+    pub fn rotate(&self, store: &Store, now: u64) -> Result<(), AccountsError> {
+        let key = generate(&store.sealer, now)?;
+        store.admin(|tx, _| {
+            oauth::insert_signing_key(tx, &key)?;
+            oauth::retire_old_keys(tx)
+        })?;
+        self.reload(store)
+    }
+
+    fn reload(&self, store: &Store) -> Result<(), AccountsError> {
+        let stored = store.read(|conn, _| oauth::signing_keys(conn)).map_err(refused)?;
+        let mut loaded = Vec::new();
+        for key in stored.into_iter().take(2) {
+            let der = store.sealer.open(SEAL_LABEL, &key.sealed_der)?;
+            let decoding = DecodingKey::from_rsa_components(&key.n, &key.e)
+                .map_err(|e| AccountsError::Corrupt(format!("signing key {}: {e}", key.kid)))?;
+            loaded.push(LoadedKey {
+                public: PublicJwk {
+                    kid: key.kid,
+                    n: key.n,
+                    e: key.e,
+                },
+                encoding: EncodingKey::from_rsa_der(&der),
+                decoding,
+            });
+        }
+        *self.keys.write() = loaded;
+        Ok(())
+    }
+
+    /// The published keys: primary, then secondary.
+    pub fn public(&self) -> Vec<PublicJwk> {
+        self.keys.read().iter().map(|k| k.public.clone()).collect()
+    }
+
+    /// Signs `claims` with the primary key.
+    pub fn sign(&self, claims: &Value) -> Result<String, ApiError> {
+        let keys = self.keys.read();
+        let key = keys.first().ok_or_else(ApiError::unexpected)?;
+        let mut header = Header::new(Algorithm::RS256);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(key.public.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| {
+            tracing::error!("accounts: signing an access token: {e}");
+            ApiError::unexpected()
+        })
+    }
+
+    /// The claims of an access token signed by one of the keys and not
+    /// expired; `None` for anything else.
+    pub fn verify(&self, token: &str) -> Option<Value> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.alg != Algorithm::RS256 {
+            return None;
+        }
+        let keys = self.keys.read();
+        let key = match &header.kid {
+            Some(kid) => keys.iter().find(|k| &k.public.kid == kid)?,
+            None => keys.first()?,
+        };
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        jsonwebtoken::decode::<Value>(token, &key.decoding, &validation)
+            .ok()
+            .map(|data| data.claims)
+    }
+}
+
+fn refused(e: ApiError) -> AccountsError {
+    AccountsError::Refused(e.message)
+}
+
+/// A new RSA key, sealed for storage.
+fn generate(sealer: &Sealer, now: u64) -> Result<oauth::StoredKey, AccountsError> {
+    let mut rng = rand_core::OsRng;
+    let private = rsa::RsaPrivateKey::new(&mut rng, RSA_BITS)
+        .map_err(|e| AccountsError::Crypto(format!("generating a signing key: {e}")))?;
+    let der = private
+        .to_pkcs1_der()
+        .map_err(|e| AccountsError::Crypto(format!("encoding a signing key: {e}")))?;
+    // Round-trip once, so a key that could not be read back is never stored.
+    rsa::RsaPrivateKey::from_pkcs1_der(der.as_bytes())
+        .map_err(|e| AccountsError::Crypto(format!("re-reading a signing key: {e}")))?;
+    let public = private.to_public_key();
+    Ok(oauth::StoredKey {
+        kid: format!("{}-{}", now / 1000, hex::encode(random::<4>()?)),
+        created_at: now,
+        sealed_der: sealer.seal(SEAL_LABEL, der.as_bytes())?,
+        n: URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+        e: URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+    })
+}
