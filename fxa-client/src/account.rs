@@ -71,12 +71,12 @@ pub enum SignInStatus {
 
 /// What a sign-in keeps in memory until it is confirmed: never persisted.
 pub(crate) struct Pending {
-    email: String,
-    password: String,
-    key_fetch_token: Option<[u8; 32]>,
-    unwrap_b_key: Option<[u8; 32]>,
+    pub(crate) email: String,
+    pub(crate) password: String,
+    pub(crate) key_fetch_token: Option<[u8; 32]>,
+    pub(crate) unwrap_b_key: Option<[u8; 32]>,
     /// The server wants this V1 password upgraded to V2 stretching.
-    upgrade_needed: bool,
+    pub(crate) upgrade_needed: bool,
 }
 
 /// One person's Firefox Account on this device.

@@ -99,6 +99,14 @@ impl StretchedPassword {
     }
 }
 
+/// A new V2 client salt: 16 random bytes (fxa-auth-client `createSaltV2`).
+pub fn new_client_salt() -> Result<String, FxaError> {
+    let mut salt = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
+        .map_err(|_| FxaError::Protocol("no randomness for the client salt".into()))?;
+    Ok(format!("{NAMESPACE}quickStretchV2:{}", hex::encode(salt)))
+}
+
 /// Whether `salt` is a V2 client salt: the namespace, `quickStretchV2:`, 32 hex digits.
 pub fn is_v2_salt(salt: &str) -> bool {
     salt.strip_prefix(NAMESPACE)

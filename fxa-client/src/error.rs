@@ -28,6 +28,9 @@ pub enum FxaError {
     /// No answer: the network or TLS failed, or the request timed out.
     #[error("cannot reach the accounts server: {0}")]
     Network(String),
+    /// An account with this email exists already (errno 101).
+    #[error("a Firefox Account with this email exists already")]
+    AccountExists,
     /// The email belongs to no account (errno 102).
     #[error("there is no Firefox Account with this email")]
     UnknownAccount,
@@ -167,6 +170,7 @@ pub(crate) fn from_body(status: u16, body: ErrorBody, oauth: bool) -> FxaError {
         };
     }
     match body.errno {
+        101 => FxaError::AccountExists,
         102 => FxaError::UnknownAccount,
         103 => FxaError::IncorrectPassword,
         104 | 138 => FxaError::Unverified,

@@ -32,6 +32,7 @@ mod error;
 mod http;
 mod password_upgrade;
 mod sign_out;
+mod sign_up;
 mod state;
 
 pub use account::{

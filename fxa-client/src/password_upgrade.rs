@@ -36,10 +36,7 @@ impl FirefoxAccount {
             "the passwordChangeToken",
         )?;
         let change = TokenCredentials::derive(&change_token, "passwordChangeToken");
-        let mut salt = [0u8; 16];
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
-            .map_err(|_| FxaError::Protocol("no randomness for the client salt".into()))?;
-        let client_salt = format!("{}quickStretchV2:{}", crate::crypto::NAMESPACE, hex::encode(salt));
+        let client_salt = crate::crypto::new_client_salt()?;
         let v2 = StretchedPassword::new(
             email,
             password,
