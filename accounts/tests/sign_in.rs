@@ -18,14 +18,19 @@ fn sign_up_confirm_and_sign_in_again_with_the_same_keys() {
     let token = first.access_token().expect("an access token");
     let claims = verified_claims(&server, &token);
     assert_eq!(claims["sub"], json!(uid));
-    assert_eq!(claims["scope"], json!("https://identity.mozilla.com/apps/oldsync"));
+    assert_eq!(
+        claims["scope"],
+        json!("https://identity.mozilla.com/apps/oldsync")
+    );
     assert!(claims["fxa-generation"].as_u64().is_some_and(|g| g > 0));
 
     // A second device: the sign-in is confirmed by a new emailed code, and
     // it derives the same Sync key (kB never changed).
     let mut second = server.fxa();
     assert_eq!(
-        second.sign_in("ann@example.com", "correct horse").expect("sign-in"),
+        second
+            .sign_in("ann@example.com", "correct horse")
+            .expect("sign-in"),
         SignInStatus::NeedsEmailCode
     );
     assert!(matches!(
@@ -33,7 +38,10 @@ fn sign_up_confirm_and_sign_in_again_with_the_same_keys() {
         Err(FxaError::InvalidVerificationCode)
     ));
     let code = server.outbox.last_code("ann@example.com");
-    assert_eq!(second.verify_email_code(&code).expect("confirmed"), SignInStatus::SignedIn);
+    assert_eq!(
+        second.verify_email_code(&code).expect("confirmed"),
+        SignInStatus::SignedIn
+    );
     let again = second.sync_root_key().expect("a sync key");
     assert_eq!(again.key_id(), key.key_id());
     assert_eq!(server.accounts.list_accounts().expect("a list").len(), 1);
@@ -44,7 +52,10 @@ fn an_address_with_an_account_cannot_sign_up_again() {
     let server = Server::start();
     server.signed_up("bob@example.com", "password one");
     let mut again = server.fxa();
-    assert!(matches!(again.sign_up("bob@example.com", "password two"), Err(FxaError::AccountExists)));
+    assert!(matches!(
+        again.sign_up("bob@example.com", "password two"),
+        Err(FxaError::AccountExists)
+    ));
 }
 
 #[test]
@@ -53,7 +64,10 @@ fn wrong_passwords_block_until_the_emailed_unblock_code() {
     server.signed_up("cy@example.com", "the real one");
     let mut fxa = server.fxa();
     for _ in 0..5 {
-        assert!(matches!(fxa.sign_in("cy@example.com", "wrong"), Err(FxaError::IncorrectPassword)));
+        assert!(matches!(
+            fxa.sign_in("cy@example.com", "wrong"),
+            Err(FxaError::IncorrectPassword)
+        ));
     }
     // Even the right password is now blocked, until the emailed code.
     assert_eq!(
@@ -67,7 +81,10 @@ fn wrong_passwords_block_until_the_emailed_unblock_code() {
     ));
     let code = server.outbox.last_code("cy@example.com");
     // A sign-in unblocked by the emailed code needs no second code.
-    assert_eq!(fxa.sign_in_with_unblock_code(&code).expect("unblocked"), SignInStatus::SignedIn);
+    assert_eq!(
+        fxa.sign_in_with_unblock_code(&code).expect("unblocked"),
+        SignInStatus::SignedIn
+    );
 }
 
 #[test]
@@ -98,7 +115,11 @@ fn the_account_survives_a_restart() {
         dir
     };
     let server = Server::on(common::test_config(), dir);
-    assert_eq!(server.accounts.public_keys(), keys_before, "the signing key is kept");
+    assert_eq!(
+        server.accounts.public_keys(),
+        keys_before,
+        "the signing key is kept"
+    );
     let mut again = server.fxa();
     again.sign_in("eve@example.com", "persistent").expect("sign-in");
     let code = server.outbox.last_code("eve@example.com");

@@ -84,13 +84,22 @@ impl Server {
             .expect("a loopback port");
         let addr = listener.local_addr().expect("its address");
         let url = format!("http://{addr}");
-        let accounts = Accounts::open(config, &url, &dir.path().join("sync.db"), b"a test secret of enough length")
-            .expect("the service opens");
+        let accounts = Accounts::open(
+            config,
+            &url,
+            &dir.path().join("sync.db"),
+            b"a test secret of enough length",
+        )
+        .expect("the service opens");
         let outbox = Arc::new(Outbox::default());
         accounts.set_mail_transport(outbox.clone());
         let router = accounts.router();
         runtime.spawn(async move {
-            let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await;
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
         });
         Server {
             accounts,
@@ -138,7 +147,14 @@ impl Server {
 
     /// A request Hawk-signed with the token `token_hex` of kind `kind`
     /// (`sessionToken`, `keyFetchToken`…), as Firefox signs them.
-    pub fn hawk(&self, method: &str, path: &str, kind: &str, token_hex: &str, body: Option<&Value>) -> (u16, Value) {
+    pub fn hawk(
+        &self,
+        method: &str,
+        path: &str,
+        kind: &str,
+        token_hex: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
         let header = self.hawk_header(method, path, kind, token_hex, body, SystemTime::now());
         self.call(method, path, body, Some(&header))
     }
@@ -195,11 +211,46 @@ pub fn verified_claims(server: &Server, token: &str) -> Value {
     let header = jsonwebtoken::decode_header(token).expect("a JWT");
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     let kid = header.kid.expect("a kid");
-    let key = keys.iter().find(|k| k.kid == kid).expect("signed by a published key");
+    let key = keys
+        .iter()
+        .find(|k| k.kid == kid)
+        .expect("signed by a published key");
     let decoding = jsonwebtoken::DecodingKey::from_rsa_components(&key.n, &key.e).expect("an RSA key");
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.validate_aud = false;
     jsonwebtoken::decode::<Value>(token, &decoding, &validation)
         .expect("a valid token")
         .claims
+}
+
+impl Server {
+    /// A session of a confirmed account made as a web page would
+    /// (`/account/login` without keys): `(uid, sessionToken)`.
+    pub fn raw_session(&self, email: &str, password: &str) -> (String, String) {
+        let (_, status) = self.call(
+            "POST",
+            "/v1/account/credentials/status",
+            Some(&serde_json::json!({ "email": email })),
+            None,
+        );
+        let stretch = match status["clientSalt"].as_str() {
+            Some(salt) => fxa_client::crypto::Stretch::V2 {
+                client_salt: salt.to_owned(),
+            },
+            None => fxa_client::crypto::Stretch::V1,
+        };
+        let stretched =
+            fxa_client::crypto::StretchedPassword::new(email, password, &stretch).expect("stretched");
+        let (code, answer) = self.call(
+            "POST",
+            "/v1/account/login",
+            Some(&serde_json::json!({ "email": email, "authPW": hex::encode(stretched.auth_pw()) })),
+            None,
+        );
+        assert_eq!(code, 200, "{answer}");
+        (
+            answer["uid"].as_str().expect("uid").to_owned(),
+            answer["sessionToken"].as_str().expect("a session").to_owned(),
+        )
+    }
 }
