@@ -22,6 +22,16 @@ pub struct AccountsConfig {
     /// `public_url`. Firefox's `identity.fxaccounts.autoconfig.uri` is set
     /// to it.
     pub public_url: Option<String>,
+    /// The SQLite file accounts are kept in: by default the storage
+    /// server's own database file (in tables of their own); required when
+    /// the storage server's database is PostgreSQL.
+    pub database: Option<std::path::PathBuf>,
+    /// The secret the service seals its secrets at rest with (token keys,
+    /// kA, TOTP secrets, signing keys). Unset, one is generated on first
+    /// start and kept in the storage server's settings — then a copy of
+    /// the database file alone opens them; set it (and keep it elsewhere)
+    /// so that it does not.
+    pub secret: Option<String>,
     /// Where the token server is (Firefox appends `/1.0/sync/1.5`);
     /// defaults to `public_url`, the storage server's own token server.
     pub tokenserver_url: Option<String>,
@@ -59,6 +69,8 @@ impl Default for AccountsConfig {
         AccountsConfig {
             enabled: false,
             public_url: None,
+            database: None,
+            secret: None,
             tokenserver_url: None,
             registration: Registration::Open,
             allowed_emails: Vec::new(),

@@ -369,7 +369,7 @@ impl FirefoxAccount {
     /// With a confirmed session: kB from `/account/keys`, the oldsync scoped
     /// key from it and `/account/scoped-key-data`, then OAuth tokens. The
     /// password and kB are dropped; only the scoped key is kept.
-    fn finish_sign_in(&mut self) -> Result<SignInStatus, FxaError> {
+    pub(crate) fn finish_sign_in(&mut self) -> Result<SignInStatus, FxaError> {
         let pending = self.pending.take().ok_or(FxaError::NotSignedIn)?;
         let (Some(key_fetch_token), Some(unwrap_b_key)) = (pending.key_fetch_token, pending.unwrap_b_key)
         else {

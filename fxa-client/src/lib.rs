@@ -30,6 +30,7 @@ pub mod crypto;
 mod device;
 mod error;
 mod http;
+mod password_reset;
 mod password_upgrade;
 mod sign_out;
 mod sign_up;

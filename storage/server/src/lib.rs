@@ -14,6 +14,9 @@
 //!   the Dockerflow `__heartbeat__`, `__lbheartbeat__`, `__version__`.
 //! - [`metrics`]: Prometheus figures on a listener of their own.
 //! - [`Server`]: binds, serves, and shuts down gracefully.
+//! - `accounts`: with `[accounts]` enabled, the self-hosted Firefox
+//!   Accounts service ([`sync_accounts`]) in the same process, whose access
+//!   tokens the token server then trusts.
 //!
 //! **It never knows an engine or a key.** It stores the BSOs clients send,
 //! validates only their envelope, and cannot read a payload.
@@ -24,6 +27,7 @@ pub mod db;
 pub mod listen;
 pub mod metrics;
 
+mod accounts;
 mod api;
 mod server;
 

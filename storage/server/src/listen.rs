@@ -71,7 +71,7 @@ pub async fn serve(
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, or a connection reset before
                     // it was accepted: wait a little rather than spin.
@@ -82,6 +82,7 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             metrics.connection_refused();
@@ -98,8 +99,16 @@ pub async fn serve(
         };
         metrics.set_connections_open(max - permits.available_permits());
         let io = TokioIo::new(IdleTimeout::new(stream, idle));
-        let connection =
-            graceful.watch(builder.serve_connection(io, TowerToHyperService::new(router.clone())));
+        // The peer's address rides on each request, as axum's own `serve`
+        // with `ConnectInfo` gives it (the accounts service throttles by it).
+        let service = tower::ServiceExt::map_request(
+            router.clone(),
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        );
+        let connection = graceful.watch(builder.serve_connection(io, TowerToHyperService::new(service)));
         let (permits, metrics) = (permits.clone(), metrics.clone());
         tokio::spawn(async move {
             if let Err(e) = connection.await {

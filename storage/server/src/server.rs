@@ -11,6 +11,7 @@ use crate::auth::{HawkVerifier, OAuthError, OAuthVerifier, TokenSecrets, mint_de
 use crate::config::{AuthMode, Config, ConfigError, MasterSecrets, Role};
 use crate::db::{Db, DbError};
 use crate::metrics::Metrics;
+use sync_accounts::Accounts;
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,9 @@ pub enum ServerError {
     /// Serving failed.
     #[error("server I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// The accounts service could not start.
+    #[error(transparent)]
+    Accounts(#[from] sync_accounts::AccountsError),
 }
 
 /// How often expired BSOs and batches are purged.
@@ -51,6 +55,7 @@ pub struct Server {
     listener: std::net::TcpListener,
     addr: SocketAddr,
     metrics_listener: Option<std::net::TcpListener>,
+    accounts: Option<Accounts>,
 }
 
 impl std::fmt::Debug for Server {
@@ -85,8 +90,9 @@ impl Server {
         if config.public_url.is_none() {
             config.public_url = Some(format!("http://{addr}"));
         }
+        let database = config.database.clone();
         let db_err = |source| ServerError::Db {
-            path: crate::db::redacted(&config.database),
+            path: crate::db::redacted(&database),
             source,
         };
         let mut db = Db::open(&config.database).map_err(db_err)?;
@@ -108,6 +114,11 @@ impl Server {
                 db.setting_or_init("master_secret", || fresh).map_err(db_err)?,
             ]);
         }
+        let accounts = if config.accounts.enabled {
+            Some(crate::accounts::open(&mut config, &db)?)
+        } else {
+            None
+        };
         if config.auth.mode == AuthMode::Dev && config.auth.dev_secret.is_none() {
             let fresh = random_secret()?;
             config.auth.dev_secret = Some(db.setting_or_init("dev_secret", || fresh).map_err(db_err)?);
@@ -143,7 +154,13 @@ impl Server {
             listener,
             addr,
             metrics_listener,
+            accounts,
         })
+    }
+
+    /// The accounts service, when `[accounts]` enables it.
+    pub fn accounts(&self) -> Option<&Accounts> {
+        self.accounts.as_ref()
     }
 
     /// The address it listens on.
@@ -213,8 +230,12 @@ impl Server {
         tracing::info!(addr = %self.addr, url = %self.state.config.public_url(), "serving");
         let connections = self.state.config.connections.clone();
         let metrics = self.state.metrics.clone();
-        let result =
-            crate::listen::serve(listener, api::router(self.state), &connections, metrics, shutdown).await;
+        let mut router = api::router(self.state);
+        if let Some(accounts) = &self.accounts {
+            tracing::info!(url = %accounts.public_url(), "serving Firefox Accounts");
+            router = router.merge(accounts.router());
+        }
+        let result = crate::listen::serve(listener, router, &connections, metrics, shutdown).await;
         purger.abort();
         if let Some(m) = metrics_server {
             m.abort();
@@ -234,6 +255,7 @@ impl Server {
         let dev_secret = server.dev_secret();
         let db = server.db();
         let state = server.state.clone();
+        let accounts = server.accounts.clone();
         let thread = std::thread::Builder::new()
             .name("sync-storage".into())
             .spawn(move || {
@@ -252,6 +274,7 @@ impl Server {
             dev_secret,
             db,
             state,
+            accounts,
             shutdown: Some(tx),
             thread: Some(thread),
         })
@@ -266,6 +289,7 @@ pub struct RunningServer {
     dev_secret: Option<String>,
     db: Arc<Db>,
     state: Arc<AppState>,
+    accounts: Option<Accounts>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<Result<(), ServerError>>>,
 }
@@ -295,6 +319,11 @@ impl RunningServer {
     /// The database, for tests that inspect or tamper with stored data.
     pub fn db(&self) -> &Arc<Db> {
         &self.db
+    }
+
+    /// The accounts service, when `[accounts]` enables it.
+    pub fn accounts(&self) -> Option<&Accounts> {
+        self.accounts.as_ref()
     }
 
     /// How many Hawk nonces the server remembers, and an upper bound of
@@ -343,7 +372,7 @@ impl Drop for RunningServer {
 
 /// 32 random bytes, hex. A failing OS random source is an error: a weak
 /// secret would let anyone forge tokens.
-fn random_secret() -> Result<String, ServerError> {
+pub(crate) fn random_secret() -> Result<String, ServerError> {
     use ring::rand::SecureRandom;
     let mut bytes = [0u8; 32];
     ring::rand::SystemRandom::new()

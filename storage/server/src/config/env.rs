@@ -20,9 +20,11 @@ enum Kind {
     List,
     /// JSON (an FxA public key).
     Json,
+    /// `true` or `false`.
+    Bool,
 }
 
-use Kind::{Json, List, Number, Text};
+use Kind::{Bool, Json, List, Number, Text};
 
 /// Each variable (without the `SYNC_STORAGE_` prefix), the setting it
 /// sets (a dotted path in the configuration file), and how it is read.
@@ -75,6 +77,30 @@ const VARIABLES: &[(&str, &str, Kind)] = &[
     ("IDLE_TIMEOUT_SECS", "connections.idle_timeout_secs", Number),
     ("CORS_ALLOWED_ORIGINS", "cors.allowed_origins", List),
     ("CORS_MAX_AGE_SECS", "cors.max_age_secs", Number),
+    ("ACCOUNTS_ENABLED", "accounts.enabled", Bool),
+    ("ACCOUNTS_PUBLIC_URL", "accounts.public_url", Text),
+    ("ACCOUNTS_DATABASE", "accounts.database", Text),
+    ("ACCOUNTS_SECRET", "accounts.secret", Text),
+    ("ACCOUNTS_TOKENSERVER_URL", "accounts.tokenserver_url", Text),
+    ("ACCOUNTS_REGISTRATION", "accounts.registration", Text),
+    ("ACCOUNTS_ALLOWED_EMAILS", "accounts.allowed_emails", List),
+    ("ACCOUNTS_CONFIRM_SIGN_INS", "accounts.confirm_sign_ins", Bool),
+    ("ACCOUNTS_EMAIL_MODE", "accounts.email.mode", Text),
+    ("ACCOUNTS_EMAIL_FROM", "accounts.email.from", Text),
+    ("ACCOUNTS_SMTP_URL", "accounts.email.smtp_url", Text),
+    ("ACCOUNTS_SCRYPT_LOG_N", "accounts.scrypt_log_n", Number),
+    (
+        "ACCOUNTS_MAX_ACCESS_TOKEN_TTL_SECS",
+        "accounts.max_access_token_ttl_secs",
+        Number,
+    ),
+    ("ACCOUNTS_RATE_LIMIT", "accounts.rate_limit", Number),
+    ("ACCOUNTS_RATE_WINDOW_SECS", "accounts.rate_window_secs", Number),
+    (
+        "ACCOUNTS_TRUST_FORWARDED_FOR",
+        "accounts.trust_forwarded_for",
+        Bool,
+    ),
 ];
 
 /// Variables with the prefix that are not settings: `--config`'s, and
@@ -109,6 +135,11 @@ impl Config {
                     .collect(),
             ),
             Json => serde_json::from_str(value).map_err(|e| format!("not JSON ({e})"))?,
+            Bool => match value.trim() {
+                "true" | "1" | "yes" => Value::Bool(true),
+                "false" | "0" | "no" => Value::Bool(false),
+                _ => return Err(format!("`{value}` is not true or false")),
+            },
         };
         let mut tree = serde_json::to_value(&*self).map_err(|e| e.to_string())?;
         let mut slot = &mut tree;
@@ -133,7 +164,16 @@ mod tests {
     fn leaves(value: &Value, prefix: &str, out: &mut Vec<String>) {
         match value {
             Value::Object(map)
-                if prefix.is_empty() || ["auth", "limits", "connections", "cors"].contains(&prefix) =>
+                if prefix.is_empty()
+                    || [
+                        "auth",
+                        "limits",
+                        "connections",
+                        "cors",
+                        "accounts",
+                        "accounts.email",
+                    ]
+                    .contains(&prefix) =>
             {
                 for (key, v) in map {
                     let path = if prefix.is_empty() {
@@ -173,6 +213,11 @@ mod tests {
             (_, "role") => "storage-only".to_owned(),
             (_, "log_format") => "json".to_owned(),
             (_, "auth.mode") => "fxa".to_owned(),
+            (_, "accounts.registration") => "closed".to_owned(),
+            (_, "accounts.email.mode") => "smtp".to_owned(),
+            (_, "accounts.scrypt_log_n") => "12".to_owned(),
+            (_, "accounts.confirm_sign_ins") => "false".to_owned(),
+            (Bool, _) => "true".to_owned(),
             (Json, _) => r#"{"kid":"k","n":"AQAB","e":"AQAB"}"#.to_owned(),
             (Number, _) => "4242".to_owned(),
             (List, _) => "a, b".to_owned(),

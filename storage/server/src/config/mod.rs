@@ -34,11 +34,13 @@
 //!
 //! nodes = ["https://sync.example.com"]     # storage nodes users are assigned to
 //! ```
+//! `[accounts]` runs a Firefox Accounts service in this process (`config/accounts.rs`).
 //!
 //! Every setting can also come from an environment variable named
 //! `SYNC_STORAGE_<SETTING>` (e.g. `SYNC_STORAGE_BIND`, `SYNC_STORAGE_DATABASE`,
 //! `SYNC_STORAGE_DEV_SECRET`), which wins over the file.
 
+mod accounts;
 mod connections;
 mod cors;
 mod env;
@@ -101,6 +103,8 @@ pub struct Config {
     pub connections: Connections,
     /// Which web pages may call the storage API from a browser.
     pub cors: Cors,
+    /// The self-hosted Firefox Accounts service (off unless enabled).
+    pub accounts: sync_accounts::AccountsConfig,
 }
 
 /// What a process serves.
@@ -305,6 +309,7 @@ impl Default for Config {
             limits: Limits::default(),
             connections: Connections::default(),
             cors: Cors::default(),
+            accounts: sync_accounts::AccountsConfig::default(),
         }
     }
 }
@@ -426,6 +431,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "role \"token-only\" needs nodes: the storage nodes it assigns users to".into(),
             ));
+        }
+        if self.accounts.enabled {
+            self.validate_accounts()?;
         }
         if let Some(problem) = self.cors.problem() {
             return Err(ConfigError::Invalid(problem));

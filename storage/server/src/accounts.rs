@@ -1,0 +1,68 @@
+//! The self-hosted Firefox Accounts service in this process: opened on the
+//! server's database file (or the one `[accounts]` names), its public
+//! keys given to the token server, and its account deletions carried out
+//! on the stored data.
+
+use std::sync::Arc;
+
+use sync_accounts::Accounts;
+
+use crate::config::{AuthMode, Config, ConfigError, RsaJwk};
+use crate::db::{Db, DbError};
+use crate::server::ServerError;
+
+/// Opens the service `config.accounts` describes, and points the token
+/// server's `auth` at it: from now on the token server accepts the access
+/// tokens it signs, verified with its public keys in this process.
+pub fn open(config: &mut Config, db: &Arc<Db>) -> Result<Accounts, ServerError> {
+    let path = match &config.accounts.database {
+        Some(path) => path.clone(),
+        None if crate::db::is_postgres_url(&config.database.to_string_lossy()) => {
+            return Err(ServerError::Config(ConfigError::Invalid(
+                "accounts.database is required with a PostgreSQL database".into(),
+            )));
+        }
+        None => config.database.clone(),
+    };
+    let secret = match &config.accounts.secret {
+        Some(secret) => secret.clone(),
+        None => {
+            let fresh = crate::server::random_secret()?;
+            db.setting_or_init("accounts_secret", || fresh)
+                .map_err(|source| ServerError::Db {
+                    path: crate::db::redacted(&config.database),
+                    source,
+                })?
+        }
+    };
+    let server_url = config.public_url();
+    let public_url = config
+        .accounts
+        .public_url
+        .clone()
+        .unwrap_or_else(|| server_url.clone());
+    config
+        .accounts
+        .tokenserver_url
+        .get_or_insert_with(|| server_url.clone());
+    let accounts = Accounts::open(config.accounts.clone(), &public_url, &path, secret.as_bytes())?;
+    let keys = accounts.public_keys();
+    let jwk = |k: &sync_accounts::PublicJwk| RsaJwk {
+        kid: k.kid.clone(),
+        n: k.n.clone(),
+        e: k.e.clone(),
+    };
+    config.auth.mode = AuthMode::Fxa;
+    config.auth.fxa_primary_jwk = keys.first().map(jwk);
+    config.auth.fxa_secondary_jwk = keys.get(1).map(jwk);
+    config.auth.fxa_oauth_server_url = public_url;
+    // Mozilla's storage forgets an account when the auth server reports
+    // it deleted; here the report is a direct call.
+    let storage = db.clone();
+    accounts.on_account_deleted(move |uid| match storage.delete_account(uid) {
+        Ok(cleared) => tracing::info!(uid, cleared, "deleted the synced data of a deleted account"),
+        Err(DbError::NotFound) => {}
+        Err(e) => tracing::error!(uid, error = %e, "deleting the synced data of a deleted account"),
+    });
+    Ok(accounts)
+}

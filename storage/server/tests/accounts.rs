@@ -1,0 +1,166 @@
+//! One server for accounts, tokens and storage: a person signs up with the
+//! accounts service in the server's own process, gets a storage token for
+//! the access token it signs, syncs, resets a forgotten password (new kB:
+//! the token server gives a fresh storage user and refuses the old key),
+//! and deleting the account deletes what it stored.
+
+mod support;
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde_json::json;
+use support::{Account, TestServer};
+use sync_accounts::{AccountsError, Mail, MailTransport};
+use sync15::{Error, HttpClient, TokenClient};
+
+#[derive(Default)]
+struct Outbox(Mutex<Vec<Mail>>);
+
+impl MailTransport for Outbox {
+    fn send(&self, mail: &Mail) -> Result<(), AccountsError> {
+        self.0.lock().push(mail.clone());
+        Ok(())
+    }
+}
+
+impl Outbox {
+    fn last_code(&self) -> String {
+        self.0
+            .lock()
+            .iter()
+            .rev()
+            .find_map(|m| m.code.clone())
+            .expect("a code was mailed")
+    }
+}
+
+fn with_accounts(extra_dir: &std::path::Path) -> (TestServer, Arc<Outbox>) {
+    let accounts_db = extra_dir.join("accounts.db");
+    let server = TestServer::start_with(|config| {
+        config.accounts.enabled = true;
+        config.accounts.scrypt_log_n = 10;
+        if support::postgres_url().is_some() {
+            config.accounts.database = Some(accounts_db);
+        }
+    });
+    let outbox = Arc::new(Outbox::default());
+    server
+        .server
+        .accounts()
+        .expect("the accounts service runs")
+        .set_mail_transport(outbox.clone());
+    (server, outbox)
+}
+
+fn tokens(server: &TestServer) -> TokenClient {
+    TokenClient::new(HttpClient::new().expect("http"), server.server.url()).expect("a token client")
+}
+
+#[test]
+fn sign_up_sync_reset_and_delete_on_one_server() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (server, outbox) = with_accounts(dir.path());
+    let url = server.server.url().to_owned();
+
+    // Discovery points Firefox at this very server for everything.
+    let config: serde_json::Value =
+        reqwest::blocking::get(format!("{url}/.well-known/fxa-client-configuration"))
+            .expect("an answer")
+            .json()
+            .expect("JSON");
+    assert_eq!(config["auth_server_base_url"], json!(url));
+    assert_eq!(config["sync_tokenserver_base_url"], json!(url));
+
+    let mut fxa = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(&url)).expect("client");
+    fxa.sign_up("ann@example.com", "first password").expect("sign-up");
+    fxa.verify_email_code(&outbox.last_code()).expect("confirmed");
+    let key = fxa.sync_root_key().expect("key");
+    let fxa_uid = fxa.state().expect("state").uid.clone();
+    let access = fxa.access_token().expect("an access token");
+    let first = tokens(&server)
+        .fetch_token(&access, &key.key_id())
+        .expect("a storage token");
+    let ann = Account::new(first.clone());
+    assert_eq!(
+        ann.put_json("/storage/bookmarks/a", json!({"payload": "ciphertext"}), &[])
+            .status(),
+        200
+    );
+    assert_eq!(ann.get("/storage/bookmarks/a").status(), 200);
+
+    // A token for another key under the same keys_changed_at is refused,
+    // as for Mozilla's accounts.
+    let forged = sync15::SyncRootKey::new(&[7u8; 32], key.key_rotation_timestamp()).expect("key");
+    assert!(matches!(
+        tokens(&server).fetch_token(&access, &forged.key_id()),
+        Err(Error::TokenRejected { .. })
+    ));
+
+    // A forgotten password: a new kB, a newer keys_changed_at.
+    let mut other_device = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(&url)).expect("client");
+    other_device
+        .forgot_password("ann@example.com")
+        .expect("code sent");
+    other_device
+        .reset_password("ann@example.com", &outbox.last_code(), "second password")
+        .expect("reset");
+    let new_key = other_device.sync_root_key().expect("key");
+    assert!(new_key.key_rotation_timestamp() > key.key_rotation_timestamp());
+    let new_access = other_device.access_token().expect("an access token");
+    let second = tokens(&server)
+        .fetch_token(&new_access, &new_key.key_id())
+        .expect("a storage token for the new key");
+    assert_ne!(
+        second.uid, first.uid,
+        "a fresh storage user: clients start afresh"
+    );
+    assert_eq!(
+        ann.get("/info/collections").status(),
+        401,
+        "the old user is retired"
+    );
+    // The old key, with a token of the new generation, is refused.
+    assert!(matches!(
+        tokens(&server).fetch_token(&new_access, &key.key_id()),
+        Err(Error::TokenRejected { .. })
+    ));
+    // The first device's refresh token ended with the reset.
+    fxa.clear_access_token();
+    assert!(fxa.access_token().is_err());
+
+    // Deleting the account deletes what it stored.
+    let fresh = Account::new(second);
+    assert_eq!(
+        fresh
+            .put_json("/storage/tabs/t", json!({"payload": "x"}), &[])
+            .status(),
+        200
+    );
+    server
+        .server
+        .accounts()
+        .expect("accounts")
+        .delete_account("ann@example.com")
+        .expect("deleted");
+    assert_eq!(fresh.get("/storage/tabs/t").status(), 401);
+    let records = server.server.db().user_records(&fxa_uid).expect("records");
+    assert_eq!(records.len(), 2, "one storage user per key");
+    assert!(
+        records.iter().all(|r| r.replaced_at.is_some()),
+        "every storage user retired"
+    );
+}
+
+#[test]
+fn dev_tokens_are_not_accepted_once_accounts_sign_them() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (server, _) = with_accounts(dir.path());
+    assert!(server.server.dev_secret().is_none());
+    let forged = sync_storage::auth::mint_dev_token("guess", "eve@example.com", 0, 600).expect("a token");
+    let key = sync15::SyncRootKey::new(&[1u8; 32], 1_000).expect("key");
+    assert!(matches!(
+        tokens(&server).fetch_token(&forged, &key.key_id()),
+        Err(Error::TokenRejected { .. })
+    ));
+}
