@@ -66,3 +66,18 @@ pub fn open(config: &mut Config, db: &Arc<Db>) -> Result<Accounts, ServerError> 
     });
     Ok(accounts)
 }
+
+/// The accounts service of `config`'s database, for the operator's
+/// commands (`sync-storage account …`), without serving.
+pub fn open_for_admin(mut config: Config) -> Result<Accounts, ServerError> {
+    if !config.accounts.enabled {
+        return Err(ServerError::Config(ConfigError::Invalid(
+            "the accounts service is not enabled ([accounts] enabled = true)".into(),
+        )));
+    }
+    let db = Db::open(&config.database).map_err(|source| ServerError::Db {
+        path: crate::db::redacted(&config.database),
+        source,
+    })?;
+    open(&mut config, &Arc::new(db))
+}

@@ -31,4 +31,5 @@ mod accounts;
 mod api;
 mod server;
 
+pub use accounts::open_for_admin as open_accounts;
 pub use server::{RunningServer, Server, ServerError};

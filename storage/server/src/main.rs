@@ -1,5 +1,6 @@
 //! `sync-storage`: run a Firefox Sync server, or mint development tokens.
 
+mod account_admin;
 mod admin;
 
 use std::path::PathBuf;
@@ -59,7 +60,12 @@ enum Command {
         #[command(subcommand)]
         command: admin::NodeCommand,
     },
-    /// Look at, delete or move an account.
+    /// Manage the accounts of the Firefox Accounts service (`[accounts]`).
+    Account {
+        #[command(subcommand)]
+        command: account_admin::AccountCommand,
+    },
+    /// Look at, delete or move an account's storage.
     User {
         #[command(subcommand)]
         command: admin::UserCommand,
@@ -87,6 +93,7 @@ fn main() -> anyhow::Result<()> {
         Command::MintToken { email, duration } => mint_token(config, &email, duration),
         Command::Node { command } => admin::node(&config, command),
         Command::User { command } => admin::user(&config, command),
+        Command::Account { command } => account_admin::account(&config, command),
     }
 }
 

@@ -164,3 +164,60 @@ fn dev_tokens_are_not_accepted_once_accounts_sign_them() {
         Err(Error::TokenRejected { .. })
     ));
 }
+
+#[test]
+fn the_operator_commands_work_on_the_servers_database() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (server, outbox) = with_accounts(dir.path());
+    let url = server.server.url().to_owned();
+    let mut fxa = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(&url)).expect("client");
+    fxa.sign_up("Bob@Example.com", "pw").expect("sign-up");
+    fxa.verify_email_code(&outbox.last_code()).expect("confirmed");
+
+    let run = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sync-storage"));
+        command
+            .arg("--database")
+            .arg(&server.database)
+            .args(args)
+            .env("SYNC_STORAGE_ACCOUNTS_ENABLED", "true")
+            .env("SYNC_STORAGE_ACCOUNTS_SCRYPT_LOG_N", "10");
+        if support::postgres_url().is_some() {
+            command.env("SYNC_STORAGE_ACCOUNTS_DATABASE", dir.path().join("accounts.db"));
+        }
+        let output = command.output().expect("the binary runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, listed, err) = run(&["account", "list"]);
+    assert!(ok, "{err}");
+    assert!(
+        listed.contains("Bob@Example.com") && listed.contains("active"),
+        "{listed}"
+    );
+
+    // A second device waits for a code; the operator issues one.
+    let mut phone = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(&url)).expect("client");
+    phone.sign_in("bob@example.com", "pw").expect("sign-in");
+    let (ok, code, err) = run(&["account", "code", "bob@example.com"]);
+    assert!(ok, "{err}");
+    phone
+        .verify_email_code(code.trim())
+        .expect("the issued code confirms");
+
+    let (ok, _, err) = run(&["account", "disable", "bob@example.com"]);
+    assert!(ok, "{err}");
+    let (_, shown, _) = run(&["account", "show", "bob@example.com"]);
+    assert!(shown.contains("disabled since"), "{shown}");
+    assert!(
+        fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(&url))
+            .expect("client")
+            .sign_in("bob@example.com", "pw")
+            .is_err()
+    );
+    let (ok, _, err) = run(&["account", "show", "nobody@example.com"]);
+    assert!(!ok && err.contains("no account"), "{err}");
+}
