@@ -36,6 +36,7 @@ mod mail_smtp;
 mod admin;
 pub(crate) mod api;
 mod clients;
+mod pages;
 mod password;
 mod secrets;
 mod signing;
@@ -118,6 +119,13 @@ impl Accounts {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
+        if !matches!(parsed.path(), "" | "/") || parsed.query().is_some() {
+            // Firefox's WebChannel answers pages on exactly this origin, and
+            // the pages and API live at its root.
+            return Err(AccountsError::Config(format!(
+                "public URL {public_url:?} must be an origin (scheme, host, port), without a path"
+            )));
+        }
         let hawk_port = parsed
             .port_or_known_default()
             .ok_or_else(|| AccountsError::Config(format!("public URL {public_url:?} has no port")))?;
@@ -146,7 +154,8 @@ impl Accounts {
         })
     }
 
-    /// The routes: the API under `/v1`, the pages, and the `.well-known`
+    /// The routes: the API under `/v1`, the profile server's under
+    /// `/profile/v1`, the sign-in and account pages, and the `.well-known`
     /// documents.
     pub fn router(&self) -> axum::Router {
         api::router(self.service.clone())

@@ -14,6 +14,10 @@
 //!   accounts service (sign-in, keys, OAuth, devices) with the real
 //!   cryptography, so `fxa-client` signs in end to end over loopback.
 //!
+//! - [`TestServer::with_accounts`]: the server with its own Firefox
+//!   Accounts service (`sync-accounts`) in process, mail caught in a
+//!   [`mail::Outbox`].
+//!
 //! **It is never a dependency of non-test code.**
 
 pub mod accounts;
@@ -24,6 +28,7 @@ mod device_commands;
 pub mod firefox;
 pub mod fxa;
 mod hooked;
+pub mod mail;
 pub mod marionette;
 pub mod scenarios;
 mod server;

@@ -140,6 +140,48 @@ impl Marionette {
         Ok(result.get("value").cloned().unwrap_or(Value::Null))
     }
 
+    /// Switches between the `chrome` and `content` contexts: `content`
+    /// commands act on the selected tab's page.
+    pub fn set_context(&mut self, context: &str) -> Result<(), MarionetteError> {
+        self.command("Marionette:SetContext", json!({"value": context}))
+            .map(|_| ())
+    }
+
+    /// Loads `url` in the selected tab (content context), waiting for it.
+    pub fn navigate(&mut self, url: &str) -> Result<(), MarionetteError> {
+        self.command("WebDriver:Navigate", json!({"url": url}))
+            .map(|_| ())
+    }
+
+    /// The element `css` selects on the page (content context).
+    pub fn find(&mut self, css: &str) -> Result<String, MarionetteError> {
+        let found = self.command(
+            "WebDriver:FindElement",
+            json!({"using": "css selector", "value": css}),
+        )?;
+        let element = found.get("value").unwrap_or(&found);
+        element
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| MarionetteError::Protocol(format!("an element reference {found}")))
+    }
+
+    /// Types `text` into the element `css` selects, as a person would.
+    pub fn type_into(&mut self, css: &str, text: &str) -> Result<(), MarionetteError> {
+        let id = self.find(css)?;
+        self.command("WebDriver:ElementSendKeys", json!({"id": id, "text": text}))
+            .map(|_| ())
+    }
+
+    /// Clicks the element `css` selects.
+    pub fn click(&mut self, css: &str) -> Result<(), MarionetteError> {
+        let id = self.find(css)?;
+        self.command("WebDriver:ElementClick", json!({"id": id}))
+            .map(|_| ())
+    }
+
     /// Asks Firefox to quit, waiting a few seconds at most (a Firefox that
     /// does not answer is then ended by its PID).
     pub fn quit(&mut self) -> Result<(), MarionetteError> {

@@ -120,6 +120,7 @@ pub(crate) fn router(service: Arc<Service>) -> Router {
             "/.well-known/openid-configuration",
             get(profile::openid_configuration),
         )
+        .merge(crate::pages::router())
         .with_state(service)
 }
 

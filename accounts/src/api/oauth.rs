@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use super::issue::{self, MustVerify};
 use super::{Answer, Call, S, auth, optional_text, run, text};
 use crate::error::ApiError;
-use crate::secrets::{hash_hex, random};
+use crate::secrets::random;
 use crate::store::accounts::{self, Account};
 use crate::store::oauth::{self, AuthCode};
 use crate::{Service, clients};
@@ -176,19 +176,6 @@ fn code_grant(service: &Service, call: &Call, body: &Value, client_id: &str) -> 
     if grant.access_type == "offline" {
         let refresh = new_refresh_token(service, &account.uid, client_id, &grant.scope)?;
         answer["refresh_token"] = json!(refresh);
-        // Firefox signs the token request with the session it authorized
-        // from: its device now hangs off the refresh token as well, so
-        // either credential reaches it (the auth server links them too).
-        if let Ok((session, _)) = auth::session(service, call) {
-            let refresh_hash = hash_hex(refresh.as_bytes());
-            service.store.write(|tx, _| {
-                tx.execute(
-                    "UPDATE fxa_devices SET refresh_hash = ?2 WHERE session_hash = ?1 AND refresh_hash IS NULL",
-                    rusqlite::params![session.id_hash, refresh_hash],
-                )?;
-                Ok(())
-            })?;
-        }
     }
     if let Some(keys_jwe) = grant.keys_jwe {
         answer["keys_jwe"] = json!(keys_jwe);

@@ -230,11 +230,11 @@ impl Server {
         tracing::info!(addr = %self.addr, url = %self.state.config.public_url(), "serving");
         let connections = self.state.config.connections.clone();
         let metrics = self.state.metrics.clone();
-        let mut router = api::router(self.state);
-        if let Some(accounts) = &self.accounts {
+        let accounts = self.accounts.as_ref().map(|accounts| {
             tracing::info!(url = %accounts.public_url(), "serving Firefox Accounts");
-            router = router.merge(accounts.router());
-        }
+            accounts.router()
+        });
+        let router = api::router(self.state, accounts);
         let result = crate::listen::serve(listener, router, &connections, metrics, shutdown).await;
         purger.abort();
         if let Some(m) = metrics_server {

@@ -147,6 +147,15 @@ impl Firefox {
         let binary = Self::binary().ok_or(FirefoxError::NotInstalled)?;
         let profile = tempfile::Builder::new().prefix("firefox-profile-").tempdir()?;
         write_prefs(profile.path(), prefs)?;
+        // FIREFOX_OUTPUT=<file> keeps what Firefox prints (with
+        // `identity.fxaccounts.log.appender.dump` set, its accounts log).
+        let (stdout, stderr) = match std::env::var_os("FIREFOX_OUTPUT") {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+                (Stdio::from(file.try_clone()?), Stdio::from(file))
+            }
+            None => (Stdio::null(), Stdio::null()),
+        };
         let child = Command::new(&binary)
             .args([
                 "--headless",
@@ -159,8 +168,8 @@ impl Firefox {
             .env("MOZ_CRASHREPORTER_DISABLE", "1")
             .env("MOZ_HEADLESS", "1")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .map_err(|e| FirefoxError::Start(format!("{}: {e}", binary.display())))?;
         let mut child = child;

@@ -1,26 +1,23 @@
-//! One account at the stand-in accounts service, our server trusting it,
-//! and the real Firefoxes and simulated devices that sync with it.
+//! One account at our server's own accounts service, and the real
+//! Firefoxes and simulated devices that sync with it. Firefox signs in as a
+//! person does: it is pointed at the server with
+//! `identity.fxaccounts.autoconfig.uri` alone, opens the sign-in page, and
+//! an automated user types the email, the password and the emailed code.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use serde_json::{Value, json};
 use sync_manager::ServiceStatus;
-use sync_storage::config::AuthMode;
 
 use super::process::Firefox;
-use crate::accounts::{AccountOptions, StandInAccounts};
+use crate::mail::Outbox;
 use crate::{CommandInbox, Device, TestAccount, TestServer};
 
-/// The OAuth scope of Sync's keys.
-const OLDSYNC: &str = "https://identity.mozilla.com/apps/oldsync";
-
-/// A scenario's world: the accounts service, the server (FxA mode, trusting
-/// that service's keys) and one account.
+/// A scenario's world: the server (token server, storage and accounts in
+/// one process, as a self-hoster runs it) and one account.
 pub struct FirefoxWorld {
-    /// The stand-in accounts service.
-    pub accounts: StandInAccounts,
-    /// Our server.
+    /// Our server, with its accounts service.
     pub server: TestServer,
     /// The account's email.
     pub email: String,
@@ -28,13 +25,10 @@ pub struct FirefoxWorld {
 }
 
 impl FirefoxWorld {
-    /// A new world with an account named after `scenario`.
-    pub fn new(scenario: &str) -> Self {
-        let accounts = StandInAccounts::start();
-        let jwk = accounts.jwk();
-        let server = TestServer::start_with(move |c| {
-            c.auth.mode = AuthMode::Fxa;
-            c.auth.fxa_primary_jwk = Some(jwk);
+    /// A new world with an account named after `scenario`, created as a
+    /// person signing up with our client does.
+    pub fn new(scenario: &str) -> Result<Self, String> {
+        let server = TestServer::with_accounts(|c| {
             c.metrics_bind = Some(([127, 0, 0, 1], 0).into());
         });
         let slug: String = scenario
@@ -44,13 +38,12 @@ impl FirefoxWorld {
             .collect();
         let email = format!("{slug}-{}@firefox.test", sync15::Guid::random());
         let password = sync15::Guid::random().to_string();
-        accounts.create_account(&email, &password, AccountOptions::default());
-        FirefoxWorld {
-            accounts,
+        server.sign_up(&email, &password)?;
+        Ok(FirefoxWorld {
             server,
             email,
             password,
-        }
+        })
     }
 
     /// The account's password (for signing in the `firefox-sync` binary).
@@ -58,17 +51,21 @@ impl FirefoxWorld {
         &self.password
     }
 
+    /// Where the accounts service is (the server itself).
+    pub fn accounts_url(&self) -> String {
+        self.server.url().to_owned()
+    }
+
+    /// The mail the accounts service sent.
+    pub fn outbox(&self) -> Result<&Arc<Outbox>, String> {
+        self.server
+            .outbox()
+            .ok_or_else(|| "no accounts service".to_owned())
+    }
+
     /// Signs in to the account with `fxa-client`, as our devices do.
     fn sign_in(&self) -> Result<fxa_client::FirefoxAccount, String> {
-        let mut fxa = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(&self.accounts.url()))
-            .map_err(|e| e.to_string())?;
-        match fxa
-            .sign_in(&self.email, &self.password)
-            .map_err(|e| e.to_string())?
-        {
-            fxa_client::SignInStatus::SignedIn => Ok(fxa),
-            other => Err(format!("sign-in stopped at {other:?}")),
-        }
+        self.server.sign_in(&self.email, &self.password)
     }
 
     /// The account as our devices sign in to it (email and password).
@@ -96,40 +93,21 @@ impl FirefoxWorld {
     }
 
     /// A real Firefox signed in to the account and set up to sync (not yet
-    /// synced): its preferences point every accounts URL at the stand-in
-    /// and the token server at ours; it signs in as Firefox's own web
-    /// channel does (`setSignedInUser` with a session and the oldsync
-    /// scoped key, then `Weave.Service.configure`).
+    /// synced). Its only accounts preference is
+    /// `identity.fxaccounts.autoconfig.uri` (and `allowHttp`, loopback being
+    /// plain http); it signs in through the service's own pages.
     pub fn firefox(&self, name: &str) -> Result<Browser, String> {
-        let accounts = self.accounts.url();
         let prefs = [
-            ("identity.fxaccounts.auth.uri", json!(format!("{accounts}/v1"))),
-            (
-                "identity.fxaccounts.remote.oauth.uri",
-                json!(format!("{accounts}/v1")),
-            ),
-            (
-                "identity.fxaccounts.remote.profile.uri",
-                json!(format!("{accounts}/v1")),
-            ),
-            ("identity.fxaccounts.remote.root", json!(format!("{accounts}/"))),
-            (
-                "identity.sync.tokenserver.uri",
-                json!(format!("{}/1.0/sync/1.5", self.server.url())),
-            ),
+            ("identity.fxaccounts.autoconfig.uri", json!(self.server.url())),
+            ("identity.fxaccounts.account.device.name", json!(name)),
+            ("services.sync.log.appender.dump", json!("Debug")),
+            ("identity.fxaccounts.loglevel", json!("Debug")),
         ];
         let firefox = Firefox::start(&prefs).map_err(|e| format!("{name}: {e}"))?;
         let mut browser = Browser {
             name: name.to_owned(),
             firefox,
         };
-        let kb = self.accounts.kb(&self.email).ok_or("no such account")?;
-        let keys_changed_at = self
-            .accounts
-            .keys_changed_at(&self.email)
-            .ok_or("no such account")?;
-        let root = sync15::SyncRootKey::new(&kb, keys_changed_at).map_err(|e| e.to_string())?;
-        let (uid, session) = self.accounts.new_session(&self.email).ok_or("no such account")?;
         // A new profile's default bookmarks ("Mozilla Firefox", "Get Help")
         // are not the scenario's.
         browser.js(
@@ -140,25 +118,7 @@ impl FirefoxWorld {
             "#,
             json!([]),
         )?;
-        let k = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(root.ksync());
-        browser.js(
-            r#"
-            const [email, uid, sessionToken, kid, k, scope, name] = arguments;
-            const { getFxAccountsSingleton } = ChromeUtils.importESModule("resource://gre/modules/FxAccounts.sys.mjs");
-            const fxAccounts = getFxAccountsSingleton();
-            await fxAccounts._internal.setSignedInUser({
-                email, uid, sessionToken, verified: true,
-                scopedKeys: {[scope]: {kid, k, kty: "oct", scope}},
-            });
-            fxAccounts.device.setLocalName(name);
-            const xps = Cc["@mozilla.org/weave/service;1"].getService(Ci.nsISupports).wrappedJSObject;
-            await xps.whenLoaded();
-            const { Weave } = ChromeUtils.importESModule("resource://services-sync/main.sys.mjs");
-            await Weave.Service.configure();
-            return null;
-            "#,
-            json!([self.email, uid, session, root.key_id(), k, OLDSYNC, name]),
-        )?;
+        browser.sign_in_through_pages(&self.email, &self.password, self.outbox()?)?;
         Ok(browser)
     }
 
@@ -286,6 +246,98 @@ impl Browser {
         })
     }
 
+    /// Signs in as a person does: "Sign in to sync" opens the accounts
+    /// service's page (`promiseConnectAccountURI`, with Firefox's OAuth
+    /// parameters and keys_jwk); the email, the password and the emailed
+    /// code are typed into it; the page hands the session and the Sync
+    /// key to Firefox over its WebChannel. Done when Firefox has the key
+    /// and Sync is configured.
+    pub fn sign_in_through_pages(
+        &mut self,
+        email: &str,
+        password: &str,
+        outbox: &Outbox,
+    ) -> Result<(), String> {
+        let url = self.js(
+            r#"
+            const { FxAccountsConfig } = ChromeUtils.importESModule("resource://gre/modules/FxAccountsConfig.sys.mjs");
+            // What opening Sync's preferences does first (preferences/sync.js):
+            // read the autoconfig document, so every accounts URL is ours
+            // before the sign-in flow creates its accounts client.
+            await FxAccountsConfig.ensureConfigured();
+            return await FxAccountsConfig.promiseConnectAccountURI("test");
+            "#,
+            json!([]),
+        )?;
+        let url = url.as_str().ok_or("Firefox gave no sign-in URL")?.to_owned();
+        let name = self.name.clone();
+        let seen = outbox.count();
+        let m = &mut self.firefox.marionette;
+        let fail = |step: &str, e: crate::marionette::MarionetteError| {
+            format!("{name}: the sign-in page, {step}: {e}")
+        };
+        m.set_context("content").map_err(|e| fail("content", e))?;
+        let typed = (|| {
+            m.navigate(&url)?;
+            wait_for_page(m, "document.body.dataset.ready == 'true'")?;
+            m.type_into("#email", email)?;
+            m.click("#step-email button")?;
+            wait_for_page(m, "!document.getElementById('step-signin').hidden")?;
+            m.type_into("#signin-password", password)?;
+            m.click("#step-signin button")?;
+            wait_for_page(
+                m,
+                "!document.getElementById('step-code').hidden || document.body.dataset.signedIn == 'true'                  || document.getElementById('error').textContent != ''",
+            )?;
+            Ok(())
+        })();
+        let outcome = typed.and_then(|()| {
+            let error = page_text(m, "error")?;
+            if !error.is_empty() {
+                return Err(crate::marionette::MarionetteError::Protocol(format!("the page says: {error}")));
+            }
+            if page_flag(m, "document.body.dataset.signedIn == 'true'")? {
+                return Ok(());
+            }
+            let code = outbox
+                .wait_for_code(email, seen, Duration::from_secs(10))
+                .ok_or_else(|| crate::marionette::MarionetteError::Protocol("no code was emailed".into()))?;
+            m.type_into("#code", &code)?;
+            m.click("#step-code button")?;
+            wait_for_page(
+                m,
+                "document.body.dataset.signedIn == 'true' || document.getElementById('error').textContent != ''",
+            )?;
+            let error = page_text(m, "error")?;
+            if error.is_empty() {
+                Ok(())
+            } else {
+                Err(crate::marionette::MarionetteError::Protocol(format!("the page says: {error}")))
+            }
+        });
+        m.set_context("chrome").map_err(|e| fail("chrome", e))?;
+        outcome.map_err(|e| fail("signing in", e))?;
+        // Firefox finishes on its own: the token exchange, the key, Sync's
+        // configuration.
+        self.js(
+            r#"
+            const { getFxAccountsSingleton } = ChromeUtils.importESModule("resource://gre/modules/FxAccounts.sys.mjs");
+            const { setTimeout } = ChromeUtils.importESModule("resource://gre/modules/Timer.sys.mjs");
+            const fxa = getFxAccountsSingleton();
+            const deadline = Date.now() + 30000;
+            for (;;) {
+                const user = await fxa.getSignedInUser();
+                const keys = user && user.verified && await fxa.keys.canGetKeyForScope("https://identity.mozilla.com/apps/oldsync");
+                if (keys && Services.prefs.getStringPref("services.sync.username", "")) return null;
+                if (Date.now() > deadline) throw new Error(`Firefox is not signed in: ${JSON.stringify(user)}`);
+                await new Promise(resolve => setTimeout(resolve, 100));
+            }
+            "#,
+            json!([]),
+        )?;
+        Ok(())
+    }
+
     /// What Firefox does when Firefox Accounts pushes it "a device
     /// connected" (`fxaccounts:device_connected`): fetch the device list
     /// again. The stand-in pushes nothing (push is off), so scenarios
@@ -326,4 +378,43 @@ pub fn sync_device(device: &mut Device) -> Result<sync_manager::SyncResult, Stri
         return Err(format!("{}: the {engine} engine failed: {r:?}", device.name));
     }
     Ok(result)
+}
+
+/// Polls the page (content context) until `condition` holds (20 s at most).
+fn wait_for_page(
+    m: &mut crate::marionette::Marionette,
+    condition: &str,
+) -> Result<(), crate::marionette::MarionetteError> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if page_flag(m, condition)? {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(crate::marionette::MarionetteError::Protocol(format!(
+                "the page never reached `{condition}`"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn page_flag(
+    m: &mut crate::marionette::Marionette,
+    condition: &str,
+) -> Result<bool, crate::marionette::MarionetteError> {
+    Ok(m.execute(&format!("return Boolean({condition});"), json!([]))? == json!(true))
+}
+
+fn page_text(
+    m: &mut crate::marionette::Marionette,
+    id: &str,
+) -> Result<String, crate::marionette::MarionetteError> {
+    Ok(m.execute(
+        &format!("return document.getElementById('{id}').textContent;"),
+        json!([]),
+    )?
+    .as_str()
+    .unwrap_or_default()
+    .to_owned())
 }

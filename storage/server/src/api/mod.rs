@@ -91,8 +91,9 @@ fn method_label(method: &Method) -> &'static str {
 }
 
 /// The whole API, as far as the configured role serves it, with the
-/// Dockerflow endpoints; everything else is a JSON 404.
-pub fn router(state: Arc<AppState>) -> Router {
+/// Dockerflow endpoints and `extra` routes (the accounts service's);
+/// everything else is a JSON 404. Every route is logged and measured.
+pub fn router(state: Arc<AppState>, extra: Option<Router>) -> Router {
     let role = state.config.role;
     let mut router = Router::new()
         .route(HEARTBEAT, get(ops::heartbeat))
@@ -108,15 +109,17 @@ pub fn router(state: Arc<AppState>) -> Router {
     if role.serves_storage() {
         router = router.merge(storage_routes(&state));
     }
+    let mut router = router.with_state(state.clone());
+    if let Some(extra) = extra {
+        router = router.merge(extra);
+    }
     let mut router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     if let Some(cors) = cors_layer(&state.config.cors) {
         router = router.layer(cors);
     }
-    router
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .with_state(state)
+    router.layer(middleware::from_fn_with_state(state, observe))
 }
 
 /// Answers every CORS preflight, on any path, and marks every answer for

@@ -178,8 +178,17 @@ pub enum Outcome {
 
 /// Runs `scenario` in a world of its own, reporting progress lines.
 pub fn run(scenario: &FirefoxScenario, progress: &mut dyn FnMut(&str)) -> Outcome {
+    let world = match FirefoxWorld::new(scenario.name) {
+        Ok(world) => world,
+        Err(error) => {
+            return Outcome::Failed {
+                error: format!("setting up: {error}"),
+                firefox_logs: String::new(),
+            };
+        }
+    };
     let mut ctx = Ctx {
-        world: FirefoxWorld::new(scenario.name),
+        world,
         browsers: BTreeMap::new(),
         devices: BTreeMap::new(),
         inboxes: BTreeMap::new(),

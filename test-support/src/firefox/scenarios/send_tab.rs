@@ -282,6 +282,18 @@ impl CommandLine {
     /// Runs it with `args` and `input` on standard input; its standard
     /// output, or an error with everything it said.
     fn run(&self, args: &[&str], input: &str) -> Result<String, String> {
+        self.run_then(args, input, || None)
+    }
+
+    /// [`CommandLine::run`], writing what `later` returns to standard
+    /// input once `input` is written (a code that exists only once the
+    /// command has asked the server for it).
+    fn run_then(
+        &self,
+        args: &[&str],
+        input: &str,
+        later: impl FnOnce() -> Option<String>,
+    ) -> Result<String, String> {
         use std::io::Write as _;
         let mut child = std::process::Command::new(&self.binary)
             .arg("--profile")
@@ -294,6 +306,10 @@ impl CommandLine {
             .map_err(|e| format!("starting {}: {e}", self.binary.display()))?;
         if let Some(mut stdin) = child.stdin.take() {
             stdin.write_all(input.as_bytes()).map_err(|e| e.to_string())?;
+            stdin.flush().map_err(|e| e.to_string())?;
+            if let Some(more) = later() {
+                stdin.write_all(more.as_bytes()).map_err(|e| e.to_string())?;
+            }
         }
         let output = child.wait_with_output().map_err(|e| e.to_string())?;
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -320,8 +336,11 @@ fn command_line(ctx: &mut Ctx<'_>) -> Result<(), String> {
     ctx.firefox("F")?;
     ctx.sync_firefox("F")?;
     let cli = CommandLine::new()?;
-    let accounts = ctx.world.accounts.url();
-    cli.run(
+    let accounts = ctx.world.accounts_url();
+    let outbox = ctx.world.outbox()?.clone();
+    let seen = outbox.count();
+    let email = ctx.world.email.clone();
+    cli.run_then(
         &[
             "login",
             &ctx.world.email,
@@ -333,6 +352,12 @@ fn command_line(ctx: &mut Ctx<'_>) -> Result<(), String> {
             "Terminal",
         ],
         &format!("{}\n", ctx.world.password()),
+        // The sign-in is confirmed with the code emailed to the account.
+        || {
+            outbox
+                .wait_for_code(&email, seen, std::time::Duration::from_secs(20))
+                .map(|code| format!("{code}\n"))
+        },
     )?;
     cli.run(&["sync"], "")?;
     ctx.firefox("F")?.device_connected()?;
