@@ -99,7 +99,6 @@ impl FirefoxWorld {
     pub fn firefox(&self, name: &str) -> Result<Browser, String> {
         let prefs = [
             ("identity.fxaccounts.autoconfig.uri", json!(self.server.url())),
-            ("identity.fxaccounts.account.device.name", json!(name)),
             ("services.sync.log.appender.dump", json!("Debug")),
             ("identity.fxaccounts.loglevel", json!("Debug")),
         ];
@@ -119,6 +118,18 @@ impl FirefoxWorld {
             json!([]),
         )?;
         browser.sign_in_through_pages(&self.email, &self.password, self.outbox()?)?;
+        // Signing in resets the device name; the scenarios know Firefox by
+        // its own (as a person renaming it in the preferences would).
+        browser.js(
+            r#"
+            const { getFxAccountsSingleton } = ChromeUtils.importESModule("resource://gre/modules/FxAccounts.sys.mjs");
+            const fxa = getFxAccountsSingleton();
+            fxa.device.setLocalName(arguments[0]);
+            await fxa.device.updateDeviceRegistration();
+            return null;
+            "#,
+            json!([name]),
+        )?;
         Ok(browser)
     }
 
