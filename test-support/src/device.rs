@@ -193,6 +193,12 @@ impl Device {
         result
     }
 
+    /// Signs this device in again (after a password reset ended its
+    /// session): the same stores and sync state, new credentials and keys.
+    pub fn sign_in_again(&mut self, account: &TestAccount) {
+        self.account = account.clone();
+    }
+
     /// Forgets all persisted sync state (as after reinstalling the app).
     pub fn forget_state(&mut self) {
         self.persisted = None;

@@ -1,7 +1,8 @@
 //! Real Firefox in the test suite: Debian's `firefox-esr`, headless,
-//! driven over Marionette, signed in to the stand-in accounts service and
-//! syncing with our server next to our own devices.
+//! driven over Marionette, signed in through our server's own accounts
+//! pages and syncing with our server next to our own devices.
 
+mod pages;
 mod process;
 pub mod scenarios;
 mod world;

@@ -5,7 +5,6 @@
 //! an automated user types the email, the password and the emailed code.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sync_manager::ServiceStatus;
@@ -25,6 +24,12 @@ pub struct FirefoxWorld {
 }
 
 impl FirefoxWorld {
+    /// The password changed (a reset in the pages): our devices sign in
+    /// with this one from now on.
+    pub fn set_password(&mut self, password: &str) {
+        password.clone_into(&mut self.password);
+    }
+
     /// A new world with an account named after `scenario`, created as a
     /// person signing up with our client does.
     pub fn new(scenario: &str) -> Result<Self, String> {
@@ -257,98 +262,6 @@ impl Browser {
         })
     }
 
-    /// Signs in as a person does: "Sign in to sync" opens the accounts
-    /// service's page (`promiseConnectAccountURI`, with Firefox's OAuth
-    /// parameters and keys_jwk); the email, the password and the emailed
-    /// code are typed into it; the page hands the session and the Sync
-    /// key to Firefox over its WebChannel. Done when Firefox has the key
-    /// and Sync is configured.
-    pub fn sign_in_through_pages(
-        &mut self,
-        email: &str,
-        password: &str,
-        outbox: &Outbox,
-    ) -> Result<(), String> {
-        let url = self.js(
-            r#"
-            const { FxAccountsConfig } = ChromeUtils.importESModule("resource://gre/modules/FxAccountsConfig.sys.mjs");
-            // What opening Sync's preferences does first (preferences/sync.js):
-            // read the autoconfig document, so every accounts URL is ours
-            // before the sign-in flow creates its accounts client.
-            await FxAccountsConfig.ensureConfigured();
-            return await FxAccountsConfig.promiseConnectAccountURI("test");
-            "#,
-            json!([]),
-        )?;
-        let url = url.as_str().ok_or("Firefox gave no sign-in URL")?.to_owned();
-        let name = self.name.clone();
-        let seen = outbox.count();
-        let m = &mut self.firefox.marionette;
-        let fail = |step: &str, e: crate::marionette::MarionetteError| {
-            format!("{name}: the sign-in page, {step}: {e}")
-        };
-        m.set_context("content").map_err(|e| fail("content", e))?;
-        let typed = (|| {
-            m.navigate(&url)?;
-            wait_for_page(m, "document.body.dataset.ready == 'true'")?;
-            m.type_into("#email", email)?;
-            m.click("#step-email button")?;
-            wait_for_page(m, "!document.getElementById('step-signin').hidden")?;
-            m.type_into("#signin-password", password)?;
-            m.click("#step-signin button")?;
-            wait_for_page(
-                m,
-                "!document.getElementById('step-code').hidden || document.body.dataset.signedIn == 'true'                  || document.getElementById('error').textContent != ''",
-            )?;
-            Ok(())
-        })();
-        let outcome = typed.and_then(|()| {
-            let error = page_text(m, "error")?;
-            if !error.is_empty() {
-                return Err(crate::marionette::MarionetteError::Protocol(format!("the page says: {error}")));
-            }
-            if page_flag(m, "document.body.dataset.signedIn == 'true'")? {
-                return Ok(());
-            }
-            let code = outbox
-                .wait_for_code(email, seen, Duration::from_secs(10))
-                .ok_or_else(|| crate::marionette::MarionetteError::Protocol("no code was emailed".into()))?;
-            m.type_into("#code", &code)?;
-            m.click("#step-code button")?;
-            wait_for_page(
-                m,
-                "document.body.dataset.signedIn == 'true' || document.getElementById('error').textContent != ''",
-            )?;
-            let error = page_text(m, "error")?;
-            if error.is_empty() {
-                Ok(())
-            } else {
-                Err(crate::marionette::MarionetteError::Protocol(format!("the page says: {error}")))
-            }
-        });
-        m.set_context("chrome").map_err(|e| fail("chrome", e))?;
-        outcome.map_err(|e| fail("signing in", e))?;
-        // Firefox finishes on its own: the token exchange, the key, Sync's
-        // configuration.
-        self.js(
-            r#"
-            const { getFxAccountsSingleton } = ChromeUtils.importESModule("resource://gre/modules/FxAccounts.sys.mjs");
-            const { setTimeout } = ChromeUtils.importESModule("resource://gre/modules/Timer.sys.mjs");
-            const fxa = getFxAccountsSingleton();
-            const deadline = Date.now() + 30000;
-            for (;;) {
-                const user = await fxa.getSignedInUser();
-                const keys = user && user.verified && await fxa.keys.canGetKeyForScope("https://identity.mozilla.com/apps/oldsync");
-                if (keys && Services.prefs.getStringPref("services.sync.username", "")) return null;
-                if (Date.now() > deadline) throw new Error(`Firefox is not signed in: ${JSON.stringify(user)}`);
-                await new Promise(resolve => setTimeout(resolve, 100));
-            }
-            "#,
-            json!([]),
-        )?;
-        Ok(())
-    }
-
     /// What Firefox does when Firefox Accounts pushes it "a device
     /// connected" (`fxaccounts:device_connected`): fetch the device list
     /// again. The stand-in pushes nothing (push is off), so scenarios
@@ -389,43 +302,4 @@ pub fn sync_device(device: &mut Device) -> Result<sync_manager::SyncResult, Stri
         return Err(format!("{}: the {engine} engine failed: {r:?}", device.name));
     }
     Ok(result)
-}
-
-/// Polls the page (content context) until `condition` holds (20 s at most).
-fn wait_for_page(
-    m: &mut crate::marionette::Marionette,
-    condition: &str,
-) -> Result<(), crate::marionette::MarionetteError> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if page_flag(m, condition)? {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(crate::marionette::MarionetteError::Protocol(format!(
-                "the page never reached `{condition}`"
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn page_flag(
-    m: &mut crate::marionette::Marionette,
-    condition: &str,
-) -> Result<bool, crate::marionette::MarionetteError> {
-    Ok(m.execute(&format!("return Boolean({condition});"), json!([]))? == json!(true))
-}
-
-fn page_text(
-    m: &mut crate::marionette::Marionette,
-    id: &str,
-) -> Result<String, crate::marionette::MarionetteError> {
-    Ok(m.execute(
-        &format!("return document.getElementById('{id}').textContent;"),
-        json!([]),
-    )?
-    .as_str()
-    .unwrap_or_default()
-    .to_owned())
 }

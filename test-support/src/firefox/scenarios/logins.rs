@@ -3,7 +3,7 @@
 use serde_json::json;
 use sync_logins::LoginEntry;
 
-use super::{Ctx, FirefoxScenario, check};
+use super::{Browser, Ctx, FirefoxScenario, check};
 
 pub(super) fn scenarios() -> Vec<FirefoxScenario> {
     vec![FirefoxScenario {
@@ -52,6 +52,24 @@ const FIREFOX_REMOVE: &str = r#"
     Services.logins.removeLogin(login);
     return null;
 "#;
+
+/// Saves a form login for `username` at `origin` in Firefox.
+pub(super) fn firefox_add_login(browser: &mut Browser, origin: &str, username: &str) -> Result<(), String> {
+    browser
+        .js(
+            FIREFOX_ADD,
+            json!([
+                origin,
+                origin,
+                null,
+                username,
+                format!("{username}'s secret"),
+                "user",
+                "pass"
+            ]),
+        )
+        .map(|_| ())
+}
 
 pub(super) fn firefox_logins(ctx: &mut Ctx<'_>, name: &str) -> Result<Vec<String>, String> {
     let list = ctx.firefox(name)?.js(FIREFOX_LOGINS, json!([]))?;

@@ -8,6 +8,7 @@
 //! failure prints the step that failed, Firefox's Sync logs and the last
 //! requests the server answered.
 
+mod accounts;
 mod bookmarks;
 mod history;
 mod logins;
@@ -159,6 +160,7 @@ pub fn all() -> Vec<FirefoxScenario> {
     all.extend(send_tab::scenarios());
     all.extend(volume::scenarios());
     all.extend(nodes::scenarios());
+    all.extend(accounts::scenarios());
     all
 }
 
