@@ -31,7 +31,7 @@
 pub mod config;
 pub mod error;
 pub mod mail;
-mod mail_smtp;
+mod mail_transport;
 
 mod admin;
 pub(crate) mod api;
@@ -137,7 +137,7 @@ impl Accounts {
         }
         let store = store::Store::open(db_path, secrets::Sealer::new(secret)?)?;
         let keys = signing::SigningKeys::load_or_create(&store, now_ms())?;
-        let mail: Arc<dyn MailTransport> = mail::from_config(&config.email)?;
+        let mail: Arc<dyn MailTransport> = mail_transport::from_config(&config.email)?;
         Ok(Accounts {
             service: Arc::new(Service {
                 config,

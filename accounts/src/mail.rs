@@ -2,9 +2,6 @@
 //! codes, notices) and how it leaves: into the log, through SMTP, or
 //! through a transport the embedding application provides.
 
-use std::sync::Arc;
-
-use crate::config::{EmailConfig, EmailMode};
 use crate::error::AccountsError;
 
 /// One message.
@@ -26,32 +23,6 @@ pub struct Mail {
 pub trait MailTransport: Send + Sync {
     /// Sends `mail`, or says why not.
     fn send(&self, mail: &Mail) -> Result<(), AccountsError>;
-}
-
-/// Writes each message to the log (for a household without a mail
-/// server: the operator reads the code there, or issues one with the
-/// admin command).
-struct LogTransport;
-
-impl MailTransport for LogTransport {
-    fn send(&self, mail: &Mail) -> Result<(), AccountsError> {
-        tracing::info!(to = %mail.to, subject = %mail.subject, "accounts mail:\n{}", mail.text);
-        Ok(())
-    }
-}
-
-/// The transport `email` configures.
-pub(crate) fn from_config(email: &EmailConfig) -> Result<Arc<dyn MailTransport>, AccountsError> {
-    match email.mode {
-        EmailMode::Log => Ok(Arc::new(LogTransport)),
-        EmailMode::Smtp => {
-            let url = email
-                .smtp_url
-                .as_deref()
-                .ok_or_else(|| AccountsError::Config("email.mode = \"smtp\" needs email.smtp_url".into()))?;
-            Ok(Arc::new(crate::mail_smtp::SmtpTransport::new(url)?))
-        }
-    }
 }
 
 /// What each message says.

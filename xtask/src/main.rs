@@ -295,6 +295,10 @@ fn dependency_rules() -> Result<()> {
     // Accounts sign-in is the app's to join with sync: neither side links the other.
     rules.push(("fxa-client", engines_and_manager.clone()));
     rules.push(("sync-manager", vec!["fxa-client"]));
+    // The accounts service knows neither sync nor the storage server.
+    let mut not_for_accounts = engines_and_manager.clone();
+    not_for_accounts.push("sync-storage");
+    rules.push(("sync-accounts", not_for_accounts));
     rules.push((
         "lockbox",
         vec!["sync-tabs", "sync-history", "sync-bookmarks", "test-support"],

@@ -9,7 +9,7 @@ use sync_accounts::Accounts;
 
 use crate::config::{AuthMode, Config, ConfigError, RsaJwk};
 use crate::db::{Db, DbError};
-use crate::server::ServerError;
+use crate::error::ServerError;
 
 /// Opens the service `config.accounts` describes, and points the token
 /// server's `auth` at it: from now on the token server accepts the access
@@ -27,7 +27,7 @@ pub fn open(config: &mut Config, db: &Arc<Db>) -> Result<Accounts, ServerError> 
     let secret = match &config.accounts.secret {
         Some(secret) => secret.clone(),
         None => {
-            let fresh = crate::server::random_secret()?;
+            let fresh = crate::auth::random_secret()?;
             db.setting_or_init("accounts_secret", || fresh)
                 .map_err(|source| ServerError::Db {
                     path: crate::db::redacted(&config.database),

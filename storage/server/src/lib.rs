@@ -29,7 +29,9 @@ pub mod metrics;
 
 mod accounts;
 mod api;
+mod error;
 mod server;
 
 pub use accounts::open_for_admin as open_accounts;
-pub use server::{RunningServer, Server, ServerError};
+pub use error::ServerError;
+pub use server::{RunningServer, Server};

@@ -171,14 +171,7 @@ fn mint_token(mut config: Config, email: &str, duration: u64) -> anyhow::Result<
             // The secret `serve` generated and stored in the same database.
             let db = sync_storage::db::Db::open(&config.database)
                 .with_context(|| format!("opening {}", sync_storage::db::redacted(&config.database)))?;
-            let fresh = {
-                use ring::rand::SecureRandom;
-                let mut b = [0u8; 32];
-                ring::rand::SystemRandom::new()
-                    .fill(&mut b)
-                    .map_err(|_| anyhow::anyhow!("the system random number generator failed"))?;
-                hex::encode(b)
-            };
+            let fresh = sync_storage::auth::random_secret()?;
             db.setting_or_init("dev_secret", || fresh)?
         }
     };

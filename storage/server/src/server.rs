@@ -7,44 +7,12 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::api::{self, AppState};
-use crate::auth::{HawkVerifier, OAuthError, OAuthVerifier, TokenSecrets, mint_dev_token};
+use crate::auth::{HawkVerifier, OAuthVerifier, TokenSecrets, mint_dev_token};
 use crate::config::{AuthMode, Config, ConfigError, MasterSecrets, Role};
-use crate::db::{Db, DbError};
+use crate::db::Db;
+use crate::error::ServerError;
 use crate::metrics::Metrics;
 use sync_accounts::Accounts;
-
-/// Why the server could not start or stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// The configuration is unusable.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The database could not be opened.
-    #[error("database {path}: {source}")]
-    Db {
-        /// The database file.
-        path: String,
-        /// Why.
-        source: DbError,
-    },
-    /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The FxA keys in the configuration do not decode.
-    #[error("auth configuration: {0}")]
-    Auth(#[from] OAuthError),
-    /// Serving failed.
-    #[error("server I/O: {0}")]
-    Io(#[from] std::io::Error),
-    /// The accounts service could not start.
-    #[error(transparent)]
-    Accounts(#[from] sync_accounts::AccountsError),
-}
 
 /// How often expired BSOs and batches are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
@@ -109,7 +77,7 @@ impl Server {
         if config.master_secret.is_empty() {
             // Role `all` only (validate() requires the others to configure
             // one): a secret nobody else needs to know, kept across restarts.
-            let fresh = random_secret()?;
+            let fresh = crate::auth::random_secret()?;
             config.master_secret = MasterSecrets(vec![
                 db.setting_or_init("master_secret", || fresh).map_err(db_err)?,
             ]);
@@ -120,7 +88,7 @@ impl Server {
             None
         };
         if config.auth.mode == AuthMode::Dev && config.auth.dev_secret.is_none() {
-            let fresh = random_secret()?;
+            let fresh = crate::auth::random_secret()?;
             config.auth.dev_secret = Some(db.setting_or_init("dev_secret", || fresh).map_err(db_err)?);
         }
         let public_url = config.public_url();
@@ -368,15 +336,4 @@ impl Drop for RunningServer {
             tracing::warn!(error = %e, "server stopped with an error");
         }
     }
-}
-
-/// 32 random bytes, hex. A failing OS random source is an error: a weak
-/// secret would let anyone forge tokens.
-pub(crate) fn random_secret() -> Result<String, ServerError> {
-    use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 32];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| ServerError::Io(std::io::Error::other("the system random number generator failed")))?;
-    Ok(hex::encode(bytes))
 }

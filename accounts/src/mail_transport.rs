@@ -1,11 +1,15 @@
-//! Mail through an SMTP server (lettre, rustls): `smtps://` for TLS from
-//! the first byte (port 465), `smtp://…?tls=required` for STARTTLS (587),
-//! plain `smtp://` only for a relay on the same machine.
+//! How mail leaves: into the log, or through an SMTP server (lettre,
+//! rustls): `smtps://` for TLS from the first byte (port 465),
+//! `smtp://…?tls=required` for STARTTLS (587), plain `smtp://` only for a
+//! relay on the same machine.
+
+use std::sync::Arc;
 
 use lettre::Transport as _;
 use lettre::message::{Mailbox, Message, header::ContentType};
 use lettre::transport::smtp::SmtpTransport as Lettre;
 
+use crate::config::{EmailConfig, EmailMode};
 use crate::error::AccountsError;
 use crate::mail::{Mail, MailTransport};
 
@@ -44,5 +48,31 @@ impl MailTransport for SmtpTransport {
             .send(&message)
             .map(drop)
             .map_err(|e| AccountsError::Mail(e.to_string()))
+    }
+}
+
+/// Writes each message to the log (for a household without a mail
+/// server: the operator reads the code there, or issues one with the
+/// admin command).
+struct LogTransport;
+
+impl MailTransport for LogTransport {
+    fn send(&self, mail: &Mail) -> Result<(), AccountsError> {
+        tracing::info!(to = %mail.to, subject = %mail.subject, "accounts mail:\n{}", mail.text);
+        Ok(())
+    }
+}
+
+/// The transport `email` configures.
+pub(crate) fn from_config(email: &EmailConfig) -> Result<Arc<dyn MailTransport>, AccountsError> {
+    match email.mode {
+        EmailMode::Log => Ok(Arc::new(LogTransport)),
+        EmailMode::Smtp => {
+            let url = email
+                .smtp_url
+                .as_deref()
+                .ok_or_else(|| AccountsError::Config("email.mode = \"smtp\" needs email.smtp_url".into()))?;
+            Ok(Arc::new(SmtpTransport::new(url)?))
+        }
     }
 }
