@@ -8,9 +8,7 @@ use sync_bookmarks::{BookmarkNode, ItemUpdate, MENU_GUID, NewItem, TOOLBAR_GUID}
 use sync_clients::Command;
 use sync_history::VisitTransition;
 use sync_logins::LoginEntry;
-use sync_storage::config::AuthMode;
 use sync_tabs::LocalTab;
-use test_support::accounts::{AccountOptions, StandInAccounts};
 use test_support::{Device, TestAccount, TestServer};
 
 fn step(n: usize, total: usize, what: &str) {
@@ -18,12 +16,16 @@ fn step(n: usize, total: usize, what: &str) {
 }
 
 /// Signs a device in as a person would: email and password, then the code
-/// the accounts service emailed.
-fn sign_in(accounts: &StandInAccounts, server: &TestServer, email: &str, password: &str) -> TestAccount {
-    let mut fxa = FirefoxAccount::new(FxaConfig::new(&accounts.url())).expect("an accounts client");
+/// the accounts service emailed (caught here instead of an inbox).
+fn sign_in(server: &TestServer, email: &str, password: &str) -> TestAccount {
+    let outbox = server.outbox().expect("the accounts service");
+    let seen = outbox.count();
+    let mut fxa = FirefoxAccount::new(FxaConfig::new(server.url())).expect("an accounts client");
     let mut status = fxa.sign_in(email, password).expect("sign-in");
     if status == SignInStatus::NeedsEmailCode {
-        let code = accounts.email_code(email).expect("the emailed code");
+        let code = outbox
+            .wait_for_code(email, seen, std::time::Duration::from_secs(10))
+            .expect("the emailed code");
         println!("      the accounts service emailed a code ({code}); confirming");
         status = fxa.verify_email_code(&code).expect("the code");
     }
@@ -38,29 +40,13 @@ fn main() {
     step(
         1,
         STEPS,
-        "starting a stand-in Firefox Accounts service and the embedded sync server (token server + SyncStorage 1.5, SQLite)",
+        "starting the server: Firefox Accounts, token server and SyncStorage 1.5 in one process, one SQLite file",
     );
-    let accounts = StandInAccounts::start();
+    let server = TestServer::with_accounts(|_| {});
     let email = "demo@example.com";
     let password = "correct horse battery staple";
-    accounts.create_account(
-        email,
-        password,
-        AccountOptions {
-            confirm_sign_ins: true,
-            ..Default::default()
-        },
-    );
-    let jwk = accounts.jwk();
-    let server = TestServer::start_with(move |c| {
-        c.auth.mode = AuthMode::Fxa;
-        c.auth.fxa_primary_jwk = Some(jwk);
-    });
-    println!(
-        "      accounts at {}, sync server at {}",
-        accounts.url(),
-        server.url()
-    );
+    server.sign_up(email, password).expect("the account is created");
+    println!("      accounts, token server and storage at {}; {email} signed up", server.url());
 
     step(
         2,
@@ -69,9 +55,9 @@ fn main() {
     );
     // Every device carries the real engines: clients, tabs, passwords,
     // history and bookmarks.
-    let account = sign_in(&accounts, &server, email, password);
+    let account = sign_in(&server, email, password);
     let mut laptop = Device::new("Laptop", &account);
-    let mut phone = Device::new("Phone", &sign_in(&accounts, &server, email, password));
+    let mut phone = Device::new("Phone", &sign_in(&server, email, password));
 
     step(
         3,
