@@ -1,41 +1,44 @@
 //! Signing in (a Firefox Account with an emailed code, or a token from our
 //! own server), syncing, a second profile seeing the first's data, and the
 //! errors a person meets: the real binary against the in-process server
-//! and the stand-in accounts service, on loopback.
+//! and its own accounts service, on loopback.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::io::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Profile, Run, finish};
-use sync_storage::config::AuthMode;
 use test_support::TestServer;
-use test_support::accounts::{AccountOptions, StandInAccounts};
 
-fn fxa_world() -> (StandInAccounts, TestServer) {
-    let accounts = StandInAccounts::start();
-    let jwk = accounts.jwk();
-    let server = TestServer::start_with(move |c| {
-        c.auth.mode = AuthMode::Fxa;
-        c.auth.fxa_primary_jwk = Some(jwk);
-    });
-    (accounts, server)
+/// Our server with its accounts service; `confirm_sign_ins`: every
+/// sign-in is confirmed with an emailed code.
+fn fxa_world(confirm_sign_ins: bool) -> TestServer {
+    TestServer::with_accounts(|c| c.accounts.confirm_sign_ins = confirm_sign_ins)
+}
+
+/// An account, signed up (and its address confirmed) with our client.
+fn create_account(server: &TestServer, email: &str, password: &str) {
+    server.sign_up(email, password).unwrap();
+}
+
+/// How many sessions the account has at the accounts service.
+fn session_count(server: &TestServer, email: &str) -> usize {
+    server
+        .accounts()
+        .unwrap()
+        .find_account(email)
+        .unwrap()
+        .map_or(0, |a| a.sessions)
 }
 
 /// `login EMAIL`, answering the password and then the emailed code on
 /// standard input, as a person at the prompts would.
-fn login_with_code(
-    profile: &Profile,
-    accounts: &StandInAccounts,
-    server: &TestServer,
-    email: &str,
-    password: &str,
-    device: &str,
-) -> Run {
-    let sessions = accounts.session_count(email);
-    let accounts_url = accounts.url();
+fn login_with_code(profile: &Profile, server: &TestServer, email: &str, password: &str, device: &str) -> Run {
+    let outbox = server.outbox().unwrap().clone();
+    let seen = outbox.count();
+    let accounts_url = server.url().to_owned();
     let mut child = profile.spawn(&[
         "login",
         email,
@@ -48,16 +51,10 @@ fn login_with_code(
     ]);
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "{password}").unwrap();
-    // The code is "emailed" when the password is accepted.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while accounts.session_count(email) == sessions {
-        assert!(
-            Instant::now() < deadline,
-            "the sign-in never reached the accounts service"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let code = accounts.email_code(email).unwrap();
+    // The code is emailed when the password is accepted.
+    let code = outbox
+        .wait_for_code(email, seen, Duration::from_secs(30))
+        .expect("the sign-in never reached the accounts service");
     writeln!(stdin, "{code}").unwrap();
     drop(stdin);
     finish(child)
@@ -65,19 +62,12 @@ fn login_with_code(
 
 #[test]
 fn a_person_signs_in_with_an_emailed_code_syncs_and_a_second_profile_sees_the_data() {
-    let (accounts, server) = fxa_world();
+    let server = fxa_world(true);
     let email = "person@example.test";
-    accounts.create_account(
-        email,
-        "correct horse",
-        AccountOptions {
-            confirm_sign_ins: true,
-            ..AccountOptions::default()
-        },
-    );
+    create_account(&server, email, "correct horse");
 
     let laptop = Profile::new();
-    let run = login_with_code(&laptop, &accounts, &server, email, "correct horse", "laptop").ok();
+    let run = login_with_code(&laptop, &server, email, "correct horse", "laptop").ok();
     run.stdout_has("Signed in as person@example.test");
     run.stderr_has("Enter the code emailed to you");
     #[cfg(unix)]
@@ -153,7 +143,7 @@ fn a_person_signs_in_with_an_emailed_code_syncs_and_a_second_profile_sees_the_da
 
     // A second computer signs in to the same account and gets it all.
     let desktop = Profile::new();
-    login_with_code(&desktop, &accounts, &server, email, "correct horse", "desktop").ok();
+    login_with_code(&desktop, &server, email, "correct horse", "desktop").ok();
     desktop.run(&["sync"]).ok();
     let bookmarks = desktop
         .run(&["--json", "bookmarks", "list", "--folder", "toolbar"])
@@ -184,19 +174,26 @@ fn a_person_signs_in_with_an_emailed_code_syncs_and_a_second_profile_sees_the_da
 
 #[test]
 fn an_ended_session_says_to_sign_in_again() {
-    let (accounts, server) = fxa_world();
+    let server = fxa_world(false);
     let email = "ended@example.test";
-    accounts.create_account(email, "pw one", AccountOptions::default());
+    create_account(&server, email, "pw one");
     let profile = Profile::new();
-    let accounts_url = accounts.url();
+    let accounts_url = server.url().to_owned();
     profile
         .password_login(&accounts_url, server.url(), email, "pw one")
         .ok();
     profile.run(&["sync"]).ok();
-    // A password change elsewhere ends this device's session and refresh
+    // A password reset elsewhere ends this device's session and refresh
     // token; an hour later its access token expires too (the hour passes
     // here by ageing the cached token in the account file).
-    accounts.change_password(email, "pw two");
+    let outbox = server.outbox().unwrap().clone();
+    let seen = outbox.count();
+    let mut elsewhere = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(server.url())).unwrap();
+    elsewhere.forgot_password(email).unwrap();
+    let code = outbox
+        .wait_for_code(email, seen, Duration::from_secs(10))
+        .unwrap();
+    elsewhere.reset_password(email, &code, "pw two").unwrap();
     let path = profile.path().join("account.json");
     let mut stored: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -353,12 +350,18 @@ fn output_into_a_closed_pipe_ends_quietly() {
 
 #[test]
 fn a_wrong_unblock_code_is_asked_again_and_a_given_up_sign_in_ends_its_session() {
-    let (accounts, server) = fxa_world();
+    let server = fxa_world(false);
     let email = "blocked@example.test";
-    accounts.create_account(email, "pw", AccountOptions::default());
-    accounts.block_next_sign_in(email);
+    create_account(&server, email, "pw");
+    // Five wrong passwords block the next sign-in until an emailed code.
+    for _ in 0..5 {
+        let mut guess = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(server.url())).unwrap();
+        assert!(guess.sign_in(email, "wrong").is_err());
+    }
+    let outbox = server.outbox().unwrap().clone();
+    let seen = outbox.count();
     let profile = Profile::new();
-    let accounts_url = accounts.url();
+    let accounts_url = server.url().to_owned();
     let mut child = profile.spawn(&[
         "login",
         email,
@@ -369,14 +372,9 @@ fn a_wrong_unblock_code_is_asked_again_and_a_given_up_sign_in_ends_its_session()
     ]);
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "pw").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let code = loop {
-        if let Some(code) = accounts.unblock_code(email) {
-            break code;
-        }
-        assert!(Instant::now() < deadline, "no unblock code was sent");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let code = outbox
+        .wait_for_code(email, seen, Duration::from_secs(30))
+        .expect("no unblock code was sent");
     writeln!(stdin, "WRONG1").unwrap();
     writeln!(stdin, "{code}").unwrap();
     drop(stdin);
@@ -385,15 +383,11 @@ fn a_wrong_unblock_code_is_asked_again_and_a_given_up_sign_in_ends_its_session()
     profile.run(&["status"]).ok().stdout_has("active");
 
     // Walking away at the code prompt (its input ends) leaves no session.
+    let server = fxa_world(true);
+    let accounts_url = server.url().to_owned();
     let confirm = "confirm@example.test";
-    accounts.create_account(
-        confirm,
-        "pw",
-        AccountOptions {
-            confirm_sign_ins: true,
-            ..Default::default()
-        },
-    );
+    create_account(&server, confirm, "pw");
+    let before = session_count(&server, confirm);
     Profile::new()
         .run_with_input(
             &[
@@ -407,5 +401,5 @@ fn a_wrong_unblock_code_is_asked_again_and_a_given_up_sign_in_ends_its_session()
             "pw\n",
         )
         .failed_with(1);
-    assert_eq!(accounts.session_count(confirm), 0);
+    assert_eq!(session_count(&server, confirm), before);
 }

@@ -1,5 +1,5 @@
 //! Send Tab and Close Tabs between two `firefox-sync` profiles of one
-//! Firefox Account, through the stand-in accounts service's command relay;
+//! Firefox Account, through our server's own accounts service and its command relay;
 //! the clients-collection fallback for an old desktop Firefox; and the
 //! devices that can take neither.
 #![allow(clippy::unwrap_used)]
@@ -8,37 +8,32 @@ mod common;
 
 use common::Profile;
 use sync_clients::Command as ClientCommand;
-use sync_storage::config::AuthMode;
-use test_support::accounts::{AccountOptions, StandInAccounts};
 use test_support::{Device, TestAccount, TestServer};
 
 const EMAIL: &str = "tabs@example.test";
 const PASSWORD: &str = "a long enough password";
 
-fn world() -> (StandInAccounts, TestServer) {
-    let accounts = StandInAccounts::start();
-    let jwk = accounts.jwk();
-    let server = TestServer::start_with(move |c| {
-        c.auth.mode = AuthMode::Fxa;
-        c.auth.fxa_primary_jwk = Some(jwk);
-    });
-    accounts.create_account(EMAIL, PASSWORD, AccountOptions::default());
-    (accounts, server)
+/// Our server with its accounts service (sign-ins not confirmed by code:
+/// the prompts are the account tests' subject) and the account.
+fn world() -> TestServer {
+    let server = TestServer::with_accounts(|c| c.accounts.confirm_sign_ins = false);
+    server.sign_up(EMAIL, PASSWORD).unwrap();
+    server
 }
 
-fn signed_in(accounts: &StandInAccounts, server: &TestServer, device: &str) -> Profile {
+fn signed_in(server: &TestServer, device: &str) -> Profile {
     let profile = Profile::new();
     profile
-        .password_login_as(&accounts.url(), server.url(), EMAIL, PASSWORD, device)
+        .password_login_as(server.url(), server.url(), EMAIL, PASSWORD, device)
         .ok();
     profile
 }
 
 #[test]
 fn two_profiles_send_and_close_tabs_through_the_account() {
-    let (accounts, server) = world();
-    let laptop = signed_in(&accounts, &server, "Laptop");
-    let desk = signed_in(&accounts, &server, "Desk");
+    let server = world();
+    let laptop = signed_in(&server, "Laptop");
+    let desk = signed_in(&server, "Desk");
 
     let devices = laptop.run(&["--json", "devices"]).ok().json();
     let listed = devices.as_array().unwrap();
@@ -99,14 +94,15 @@ fn two_profiles_send_and_close_tabs_through_the_account() {
 
 #[test]
 fn an_old_desktop_firefox_gets_the_clients_collection_and_others_are_refused() {
-    let (accounts, server) = world();
-    let laptop = signed_in(&accounts, &server, "Laptop");
+    let server = world();
+    let laptop = signed_in(&server, "Laptop");
 
     // An old desktop Firefox: in the device list without commands, and in
     // the clients collection naming its FxA device id.
-    let old_id = accounts.add_device(EMAIL, "Old Firefox", "desktop", &[]);
-    let mut fxa = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(&accounts.url())).unwrap();
-    fxa.sign_in(EMAIL, PASSWORD).unwrap();
+    let old_id = server
+        .register_bare_device(EMAIL, PASSWORD, "Old Firefox", "desktop")
+        .unwrap();
+    let mut fxa = server.sign_in(EMAIL, PASSWORD).unwrap();
     let test_account = TestAccount::signed_in(&mut fxa, server.url()).unwrap();
     let mut old = Device::with_fxa_device_id("Old Firefox", &test_account, &old_id);
     old.sync();
@@ -143,7 +139,9 @@ fn an_old_desktop_firefox_gets_the_clients_collection_and_others_are_refused() {
     );
 
     // A phone that takes no commands gets nothing, and the person is told.
-    accounts.add_device(EMAIL, "Old Phone", "mobile", &[]);
+    server
+        .register_bare_device(EMAIL, PASSWORD, "Old Phone", "mobile")
+        .unwrap();
     laptop
         .run(&["send-tab", "https://x.example/", "--to", "Old Phone"])
         .failed_with(1)

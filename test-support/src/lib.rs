@@ -8,15 +8,14 @@
 //! - [`RawServer`]: read and tamper with what the server stores, over real
 //!   HTTP, to test corruption and recovery.
 //! - [`ToyEngine`]: a tiny in-memory engine for manager tests.
-//! - [`fxa::StandInFxa`]: a stand-in for Firefox Accounts' OAuth server
-//!   (`/v1/verify`, `/v1/jwks`, JWT signing keys), for the token server's
-//!   FxA mode; [`accounts::StandInAccounts`], a stand-in for the whole
-//!   accounts service (sign-in, keys, OAuth, devices) with the real
-//!   cryptography, so `fxa-client` signs in end to end over loopback.
-//!
 //! - [`TestServer::with_accounts`]: the server with its own Firefox
-//!   Accounts service (`sync-accounts`) in process, mail caught in a
-//!   [`mail::Outbox`].
+//!   Accounts service (`sync-accounts`, the product) in process, mail
+//!   caught in a [`mail::Outbox`]: what the scenarios, the demo, the
+//!   real-Firefox scenarios and the CLI tests sign in against.
+//! - [`fxa::StandInFxa`] and [`accounts::StandInAccounts`]: stand-ins kept
+//!   only for fault injection in `fxa-client`'s own tests — tampered key
+//!   bundles, forced throttling, V1-only accounts, queued garbage commands —
+//!   that the real service never produces.
 //!
 //! **It is never a dependency of non-test code.**
 
@@ -31,6 +30,7 @@ mod hooked;
 pub mod mail;
 pub mod marionette;
 pub mod scenarios;
+mod self_hosted;
 mod server;
 mod toy;
 

@@ -15,8 +15,8 @@ use sync15::{
 /// `sync-storage` on 127.0.0.1:0 with a temporary SQLite file; stops and
 /// deletes the file when dropped.
 pub struct TestServer {
-    server: RunningServer,
-    outbox: Option<Arc<crate::mail::Outbox>>,
+    pub(crate) server: RunningServer,
+    pub(crate) outbox: Option<Arc<crate::mail::Outbox>>,
     _dir: tempfile::TempDir,
 }
 
@@ -54,82 +54,6 @@ impl TestServer {
             server: Server::start(config).expect("the test server starts"),
             outbox: None,
             _dir: dir,
-        }
-    }
-
-    /// Starts a server that runs its own Firefox Accounts service (the
-    /// product, `[accounts]`), its mail caught in [`TestServer::outbox`].
-    /// scrypt runs at 2^12 rather than Mozilla's 2^16: the cost does not
-    /// change the protocol, only the tests' time.
-    ///
-    /// # Panics
-    /// If the server cannot start; this is test support.
-    #[allow(clippy::expect_used)]
-    pub fn with_accounts(tweak: impl FnOnce(&mut Config)) -> Self {
-        let mut server = Self::start_with(|config| {
-            config.accounts.enabled = true;
-            config.accounts.scrypt_log_n = 12;
-            tweak(config);
-        });
-        let outbox = Arc::new(crate::mail::Outbox::default());
-        server
-            .server
-            .accounts()
-            .expect("the accounts service runs")
-            .set_mail_transport(outbox.clone());
-        server.outbox = Some(outbox);
-        server
-    }
-
-    /// The accounts service, when started [`TestServer::with_accounts`].
-    pub fn accounts(&self) -> Option<&sync_accounts::Accounts> {
-        self.server.accounts()
-    }
-
-    /// The mail the accounts service sent, when started
-    /// [`TestServer::with_accounts`].
-    pub fn outbox(&self) -> Option<&Arc<crate::mail::Outbox>> {
-        self.outbox.as_ref()
-    }
-
-    /// Creates an account on this server's accounts service (as a person
-    /// signing up with our client would, confirming the emailed code) and
-    /// returns the client, signed in.
-    pub fn sign_up(&self, email: &str, password: &str) -> Result<fxa_client::FirefoxAccount, String> {
-        let outbox = self.outbox.as_ref().ok_or("no accounts service")?;
-        let mut fxa = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(self.url()))
-            .map_err(|e| e.to_string())?;
-        let seen = outbox.count();
-        fxa.sign_up(email, password).map_err(|e| e.to_string())?;
-        self.confirm(&mut fxa, email, seen)?;
-        Ok(fxa)
-    }
-
-    /// Signs in to an account of this server's accounts service, confirming
-    /// with the emailed code when the service asks for one.
-    pub fn sign_in(&self, email: &str, password: &str) -> Result<fxa_client::FirefoxAccount, String> {
-        let outbox = self.outbox.as_ref().ok_or("no accounts service")?;
-        let mut fxa = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(self.url()))
-            .map_err(|e| e.to_string())?;
-        let seen = outbox.count();
-        match fxa.sign_in(email, password).map_err(|e| e.to_string())? {
-            fxa_client::SignInStatus::SignedIn => Ok(fxa),
-            fxa_client::SignInStatus::NeedsEmailCode => {
-                self.confirm(&mut fxa, email, seen)?;
-                Ok(fxa)
-            }
-            other => Err(format!("the sign-in stopped at {other:?}")),
-        }
-    }
-
-    fn confirm(&self, fxa: &mut fxa_client::FirefoxAccount, email: &str, seen: usize) -> Result<(), String> {
-        let outbox = self.outbox.as_ref().ok_or("no accounts service")?;
-        let code = outbox
-            .wait_for_code(email, seen, std::time::Duration::from_secs(10))
-            .ok_or_else(|| format!("no code was mailed to {email}"))?;
-        match fxa.verify_email_code(&code).map_err(|e| e.to_string())? {
-            fxa_client::SignInStatus::SignedIn => Ok(()),
-            other => Err(format!("the code left the sign-in at {other:?}")),
         }
     }
 

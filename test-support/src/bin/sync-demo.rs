@@ -46,7 +46,10 @@ fn main() {
     let email = "demo@example.com";
     let password = "correct horse battery staple";
     server.sign_up(email, password).expect("the account is created");
-    println!("      accounts, token server and storage at {}; {email} signed up", server.url());
+    println!(
+        "      accounts, token server and storage at {}; {email} signed up",
+        server.url()
+    );
 
     step(
         2,

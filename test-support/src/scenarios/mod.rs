@@ -3,8 +3,8 @@
 //! wipe or reset), run against the real server through the real manager.
 //!
 //! `cargo xtask scenarios` runs them all against an embedded server, each
-//! account signed in with email and password at a stand-in accounts
-//! service (`fxa-client` → `accounts::StandInAccounts`); with
+//! account signed up with email and password at the server's own accounts
+//! service (`fxa-client` → `sync-accounts`, in process); with
 //! `--split`, against an in-process storage-only node behind an in-process
 //! token-only server that shares its secret; with `--server URL
 //! --token-secret S` against any `sync-storage` in dev mode; and with
@@ -25,12 +25,10 @@ mod tabs;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use fxa_client::{FirefoxAccount, FxaConfig, FxaError, SignInStatus};
 use sync_manager::{ServiceStatus, SyncResult};
-use sync_storage::config::{AuthMode, Config, Role};
+use sync_storage::config::{Config, Role};
 use sync15::SyncRootKey;
 
-use crate::accounts::{AccountOptions, StandInAccounts};
 use crate::{Device, TestAccount, TestServer, ToyEngine};
 
 /// Where scenarios run.
@@ -251,22 +249,16 @@ pub fn run(scenario: &Scenario, server: &ScenarioServer, progress: &mut dyn FnMu
     let split;
     let (server_ref, account) = match server {
         ScenarioServer::Embedded => {
-            // A person's account at a stand-in accounts service, signed in
-            // with email and password; the server trusts its tokens.
-            let accounts = StandInAccounts::start();
-            let jwk = accounts.jwk();
-            let configure = scenario.configure;
-            let server = TestServer::start_with(move |c| {
-                configure(c);
-                c.auth.mode = AuthMode::Fxa;
-                c.auth.fxa_primary_jwk = Some(jwk);
-            });
-            let account = match signed_in(&accounts, &server, &unique_email(scenario.name)) {
+            // A person's account at the server's own accounts service,
+            // signed up and in with email and password, as a self-hoster
+            // runs it.
+            let server = TestServer::with_accounts(scenario.configure);
+            let account = match signed_in(&server, &unique_email(scenario.name)) {
                 Ok(a) => a,
                 Err(e) => return Outcome::Failed(format!("signing in: {e}")),
             };
-            embedded = (accounts, server);
-            (Some(&embedded.1), account)
+            embedded = server;
+            (Some(&embedded), account)
         }
         ScenarioServer::Split | ScenarioServer::StorageNode { .. } if scenario.embedded_only => {
             return Outcome::Skipped("needs the embedded server");
@@ -317,15 +309,12 @@ pub fn run(scenario: &Scenario, server: &ScenarioServer, progress: &mut dyn FnMu
     }
 }
 
-/// A new account at `accounts`, signed in with `fxa-client`.
-fn signed_in(accounts: &StandInAccounts, server: &TestServer, email: &str) -> Result<TestAccount, FxaError> {
+/// A new account at the server's accounts service, signed up with
+/// `fxa-client` (confirmed with the emailed code).
+fn signed_in(server: &TestServer, email: &str) -> Result<TestAccount, String> {
     let password = sync15::Guid::random().to_string();
-    accounts.create_account(email, &password, AccountOptions::default());
-    let mut fxa = FirefoxAccount::new(FxaConfig::new(&accounts.url()))?;
-    match fxa.sign_in(email, &password)? {
-        SignInStatus::SignedIn => TestAccount::signed_in(&mut fxa, server.url()),
-        other => Err(FxaError::Protocol(format!("sign-in stopped at {other:?}"))),
-    }
+    let mut fxa = server.sign_up(email, &password)?;
+    TestAccount::signed_in(&mut fxa, server.url()).map_err(|e| e.to_string())
 }
 
 fn unique_email(scenario: &str) -> String {
