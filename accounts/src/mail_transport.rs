@@ -37,7 +37,15 @@ impl MailTransport for SmtpTransport {
             .to
             .parse()
             .map_err(|e| AccountsError::Mail(format!("recipient {:?}: {e}", mail.to)))?;
+        // A Message-ID in the sender's domain: receiving servers score mail
+        // without one (or with a foreign one) as likely spam.
+        let message_id = format!(
+            "<{}@{}>",
+            hex::encode(crate::secrets::random::<16>()?),
+            from.email.domain()
+        );
         let message = Message::builder()
+            .message_id(Some(message_id))
             .from(from)
             .to(to)
             .subject(mail.subject.clone())

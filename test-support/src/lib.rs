@@ -12,6 +12,8 @@
 //!   Accounts service (`sync-accounts`, the product) in process, mail
 //!   caught in a [`mail::Outbox`]: what the scenarios, the demo, the
 //!   real-Firefox scenarios and the CLI tests sign in against.
+//! - [`smtp_sink::SmtpSink`]: an SMTP server on loopback keeping every
+//!   message, for the accounts service's real mail path.
 //! - [`fxa::StandInFxa`] and [`accounts::StandInAccounts`]: stand-ins kept
 //!   only for fault injection in `fxa-client`'s own tests — tampered key
 //!   bundles, forced throttling, V1-only accounts, queued garbage commands —
@@ -32,6 +34,7 @@ pub mod marionette;
 pub mod scenarios;
 mod self_hosted;
 mod server;
+pub mod smtp_sink;
 mod toy;
 
 pub use device::Device;
