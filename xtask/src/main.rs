@@ -107,6 +107,9 @@ enum Bench {
     /// App calls (visits, bookmark searches and adds) during a first sync of
     /// 50,000 bookmarks and 20,000 history pages: the longest waits.
     Contention,
+    /// The accounts service: a sign-in's server share (scrypt at Mozilla's
+    /// cost) and an access token's verification at the token server.
+    Accounts,
 }
 
 fn main() -> Result<()> {
@@ -409,6 +412,12 @@ fn bench(which: Option<Bench>, backend: Option<Backend>) -> Result<()> {
         step(
             "bench contention",
             cargo(&["bench", "-p", "test-support", "--bench", "contention"]),
+        )?;
+    }
+    if all || matches!(which, Some(Bench::Accounts)) {
+        step(
+            "bench accounts",
+            cargo(&["bench", "-p", "sync-storage", "--bench", "accounts"]),
         )?;
     }
     Ok(())
