@@ -126,3 +126,44 @@ fn the_account_survives_a_restart() {
     again.verify_email_code(&code).expect("confirmed");
     assert_eq!(again.sync_root_key().expect("key").key_id(), kid);
 }
+
+#[test]
+fn the_mailed_code_also_confirms_a_sign_in_through_recovery_email_verify_code() {
+    // PyFxA's `Session.verify_email_code` confirms a sign-in this way.
+    let server = Server::start();
+    server.signed_up("fay@example.com", "pw");
+    let status = server
+        .call(
+            "POST",
+            "/v1/account/credentials/status",
+            Some(&json!({ "email": "fay@example.com" })),
+            None,
+        )
+        .1;
+    let stretched = fxa_client::crypto::StretchedPassword::new(
+        "fay@example.com",
+        "pw",
+        &fxa_client::crypto::Stretch::V2 {
+            client_salt: status["clientSalt"].as_str().expect("V2").to_owned(),
+        },
+    )
+    .expect("stretched");
+    let (_, login) = server.call(
+        "POST",
+        "/v1/account/login?keys=true",
+        Some(&json!({ "email": "fay@example.com", "authPW": hex::encode(stretched.auth_pw()) })),
+        None,
+    );
+    assert_eq!(login["verified"], json!(false));
+    let session = login["sessionToken"].as_str().expect("a session").to_owned();
+    let uid = login["uid"].as_str().expect("uid").to_owned();
+    let (status, body) = server.call(
+        "POST",
+        "/v1/recovery_email/verify_code",
+        Some(&json!({ "uid": uid, "code": server.outbox.last_code("fay@example.com") })),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, state) = server.hawk("GET", "/v1/session/status", "sessionToken", &session, None);
+    assert_eq!(state["state"], json!("verified"), "{state}");
+}

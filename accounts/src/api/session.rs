@@ -178,22 +178,36 @@ pub(super) async fn resend_code(State(service): S, call: Call) -> Answer {
 }
 
 /// `POST /v1/recovery_email/verify_code {uid, code}` (no token: the link
-/// form of confirming an address): the account's current sign-up code
-/// confirms its address and the sessions waiting for that code.
+/// form of confirming): the account's sign-up code confirms its address,
+/// and a sign-in's code that sign-in (with the sessions waiting for it).
 pub(super) async fn recovery_email_verify_code(State(service): S, call: Call) -> Answer {
     run(service, call, |service, call| {
         let body = call.json()?;
         let uid = text(&body, "uid")?.to_owned();
         let code = text(&body, "code")?.trim().to_owned();
-        super::issue::throttle(service, call, "verify", None)?;
         let account = service
             .store
             .read(|conn, _| accounts::by_uid(conn, &uid))?
             .ok_or_else(|| ApiError::unknown_account(""))?;
+        // Attempts count per address and per account: the code is short.
+        super::issue::throttle(service, call, "verify", Some(&account.email))?;
+        let code_hash = hash_hex(code.as_bytes());
+        let now = crate::now_ms();
+        // The code of a sign-in waiting for it confirms that sign-in, as
+        // Mozilla's verify_code does with the code it mailed (PyFxA's
+        // `Session.verify_email_code` confirms sign-ins this way).
+        service.store.write(|tx, _| {
+            tx.execute(
+                "UPDATE fxa_tokens SET must_verify = NULL, code_hash = NULL, code_expires_at = NULL
+                 WHERE uid = ?1 AND kind = 'sessionToken' AND must_verify = 'email-otp'
+                   AND code_hash = ?2 AND code_expires_at > ?3",
+                rusqlite::params![uid, code_hash, now],
+            )?;
+            Ok(())
+        })?;
         if account.email_verified {
             return Ok(json!({}));
         }
-        let code_hash = hash_hex(code.as_bytes());
         let matches = account
             .email_code_hash
             .as_deref()
