@@ -117,13 +117,15 @@ impl Accounts {
     }
 
     /// Deletes the account and everything of it (the hooks given to
-    /// [`Accounts::on_account_deleted`] delete its synced data).
+    /// [`Accounts::on_account_event`] delete its synced data).
     pub fn delete_account(&self, email: &str) -> Result<(), AccountsError> {
         let account = self.existing(email)?;
         self.service
             .store
             .admin(|tx, _| accounts::delete(tx, &account.uid))?;
-        self.service.account_deleted(&account.uid);
+        self.service.announce(crate::AccountEvent::Deleted {
+            uid: account.uid.clone(),
+        });
         tracing::info!(uid = %account.uid, "accounts: account deleted by an administrator");
         Ok(())
     }

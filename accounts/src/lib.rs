@@ -94,11 +94,35 @@ pub(crate) struct Service {
     /// caps its pending scrypt work the same way.
     scrypt_slots: Gate,
     last_purge: Mutex<u64>,
-    deleted_hooks: RwLock<Vec<DeletedHook>>,
+    event_hooks: RwLock<Vec<EventHook>>,
 }
 
-/// Told the uid of each account deleted.
-type DeletedHook = Arc<dyn Fn(&str) + Send + Sync>;
+/// Told of each [`AccountEvent`].
+type EventHook = Arc<dyn Fn(&AccountEvent) + Send + Sync>;
+
+/// What the service tells the storage server about accounts: the events
+/// Mozilla's auth server publishes and its token server acts on
+/// (tokenserver `process_account_events`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AccountEvent {
+    /// The account is gone (deleted by its owner or an administrator): its
+    /// synced data goes too.
+    Deleted {
+        /// The account id.
+        uid: String,
+    },
+    /// The password changed or was reset: access tokens of an older
+    /// generation must be refused from now on, though they have not
+    /// expired (Mozilla's token server sets the user's generation to
+    /// `generation - 1`).
+    PasswordChanged {
+        /// The account id.
+        uid: String,
+        /// The new generation (`fxa-generation` of new tokens, ms).
+        generation: u64,
+    },
+}
 
 impl Accounts {
     /// Opens the service on the database at `db_path` (created if
@@ -149,7 +173,7 @@ impl Accounts {
                 mail: RwLock::new(mail),
                 scrypt_slots: Gate::new(4),
                 last_purge: Mutex::new(0),
-                deleted_hooks: RwLock::new(Vec::new()),
+                event_hooks: RwLock::new(Vec::new()),
             }),
         })
     }
@@ -178,12 +202,12 @@ impl Accounts {
         self.service.keys.rotate(&self.service.store, now_ms())
     }
 
-    /// Calls `hook` with the uid of every account deleted from now on (by
-    /// its owner or an administrator): the storage server deletes the
-    /// account's synced data with it, as Mozilla's services do on the
-    /// auth server's delete event.
-    pub fn on_account_deleted(&self, hook: impl Fn(&str) + Send + Sync + 'static) {
-        self.service.deleted_hooks.write().push(Arc::new(hook));
+    /// Calls `hook` with every [`AccountEvent`] from now on: the storage
+    /// server deletes a deleted account's synced data and refuses access
+    /// tokens from before a password change, as Mozilla's services do on
+    /// the auth server's events.
+    pub fn on_account_event(&self, hook: impl Fn(&AccountEvent) + Send + Sync + 'static) {
+        self.service.event_hooks.write().push(Arc::new(hook));
     }
 
     /// Sends mail through `transport` from now on (an application that
@@ -236,11 +260,11 @@ impl Service {
         }
     }
 
-    /// Tells the hooks an account is gone.
-    pub(crate) fn account_deleted(&self, uid: &str) {
-        let hooks = self.deleted_hooks.read().clone();
+    /// Tells the hooks of `event` (after the change is committed).
+    pub(crate) fn announce(&self, event: AccountEvent) {
+        let hooks = self.event_hooks.read().clone();
         for hook in hooks {
-            hook(uid);
+            hook(&event);
         }
     }
 

@@ -77,9 +77,11 @@ fn an_operator_disables_issues_codes_and_deletes() {
     let mut device = server.signed_up("bob@example.com", "pw");
     let deleted = Arc::new(Mutex::new(Vec::new()));
     let seen = deleted.clone();
-    server
-        .accounts
-        .on_account_deleted(move |uid| seen.lock().push(uid.to_owned()));
+    server.accounts.on_account_event(move |event| {
+        if let sync_accounts::AccountEvent::Deleted { uid } = event {
+            seen.lock().push(uid.clone());
+        }
+    });
 
     // A code issued by hand confirms a waiting sign-in (no mail server).
     let mut other = server.fxa();

@@ -90,7 +90,9 @@ pub(super) async fn destroy(State(service): S, call: Call) -> Answer {
             return Err(ApiError::incorrect_password(&account.email, &email));
         }
         service.store.write(|tx, _| accounts::delete(tx, &account.uid))?;
-        service.account_deleted(&account.uid);
+        service.announce(crate::AccountEvent::Deleted {
+            uid: account.uid.clone(),
+        });
         tracing::info!(uid = %account.uid, "accounts: account deleted by its owner");
         Ok(json!({}))
     })

@@ -175,6 +175,10 @@ fn change_finish_now(service: &Service, call: &Call) -> Result<Value, ApiError> 
         Ok(answer)
     })?;
     if !upgrade {
+        service.announce(crate::AccountEvent::PasswordChanged {
+            uid: account.uid.clone(),
+            generation: now,
+        });
         service.send_mail(&messages::password_changed(
             &service.config.email.from,
             &account.email,
@@ -372,6 +376,10 @@ fn reset_now(service: &Service, call: &Call) -> Result<Value, ApiError> {
         }
         Ok((account, answer))
     })?;
+    service.announce(crate::AccountEvent::PasswordChanged {
+        uid: account.uid.clone(),
+        generation: now,
+    });
     service.send_mail(&messages::password_changed(
         &service.config.email.from,
         &account.email,

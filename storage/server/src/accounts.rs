@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use sync_accounts::Accounts;
+use sync_accounts::{AccountEvent, Accounts};
 
 use crate::config::{AuthMode, Config, ConfigError, RsaJwk};
 use crate::db::{Db, DbError};
@@ -56,13 +56,22 @@ pub fn open(config: &mut Config, db: &Arc<Db>) -> Result<Accounts, ServerError> 
     config.auth.fxa_primary_jwk = keys.first().map(jwk);
     config.auth.fxa_secondary_jwk = keys.get(1).map(jwk);
     config.auth.fxa_oauth_server_url = public_url;
-    // Mozilla's storage forgets an account when the auth server reports
-    // it deleted; here the report is a direct call.
+    // What Mozilla's token server does on the auth server's events
+    // (tokenserver `process_account_events`), here by a direct call.
     let storage = db.clone();
-    accounts.on_account_deleted(move |uid| match storage.delete_account(uid) {
-        Ok(cleared) => tracing::info!(uid, cleared, "deleted the synced data of a deleted account"),
-        Err(DbError::NotFound) => {}
-        Err(e) => tracing::error!(uid, error = %e, "deleting the synced data of a deleted account"),
+    accounts.on_account_event(move |event| match event {
+        AccountEvent::Deleted { uid } => match storage.delete_account(uid) {
+            Ok(cleared) => tracing::info!(uid, cleared, "deleted the synced data of a deleted account"),
+            Err(DbError::NotFound) => {}
+            Err(e) => tracing::error!(uid, error = %e, "deleting the synced data of a deleted account"),
+        },
+        AccountEvent::PasswordChanged { uid, generation } => {
+            let generation = i64::try_from(*generation).unwrap_or(i64::MAX);
+            if let Err(e) = storage.password_changed(uid, generation) {
+                tracing::error!(uid, error = %e, "recording a password change at the token server");
+            }
+        }
+        _ => {}
     });
     Ok(accounts)
 }

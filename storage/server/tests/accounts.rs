@@ -105,6 +105,13 @@ fn sign_up_sync_reset_and_delete_on_one_server() {
     other_device
         .reset_password("ann@example.com", &outbox.last_code(), "second password")
         .expect("reset");
+    // The token server heard of the reset at once: the first device's
+    // access token, unexpired, is refused (Mozilla's `passwordChange`
+    // and `reset` events do the same).
+    match tokens(&server).fetch_token(&access, &key.key_id()) {
+        Err(Error::TokenRejected { reason, .. }) => assert!(reason.contains("generation"), "{reason}"),
+        other => panic!("a token from before the reset was accepted: {other:?}"),
+    }
     let new_key = other_device.sync_root_key().expect("key");
     assert!(new_key.key_rotation_timestamp() > key.key_rotation_timestamp());
     let new_access = other_device.access_token().expect("an access token");

@@ -78,6 +78,88 @@ impl Browser {
         self.wait_for_sync_key(before.as_deref())
     }
 
+    /// "Manage account": the account page Firefox opens
+    /// (`promiseManageURI`), with the session Firefox gives it over the
+    /// WebChannel; `steps` run on it once it has loaded.
+    pub fn on_account_page(
+        &mut self,
+        what: &str,
+        steps: impl FnOnce(&mut Marionette) -> Result<(), MarionetteError>,
+    ) -> Result<(), String> {
+        let url = self.js(
+            r#"
+            const { FxAccountsConfig } = ChromeUtils.importESModule("resource://gre/modules/FxAccountsConfig.sys.mjs");
+            return await FxAccountsConfig.promiseManageURI("test");
+            "#,
+            json!([]),
+        )?;
+        let url = url.as_str().ok_or("Firefox gave no account page URL")?.to_owned();
+        let name = self.name.clone();
+        let m = &mut self.firefox.marionette;
+        m.set_context("content")
+            .map_err(|e| format!("{name}: the account page: {e}"))?;
+        let outcome = (|| {
+            m.navigate(&url)?;
+            wait_for(m, "document.body.dataset.ready == 'true' || failed()")?;
+            let error = page_text(m, "error")?;
+            if !error.is_empty() {
+                return Err(MarionetteError::Protocol(format!("the page says: {error}")));
+            }
+            steps(m)
+        })();
+        m.set_context("chrome")
+            .map_err(|e| format!("{name}: the account page: {e}"))?;
+        outcome.map_err(|e| format!("{name}: the account page, {what}: {e}"))
+    }
+
+    /// Changes the password in the account page: Firefox is told the new
+    /// session (`change_password`) and keeps its keys.
+    pub fn change_password_through_pages(&mut self, old: &str, new: &str) -> Result<(), String> {
+        self.on_account_page("changing the password", |m| {
+            m.type_into("#old-password", old)?;
+            m.type_into("#new-password", new)?;
+            m.click("#change-password button")?;
+            wait_for(
+                m,
+                "document.getElementById('status').textContent.includes('changed') || failed()",
+            )?;
+            settled(m)
+        })
+    }
+
+    /// Deletes the account in the account page; Firefox is told
+    /// (`delete`) and signs out.
+    pub fn delete_account_through_pages(&mut self, password: &str) -> Result<(), String> {
+        self.on_account_page("deleting the account", |m| {
+            m.type_into("#delete-password", password)?;
+            m.click("#delete-account button")?;
+            wait_for(
+                m,
+                "document.getElementById('status').textContent.includes('deleted') || failed()",
+            )?;
+            settled(m)
+        })
+    }
+
+    /// The devices the account page lists.
+    pub fn devices_on_account_page(&mut self) -> Result<Vec<String>, String> {
+        let mut names = Vec::new();
+        self.on_account_page("listing devices", |m| {
+            let listed = m.execute(
+                "return [...document.querySelectorAll('#devices li span')].map(s => s.textContent);",
+                json!([]),
+            )?;
+            names = listed
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str().map(str::to_owned))
+                .collect();
+            Ok(())
+        })?;
+        Ok(names)
+    }
+
     /// Opens Firefox's sign-in page, runs `steps` on it, and waits until
     /// the page says Firefox is connected (or shows an error).
     fn on_sign_in_page(
@@ -157,6 +239,16 @@ impl Browser {
             json!([OLDSYNC, before]),
         )
         .map(|_| ())
+    }
+}
+
+/// An error if the page shows one.
+fn settled(m: &mut Marionette) -> Result<(), MarionetteError> {
+    let error = page_text(m, "error")?;
+    if error.is_empty() {
+        Ok(())
+    } else {
+        Err(MarionetteError::Protocol(format!("the page says: {error}")))
     }
 }
 

@@ -163,6 +163,32 @@ impl Db {
         result
     }
 
+    /// The account's password changed at `generation` (ms): access tokens
+    /// of an older generation are refused from now on, newer ones pass —
+    /// what Mozilla's token server does on the auth server's
+    /// `passwordChange` and `reset` events (tokenserver
+    /// `process_account_events`: the user's generation becomes
+    /// `generation - 1`). An account with no user here has nothing to
+    /// refuse yet.
+    pub fn password_changed(&self, fxa_uid: &str, generation: i64) -> Result<(), DbError> {
+        let floor = generation.saturating_sub(1);
+        self.write(Lock::Account(fxa_uid), |tx| {
+            let Some(current) = tx.current_user(fxa_uid)? else {
+                return Ok(());
+            };
+            if floor > current.generation {
+                let email = tx
+                    .user_records(fxa_uid)?
+                    .into_iter()
+                    .find(|r| r.user.uid == current.uid)
+                    .map(|r| r.email)
+                    .unwrap_or_default();
+                tx.update_user(current.uid, floor, current.keys_changed_at, &email)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Moves an account to another node (an operator migrating users, or a
     /// test of node reassignment): a new uid on `node`, the old one retired.
     /// Returns the new uid.

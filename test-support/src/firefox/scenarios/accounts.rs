@@ -9,10 +9,142 @@ use super::logins::{firefox_add_login, same_logins};
 use super::{Ctx, FirefoxScenario, check};
 
 pub(super) fn scenarios() -> Vec<FirefoxScenario> {
-    vec![FirefoxScenario {
-        name: "accounts: a password reset in the page; Firefox and our device start fresh and lose nothing",
-        run: password_reset,
-    }]
+    vec![
+        FirefoxScenario {
+            name: "accounts: a password reset in the page; Firefox and our device start fresh and lose nothing",
+            run: password_reset,
+        },
+        FirefoxScenario {
+            name: "accounts: the account page lists devices, changes the password (keys kept), deletes the account",
+            run: account_page,
+        },
+    ]
+}
+
+fn account_uid(ctx: &Ctx<'_>) -> Result<String, String> {
+    Ok(ctx
+        .world
+        .server
+        .accounts()
+        .ok_or("no accounts service")?
+        .find_account(&ctx.world.email)
+        .map_err(|e| e.to_string())?
+        .ok_or("no account")?
+        .uid)
+}
+
+fn account_page(ctx: &mut Ctx<'_>) -> Result<(), String> {
+    firefox_add_login(ctx.firefox("F")?, "https://erin.example", "erin")?;
+    ctx.sync_firefox("F")?;
+    ctx.sync_device("A")?;
+    let devices = ctx.firefox("F")?.devices_on_account_page()?;
+    check(
+        devices.iter().any(|d| d == "F (this browser)") && devices.iter().any(|d| d == "A"),
+        format!("the account page lists {devices:?}"),
+    )?;
+    ctx.step("F", "the account page lists F (this browser) and A");
+
+    let uid = account_uid(ctx)?;
+    let records = ctx
+        .world
+        .server
+        .db()
+        .user_records(&uid)
+        .map_err(|e| e.to_string())?;
+    let old = ctx.world.password().to_owned();
+    let new = format!("{old}-changed");
+    // A sign-in from before the change, for its access token.
+    let before = ctx.world.account()?;
+    ctx.firefox("F")?.change_password_through_pages(&old, &new)?;
+    ctx.world.set_password(&new);
+    ctx.step("F", "changes the password in the account page");
+    // Firefox has the new session and the same keys: it syncs on, into the
+    // same storage user (nothing uploaded again).
+    firefox_add_login(ctx.firefox("F")?, "https://frank.example", "frank")?;
+    ctx.sync_firefox("F")?;
+    let after = ctx
+        .world
+        .server
+        .db()
+        .user_records(&uid)
+        .map_err(|e| e.to_string())?;
+    check(
+        after.len() == records.len(),
+        format!(
+            "a password change made a new storage user: {} → {}",
+            records.len(),
+            after.len()
+        ),
+    )?;
+    // Access tokens from before the change carry the old generation: the
+    // token server refuses them now that it has seen the new one (storage
+    // tokens already handed out live on until they expire, as with
+    // Mozilla's servers).
+    let tokens = sync15::TokenClient::new(
+        sync15::HttpClient::new().map_err(|e| e.to_string())?,
+        ctx.world.server.url(),
+    )
+    .map_err(|e| e.to_string())?;
+    let stale = tokens.fetch_token(&before.oauth_token, &before.root_key.key_id());
+    check(
+        matches!(&stale, Err(sync15::Error::TokenRejected { reason, .. }) if reason.contains("generation")),
+        format!("a token from before the password change was not refused: {stale:?}"),
+    )?;
+    // Our device signs in again, with the same keys, and finds everything.
+    let account = ctx.world.account()?;
+    ctx.device("A")?.sign_in_again(&account);
+    ctx.step(
+        "A",
+        "tokens from before the change are refused; it signs in with the new password",
+    );
+    ctx.sync_device("A")?;
+    same_logins(ctx, "F", "A")?;
+
+    ctx.firefox("F")?.delete_account_through_pages(&new)?;
+    ctx.step("F", "deletes the account in the account page");
+    let signed_in = ctx.firefox("F")?.js(
+        r#"
+        const { getFxAccountsSingleton } = ChromeUtils.importESModule("resource://gre/modules/FxAccounts.sys.mjs");
+        const { setTimeout } = ChromeUtils.importESModule("resource://gre/modules/Timer.sys.mjs");
+        const fxa = getFxAccountsSingleton();
+        const deadline = Date.now() + 10000;
+        while (await fxa.getSignedInUser()) {
+            if (Date.now() > deadline) return true;
+            await new Promise(resolve => setTimeout(resolve, 100));
+        }
+        return false;
+        "#,
+        serde_json::json!([]),
+    )?;
+    check(
+        signed_in == serde_json::json!(false),
+        "Firefox is still signed in to a deleted account",
+    )?;
+    let gone = ctx
+        .world
+        .server
+        .db()
+        .user_records(&uid)
+        .map_err(|e| e.to_string())?;
+    check(
+        gone.iter().all(|r| r.replaced_at.is_some()),
+        "the deleted account's storage user is still current",
+    )?;
+    check(
+        ctx.world
+            .server
+            .accounts()
+            .ok_or("no accounts service")?
+            .find_account(&ctx.world.email)
+            .map_err(|e| e.to_string())?
+            .is_none(),
+        "the account is still there",
+    )?;
+    ctx.step(
+        "F",
+        "Firefox is signed out; the account and its synced data are gone",
+    );
+    Ok(())
 }
 
 fn our_login(ctx: &mut Ctx<'_>, device: &str, origin: &str, username: &str) -> Result<(), String> {
@@ -45,15 +177,7 @@ fn password_reset(ctx: &mut Ctx<'_>) -> Result<(), String> {
     ctx.step("F, A", "each saves a login it does not sync yet");
 
     let email = ctx.world.email.clone();
-    let uid = ctx
-        .world
-        .server
-        .accounts()
-        .ok_or("no accounts service")?
-        .find_account(&email)
-        .map_err(|e| e.to_string())?
-        .ok_or("no account")?
-        .uid;
+    let uid = account_uid(ctx)?;
     let old_records = ctx
         .world
         .server
