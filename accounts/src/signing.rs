@@ -68,8 +68,12 @@ impl SigningKeys {
     /// Makes a new primary key; the old primary stays as the secondary and
     /// any older key is retired.
     pub fn rotate(&self, store: &Store, now: u64) -> Result<(), AccountsError> {
-        let key = generate(&store.sealer, now)?;
+        let mut key = generate(&store.sealer, now)?;
         store.admin(|tx, _| {
+            // Newer than every key, even if the clock went back or two
+            // rotations share a millisecond: the newest is the primary.
+            let newest = oauth::signing_keys(tx)?.first().map_or(0, |k| k.created_at);
+            key.created_at = key.created_at.max(newest + 1);
             oauth::insert_signing_key(tx, &key)?;
             oauth::retire_old_keys(tx)
         })?;
