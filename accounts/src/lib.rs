@@ -41,7 +41,7 @@ mod password;
 mod secrets;
 mod signing;
 mod store;
-mod totp;
+pub mod totp;
 
 use std::path::Path;
 use std::sync::Arc;

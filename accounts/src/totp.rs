@@ -49,6 +49,27 @@ pub fn base32(bytes: &[u8]) -> String {
     out
 }
 
+/// The bytes of an RFC 4648 base32 text (padding, spaces and case
+/// ignored, as authenticator apps take a typed secret); `None` for a
+/// character outside the alphabet.
+pub fn base32_decode(text: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = Vec::with_capacity(text.len() * 5 / 8);
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for c in text.bytes().filter(|c| !matches!(c, b'=' | b' ')) {
+        let value = ALPHABET.iter().position(|a| *a == c.to_ascii_uppercase())?;
+        buffer = (buffer << 5) | value as u32;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +88,15 @@ mod tests {
         }
         assert!(check(secret, "287082", 59 + 30));
         assert!(!check(secret, "287082", 59 + 90));
+    }
+
+    #[test]
+    fn base32_round_trips() {
+        for input in [&b""[..], b"f", b"foobar", &[0xff; 20]] {
+            assert_eq!(base32_decode(&base32(input)).as_deref(), Some(input));
+        }
+        assert_eq!(base32_decode("mzxw 6yq="), Some(b"foob".to_vec()));
+        assert_eq!(base32_decode("MZ1"), None);
     }
 
     /// RFC 4648 §10.

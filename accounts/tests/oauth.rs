@@ -9,6 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::Server;
 use serde_json::json;
+use sync_accounts::totp;
 
 const DESKTOP: &str = "5882386c6d801776";
 const OLDSYNC: &str = "https://identity.mozilla.com/apps/oldsync";
@@ -173,40 +174,13 @@ fn jwks_and_discovery_documents() {
     assert_eq!(config["sync_tokenserver_base_url"], json!(server.url));
 }
 
-fn base32_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut out, mut buffer, mut bits) = (Vec::new(), 0u32, 0);
-    for c in text.bytes().filter(|c| *c != b'=') {
-        let value = ALPHABET.iter().position(|a| *a == c).expect("base32") as u32;
-        buffer = (buffer << 5) | value;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    out
-}
-
-/// An authenticator app's code now (RFC 6238: HMAC-SHA1, 30 s, 6 digits).
+/// An authenticator app's code now.
 fn totp_now(secret: &[u8]) -> String {
-    let counter = std::time::SystemTime::now()
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("time")
-        .as_secs()
-        / 30;
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret);
-    let mac = ring::hmac::sign(&key, &counter.to_be_bytes());
-    let mac = mac.as_ref();
-    let offset = (mac[19] & 0x0f) as usize;
-    let value = u32::from_be_bytes([
-        mac[offset] & 0x7f,
-        mac[offset + 1],
-        mac[offset + 2],
-        mac[offset + 3],
-    ]);
-    format!("{:06}", value % 1_000_000)
+        .as_secs();
+    totp::code(secret, totp::counter(now))
 }
 
 #[test]
@@ -222,7 +196,7 @@ fn with_two_step_authentication_a_sign_in_needs_the_apps_code() {
         Some(&json!({})),
     );
     assert_eq!(status, 200, "{created}");
-    let secret = base32_decode(created["secret"].as_str().expect("a secret"));
+    let secret = totp::base32_decode(created["secret"].as_str().expect("a secret")).expect("base32");
     let (status, enabled) = server.hawk(
         "POST",
         "/v1/session/verify/totp",

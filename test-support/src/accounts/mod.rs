@@ -26,7 +26,7 @@ mod grants;
 mod password;
 mod requests;
 mod routes;
-mod totp;
+use sync_accounts::totp;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -28,6 +28,19 @@ impl Browser {
         password: &str,
         outbox: &Outbox,
     ) -> Result<(), String> {
+        self.sign_in_with_second_factor(email, password, outbox, None)
+    }
+
+    /// [`Browser::sign_in_through_pages`] for an account with two-step
+    /// authentication: the code of the authenticator app holding
+    /// `totp_secret` is typed when the page asks for it.
+    pub fn sign_in_with_second_factor(
+        &mut self,
+        email: &str,
+        password: &str,
+        outbox: &Outbox,
+        totp_secret: Option<&[u8]>,
+    ) -> Result<(), String> {
         let before = self.sync_key_id()?;
         self.on_sign_in_page("signing in", |m| {
             let seen = outbox.count();
@@ -36,11 +49,20 @@ impl Browser {
             wait_for(m, "shown('step-signin')")?;
             m.type_into("#signin-password", password)?;
             m.click("#step-signin button")?;
-            wait_for(m, "shown('step-code') || signedIn() || failed()")?;
+            wait_for(
+                m,
+                "shown('step-code') || shown('step-totp') || signedIn() || failed()",
+            )?;
             if page_flag(m, "shown('step-code')")? {
                 let code = code_from(outbox, email, seen)?;
                 m.type_into("#code", &code)?;
                 m.click("#step-code button")?;
+            } else if page_flag(m, "shown('step-totp')")? {
+                let secret = totp_secret.ok_or_else(|| {
+                    MarionetteError::Protocol("the page asks for an authenticator code".into())
+                })?;
+                m.type_into("#totp", &totp_now(secret))?;
+                m.click("#step-totp button")?;
             }
             Ok(())
         })?;
@@ -139,6 +161,27 @@ impl Browser {
             )?;
             settled(m)
         })
+    }
+
+    /// Turns two-step authentication on in the account page, as a person
+    /// with an authenticator app would; the secret the page showed.
+    pub fn enable_totp_through_pages(&mut self) -> Result<Vec<u8>, String> {
+        let mut secret = Vec::new();
+        self.on_account_page("turning on two-step authentication", |m| {
+            m.click("#totp-start button")?;
+            wait_for(m, "!document.getElementById('totp-confirm').hidden || failed()")?;
+            let shown = page_text(m, "totp-secret")?;
+            secret = sync_accounts::totp::base32_decode(&shown)
+                .ok_or_else(|| MarionetteError::Protocol(format!("the secret {shown:?} is not base32")))?;
+            m.type_into("#totp-code", &totp_now(&secret))?;
+            m.click("#totp-confirm button")?;
+            wait_for(
+                m,
+                "document.getElementById('totp-state').textContent.startsWith('On') || failed()",
+            )?;
+            settled(m)
+        })?;
+        Ok(secret)
     }
 
     /// The devices the account page lists.
@@ -240,6 +283,14 @@ impl Browser {
         )
         .map(|_| ())
     }
+}
+
+/// An authenticator app's code now.
+fn totp_now(secret: &[u8]) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    sync_accounts::totp::code(secret, sync_accounts::totp::counter(now))
 }
 
 /// An error if the page shows one.

@@ -102,6 +102,14 @@ impl FirefoxWorld {
     /// `identity.fxaccounts.autoconfig.uri` (and `allowHttp`, loopback being
     /// plain http); it signs in through the service's own pages.
     pub fn firefox(&self, name: &str) -> Result<Browser, String> {
+        let mut browser = self.firefox_signed_out(name)?;
+        browser.sign_in_through_pages(&self.email, &self.password, self.outbox()?)?;
+        browser.named(name)?;
+        Ok(browser)
+    }
+
+    /// A real Firefox pointed at the server but not signed in.
+    pub fn firefox_signed_out(&self, name: &str) -> Result<Browser, String> {
         let prefs = [
             ("identity.fxaccounts.autoconfig.uri", json!(self.server.url())),
             ("services.sync.log.appender.dump", json!("Debug")),
@@ -121,19 +129,6 @@ impl FirefoxWorld {
             return null;
             "#,
             json!([]),
-        )?;
-        browser.sign_in_through_pages(&self.email, &self.password, self.outbox()?)?;
-        // Signing in resets the device name; the scenarios know Firefox by
-        // its own (as a person renaming it in the preferences would).
-        browser.js(
-            r#"
-            const { getFxAccountsSingleton } = ChromeUtils.importESModule("resource://gre/modules/FxAccounts.sys.mjs");
-            const fxa = getFxAccountsSingleton();
-            fxa.device.setLocalName(arguments[0]);
-            await fxa.device.updateDeviceRegistration();
-            return null;
-            "#,
-            json!([name]),
         )?;
         Ok(browser)
     }
@@ -260,6 +255,23 @@ impl Browser {
                 .filter_map(|p| p.as_str().map(str::to_owned))
                 .collect(),
         })
+    }
+
+    /// Names the device: signing in resets the name, and the scenarios
+    /// know Firefox by its own (as a person renaming it in the preferences
+    /// would).
+    pub fn named(&mut self, name: &str) -> Result<(), String> {
+        self.js(
+            r#"
+            const { getFxAccountsSingleton } = ChromeUtils.importESModule("resource://gre/modules/FxAccounts.sys.mjs");
+            const fxa = getFxAccountsSingleton();
+            fxa.device.setLocalName(arguments[0]);
+            await fxa.device.updateDeviceRegistration();
+            return null;
+            "#,
+            json!([name]),
+        )
+        .map(|_| ())
     }
 
     /// What Firefox does when Firefox Accounts pushes it "a device

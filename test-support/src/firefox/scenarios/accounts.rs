@@ -18,6 +18,10 @@ pub(super) fn scenarios() -> Vec<FirefoxScenario> {
             name: "accounts: the account page lists devices, changes the password (keys kept), deletes the account",
             run: account_page,
         },
+        FirefoxScenario {
+            name: "accounts: two-step authentication turned on in the account page; a new Firefox signs in with the app's code",
+            run: two_step,
+        },
     ]
 }
 
@@ -231,5 +235,38 @@ fn password_reset(ctx: &mut Ctx<'_>) -> Result<(), String> {
             format!("{who}'s login was lost: {logins:#?}"),
         )?;
     }
+    Ok(())
+}
+
+fn two_step(ctx: &mut Ctx<'_>) -> Result<(), String> {
+    firefox_add_login(ctx.firefox("F")?, "https://gina.example", "gina")?;
+    ctx.sync_firefox("F")?;
+    let secret = ctx.firefox("F")?.enable_totp_through_pages()?;
+    ctx.step("F", "turns on two-step authentication in the account page");
+    let summary = ctx
+        .world
+        .server
+        .accounts()
+        .ok_or("no accounts service")?
+        .find_account(&ctx.world.email)
+        .map_err(|e| e.to_string())?
+        .ok_or("no account")?;
+    check(summary.totp_enabled, "two-step authentication is not on")?;
+
+    // A new Firefox: the page asks for the app's code instead of mailing one.
+    let (email, password) = (ctx.world.email.clone(), ctx.world.password().to_owned());
+    let outbox = ctx.world.outbox()?.clone();
+    let browser = ctx.world.firefox_signed_out("G")?;
+    ctx.add_firefox("G", browser);
+    ctx.firefox("G")?
+        .sign_in_with_second_factor(&email, &password, &outbox, Some(&secret))?;
+    ctx.step("G", "signs in through the page with the authenticator app's code");
+    ctx.sync_firefox("G")?;
+    let logins = super::logins::firefox_logins(ctx, "G")?;
+    check(
+        logins.iter().any(|l| l.contains("|gina|")),
+        format!("G does not have F's login: {logins:?}"),
+    )?;
+    ctx.step("G", "has F's login");
     Ok(())
 }

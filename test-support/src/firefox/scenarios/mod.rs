@@ -54,6 +54,11 @@ impl Ctx<'_> {
             .ok_or_else(|| format!("no Firefox {name}"))
     }
 
+    /// Adds a Firefox started (and signed in) by the scenario itself.
+    pub fn add_firefox(&mut self, name: &str, browser: Browser) {
+        self.browsers.insert(name.to_owned(), browser);
+    }
+
     /// Our device called `name`, signed in (and registered in the
     /// account's device list) on first use; every running Firefox hears of
     /// it as Firefox Accounts' push would tell it.
