@@ -22,9 +22,9 @@ pub struct AccountsConfig {
     /// `public_url`. Firefox's `identity.fxaccounts.autoconfig.uri` is set
     /// to it.
     pub public_url: Option<String>,
-    /// The SQLite file accounts are kept in: by default the storage
-    /// server's own database file (in tables of their own); required when
-    /// the storage server's database is PostgreSQL.
+    /// Where accounts are kept — a SQLite file or a `postgres://` URL: by
+    /// default the storage server's own database (in tables of their own,
+    /// prefixed `fxa_`).
     pub database: Option<std::path::PathBuf>,
     /// The secret the service seals its secrets at rest with (token keys,
     /// kA, TOTP secrets, signing keys). Unset, one is generated on first

@@ -18,6 +18,9 @@ pub enum AccountsError {
     /// SQLite failed.
     #[error("accounts database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed.
+    #[error("accounts database: {0}")]
+    Postgres(#[from] postgres::Error),
     /// A stored value cannot be read (or the at-rest key is wrong).
     #[error("accounts data: {0}")]
     Corrupt(String),

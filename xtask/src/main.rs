@@ -224,8 +224,8 @@ fn firefox_scenarios(no_firefox: bool, filter: Option<&str>) -> Result<()> {
     step("firefox scenarios", cmd)
 }
 
-/// The storage server's test suite again, each test on a schema of its own
-/// in a throwaway PostgreSQL cluster.
+/// The storage server's and the accounts service's test suites again, each
+/// test on a schema of its own in a throwaway PostgreSQL cluster.
 fn server_tests_on_postgres() -> Result<()> {
     let cluster =
         postgres::Cluster::start_for_tests().context("starting PostgreSQL for the server's tests")?;
@@ -239,13 +239,21 @@ fn server_tests_on_postgres() -> Result<()> {
             "--locked",
             "--no-fail-fast",
             "-E",
-            "package(sync-storage)",
+            "package(sync-storage) | package(sync-accounts)",
         ])
     } else {
-        cargo(&["test", "-p", "sync-storage", "--locked", "--no-fail-fast"])
+        cargo(&[
+            "test",
+            "-p",
+            "sync-storage",
+            "-p",
+            "sync-accounts",
+            "--locked",
+            "--no-fail-fast",
+        ])
     };
     cmd.env("SYNC_TEST_POSTGRES", cluster.url());
-    step("server tests on PostgreSQL", cmd)?;
+    step("server and accounts tests on PostgreSQL", cmd)?;
     // Alone, as it stops the cluster every other test uses.
     let mut cmd = cargo(&[
         "nextest",

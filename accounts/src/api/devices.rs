@@ -147,7 +147,7 @@ pub(super) async fn list(State(service): S, call: Call) -> Answer {
 }
 
 /// Ends a device with the credential it was registered with.
-fn sign_out_device(tx: &rusqlite::Connection, uid: &str, device: &Device) -> Result<(), ApiError> {
+fn sign_out_device(tx: &crate::store::Db<'_>, uid: &str, device: &Device) -> Result<(), ApiError> {
     devices::delete(tx, uid, &device.id)?;
     if let Some(session) = &device.session_hash {
         tokens::end_session(tx, session)?;

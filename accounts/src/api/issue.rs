@@ -3,7 +3,6 @@
 //! unauthenticated route goes through.
 
 use fxa_client::crypto::bundle_keys;
-use rusqlite::Transaction;
 
 use super::Call;
 use crate::Service;
@@ -11,8 +10,8 @@ use crate::error::ApiError;
 use crate::mail::messages;
 use crate::secrets::{Sealer, decimal_code, hash_hex};
 use crate::store::accounts::{self, Account};
-use crate::store::limits;
 use crate::store::tokens::{self, NewToken, TokenKind};
+use crate::store::{Db, args, limits};
 
 /// How long an emailed code is good for (Mozilla's sign-in and sign-up
 /// codes: 15 minutes by default).
@@ -52,7 +51,7 @@ pub(crate) struct NewSession {
 
 /// Creates a session of `account`.
 pub(crate) fn session(
-    tx: &Transaction<'_>,
+    tx: &Db<'_>,
     sealer: &Sealer,
     account: &Account,
     must_verify: MustVerify,
@@ -108,7 +107,7 @@ pub(crate) fn device_name(user_agent: &str) -> &str {
 /// client's wrapKb, encrypted to the token's keyRequestKey now, so only
 /// the token's holder can read it.
 pub(crate) fn key_fetch(
-    tx: &Transaction<'_>,
+    tx: &Db<'_>,
     sealer: &Sealer,
     account: &Account,
     wrap_kb: &[u8; 32],
@@ -130,9 +129,9 @@ pub(crate) fn key_fetch(
         },
     )?;
     let bundle = bundle_keys(&credentials.extra, &ka, wrap_kb);
-    tx.execute(
+    tx.exec(
         "UPDATE fxa_tokens SET key_bundle = ?2 WHERE id_hash = ?1",
-        rusqlite::params![hash, &bundle[..]],
+        args![&hash, &bundle[..]],
     )?;
     Ok(token)
 }

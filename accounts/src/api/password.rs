@@ -347,7 +347,10 @@ fn reset_now(service: &Service, call: &Call) -> Result<Value, ApiError> {
         accounts::mark_email_verified(tx, &reset.uid)?;
         tokens::end_all(tx, &reset.uid, None)?;
         oauth::delete_all_refresh(tx, &reset.uid)?;
-        tx.execute("DELETE FROM fxa_devices WHERE uid = ?1", [&reset.uid])?;
+        tx.exec(
+            "DELETE FROM fxa_devices WHERE uid = ?1",
+            crate::store::args![&reset.uid],
+        )?;
         let account = accounts::live(tx, &reset.uid)?;
         let mut answer = json!({ "uid": account.uid, "verified": true, "authAt": now / 1000 });
         if wants_session {

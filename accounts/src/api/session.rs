@@ -86,9 +86,9 @@ pub(super) async fn duplicate(State(service): S, call: Call) -> Answer {
         let session = service.store.write(|tx, sealer| {
             let session = issue::session(tx, sealer, &account, MustVerify::No, &user_agent, now)?;
             if let Some(method) = &token.must_verify {
-                tx.execute(
+                tx.exec(
                     "UPDATE fxa_tokens SET must_verify = ?2 WHERE id_hash = ?1",
-                    rusqlite::params![session.hash, method],
+                    crate::store::args![session.hash, method],
                 )?;
             }
             Ok(session)
@@ -197,11 +197,11 @@ pub(super) async fn recovery_email_verify_code(State(service): S, call: Call) ->
         // Mozilla's verify_code does with the code it mailed (PyFxA's
         // `Session.verify_email_code` confirms sign-ins this way).
         service.store.write(|tx, _| {
-            tx.execute(
+            tx.exec(
                 "UPDATE fxa_tokens SET must_verify = NULL, code_hash = NULL, code_expires_at = NULL
                  WHERE uid = ?1 AND kind = 'sessionToken' AND must_verify = 'email-otp'
                    AND code_hash = ?2 AND code_expires_at > ?3",
-                rusqlite::params![uid, code_hash, now],
+                crate::store::args![uid, code_hash, now],
             )?;
             Ok(())
         })?;
@@ -217,10 +217,10 @@ pub(super) async fn recovery_email_verify_code(State(service): S, call: Call) ->
         }
         service.store.write(|tx, _| {
             accounts::mark_email_verified(tx, &uid)?;
-            tx.execute(
+            tx.exec(
                 "UPDATE fxa_tokens SET must_verify = NULL, code_hash = NULL
                  WHERE uid = ?1 AND kind = 'sessionToken' AND code_hash = ?2",
-                rusqlite::params![uid, code_hash],
+                crate::store::args![uid, code_hash],
             )?;
             Ok(())
         })?;

@@ -1,6 +1,7 @@
 //! Account rows: who someone is, and what proves their password.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use super::sql::Row;
+use super::{Db, args};
 
 use super::bytes32;
 use crate::error::ApiError;
@@ -53,11 +54,11 @@ const COLUMNS: &str = "uid, email, email_verified, created_at, auth_salt, verify
     client_salt, verify_hash_v2, wrap_wrap_kb_v2, sealed_ka, verifier_set_at, keys_changed_at,
     email_code_hash, sealed_totp, totp_enabled, display_name, locale, disabled_at";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
+fn from_row(row: &Row<'_>) -> Result<Account, ApiError> {
     let v2 = match (
-        row.get::<_, Option<String>>(7)?,
-        row.get::<_, Option<Vec<u8>>>(8)?,
-        row.get::<_, Option<Vec<u8>>>(9)?,
+        row.get::<Option<String>>(7)?,
+        row.get::<Option<Vec<u8>>>(8)?,
+        row.get::<Option<Vec<u8>>>(9)?,
     ) {
         (Some(client_salt), Some(verify_hash), Some(wrap)) => Some(V2Verifier {
             client_salt,
@@ -96,34 +97,29 @@ pub(crate) fn normalize(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-pub(crate) fn by_email(conn: &Connection, email: &str) -> Result<Option<Account>, ApiError> {
+pub(crate) fn by_email(db: &Db<'_>, email: &str) -> Result<Option<Account>, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM fxa_accounts WHERE normalized_email = ?1");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row([normalize(email)], from_row)
-        .optional()?)
+    db.row(&sql, args![&normalize(email)], from_row)
 }
 
-pub(crate) fn by_uid(conn: &Connection, uid: &str) -> Result<Option<Account>, ApiError> {
+pub(crate) fn by_uid(db: &Db<'_>, uid: &str) -> Result<Option<Account>, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM fxa_accounts WHERE uid = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([uid], from_row).optional()?)
+    db.row(&sql, args![uid], from_row)
 }
 
 /// The account a token speaks for; a token of a deleted or disabled
 /// account is no token at all.
-pub(crate) fn live(conn: &Connection, uid: &str) -> Result<Account, ApiError> {
-    match by_uid(conn, uid)? {
+pub(crate) fn live(db: &Db<'_>, uid: &str) -> Result<Account, ApiError> {
+    match by_uid(db, uid)? {
         Some(account) if account.disabled_at.is_none() => Ok(account),
         _ => Err(ApiError::invalid_token()),
     }
 }
 
 /// Every account, oldest first (for the admin command).
-pub(crate) fn all(conn: &Connection) -> Result<Vec<Account>, ApiError> {
+pub(crate) fn all(db: &Db<'_>) -> Result<Vec<Account>, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM fxa_accounts ORDER BY created_at, uid");
-    let mut statement = conn.prepare(&sql)?;
-    let rows = statement.query_map([], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    db.rows(&sql, args![], from_row)
 }
 
 /// A row to insert.
@@ -138,7 +134,7 @@ pub(crate) struct NewAccount<'a> {
 }
 
 /// Inserts a new account; errno 101 if the address is taken.
-pub(crate) fn insert(conn: &Connection, sealer: &Sealer, new: &NewAccount<'_>) -> Result<(), ApiError> {
+pub(crate) fn insert(db: &Db<'_>, sealer: &Sealer, new: &NewAccount<'_>) -> Result<(), ApiError> {
     let NewAccount {
         uid,
         email,
@@ -147,29 +143,29 @@ pub(crate) fn insert(conn: &Connection, sealer: &Sealer, new: &NewAccount<'_>) -
         email_code_hash,
         now,
     } = *new;
-    if by_email(conn, email)?.is_some() {
+    if by_email(db, email)?.is_some() {
         return Err(ApiError::account_exists(email));
     }
     let sealed_ka = sealer.seal(&ka_label(uid), ka)?;
     let (client_salt, hash2, wrap2) = v2_columns(&credentials.v2);
-    conn.execute(
+    db.exec(
         "INSERT INTO fxa_accounts (uid, email, normalized_email, email_verified, created_at,
              auth_salt, verify_hash, wrap_wrap_kb, client_salt, verify_hash_v2, wrap_wrap_kb_v2,
              sealed_ka, verifier_set_at, keys_changed_at, email_code_hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?5, ?5, ?13)",
-        params![
+        args![
             uid,
             email,
-            normalize(email),
+            &normalize(email),
             email_code_hash.is_none(),
             now,
-            credentials.auth_salt,
-            credentials.v1.verify_hash,
-            credentials.v1.wrap_wrap_kb,
+            &credentials.auth_salt,
+            &credentials.v1.verify_hash,
+            &credentials.v1.wrap_wrap_kb,
             client_salt,
             hash2,
             wrap2,
-            sealed_ka,
+            &sealed_ka,
             email_code_hash,
         ],
     )?;
@@ -196,24 +192,24 @@ pub(crate) fn ka_label(uid: &str) -> String {
 /// Replaces the password material. `keys_changed`: kB changed too (a
 /// reset), so the scoped keys' rotation time moves.
 pub(crate) fn set_credentials(
-    conn: &Connection,
+    db: &Db<'_>,
     uid: &str,
     credentials: &Credentials,
     keys_changed: bool,
     now: u64,
 ) -> Result<(), ApiError> {
     let (client_salt, hash2, wrap2) = v2_columns(&credentials.v2);
-    conn.execute(
+    db.exec(
         "UPDATE fxa_accounts SET auth_salt = ?2, verify_hash = ?3, wrap_wrap_kb = ?4,
              client_salt = ?5, verify_hash_v2 = ?6, wrap_wrap_kb_v2 = ?7,
              verifier_set_at = ?8,
              keys_changed_at = CASE WHEN ?9 THEN ?8 ELSE keys_changed_at END
          WHERE uid = ?1",
-        params![
+        args![
             uid,
-            credentials.auth_salt,
-            credentials.v1.verify_hash,
-            credentials.v1.wrap_wrap_kb,
+            &credentials.auth_salt,
+            &credentials.v1.verify_hash,
+            &credentials.v1.wrap_wrap_kb,
             client_salt,
             hash2,
             wrap2,
@@ -224,32 +220,27 @@ pub(crate) fn set_credentials(
     Ok(())
 }
 
-pub(crate) fn mark_email_verified(conn: &Connection, uid: &str) -> Result<(), ApiError> {
-    conn.execute(
-        "UPDATE fxa_accounts SET email_verified = 1, email_code_hash = NULL WHERE uid = ?1",
-        [uid],
+pub(crate) fn mark_email_verified(db: &Db<'_>, uid: &str) -> Result<(), ApiError> {
+    db.exec(
+        "UPDATE fxa_accounts SET email_verified = TRUE, email_code_hash = NULL WHERE uid = ?1",
+        args![uid],
     )?;
     Ok(())
 }
 
-pub(crate) fn set_email_code(conn: &Connection, uid: &str, code_hash: &str) -> Result<(), ApiError> {
-    conn.execute(
+pub(crate) fn set_email_code(db: &Db<'_>, uid: &str, code_hash: &str) -> Result<(), ApiError> {
+    db.exec(
         "UPDATE fxa_accounts SET email_code_hash = ?2 WHERE uid = ?1",
-        params![uid, code_hash],
+        args![uid, code_hash],
     )?;
     Ok(())
 }
 
 /// Stores a TOTP secret (sealed), not yet enabled.
-pub(crate) fn set_totp(
-    conn: &Connection,
-    uid: &str,
-    sealed: Option<&[u8]>,
-    enabled: bool,
-) -> Result<(), ApiError> {
-    conn.execute(
+pub(crate) fn set_totp(db: &Db<'_>, uid: &str, sealed: Option<&[u8]>, enabled: bool) -> Result<(), ApiError> {
+    db.exec(
         "UPDATE fxa_accounts SET sealed_totp = ?2, totp_enabled = ?3 WHERE uid = ?1",
-        params![uid, sealed, enabled],
+        args![uid, sealed, enabled],
     )?;
     Ok(())
 }
@@ -258,23 +249,23 @@ pub(crate) fn totp_label(uid: &str) -> String {
     format!("TOTP {uid}")
 }
 
-pub(crate) fn set_display_name(conn: &Connection, uid: &str, name: Option<&str>) -> Result<(), ApiError> {
-    conn.execute(
+pub(crate) fn set_display_name(db: &Db<'_>, uid: &str, name: Option<&str>) -> Result<(), ApiError> {
+    db.exec(
         "UPDATE fxa_accounts SET display_name = ?2 WHERE uid = ?1",
-        params![uid, name],
+        args![uid, name],
     )?;
     Ok(())
 }
 
 /// Disables (`Some(now)`) or re-enables (`None`) an account.
-pub(crate) fn set_disabled(conn: &Connection, uid: &str, at: Option<u64>) -> Result<bool, ApiError> {
-    Ok(conn.execute(
+pub(crate) fn set_disabled(db: &Db<'_>, uid: &str, at: Option<u64>) -> Result<bool, ApiError> {
+    Ok(db.exec(
         "UPDATE fxa_accounts SET disabled_at = ?2 WHERE uid = ?1",
-        params![uid, at],
+        args![uid, at],
     )? == 1)
 }
 
 /// Deletes the account and, by cascade, everything of it.
-pub(crate) fn delete(conn: &Connection, uid: &str) -> Result<bool, ApiError> {
-    Ok(conn.execute("DELETE FROM fxa_accounts WHERE uid = ?1", [uid])? == 1)
+pub(crate) fn delete(db: &Db<'_>, uid: &str) -> Result<bool, ApiError> {
+    Ok(db.exec("DELETE FROM fxa_accounts WHERE uid = ?1", args![uid])? == 1)
 }

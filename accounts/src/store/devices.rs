@@ -7,7 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use super::sql::Row;
+use super::{Db, args};
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -73,7 +74,7 @@ pub(crate) struct DeviceUpdate {
 const COLUMNS: &str = "id, session_hash, refresh_hash, name, type, created_at, last_access_at,
     push_callback, push_public_key, push_auth_key, push_expired, commands";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Device> {
+fn from_row(row: &Row<'_>) -> Result<Device, ApiError> {
     let commands: String = row.get(11)?;
     Ok(Device {
         id: row.get(0)?,
@@ -92,32 +93,27 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Device> {
 }
 
 /// The account's devices, oldest first.
-pub(crate) fn list(conn: &Connection, uid: &str) -> Result<Vec<Device>, ApiError> {
+pub(crate) fn list(db: &Db<'_>, uid: &str) -> Result<Vec<Device>, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM fxa_devices WHERE uid = ?1 ORDER BY created_at, id");
-    let mut statement = conn.prepare_cached(&sql)?;
-    let rows = statement.query_map([uid], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    db.rows(&sql, args![uid], from_row)
 }
 
 /// The device of the account with this id.
-pub(crate) fn by_id(conn: &Connection, uid: &str, id: &str) -> Result<Option<Device>, ApiError> {
+pub(crate) fn by_id(db: &Db<'_>, uid: &str, id: &str) -> Result<Option<Device>, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM fxa_devices WHERE uid = ?1 AND id = ?2");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row(params![uid, id], from_row)
-        .optional()?)
+    db.row(&sql, args![uid, id], from_row)
 }
 
 /// The device registered by this credential, if any.
-pub(crate) fn of_owner(conn: &Connection, uid: &str, owner: &Owner) -> Result<Option<Device>, ApiError> {
-    Ok(list(conn, uid)?.into_iter().find(|d| d.owned_by(owner)))
+pub(crate) fn of_owner(db: &Db<'_>, uid: &str, owner: &Owner) -> Result<Option<Device>, ApiError> {
+    Ok(list(db, uid)?.into_iter().find(|d| d.owned_by(owner)))
 }
 
 /// Creates the device (`id: None`, or the credential's own device missing)
 /// or updates it; returns the row as it now is. An `id` that is not one of
 /// the account's devices is errno 123.
 pub(crate) fn upsert(
-    conn: &Connection,
+    db: &Db<'_>,
     uid: &str,
     owner: &Owner,
     id: Option<&str>,
@@ -126,77 +122,71 @@ pub(crate) fn upsert(
     now: u64,
 ) -> Result<Device, ApiError> {
     let existing = match id {
-        Some(id) => Some(by_id(conn, uid, id)?.ok_or_else(ApiError::unknown_device)?),
-        None => of_owner(conn, uid, owner)?,
+        Some(id) => Some(by_id(db, uid, id)?.ok_or_else(ApiError::unknown_device)?),
+        None => of_owner(db, uid, owner)?,
     };
     let id = match existing {
         Some(device) => device.id,
         None => {
             let (session, refresh) = owner.columns();
-            conn.execute(
+            db.exec(
                 "INSERT INTO fxa_devices (id, uid, session_hash, refresh_hash, created_at, last_access_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                params![new_id, uid, session, refresh, now],
+                args![new_id, uid, session, refresh, now],
             )?;
             new_id
         }
     };
     if let Some(name) = update.name {
-        conn.execute(
-            "UPDATE fxa_devices SET name = ?2 WHERE id = ?1",
-            params![id, name],
-        )?;
+        db.exec("UPDATE fxa_devices SET name = ?2 WHERE id = ?1", args![id, name])?;
     }
     if let Some(device_type) = update.device_type {
-        conn.execute(
+        db.exec(
             "UPDATE fxa_devices SET type = ?2 WHERE id = ?1",
-            params![id, device_type],
+            args![id, device_type],
         )?;
     }
     if let Some((callback, public_key, auth_key)) = update.push {
-        conn.execute(
+        db.exec(
             "UPDATE fxa_devices SET push_callback = ?2, push_public_key = ?3, push_auth_key = ?4,
-                 push_expired = 0 WHERE id = ?1",
-            params![id, callback, public_key, auth_key],
+                 push_expired = FALSE WHERE id = ?1",
+            args![id, callback, public_key, auth_key],
         )?;
     }
     if let Some(commands) = update.commands {
         let json = serde_json::to_string(&commands).map_err(|_| ApiError::unexpected())?;
-        conn.execute(
+        db.exec(
             "UPDATE fxa_devices SET commands = ?2 WHERE id = ?1",
-            params![id, json],
+            args![id, json],
         )?;
     }
-    conn.execute(
+    db.exec(
         "UPDATE fxa_devices SET last_access_at = ?2 WHERE id = ?1",
-        params![id, now],
+        args![id, now],
     )?;
-    by_id(conn, uid, &id)?.ok_or_else(ApiError::unknown_device)
+    by_id(db, uid, &id)?.ok_or_else(ApiError::unknown_device)
 }
 
 /// Deletes one of the account's devices (and its queue).
-pub(crate) fn delete(conn: &Connection, uid: &str, id: &str) -> Result<bool, ApiError> {
-    Ok(conn.execute(
+pub(crate) fn delete(db: &Db<'_>, uid: &str, id: &str) -> Result<bool, ApiError> {
+    Ok(db.exec(
         "DELETE FROM fxa_devices WHERE uid = ?1 AND id = ?2",
-        params![uid, id],
+        args![uid, id],
     )? == 1)
 }
 
 /// Queues `data` (`{command, payload, sender}`) for a device; its index.
-pub(crate) fn enqueue(
-    conn: &Connection,
-    device: &str,
-    data: &Value,
-    expires_at: u64,
-) -> Result<u64, ApiError> {
-    let index: u64 = conn.query_row(
-        "UPDATE fxa_devices SET command_index = command_index + 1 WHERE id = ?1 RETURNING command_index",
-        [device],
-        |row| row.get(0),
-    )?;
-    conn.execute(
+pub(crate) fn enqueue(db: &Db<'_>, device: &str, data: &Value, expires_at: u64) -> Result<u64, ApiError> {
+    let index = db
+        .row(
+            "UPDATE fxa_devices SET command_index = command_index + 1 WHERE id = ?1 RETURNING command_index",
+            args![device],
+            |row| row.get::<u64>(0),
+        )?
+        .ok_or_else(ApiError::unknown_device)?;
+    db.exec(
         "INSERT INTO fxa_commands (device_id, idx, data, expires_at) VALUES (?1, ?2, ?3, ?4)",
-        params![device, index, data.to_string(), expires_at],
+        args![device, index, &data.to_string(), expires_at],
     )?;
     Ok(index)
 }
@@ -213,34 +203,34 @@ pub(crate) struct CommandPage {
 
 /// A page of a device's queue from `index` on.
 pub(crate) fn pending(
-    conn: &Connection,
+    db: &Db<'_>,
     device: &str,
     index: u64,
     limit: usize,
     now: u64,
 ) -> Result<CommandPage, ApiError> {
-    conn.execute(
+    db.exec(
         "DELETE FROM fxa_commands WHERE device_id = ?1 AND expires_at <= ?2",
-        params![device, now],
+        args![device, now],
     )?;
-    let mut statement = conn.prepare_cached(
+    let rows = db.rows(
         "SELECT idx, data FROM fxa_commands WHERE device_id = ?1 AND idx >= ?2 ORDER BY idx LIMIT ?3",
+        args![device, index, limit as u64 + 1],
+        |row| Ok((row.get::<u64>(0)?, row.get::<String>(1)?)),
     )?;
-    let rows = statement.query_map(params![device, index, limit as i64 + 1], |row| {
-        Ok((row.get::<_, u64>(0)?, row.get::<_, String>(1)?))
-    })?;
-    let mut messages = Vec::new();
-    for row in rows {
-        let (idx, data) = row?;
-        messages.push((idx, serde_json::from_str(&data).unwrap_or(Value::Null)));
-    }
+    let mut messages: Vec<(u64, Value)> = rows
+        .into_iter()
+        .map(|(idx, data)| (idx, serde_json::from_str(&data).unwrap_or(Value::Null)))
+        .collect();
     let last = messages.len() <= limit;
     messages.truncate(limit);
-    let highest = conn.query_row(
-        "SELECT command_index FROM fxa_devices WHERE id = ?1",
-        [device],
-        |row| row.get(0),
-    )?;
+    let highest = db
+        .row(
+            "SELECT command_index FROM fxa_devices WHERE id = ?1",
+            args![device],
+            |row| row.get::<u64>(0),
+        )?
+        .unwrap_or(0);
     Ok(CommandPage {
         messages,
         last,

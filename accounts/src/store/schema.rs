@@ -8,12 +8,74 @@
 //! tokenId is also a bearer credential, `Bearer fxs_<tokenId>`); codes are
 //! kept only as hashes.
 
-use sync_sql::{Migration, Migrations};
+use sync_sql::{Migration, MigrationStep, Migrations};
+
+use crate::error::AccountsError;
 
 /// The track's name in `schema_tracks`.
 pub(crate) const TRACK: &str = "accounts";
 
-pub(crate) const SCHEMA: Migrations = Migrations::named(TRACK, STEPS);
+/// The schema on SQLite, on its own track of the file's migrations.
+pub(crate) const SQLITE: Migrations = Migrations::named(TRACK, STEPS);
+
+/// The columns that are booleans (SQLite keeps them as integers).
+const BOOLEANS: [&str; 3] = ["email_verified", "totp_enabled", "push_expired"];
+
+/// A step in PostgreSQL's words: the same tables, `BYTEA` for `BLOB`,
+/// `BIGINT` for every integer (milliseconds), `BOOLEAN` for the flags.
+fn postgres_sql(sqlite: &str) -> String {
+    sqlite
+        .lines()
+        .map(|line| {
+            let line = line.replace(") WITHOUT ROWID;", ");").replace("BLOB", "BYTEA");
+            if BOOLEANS.iter().any(|b| line.trim_start().starts_with(b)) {
+                line.replace("INTEGER NOT NULL DEFAULT 0", "BOOLEAN NOT NULL DEFAULT FALSE")
+            } else {
+                line.replace("INTEGER", "BIGINT")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Brings the schema up to date on PostgreSQL, under an advisory lock so
+/// that two processes starting together do not both migrate; the version
+/// is kept in `fxa_schema`.
+pub(crate) fn apply_postgres(client: &mut postgres::Client) -> Result<(), AccountsError> {
+    let mut tx = client.transaction()?;
+    tx.batch_execute(
+        "SELECT pg_advisory_xact_lock(hashtext('fxa_accounts_schema'));
+         CREATE TABLE IF NOT EXISTS fxa_schema (version BIGINT NOT NULL);",
+    )?;
+    let version: i64 = tx
+        .query_opt("SELECT version FROM fxa_schema", &[])?
+        .map_or(0, |row| row.get(0));
+    let newest = STEPS.iter().map(|m| i64::from(m.version)).max().unwrap_or(0);
+    if version > newest {
+        return Err(AccountsError::Config(format!(
+            "the accounts tables are at version {version}, newer than this program's {newest}: \
+             run the newer program"
+        )));
+    }
+    for migration in STEPS.iter().filter(|m| i64::from(m.version) > version) {
+        let MigrationStep::Sql(sql) = migration.step else {
+            return Err(AccountsError::Config(format!(
+                "accounts migration {} is not SQL",
+                migration.version
+            )));
+        };
+        tx.batch_execute(&postgres_sql(sql))?;
+        tracing::info!(
+            "migrated the accounts tables (PostgreSQL) to version {}: {}",
+            migration.version,
+            migration.description
+        );
+    }
+    tx.execute("DELETE FROM fxa_schema", &[])?;
+    tx.execute("INSERT INTO fxa_schema (version) VALUES ($1)", &[&newest])?;
+    tx.commit()?;
+    Ok(())
+}
 
 const STEPS: &[Migration] = &[Migration::sql(
     1,
@@ -170,3 +232,29 @@ CREATE TABLE fxa_rate_limits (
 ) WITHOUT ROWID;
 "#,
 )];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_postgres_schema_is_the_same_tables_in_its_words() {
+        let MigrationStep::Sql(sql) = STEPS[0].step else {
+            panic!("SQL");
+        };
+        let pg = postgres_sql(sql);
+        assert!(!pg.contains("WITHOUT ROWID") && !pg.contains("BLOB"));
+        assert!(!pg.contains(" INTEGER"), "every integer is a BIGINT");
+        for flag in BOOLEANS {
+            assert!(pg.contains(flag), "{flag}");
+        }
+        assert_eq!(
+            pg.matches("BOOLEAN NOT NULL DEFAULT FALSE").count(),
+            BOOLEANS.len()
+        );
+        assert_eq!(
+            pg.matches("CREATE TABLE").count(),
+            sql.matches("CREATE TABLE").count()
+        );
+    }
+}

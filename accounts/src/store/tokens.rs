@@ -5,8 +5,9 @@
 //! The server keeps the hash of the tokenId and the sealed Hawk key —
 //! never the token.
 
+use super::sql::Row;
+use super::{Db, args};
 use fxa_client::crypto::TokenCredentials;
-use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::ApiError;
 use crate::secrets::{Sealer, hash_hex, random};
@@ -106,7 +107,7 @@ pub(crate) const CODE_TRIES: u32 = 5;
 /// Creates a token of `kind` for `uid`; returns the token (hex, for the
 /// client), its credentials, and its id hash.
 pub(crate) fn issue(
-    conn: &Connection,
+    db: &Db<'_>,
     sealer: &Sealer,
     kind: TokenKind,
     uid: &str,
@@ -117,12 +118,12 @@ pub(crate) fn issue(
     let credentials = TokenCredentials::derive(&token, kind.name());
     let hash = id_hash(&credentials.id);
     let sealed = sealer.seal(&hmac_label(kind, &hash), &credentials.hmac_key)?;
-    conn.execute(
+    db.exec(
         "INSERT INTO fxa_tokens (id_hash, kind, uid, sealed_hmac_key, created_at, last_used_at,
              expires_at, must_verify, code_hash, code_expires_at, code_tries, key_bundle,
              session_hash, user_agent)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        params![
+        args![
             hash,
             kind.name(),
             uid,
@@ -143,23 +144,20 @@ pub(crate) fn issue(
 
 /// The unexpired token of `kind` whose id hashes to `hash`.
 pub(crate) fn find(
-    conn: &Connection,
+    db: &Db<'_>,
     sealer: &Sealer,
     kind: TokenKind,
     hash: &str,
     now: u64,
 ) -> Result<Option<Token>, ApiError> {
-    let row = conn
-        .prepare_cached(
-            "SELECT id_hash, uid, sealed_hmac_key, created_at, last_used_at, must_verify, code_hash,
-                    code_expires_at, code_tries, key_bundle, session_hash, user_agent
-             FROM fxa_tokens
-             WHERE id_hash = ?1 AND kind = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
-        )?
-        .query_row(params![hash, kind.name(), now], |row| {
-            Ok((from_row(row)?, row.get::<_, Vec<u8>>(2)?))
-        })
-        .optional()?;
+    let row = db.row(
+        "SELECT id_hash, uid, sealed_hmac_key, created_at, last_used_at, must_verify, code_hash,
+                code_expires_at, code_tries, key_bundle, session_hash, user_agent
+         FROM fxa_tokens
+         WHERE id_hash = ?1 AND kind = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+        args![hash, kind.name(), now],
+        |row| Ok((from_row(row)?, row.get::<Vec<u8>>(2)?)),
+    )?;
     let Some((mut token, sealed)) = row else {
         return Ok(None);
     };
@@ -167,7 +165,7 @@ pub(crate) fn find(
     Ok(Some(token))
 }
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Token> {
+fn from_row(row: &Row<'_>) -> Result<Token, ApiError> {
     Ok(Token {
         id_hash: row.get(0)?,
         uid: row.get(1)?,
@@ -183,83 +181,81 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Token> {
 }
 
 /// Records a token's use (the device list's "last active").
-pub(crate) fn touch(conn: &Connection, hash: &str, now: u64) -> Result<(), ApiError> {
-    conn.execute(
-        "UPDATE fxa_tokens SET last_used_at = ?2 WHERE id_hash = ?1 AND last_used_at < ?2 - 60000",
-        params![hash, now],
+pub(crate) fn touch(db: &Db<'_>, hash: &str, now: u64) -> Result<(), ApiError> {
+    db.exec(
+        "UPDATE fxa_tokens SET last_used_at = ?2 WHERE id_hash = ?1 AND last_used_at + 60000 < ?2",
+        args![hash, now],
     )?;
     Ok(())
 }
 
-pub(crate) fn delete(conn: &Connection, hash: &str) -> Result<bool, ApiError> {
-    Ok(conn.execute("DELETE FROM fxa_tokens WHERE id_hash = ?1", [hash])? == 1)
+pub(crate) fn delete(db: &Db<'_>, hash: &str) -> Result<bool, ApiError> {
+    Ok(db.exec("DELETE FROM fxa_tokens WHERE id_hash = ?1", args![hash])? == 1)
 }
 
 /// Ends a session and what hangs off it: its key fetches, its device
 /// record (and so the device's queued commands).
-pub(crate) fn end_session(conn: &Connection, hash: &str) -> Result<(), ApiError> {
-    conn.execute("DELETE FROM fxa_tokens WHERE session_hash = ?1", [hash])?;
-    conn.execute("DELETE FROM fxa_devices WHERE session_hash = ?1", [hash])?;
-    delete(conn, hash)?;
+pub(crate) fn end_session(db: &Db<'_>, hash: &str) -> Result<(), ApiError> {
+    db.exec("DELETE FROM fxa_tokens WHERE session_hash = ?1", args![hash])?;
+    db.exec("DELETE FROM fxa_devices WHERE session_hash = ?1", args![hash])?;
+    delete(db, hash)?;
     Ok(())
 }
 
 /// Ends every token of the account, but for `keep` (the session that
 /// changed the password). Devices of ended sessions go with them.
-pub(crate) fn end_all(conn: &Connection, uid: &str, keep: Option<&str>) -> Result<(), ApiError> {
+pub(crate) fn end_all(db: &Db<'_>, uid: &str, keep: Option<&str>) -> Result<(), ApiError> {
     let keep = keep.unwrap_or("");
-    conn.execute(
+    db.exec(
         "DELETE FROM fxa_devices WHERE uid = ?1 AND session_hash IS NOT NULL AND session_hash != ?2",
-        params![uid, keep],
+        args![uid, keep],
     )?;
-    conn.execute(
+    db.exec(
         "DELETE FROM fxa_tokens WHERE uid = ?1 AND id_hash != ?2",
-        params![uid, keep],
+        args![uid, keep],
     )?;
     Ok(())
 }
 
 /// Marks a session verified.
-pub(crate) fn verify(conn: &Connection, hash: &str) -> Result<(), ApiError> {
-    conn.execute(
+pub(crate) fn verify(db: &Db<'_>, hash: &str) -> Result<(), ApiError> {
+    db.exec(
         "UPDATE fxa_tokens SET must_verify = NULL, code_hash = NULL, code_expires_at = NULL
          WHERE id_hash = ?1",
-        [hash],
+        args![hash],
     )?;
     Ok(())
 }
 
 /// Gives a session a new code to verify with (and its attempts back).
-pub(crate) fn set_code(
-    conn: &Connection,
-    hash: &str,
-    code_hash: &str,
-    expires_at: u64,
-) -> Result<(), ApiError> {
-    conn.execute(
+pub(crate) fn set_code(db: &Db<'_>, hash: &str, code_hash: &str, expires_at: u64) -> Result<(), ApiError> {
+    db.exec(
         "UPDATE fxa_tokens SET code_hash = ?2, code_expires_at = ?3, code_tries = ?4 WHERE id_hash = ?1",
-        params![hash, code_hash, expires_at, CODE_TRIES],
+        args![hash, code_hash, expires_at, CODE_TRIES],
     )?;
     Ok(())
 }
 
 /// Uses up one code attempt; returns how many are left.
-pub(crate) fn spend_code_try(conn: &Connection, hash: &str) -> Result<u32, ApiError> {
-    Ok(conn.query_row(
-        "UPDATE fxa_tokens SET code_tries = MAX(code_tries - 1, 0) WHERE id_hash = ?1 RETURNING code_tries",
-        [hash],
-        |row| row.get(0),
-    )?)
+pub(crate) fn spend_code_try(db: &Db<'_>, hash: &str) -> Result<u32, ApiError> {
+    Ok(db
+        .row(
+            "UPDATE fxa_tokens SET code_tries = CASE WHEN code_tries > 0 THEN code_tries - 1 ELSE 0 END
+             WHERE id_hash = ?1 RETURNING code_tries",
+            args![hash],
+            |row| row.get::<u32>(0),
+        )?
+        .unwrap_or(0))
 }
 
 /// The account's unverified sessions waiting for an emailed code (for the
 /// admin command that issues a code by hand).
-pub(crate) fn pending_sessions(conn: &Connection, uid: &str) -> Result<Vec<String>, ApiError> {
-    let mut statement = conn.prepare(
+pub(crate) fn pending_sessions(db: &Db<'_>, uid: &str) -> Result<Vec<String>, ApiError> {
+    db.rows(
         "SELECT id_hash FROM fxa_tokens WHERE uid = ?1 AND kind = 'sessionToken' AND must_verify = 'email-otp'",
-    )?;
-    let rows = statement.query_map([uid], |row| row.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        args![uid],
+        |row| row.get::<String>(0),
+    )
 }
 
 /// A session, as the device list shows it.
@@ -271,26 +267,26 @@ pub(crate) struct SessionRow {
 }
 
 /// The account's sessions, most recently used first.
-pub(crate) fn sessions(conn: &Connection, uid: &str) -> Result<Vec<SessionRow>, ApiError> {
-    let mut statement = conn.prepare(
+pub(crate) fn sessions(db: &Db<'_>, uid: &str) -> Result<Vec<SessionRow>, ApiError> {
+    db.rows(
         "SELECT id_hash, created_at, last_used_at, user_agent FROM fxa_tokens
          WHERE uid = ?1 AND kind = 'sessionToken' ORDER BY last_used_at DESC",
-    )?;
-    let rows = statement.query_map([uid], |row| {
-        Ok(SessionRow {
-            id_hash: row.get(0)?,
-            created_at: row.get(1)?,
-            last_used_at: row.get(2)?,
-            user_agent: row.get(3)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        args![uid],
+        |row| {
+            Ok(SessionRow {
+                id_hash: row.get(0)?,
+                created_at: row.get(1)?,
+                last_used_at: row.get(2)?,
+                user_agent: row.get(3)?,
+            })
+        },
+    )
 }
 
 /// Drops expired tokens (run now and then).
-pub(crate) fn purge_expired(conn: &Connection, now: u64) -> Result<usize, ApiError> {
-    Ok(conn.execute(
+pub(crate) fn purge_expired(db: &Db<'_>, now: u64) -> Result<usize, ApiError> {
+    db.exec(
         "DELETE FROM fxa_tokens WHERE expires_at IS NOT NULL AND expires_at <= ?1",
-        [now],
-    )?)
+        args![now],
+    )
 }

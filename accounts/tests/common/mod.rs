@@ -52,6 +52,39 @@ pub struct Server {
     _runtime: tokio::runtime::Runtime,
 }
 
+/// Where a test's accounts live: `sync.db` in `dir`, or — when
+/// `SYNC_TEST_POSTGRES` names a PostgreSQL server (`cargo xtask ci` starts
+/// one) — a schema of its own there, kept for the test's life (its name is
+/// written into `dir`, so a restart of the service finds it again).
+pub fn database_in(dir: &std::path::Path) -> std::path::PathBuf {
+    let Some(url) = std::env::var("SYNC_TEST_POSTGRES").ok().filter(|u| !u.is_empty()) else {
+        return dir.join("sync.db");
+    };
+    let marker = dir.join("postgres-schema");
+    let name = match std::fs::read_to_string(&marker) {
+        Ok(name) => name,
+        Err(_) => {
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let name = format!(
+                "accounts_{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            let mut client =
+                postgres::Client::connect(&url, postgres::NoTls).expect("the test PostgreSQL server");
+            client
+                .batch_execute(&format!(
+                    "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
+                ))
+                .expect("a schema");
+            std::fs::write(&marker, &name).expect("the marker");
+            name
+        }
+    };
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-csearch_path%3D{name}").into()
+}
+
 /// Settings for tests: scrypt at 2^10 (the cost does not change the
 /// protocol), everything else as shipped.
 pub fn test_config() -> AccountsConfig {
@@ -84,13 +117,9 @@ impl Server {
             .expect("a loopback port");
         let addr = listener.local_addr().expect("its address");
         let url = format!("http://{addr}");
-        let accounts = Accounts::open(
-            config,
-            &url,
-            &dir.path().join("sync.db"),
-            b"a test secret of enough length",
-        )
-        .expect("the service opens");
+        let database = database_in(dir.path());
+        let accounts = Accounts::open(config, &url, &database, b"a test secret of enough length")
+            .expect("the service opens");
         let outbox = Arc::new(Outbox::default());
         accounts.set_mail_transport(outbox.clone());
         let router = accounts.router();

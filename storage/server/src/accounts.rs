@@ -1,5 +1,6 @@
 //! The self-hosted Firefox Accounts service in this process: opened on the
-//! server's database file (or the one `[accounts]` names), its public
+//! server's database — its SQLite file or PostgreSQL database — (or the
+//! one `[accounts]` names), its public
 //! keys given to the token server, and its account deletions carried out
 //! on the stored data.
 
@@ -15,15 +16,13 @@ use crate::error::ServerError;
 /// server's `auth` at it: from now on the token server accepts the access
 /// tokens it signs, verified with its public keys in this process.
 pub fn open(config: &mut Config, db: &Arc<Db>) -> Result<Accounts, ServerError> {
-    let path = match &config.accounts.database {
-        Some(path) => path.clone(),
-        None if crate::db::is_postgres_url(&config.database.to_string_lossy()) => {
-            return Err(ServerError::Config(ConfigError::Invalid(
-                "accounts.database is required with a PostgreSQL database".into(),
-            )));
-        }
-        None => config.database.clone(),
-    };
+    // The server's own database (its SQLite file or its PostgreSQL
+    // database, tables prefixed `fxa_`) unless the operator names another.
+    let path = config
+        .accounts
+        .database
+        .clone()
+        .unwrap_or_else(|| config.database.clone());
     let secret = match &config.accounts.secret {
         Some(secret) => secret.clone(),
         None => {

@@ -35,14 +35,12 @@ impl Outbox {
     }
 }
 
-fn with_accounts(extra_dir: &std::path::Path) -> (TestServer, Arc<Outbox>) {
-    let accounts_db = extra_dir.join("accounts.db");
+/// The server with its accounts service, in the server's own database
+/// (SQLite, or PostgreSQL under `SYNC_TEST_POSTGRES`).
+fn with_accounts() -> (TestServer, Arc<Outbox>) {
     let server = TestServer::start_with(|config| {
         config.accounts.enabled = true;
         config.accounts.scrypt_log_n = 10;
-        if support::postgres_url().is_some() {
-            config.accounts.database = Some(accounts_db);
-        }
     });
     let outbox = Arc::new(Outbox::default());
     server
@@ -59,8 +57,7 @@ fn tokens(server: &TestServer) -> TokenClient {
 
 #[test]
 fn sign_up_sync_reset_and_delete_on_one_server() {
-    let dir = tempfile::tempdir().expect("dir");
-    let (server, outbox) = with_accounts(dir.path());
+    let (server, outbox) = with_accounts();
     let url = server.server.url().to_owned();
 
     // Discovery points Firefox at this very server for everything.
@@ -161,8 +158,7 @@ fn sign_up_sync_reset_and_delete_on_one_server() {
 
 #[test]
 fn dev_tokens_are_not_accepted_once_accounts_sign_them() {
-    let dir = tempfile::tempdir().expect("dir");
-    let (server, _) = with_accounts(dir.path());
+    let (server, _) = with_accounts();
     assert!(server.server.dev_secret().is_none());
     let forged = sync_storage::auth::mint_dev_token("guess", "eve@example.com", 0, 600).expect("a token");
     let key = sync15::SyncRootKey::new(&[1u8; 32], 1_000).expect("key");
@@ -174,8 +170,7 @@ fn dev_tokens_are_not_accepted_once_accounts_sign_them() {
 
 #[test]
 fn the_operator_commands_work_on_the_servers_database() {
-    let dir = tempfile::tempdir().expect("dir");
-    let (server, outbox) = with_accounts(dir.path());
+    let (server, outbox) = with_accounts();
     let url = server.server.url().to_owned();
     let mut fxa = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(&url)).expect("client");
     fxa.sign_up("Bob@Example.com", "pw").expect("sign-up");
@@ -189,9 +184,6 @@ fn the_operator_commands_work_on_the_servers_database() {
             .args(args)
             .env("SYNC_STORAGE_ACCOUNTS_ENABLED", "true")
             .env("SYNC_STORAGE_ACCOUNTS_SCRYPT_LOG_N", "10");
-        if support::postgres_url().is_some() {
-            command.env("SYNC_STORAGE_ACCOUNTS_DATABASE", dir.path().join("accounts.db"));
-        }
         let output = command.output().expect("the binary runs");
         (
             output.status.success(),

@@ -9,7 +9,7 @@
 //! allowed_emails = ["*@family.example"]
 //! confirm_sign_ins = true                  # every new device confirms with an emailed code
 //! # secret = "…"                           # seals its secrets at rest; keep it outside the database
-//! # database = "/var/lib/sync-storage/accounts.db"  # required with PostgreSQL
+//! # database = "postgres://…"             # default: the server's own database
 //!
 //! [accounts.email]
 //! mode = "smtp"                            # or "log": codes go to the log (and `sync-storage account code`)
@@ -36,13 +36,6 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "accounts.enabled: the token server trusts this server's own accounts; \
                  remove auth.fxa_primary_jwk and auth.fxa_secondary_jwk"
-                    .into(),
-            ));
-        }
-        if accounts.database.is_none() && crate::db::is_postgres_url(&self.database.to_string_lossy()) {
-            return Err(ConfigError::Invalid(
-                "accounts.database: the accounts service keeps its data in SQLite; \
-                 name a file for it when the storage database is PostgreSQL"
                     .into(),
             ));
         }
