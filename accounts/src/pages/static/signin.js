@@ -9,7 +9,9 @@
 (() => {
   const { api, bytes, channel, fetchKB, keysJwe, newCredentials, oldsyncKey, stretch, OLDSYNC } = window.fxa;
   const params = new URLSearchParams(location.search);
-  const fromFirefox = params.get("context") === "oauth_webchannel_v1" && params.has("keys_jwk");
+  // Firefox opened the page for Sync with its OAuth parameters, or (newer
+  // Firefox, page opened without them) gives them on request.
+  let fromFirefox = params.get("context") === "oauth_webchannel_v1" && params.has("keys_jwk");
   const $ = (id) => document.getElementById(id);
   // What this sign-in knows so far. kB and the password never leave it.
   const flow = { email: "", uid: "", sessionToken: "", keyFetchToken: "", unwrapBKey: null, signup: false, verification: "" };
@@ -268,13 +270,34 @@
       show("step-done");
       return;
     }
+    if (params.get("email")) $("email").value = params.get("email");
     if (fromFirefox) {
       $("context").textContent = "Sign in to sync Firefox: bookmarks, passwords, history, open tabs.";
       firefoxStatus = await channel.request("fxaccounts:fxa_status", { service: "sync", context: "oauth_webchannel_v1" }, 3000).catch(() => null);
+      show("step-email");
+    } else {
+      // Any other visitor can type at once; if this is a Firefox that can
+      // start a Sync sign-in itself (`oauth_flow_begin`, newer than ESR
+      // 140), the page takes its parameters before the sign-in ends.
+      show("step-email");
+      await beginFirefoxFlow();
     }
-    if (params.get("email")) $("email").value = params.get("email");
-    show("step-email");
     document.body.dataset.ready = "true";
+  }
+
+  async function beginFirefoxFlow() {
+    firefoxStatus = await channel.request("fxaccounts:fxa_status", { service: "sync", context: "oauth_webchannel_v1" }, 1500).catch(() => null);
+    if (!firefoxStatus) return;
+    const begun = await channel
+      .request("fxaccounts:oauth_flow_begin", { scopes: ["profile", OLDSYNC] }, 3000)
+      .catch(() => null);
+    if (!begun || !begun.keys_jwk || !begun.state || !begun.code_challenge) return;
+    for (const [name, value] of Object.entries(begun)) {
+      if (typeof value === "string") params.set(name, value);
+    }
+    params.set("context", "oauth_webchannel_v1");
+    fromFirefox = true;
+    $("context").textContent = "Sign in to sync Firefox: bookmarks, passwords, history, open tabs.";
   }
   start();
 })();
