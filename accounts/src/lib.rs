@@ -122,6 +122,13 @@ pub enum AccountEvent {
         /// The new generation (`fxa-generation` of new tokens, ms).
         generation: u64,
     },
+    /// The signing keys changed (a rotation, here or by the operator's
+    /// command in another process): tokens are verified with these from
+    /// now on, primary first. Announced before the new primary signs.
+    KeysRotated {
+        /// The published keys.
+        keys: Vec<PublicJwk>,
+    },
 }
 
 impl Accounts {
@@ -199,7 +206,9 @@ impl Accounts {
     /// Makes a new primary signing key; the old one stays published (and
     /// verified) as the secondary.
     pub fn rotate_signing_key(&self) -> Result<(), AccountsError> {
-        self.service.keys.rotate(&self.service.store, now_ms())
+        self.service.keys.rotate(&self.service.store, now_ms(), |keys| {
+            self.service.announce(AccountEvent::KeysRotated { keys });
+        })
     }
 
     /// Calls `hook` with every [`AccountEvent`] from now on: the storage

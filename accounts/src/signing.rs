@@ -45,7 +45,13 @@ struct LoadedKey {
 /// The service's signing keys, newest (the primary) first.
 pub(crate) struct SigningKeys {
     keys: RwLock<Vec<LoadedKey>>,
+    /// When the stored keys were last compared with the loaded ones.
+    checked: parking_lot::Mutex<std::time::Instant>,
 }
+
+/// How often the stored keys are compared with the loaded ones, so that a
+/// rotation by the operator's command (another process) is picked up.
+const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 const SEAL_LABEL: &str = "signing key";
 const RSA_BITS: usize = 2048;
@@ -55,19 +61,27 @@ impl SigningKeys {
     pub fn load_or_create(store: &Store, now: u64) -> Result<Self, AccountsError> {
         let keys = SigningKeys {
             keys: RwLock::new(Vec::new()),
+            checked: parking_lot::Mutex::new(std::time::Instant::now()),
         };
         let stored = store.read(|conn, _| oauth::signing_keys(conn)).map_err(refused)?;
         if stored.is_empty() {
-            keys.rotate(store, now)?;
+            keys.rotate(store, now, |_| {})?;
         } else {
-            keys.reload(store)?;
+            keys.reload(store, |_| {})?;
         }
         Ok(keys)
     }
 
     /// Makes a new primary key; the old primary stays as the secondary and
     /// any older key is retired.
-    pub fn rotate(&self, store: &Store, now: u64) -> Result<(), AccountsError> {
+    /// `announce` is told the new published keys before the new primary
+    /// signs anything.
+    pub fn rotate(
+        &self,
+        store: &Store,
+        now: u64,
+        announce: impl FnOnce(Vec<PublicJwk>),
+    ) -> Result<(), AccountsError> {
         let mut key = generate(&store.sealer, now)?;
         store.admin(|tx, _| {
             // Newer than every key, even if the clock went back or two
@@ -77,10 +91,36 @@ impl SigningKeys {
             oauth::insert_signing_key(tx, &key)?;
             oauth::retire_old_keys(tx)
         })?;
-        self.reload(store)
+        self.reload(store, announce)
     }
 
-    fn reload(&self, store: &Store) -> Result<(), AccountsError> {
+    /// Compares the stored keys with the loaded ones (at most every
+    /// [`CHECK_EVERY`]) and loads them if another process rotated them;
+    /// `announce` is told first.
+    pub fn refresh(&self, store: &Store, announce: impl FnOnce(Vec<PublicJwk>)) -> Result<(), AccountsError> {
+        {
+            let mut checked = self.checked.lock();
+            if checked.elapsed() < CHECK_EVERY {
+                return Ok(());
+            }
+            *checked = std::time::Instant::now();
+        }
+        let stored: Vec<String> = store
+            .read(|conn, _| oauth::signing_keys(conn))
+            .map_err(refused)?
+            .into_iter()
+            .take(2)
+            .map(|k| k.kid)
+            .collect();
+        let loaded: Vec<String> = self.keys.read().iter().map(|k| k.public.kid.clone()).collect();
+        if stored == loaded {
+            return Ok(());
+        }
+        tracing::info!(primary = ?stored.first(), "accounts: the signing keys changed; loading them");
+        self.reload(store, announce)
+    }
+
+    fn reload(&self, store: &Store, announce: impl FnOnce(Vec<PublicJwk>)) -> Result<(), AccountsError> {
         let stored = store.read(|conn, _| oauth::signing_keys(conn)).map_err(refused)?;
         let mut loaded = Vec::new();
         for key in stored.into_iter().take(2) {
@@ -97,6 +137,7 @@ impl SigningKeys {
                 decoding,
             });
         }
+        announce(loaded.iter().map(|k| k.public.clone()).collect());
         *self.keys.write() = loaded;
         Ok(())
     }
@@ -164,4 +205,38 @@ fn generate(sealer: &Sealer, now: u64) -> Result<oauth::StoredKey, AccountsError
         n: URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
         e: URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rotation_in_another_process_is_picked_up_and_announced_first() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let sealer = || Sealer::new(b"a test secret of enough length").expect("a sealer");
+        let here = Store::open(&dir.path().join("a.db"), sealer()).expect("a store");
+        let elsewhere = Store::open(&dir.path().join("a.db"), sealer()).expect("the same file");
+        let keys = SigningKeys::load_or_create(&here, 1_000).expect("keys");
+        let operator = SigningKeys::load_or_create(&elsewhere, 2_000).expect("the same keys");
+        assert_eq!(keys.public(), operator.public());
+        operator.rotate(&elsewhere, 3_000, |_| {}).expect("rotated");
+
+        // Within the check interval nothing changes…
+        keys.refresh(&here, |_| panic!("announced too early"))
+            .expect("refresh");
+        assert_ne!(keys.public(), operator.public());
+        // …after it, the new keys are announced, then used.
+        let long_ago = keys
+            .checked
+            .lock()
+            .checked_sub(CHECK_EVERY * 2)
+            .expect("a machine up a minute");
+        *keys.checked.lock() = long_ago;
+        let mut announced = Vec::new();
+        keys.refresh(&here, |published| announced = published)
+            .expect("refresh");
+        assert_eq!(announced, operator.public());
+        assert_eq!(keys.public(), operator.public());
+    }
 }

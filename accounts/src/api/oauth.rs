@@ -37,6 +37,11 @@ const SESSION_SCOPE: &str = "https://identity.mozilla.com/tokens/session";
 
 /// A new access token for `account`, as the token endpoint answers it.
 fn access_token(service: &Service, account: &Account, client_id: &str, scope: &str, ttl_secs: u64) -> Answer {
+    // A rotation by the operator's command (another process) is picked up
+    // here, and announced before the new key signs.
+    service.keys.refresh(&service.store, |keys| {
+        service.announce(crate::AccountEvent::KeysRotated { keys });
+    })?;
     let now = auth::now_secs();
     let jti = hex::encode(random::<32>()?);
     let mut claims = json!({

@@ -38,7 +38,7 @@ pub enum AccountCommand {
         email: String,
     },
     /// Make a new key to sign access tokens with; the old one keeps
-    /// verifying. Restart the server to start signing with it.
+    /// verifying. A running server signs with it within half a minute.
     RotateKey,
 }
 
@@ -116,7 +116,7 @@ pub fn account(config: &Config, command: AccountCommand) -> Result<()> {
             accounts.rotate_signing_key()?;
             let keys = accounts.public_keys();
             println!(
-                "new signing key {}; restart the server to sign with it (the previous key keeps verifying)",
+                "new signing key {}; a running server signs with it within half a minute (the previous key keeps verifying)",
                 keys.first().map_or("?", |k| k.kid.as_str())
             );
         }

@@ -70,9 +70,37 @@ pub fn open(config: &mut Config, db: &Arc<Db>) -> Result<Accounts, ServerError> 
                 tracing::error!(uid, error = %e, "recording a password change at the token server");
             }
         }
+        AccountEvent::KeysRotated { .. } => {}
         _ => {}
     });
     Ok(accounts)
+}
+
+/// From now on the token server verifies access tokens with the keys the
+/// accounts service rotates to — by `Accounts::rotate_signing_key` here,
+/// or by `sync-storage account rotate-key` in another process (seen within
+/// half a minute, before the new key signs) — without a restart.
+pub fn follow_key_rotations(accounts: &Accounts, state: std::sync::Weak<crate::api::AppState>) {
+    accounts.on_account_event(move |event| {
+        let AccountEvent::KeysRotated { keys } = event else {
+            return;
+        };
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        let jwks: Vec<RsaJwk> = keys
+            .iter()
+            .map(|k| RsaJwk {
+                kid: k.kid.clone(),
+                n: k.n.clone(),
+                e: k.e.clone(),
+            })
+            .collect();
+        match state.oauth.replace_keys(&jwks) {
+            Ok(()) => tracing::info!(primary = ?jwks.first().map(|k| &k.kid), "the token server follows the new signing keys"),
+            Err(e) => tracing::error!(error = %e, "the rotated signing keys cannot be used"),
+        }
+    });
 }
 
 /// The accounts service of `config`'s database, for the operator's

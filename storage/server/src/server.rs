@@ -117,8 +117,12 @@ impl Server {
             db,
             config,
         };
+        let state = Arc::new(state);
+        if let Some(accounts) = &accounts {
+            crate::accounts::follow_key_rotations(accounts, Arc::downgrade(&state));
+        }
         Ok(Server {
-            state: Arc::new(state),
+            state,
             listener,
             addr,
             metrics_listener,

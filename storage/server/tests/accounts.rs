@@ -220,3 +220,30 @@ fn the_operator_commands_work_on_the_servers_database() {
     let (ok, _, err) = run(&["account", "show", "nobody@example.com"]);
     assert!(!ok && err.contains("no account"), "{err}");
 }
+
+#[test]
+fn a_rotated_signing_key_is_trusted_at_once_and_the_old_one_still_is() {
+    let (server, outbox) = with_accounts();
+    let url = server.server.url().to_owned();
+    let mut fxa = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(&url)).expect("client");
+    fxa.sign_up("rot@example.com", "rotating keys").expect("sign-up");
+    fxa.verify_email_code(&outbox.last_code()).expect("confirmed");
+    let key_id = fxa.sync_root_key().expect("key").key_id();
+    let old_token = fxa.access_token().expect("a token");
+
+    let accounts = server.server.accounts().expect("accounts");
+    let before = accounts.public_keys();
+    accounts.rotate_signing_key().expect("rotated");
+    assert_ne!(accounts.public_keys()[0], before[0]);
+    fxa.clear_access_token();
+    let new_token = fxa.access_token().expect("a token under the new key");
+    assert_ne!(new_token, old_token);
+    // No restart: the token server verifies the new key's tokens, and the
+    // old key's, now the secondary, until they expire.
+    tokens(&server)
+        .fetch_token(&new_token, &key_id)
+        .expect("the new key is trusted");
+    tokens(&server)
+        .fetch_token(&old_token, &key_id)
+        .expect("the old key still is");
+}

@@ -21,7 +21,7 @@ use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AuthConfig, AuthMode};
+use crate::config::{AuthConfig, AuthMode, RsaJwk};
 
 /// How far past `exp` (or before `nbf`) a JWT is still accepted. FxA's
 /// tokens carry their own lifetime; this only absorbs the clock skew
@@ -106,7 +106,9 @@ pub enum OAuthError {
 pub struct OAuthVerifier {
     mode: AuthMode,
     dev_key: Option<DecodingKey>,
-    jwt: jwt::JwtVerifier,
+    /// Swapped whole when the keys change (an in-process accounts service
+    /// rotating its signing key).
+    jwt: parking_lot::RwLock<std::sync::Arc<jwt::JwtVerifier>>,
     remote: Option<remote::RemoteVerifier>,
     scope: String,
 }
@@ -131,17 +133,33 @@ impl OAuthVerifier {
                 .dev_secret
                 .as_deref()
                 .map(|s| DecodingKey::from_secret(s.as_bytes())),
-            jwt: jwt::JwtVerifier::new(keys.into_iter().flatten())?,
+            jwt: parking_lot::RwLock::new(std::sync::Arc::new(jwt::JwtVerifier::new(
+                keys.into_iter().flatten(),
+            )?)),
             remote,
             scope: config.required_scope.clone(),
         })
+    }
+
+    /// Verifies JWTs with `keys` from now on (the primary first): an
+    /// in-process accounts service rotated its signing key.
+    pub fn replace_keys<'a>(&self, keys: impl IntoIterator<Item = &'a RsaJwk>) -> Result<(), OAuthError> {
+        let verifier = jwt::JwtVerifier::new(keys)?;
+        *self.jwt.write() = std::sync::Arc::new(verifier);
+        Ok(())
+    }
+
+    /// The current JWT verifier (no lock held while it works, nor across
+    /// an await).
+    fn jwt_verifier(&self) -> std::sync::Arc<jwt::JwtVerifier> {
+        self.jwt.read().clone()
     }
 
     /// The identity in a valid token.
     pub async fn verify(&self, token: &str) -> Result<Identity, OAuthError> {
         let (identity, scope) = match self.mode {
             AuthMode::Dev => self.verify_dev(token)?,
-            AuthMode::Fxa => match self.jwt.verify(token) {
+            AuthMode::Fxa => match self.jwt_verifier().verify(token) {
                 jwt::Outcome::Valid(identity, scope) => (identity, scope),
                 jwt::Outcome::Refused(why) => return Err(OAuthError::Invalid(why)),
                 // Not a JWT we can judge: FxA decides, as Mozilla's token server does.
