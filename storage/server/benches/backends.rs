@@ -85,6 +85,40 @@ struct Row {
     tally: Tally,
     server_rss_mib: f64,
     postgres_mib: Option<f64>,
+    /// SQLite: the largest the WAL file grew during the run.
+    wal_peak_mib: Option<f64>,
+}
+
+/// Samples the size of SQLite's WAL file every 20 ms until dropped; the
+/// peak seen.
+struct WalSampler {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<u64>>,
+}
+
+impl WalSampler {
+    fn start(database: &std::path::Path) -> WalSampler {
+        let wal = format!("{}-wal", database.display());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut peak = 0;
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        });
+        WalSampler {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn peak_mib(mut self) -> f64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().map_or(0, |t| t.join().unwrap_or(0)) as f64 / (1024.0 * 1024.0)
+    }
 }
 
 /// PostgreSQL's memory: the proportional set size of every `postgres`
@@ -329,7 +363,9 @@ fn main() {
             for users in [10, 50] {
                 let signed_in = Arc::new(dev_users(&server.url, first_user, users));
                 first_user += users;
+                let sampler = (*backend == "SQLite").then(|| WalSampler::start(database));
                 let tally = run_phase(&runtime, &signed_in, mix, &payload);
+                let wal_peak_mib = sampler.map(WalSampler::peak_mib);
                 rows.push(Row {
                     backend,
                     mix,
@@ -337,6 +373,7 @@ fn main() {
                     tally,
                     server_rss_mib: proc_field(pid, "status", "VmRSS:") as f64 / 1024.0,
                     postgres_mib: (*backend == "PostgreSQL").then(postgres_pss_mib),
+                    wal_peak_mib,
                 });
             }
         }
@@ -361,9 +398,12 @@ fn main() {
         );
         for row in rows.iter().filter(|r| r.mix == mix) {
             let requests: usize = row.tally.by_kind.values().map(Vec::len).sum();
-            let memory = match row.postgres_mib {
-                Some(pg) => format!("server RSS {:.0} MiB, PostgreSQL {pg:.0} MiB", row.server_rss_mib),
-                None => format!("server RSS {:.0} MiB", row.server_rss_mib),
+            let memory = match (row.postgres_mib, row.wal_peak_mib) {
+                (Some(pg), _) => format!("server RSS {:.0} MiB, PostgreSQL {pg:.0} MiB", row.server_rss_mib),
+                (None, Some(wal)) => {
+                    format!("server RSS {:.0} MiB, WAL peak {wal:.0} MiB", row.server_rss_mib)
+                }
+                (None, None) => format!("server RSS {:.0} MiB", row.server_rss_mib),
             };
             println!(
                 "  {:<10} {:>2} users: {:>6.0} requests/s, {:>7.0} records/s, {} errors; {memory}",
