@@ -32,9 +32,10 @@ impl Cluster {
         Cluster::start(&["-c", "fsync=off", "-c", "full_page_writes=off"])
     }
 
-    /// Starts a cluster with PostgreSQL's default durability, for benchmarks.
+    /// Starts a cluster with PostgreSQL's default durability, for benchmarks,
+    /// counting every statement (`pg_stat_statements`: what a request costs).
     pub fn start_durable() -> Result<Cluster> {
-        Cluster::start(&[])
+        Cluster::start(&["-c", "shared_preload_libraries=pg_stat_statements"])
     }
 
     fn start(settings: &[&str]) -> Result<Cluster> {

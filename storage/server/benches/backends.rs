@@ -29,7 +29,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{User, dev_users, payload_json, percentile, proc_field, records_body, start_server};
+use support::{
+    User, cpu_seconds, dev_users, payload_json, percentile, proc_field, records_body, start_server,
+};
 
 const PHASE: Duration = Duration::from_secs(8);
 const WARMUP: Duration = Duration::from_secs(1);
@@ -87,6 +89,81 @@ struct Row {
     postgres_mib: Option<f64>,
     /// SQLite: the largest the WAL file grew during the run.
     wal_peak_mib: Option<f64>,
+    /// CPU seconds the run cost the server and PostgreSQL's processes.
+    cpu_server: f64,
+    cpu_postgres: Option<f64>,
+    /// PostgreSQL: what the run's statements did (pg_stat_statements).
+    statements: Option<Statements>,
+}
+
+/// What pg_stat_statements counted during a run.
+#[derive(Default)]
+struct Statements {
+    calls: i64,
+    rows: i64,
+    dirtied: i64,
+    /// The most called: (calls, rows, blocks dirtied, the query's start).
+    top: Vec<(i64, i64, i64, String)>,
+}
+
+/// Every `postgres` process's CPU seconds, summed (the server's
+/// connections are long-lived, so a run's difference is theirs).
+fn postgres_cpu_seconds() -> f64 {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(cpu_seconds)
+        .sum()
+}
+
+/// Resets pg_stat_statements (creating the extension); false when it is not
+/// loaded (`shared_preload_libraries`), which `cargo xtask bench server` does.
+fn reset_statements(url: &str) -> bool {
+    let Ok(mut client) = postgres::Client::connect(url, postgres::NoTls) else {
+        return false;
+    };
+    client
+        .batch_execute(
+            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset();",
+        )
+        .is_ok()
+}
+
+fn read_statements(url: &str) -> Option<Statements> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).ok()?;
+    let rows = client
+        .query(
+            "SELECT calls, rows, shared_blks_dirtied, query FROM pg_stat_statements
+             WHERE query NOT ILIKE '%pg_stat_statements%' AND dbid = (SELECT oid FROM pg_database
+                 WHERE datname = current_database())
+             ORDER BY calls DESC",
+            &[],
+        )
+        .ok()?;
+    let mut stats = Statements::default();
+    for row in &rows {
+        let (calls, count, dirtied): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        stats.calls += calls;
+        stats.rows += count;
+        stats.dirtied += dirtied;
+        if stats.top.len() < 6 {
+            let query: String = row.get(3);
+            let short: String = query
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .take(90)
+                .collect();
+            stats.top.push((calls, count, dirtied, short));
+        }
+    }
+    Some(stats)
 }
 
 /// Samples the size of SQLite's WAL file every 20 ms until dropped; the
@@ -364,7 +441,14 @@ fn main() {
                 let signed_in = Arc::new(dev_users(&server.url, first_user, users));
                 first_user += users;
                 let sampler = (*backend == "SQLite").then(|| WalSampler::start(database));
+                let on_postgres = *backend == "PostgreSQL";
+                let url = database.to_string_lossy().into_owned();
+                let counting = on_postgres && reset_statements(&url);
+                let (server_before, postgres_before) = (cpu_seconds(pid), postgres_cpu_seconds());
                 let tally = run_phase(&runtime, &signed_in, mix, &payload);
+                let cpu_server = cpu_seconds(pid) - server_before;
+                let cpu_postgres = on_postgres.then(|| postgres_cpu_seconds() - postgres_before);
+                let statements = if counting { read_statements(&url) } else { None };
                 let wal_peak_mib = sampler.map(WalSampler::peak_mib);
                 rows.push(Row {
                     backend,
@@ -374,6 +458,9 @@ fn main() {
                     server_rss_mib: proc_field(pid, "status", "VmRSS:") as f64 / 1024.0,
                     postgres_mib: (*backend == "PostgreSQL").then(postgres_pss_mib),
                     wal_peak_mib,
+                    cpu_server,
+                    cpu_postgres,
+                    statements,
                 });
             }
         }
@@ -413,6 +500,31 @@ fn main() {
                 row.tally.records as f64 / secs,
                 row.tally.errors
             );
+            // The whole run's requests, warm-up included, for the costs.
+            let per_thousand = 1000.0 / (requests as f64 * (secs + WARMUP.as_secs_f64()) / secs).max(1.0);
+            match row.cpu_postgres {
+                Some(pg) => println!(
+                    "      CPU-s per 1,000 requests: {:.2} (server {:.2}, PostgreSQL {:.2})",
+                    (row.cpu_server + pg) * per_thousand,
+                    row.cpu_server * per_thousand,
+                    pg * per_thousand
+                ),
+                None => println!(
+                    "      CPU-s per 1,000 requests: {:.2}",
+                    row.cpu_server * per_thousand
+                ),
+            }
+            if let Some(st) = &row.statements {
+                println!(
+                    "      per request: {:.1} statements, {:.1} rows, {:.1} blocks dirtied; most called:",
+                    st.calls as f64 * per_thousand / 1000.0,
+                    st.rows as f64 * per_thousand / 1000.0,
+                    st.dirtied as f64 * per_thousand / 1000.0
+                );
+                for (calls, count, dirtied, query) in &st.top {
+                    println!("        {calls:>7} calls {count:>8} rows {dirtied:>6} dirtied  {query}");
+                }
+            }
             for (kind, latencies) in &row.tally.by_kind {
                 let mut sorted = latencies.clone();
                 sorted.sort_unstable();
