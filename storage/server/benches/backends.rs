@@ -151,7 +151,7 @@ fn read_statements(url: &str) -> Option<Statements> {
         stats.calls += calls;
         stats.rows += count;
         stats.dirtied += dirtied;
-        if stats.top.len() < 6 {
+        if stats.top.len() < 12 {
             let query: String = row.get(3);
             let short: String = query
                 .split_whitespace()
