@@ -30,6 +30,13 @@ pub(crate) trait Backend: Send + Sync {
     /// Runs `f` in a read transaction: one snapshot for all its statements.
     fn read(&self, f: &mut dyn FnMut(&mut dyn ReadTx) -> Result<(), DbError>) -> Result<(), DbError>;
 
+    /// Runs `f`, which runs exactly one statement, as that statement's own
+    /// snapshot: a backend may skip the transaction around it (PostgreSQL
+    /// saves its `BEGIN` and `COMMIT`).
+    fn read_single(&self, f: &mut dyn FnMut(&mut dyn ReadTx) -> Result<(), DbError>) -> Result<(), DbError> {
+        self.read(f)
+    }
+
     /// Runs `f` as one atomic write holding `lock`; returns once it is
     /// committed. On `Err` nothing `f` did is kept.
     fn write(

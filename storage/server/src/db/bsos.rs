@@ -54,12 +54,12 @@ pub(crate) const NEVER: i64 = i64::MAX;
 impl Db {
     /// The user's overall last-modified time (0 if they never wrote).
     pub fn user_modified(&self, uid: u64) -> Result<i64, DbError> {
-        self.read(|tx| tx.user_timestamp(uid))
+        self.read_single(|tx| tx.user_timestamp(uid))
     }
 
     /// `(collection, last-modified ms)` for every collection of the user.
     pub fn collection_timestamps(&self, uid: u64) -> Result<Vec<(String, i64)>, DbError> {
-        self.read(|tx| Ok(tx.collections(uid)?.into_iter().map(|(c, m, _)| (c, m)).collect()))
+        self.read_single(|tx| Ok(tx.collections(uid)?.into_iter().map(|(c, m, _)| (c, m)).collect()))
     }
 
     /// `(collection, bytes)` for every collection of the user, not
@@ -93,7 +93,7 @@ impl Db {
 
     /// A collection's last-modified time, if it exists.
     pub fn collection_modified(&self, uid: u64, collection: &str) -> Result<Option<i64>, DbError> {
-        self.read(|tx| tx.collection_modified(uid, collection))
+        self.read_single(|tx| tx.collection_modified(uid, collection))
     }
 
     /// One page of a collection, and its last-modified time, from one
@@ -138,7 +138,7 @@ impl Db {
 
     /// One BSO, unless missing or expired.
     pub fn get_bso(&self, uid: u64, collection: &str, id: &str) -> Result<Option<Bso>, DbError> {
-        self.read(|tx| tx.bso(uid, collection, id, now_ms()))
+        self.read_single(|tx| tx.bso(uid, collection, id, now_ms()))
     }
 
     /// PUT of one BSO. `unmodified_since` is checked against the BSO's own time.

@@ -130,6 +130,20 @@ impl Db {
         out.ok_or_else(|| DbError::CommitFailed("the read did not run".into()))
     }
 
+    /// [`Db::read`] for `f` that runs exactly one statement: its own
+    /// snapshot is all it needs, so a backend may skip the transaction.
+    fn read_single<T>(&self, f: impl FnOnce(&mut dyn ReadTx) -> Result<T, DbError>) -> Result<T, DbError> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.backend.read_single(&mut |tx| {
+            if let Some(f) = f.take() {
+                out = Some(f(tx)?);
+            }
+            Ok(())
+        })?;
+        out.ok_or_else(|| DbError::CommitFailed("the read did not run".into()))
+    }
+
     /// Runs `f` as one atomic write holding `lock`; returns once it is
     /// committed. On `Err` nothing `f` did is kept. Backends run `f` once.
     fn write<T>(

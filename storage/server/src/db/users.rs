@@ -120,7 +120,7 @@ impl Db {
             }
             cache.epoch
         };
-        let current = self.read(|tx| tx.user_is_current(uid, node))?;
+        let current = self.read_single(|tx| tx.user_is_current(uid, node))?;
         if current {
             let mut cache = self.current_users.write();
             if cache.epoch == epoch {

@@ -22,7 +22,7 @@ use postgres::{Client, IsolationLevel, NoTls, Statement};
 
 use super::DbError;
 use super::backend::{Backend, Lock, ReadTx, WriteTx};
-use tx::PgTx;
+use tx::{Conn, PgTx};
 
 /// Connections the pool keeps at most.
 const POOL_SIZE: u32 = 16;
@@ -147,10 +147,25 @@ impl Backend for Postgres {
             .isolation_level(IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()?;
-        let mut tx = PgTx { tx, statements };
+        let mut tx = PgTx {
+            tx: Conn::Tx(tx),
+            statements,
+        };
         f(&mut tx)?;
-        tx.tx.commit()?;
+        if let Conn::Tx(tx) = tx.tx {
+            tx.commit()?;
+        }
         Ok(())
+    }
+
+    fn read_single(&self, f: &mut dyn FnMut(&mut dyn ReadTx) -> Result<(), DbError>) -> Result<(), DbError> {
+        let mut session = self.pool.get()?;
+        let PgConnection { client, statements } = session.get()?;
+        let mut tx = PgTx {
+            tx: Conn::Auto(client),
+            statements,
+        };
+        f(&mut tx)
     }
 
     fn write(
@@ -161,7 +176,7 @@ impl Backend for Postgres {
         let mut session = self.pool.get()?;
         let PgConnection { client, statements } = session.get()?;
         let mut tx = PgTx {
-            tx: client.transaction()?,
+            tx: Conn::Tx(client.transaction()?),
             statements,
         };
         match lock {
@@ -178,7 +193,9 @@ impl Backend for Postgres {
             }
         }
         f(&mut tx)?;
-        tx.tx.commit()?;
+        if let Conn::Tx(tx) = tx.tx {
+            tx.commit()?;
+        }
         Ok(())
     }
 

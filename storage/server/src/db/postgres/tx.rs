@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use postgres::types::ToSql;
-use postgres::{Row, Statement, Transaction};
+use postgres::{Client, Row, Statement, Transaction};
 
 use crate::db::DbError;
 use crate::db::backend::{ReadTx, WriteTx};
@@ -68,41 +68,75 @@ use rows::{Columns, bso_row, removed, user_row};
 /// fetching.
 const FETCH_ROWS: i32 = 500;
 
-/// A transaction on a pooled connection, with that connection's statements.
+/// What statements run in: a transaction, or — for a read of one
+/// statement, whose snapshot is the statement's own — the connection
+/// itself (autocommit: no `BEGIN`/`COMMIT` round trips).
+pub(super) enum Conn<'c> {
+    Tx(Transaction<'c>),
+    Auto(&'c mut Client),
+}
+
+/// A transaction (or an autocommit read) on a pooled connection, with that
+/// connection's statements.
 pub(super) struct PgTx<'c> {
-    pub(super) tx: Transaction<'c>,
+    pub(super) tx: Conn<'c>,
     pub(super) statements: &'c mut HashMap<String, Statement>,
 }
 
-impl PgTx<'_> {
+impl<'c> PgTx<'c> {
     /// `sql`, prepared once per connection.
     fn prepared(&mut self, sql: &str) -> Result<Statement, DbError> {
         if let Some(stmt) = self.statements.get(sql) {
             return Ok(stmt.clone());
         }
-        let stmt = self.tx.prepare(sql)?;
+        let stmt = match &mut self.tx {
+            Conn::Tx(tx) => tx.prepare(sql)?,
+            Conn::Auto(client) => client.prepare(sql)?,
+        };
         self.statements.insert(sql.to_owned(), stmt.clone());
         Ok(stmt)
     }
 
+    /// The transaction, for what needs one (portals).
+    pub(super) fn transaction(&mut self) -> Result<&mut Transaction<'c>, DbError> {
+        match &mut self.tx {
+            Conn::Tx(tx) => Ok(tx),
+            Conn::Auto(_) => Err(DbError::CommitFailed(
+                "a read of several statements ran outside a transaction".into(),
+            )),
+        }
+    }
+
     pub(super) fn execute(&mut self, sql: &str, params: &Params<'_>) -> Result<u64, DbError> {
         let stmt = self.prepared(sql)?;
-        Ok(self.tx.execute(&stmt, params)?)
+        Ok(match &mut self.tx {
+            Conn::Tx(tx) => tx.execute(&stmt, params)?,
+            Conn::Auto(client) => client.execute(&stmt, params)?,
+        })
     }
 
     fn query(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, DbError> {
         let stmt = self.prepared(sql)?;
-        Ok(self.tx.query(&stmt, params)?)
+        Ok(match &mut self.tx {
+            Conn::Tx(tx) => tx.query(&stmt, params)?,
+            Conn::Auto(client) => client.query(&stmt, params)?,
+        })
     }
 
     fn query_opt(&mut self, sql: &str, params: &Params<'_>) -> Result<Option<Row>, DbError> {
         let stmt = self.prepared(sql)?;
-        Ok(self.tx.query_opt(&stmt, params)?)
+        Ok(match &mut self.tx {
+            Conn::Tx(tx) => tx.query_opt(&stmt, params)?,
+            Conn::Auto(client) => client.query_opt(&stmt, params)?,
+        })
     }
 
     fn query_one(&mut self, sql: &str, params: &Params<'_>) -> Result<Row, DbError> {
         let stmt = self.prepared(sql)?;
-        Ok(self.tx.query_one(&stmt, params)?)
+        Ok(match &mut self.tx {
+            Conn::Tx(tx) => tx.query_one(&stmt, params)?,
+            Conn::Auto(client) => client.query_one(&stmt, params)?,
+        })
     }
 }
 

@@ -82,9 +82,10 @@ impl PgTx<'_> {
         // A portal fetched in steps: a page that fills up stops the server
         // from sending further rows, and an unpaged read holds one step's
         // rows at a time.
-        let portal = self.tx.bind(&stmt, &params)?;
+        let tx = self.transaction()?;
+        let portal = tx.bind(&stmt, &params)?;
         loop {
-            let rows = self.tx.query_portal(&portal, FETCH_ROWS)?;
+            let rows = tx.query_portal(&portal, FETCH_ROWS)?;
             let last = rows.len() < FETCH_ROWS as usize;
             for row in &rows {
                 if !take(bso_row(row)?) {
