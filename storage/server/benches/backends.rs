@@ -10,6 +10,9 @@
 //!   with 50 records of ~600 bytes and `X-If-Unmodified-Since`; `GET
 //!   ?newer=…&full=1&limit=1000`; every fifth loop a three-POST batch
 //!   ending in `commit=true`.
+//! - **write-heavy over a fixed set of records**: the same, its ids reused
+//!   every 40 rounds, so writes replace stored rows as repeated syncs do
+//!   (and a database's dead row versions show in its size).
 //!
 //! Then a bulk import: one user uploads 100,000 records, 100 per POST, in
 //! batches of 1,000 (ten POSTs, the last committing).
@@ -18,7 +21,7 @@
 //! server's resident memory and PostgreSQL's (the proportional set size of
 //! its processes, shared buffers counted once). `BENCH_BACKENDS`
 //! (`sqlite,postgres`) picks the backends, `BENCH_PARTS`
-//! (`read,write,import`) what to run; PostgreSQL needs
+//! (`read,write,overwrite,import`) what to run; PostgreSQL needs
 //! `BENCH_POSTGRES_URL`, which `cargo xtask bench server` provides.
 #![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
@@ -44,7 +47,14 @@ const IMPORT_POSTS_PER_BATCH: usize = 10;
 enum Mix {
     Read,
     Write,
+    /// The write mix over a fixed set of records (2,000 per user, 2,600
+    /// with batches): what repeated syncs of the same history do, where
+    /// every write replaces stored rows.
+    Overwrite,
 }
+
+/// Rounds after which the overwrite mix reuses its ids.
+const OVERWRITE_ROUNDS: usize = 40;
 
 /// Measurements: latencies by request kind, records stored. Requests that
 /// start before `from` (the warm-up) are not counted.
@@ -273,8 +283,14 @@ async fn user_loop(
             tally.time("GET history", t, ok);
             continue;
         }
+        // The overwrite mix writes the same ids again every 40 rounds.
+        let slot = if mix == Mix::Overwrite {
+            round % OVERWRITE_ROUNDS
+        } else {
+            round
+        };
         let t = Instant::now();
-        let body = records_body(&payload, &format!("p{round}x"), POST_RECORDS);
+        let body = records_body(&payload, &format!("p{slot}x"), POST_RECORDS);
         let answer = post(user, &client, "/storage/history", body, last_modified.as_deref()).await;
         tally.time("POST 50", t, answer.is_some());
         let since = last_modified.clone().unwrap_or_else(|| "0".into());
@@ -294,19 +310,19 @@ async fn user_loop(
             continue;
         }
         let t = Instant::now();
-        let body = records_body(&payload, &format!("b{round}a"), POST_RECORDS);
+        let body = records_body(&payload, &format!("b{slot}a"), POST_RECORDS);
         let started = post(user, &client, "/storage/history?batch=true", body, None).await;
         tally.time("batch POST", t, started.is_some());
         let Some(batch) = started.and_then(|(v, _)| v["batch"].as_str().map(str::to_owned)) else {
             continue;
         };
         let t = Instant::now();
-        let body = records_body(&payload, &format!("b{round}b"), POST_RECORDS);
+        let body = records_body(&payload, &format!("b{slot}b"), POST_RECORDS);
         let path = format!("/storage/history?batch={batch}");
         let ok = post(user, &client, &path, body, None).await.is_some();
         tally.time("batch POST", t, ok);
         let t = Instant::now();
-        let body = records_body(&payload, &format!("b{round}c"), POST_RECORDS);
+        let body = records_body(&payload, &format!("b{slot}c"), POST_RECORDS);
         let path = format!("/storage/history?batch={batch}&commit=true");
         let committed = post(user, &client, &path, body, None).await;
         tally.time("batch commit", t, committed.is_some());
@@ -404,12 +420,16 @@ fn main() {
     }
     let wanted = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
     let postgres_url = std::env::var("BENCH_POSTGRES_URL").ok().filter(|u| !u.is_empty());
-    let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| "read,write,import".into());
-    let mixes: Vec<Mix> = [(Mix::Read, "read"), (Mix::Write, "write")]
-        .into_iter()
-        .filter(|(_, name)| parts.contains(name))
-        .map(|(mix, _)| mix)
-        .collect();
+    let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| "read,write,overwrite,import".into());
+    let mixes: Vec<Mix> = [
+        (Mix::Read, "read"),
+        (Mix::Write, "write"),
+        (Mix::Overwrite, "overwrite"),
+    ]
+    .into_iter()
+    .filter(|(_, name)| parts.split(',').any(|p| p.trim() == *name))
+    .map(|(mix, _)| mix)
+    .collect();
     let dir = tempfile::tempdir().unwrap();
     let mut backends: Vec<(&'static str, PathBuf)> = Vec::new();
     if wanted.contains("sqlite") {
@@ -475,10 +495,10 @@ fn main() {
     for &mix in &mixes {
         println!(
             "\n{} mix ({:.0} s per run, after {:.0} s warm-up)",
-            if mix == Mix::Read {
-                "read-heavy"
-            } else {
-                "write-heavy"
+            match mix {
+                Mix::Read => "read-heavy",
+                Mix::Write => "write-heavy",
+                Mix::Overwrite => "write-heavy over a fixed set of records",
             },
             secs,
             WARMUP.as_secs_f64()
