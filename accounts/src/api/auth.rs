@@ -154,9 +154,12 @@ pub(crate) fn session(service: &Service, call: &Call) -> Result<(Token, Account)
     let token = token(service, call, TokenKind::Session)?;
     let account = service.store.read(|conn, _| accounts::live(conn, &token.uid))?;
     let now = crate::now_ms();
-    service
-        .store
-        .write(|tx, _| tokens::touch(tx, &token.id_hash, now))?;
+    // A write transaction only when there is something to record.
+    if token.needs_touch(now) {
+        service
+            .store
+            .write(|tx, _| tokens::touch(tx, &token.id_hash, now))?;
+    }
     Ok((token, account))
 }
 

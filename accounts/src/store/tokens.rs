@@ -64,6 +64,7 @@ pub(crate) struct Token {
     pub id_hash: String,
     pub uid: String,
     pub hmac_key: [u8; 32],
+    pub last_used_at: u64,
     /// A session's pending verification (`email-otp`, `totp-2fa`), `None`
     /// once verified.
     pub must_verify: Option<String>,
@@ -170,6 +171,7 @@ fn from_row(row: &Row<'_>) -> Result<Token, ApiError> {
         id_hash: row.get(0)?,
         uid: row.get(1)?,
         hmac_key: [0; 32],
+        last_used_at: row.get(4)?,
         must_verify: row.get(5)?,
         code_hash: row.get(6)?,
         code_expires_at: row.get(7)?,
@@ -180,11 +182,23 @@ fn from_row(row: &Row<'_>) -> Result<Token, ApiError> {
     })
 }
 
+/// How stale a token's recorded last use may get before a use records it
+/// again: the device list needs no finer time, and most requests then write
+/// nothing.
+const TOUCH_EVERY_MS: u64 = 60_000;
+
+impl Token {
+    /// Whether a use at `now` should be recorded ([`touch`]).
+    pub fn needs_touch(&self, now: u64) -> bool {
+        self.last_used_at + TOUCH_EVERY_MS < now
+    }
+}
+
 /// Records a token's use (the device list's "last active").
 pub(crate) fn touch(db: &Db<'_>, hash: &str, now: u64) -> Result<(), ApiError> {
     db.exec(
-        "UPDATE fxa_tokens SET last_used_at = ?2 WHERE id_hash = ?1 AND last_used_at + 60000 < ?2",
-        args![hash, now],
+        "UPDATE fxa_tokens SET last_used_at = ?2 WHERE id_hash = ?1 AND last_used_at + ?3 < ?2",
+        args![hash, now, TOUCH_EVERY_MS],
     )?;
     Ok(())
 }
