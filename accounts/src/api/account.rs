@@ -176,29 +176,13 @@ fn create_now(service: &Service, call: &Call) -> Result<Value, ApiError> {
             &user_agent,
             now,
         )?;
-        let (mut key_fetch, mut key_fetch_v2) = (None, None);
-        if wants_keys {
-            // One key fetch token per stretching, each with the wrapKb that
-            // stretching unwraps to; both give the same kB.
-            key_fetch = Some(issue::key_fetch(
-                tx,
-                sealer,
-                &account,
-                &v1_wrap,
-                &session.hash,
-                now,
-            )?);
-            if let Some(V2Fields { wrap_kb: wrap_v2, .. }) = &v2 {
-                key_fetch_v2 = Some(issue::key_fetch(
-                    tx,
-                    sealer,
-                    &account,
-                    wrap_v2,
-                    &session.hash,
-                    now,
-                )?);
-            }
-        }
+        let (key_fetch, key_fetch_v2) = if wants_keys {
+            let v2_wrap = v2.as_ref().map(|v2| &v2.wrap_kb);
+            let (v1, v2) = issue::key_fetches(tx, sealer, &account, &v1_wrap, v2_wrap, &session.hash, now)?;
+            (Some(v1), v2)
+        } else {
+            (None, None)
+        };
         Ok((account, session, key_fetch, key_fetch_v2))
     })?;
     if let Some(code) = &session.code {

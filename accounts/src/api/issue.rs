@@ -136,6 +136,25 @@ pub(crate) fn key_fetch(
     Ok(token)
 }
 
+/// One key fetch token per stretching the client proved (create, password
+/// change, reset), each bundling the wrapKb that stretching unwraps — both
+/// give the same kB: V1's, and V2's when there is a V2 wrapKb.
+pub(crate) fn key_fetches(
+    tx: &Db<'_>,
+    sealer: &Sealer,
+    account: &Account,
+    v1_wrap: &[u8; 32],
+    v2_wrap: Option<&[u8; 32]>,
+    session_hash: &str,
+    now: u64,
+) -> Result<(String, Option<String>), ApiError> {
+    let v1 = key_fetch(tx, sealer, account, v1_wrap, session_hash, now)?;
+    let v2 = v2_wrap
+        .map(|wrap| key_fetch(tx, sealer, account, wrap, session_hash, now))
+        .transpose()?;
+    Ok((v1, v2))
+}
+
 /// Counts a request against the client's address and, when given, the
 /// account's address: errno 114 past `rate_limit` in the window.
 pub(crate) fn throttle(

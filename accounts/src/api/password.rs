@@ -24,7 +24,7 @@
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use super::account::{V2Fields, check_password, credentials, v2_fields};
+use super::account::{check_password, credentials, v2_fields};
 use super::issue::{self, MustVerify};
 use super::{Answer, Call, S, auth, email, hex32, optional_hex32, run, text};
 use crate::Service;
@@ -153,23 +153,11 @@ fn change_finish_now(service: &Service, call: &Call) -> Result<Value, ApiError> 
             "authAt": now / 1000,
         });
         if wants_keys {
-            answer["keyFetchToken"] = json!(issue::key_fetch(
-                tx,
-                sealer,
-                &account,
-                &wrap_kb,
-                &session.hash,
-                now
-            )?);
-            if let Some(V2Fields { wrap_kb: wrap_v2, .. }) = &v2 {
-                answer["keyFetchToken2"] = json!(issue::key_fetch(
-                    tx,
-                    sealer,
-                    &account,
-                    wrap_v2,
-                    &session.hash,
-                    now
-                )?);
+            let v2_wrap = v2.as_ref().map(|v2| &v2.wrap_kb);
+            let (v1, v2) = issue::key_fetches(tx, sealer, &account, &wrap_kb, v2_wrap, &session.hash, now)?;
+            answer["keyFetchToken"] = json!(v1);
+            if let Some(v2) = v2 {
+                answer["keyFetchToken2"] = json!(v2);
             }
         }
         Ok(answer)
@@ -357,23 +345,12 @@ fn reset_now(service: &Service, call: &Call) -> Result<Value, ApiError> {
             let session = issue::session(tx, sealer, &account, MustVerify::No, &user_agent, now)?;
             answer["sessionToken"] = json!(session.token);
             if wants_keys {
-                answer["keyFetchToken"] = json!(issue::key_fetch(
-                    tx,
-                    sealer,
-                    &account,
-                    &v1_wrap,
-                    &session.hash,
-                    now
-                )?);
-                if let Some(V2Fields { wrap_kb: wrap_v2, .. }) = &v2 {
-                    answer["keyFetchToken2"] = json!(issue::key_fetch(
-                        tx,
-                        sealer,
-                        &account,
-                        wrap_v2,
-                        &session.hash,
-                        now
-                    )?);
+                let v2_wrap = v2.as_ref().map(|v2| &v2.wrap_kb);
+                let (v1, v2) =
+                    issue::key_fetches(tx, sealer, &account, &v1_wrap, v2_wrap, &session.hash, now)?;
+                answer["keyFetchToken"] = json!(v1);
+                if let Some(v2) = v2 {
+                    answer["keyFetchToken2"] = json!(v2);
                 }
             }
         }
