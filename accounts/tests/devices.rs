@@ -19,7 +19,7 @@ fn a_tab_sent_from_one_device_arrives_on_the_other() {
     let mut phone = server.fxa();
     phone.sign_in("ann@example.com", "pw").expect("sign-in");
     phone
-        .verify_email_code(&server.outbox.last_code("ann@example.com"))
+        .verify_email_code(&server.code("ann@example.com"))
         .expect("confirmed");
     phone
         .register_device("Ann's phone", "mobile")
@@ -103,7 +103,7 @@ fn attached_clients_and_signing_a_device_out() {
     let mut phone = server.fxa();
     phone.sign_in("cy@example.com", "pw").expect("sign-in");
     phone
-        .verify_email_code(&server.outbox.last_code("cy@example.com"))
+        .verify_email_code(&server.code("cy@example.com"))
         .expect("confirmed");
     phone.register_device("Phone", "mobile").expect("registered");
     let (_, session) = server.raw_session("cy@example.com", "pw");

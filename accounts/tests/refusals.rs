@@ -200,7 +200,7 @@ fn forged_tampered_oversized_and_premature_requests_get_their_errno() {
     // An access token whose payload was edited: not a token at all.
     let mut fxa = server.fxa();
     fxa.sign_in("eve@example.com", "pw").expect("sign-in");
-    fxa.verify_email_code(&server.outbox.last_code("eve@example.com"))
+    fxa.verify_email_code(&server.code("eve@example.com"))
         .expect("confirmed");
     let token = fxa.access_token().expect("a token");
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
@@ -259,7 +259,7 @@ fn forged_tampered_oversized_and_premature_requests_get_their_errno() {
     let (status, body) = server.hawk("GET", "/v1/account/keys", "keyFetchToken", &key_fetch, None);
     assert_eq!((status, body["errno"].as_u64()), (400, Some(138)), "{body}");
     // The emailed code confirms it; the key fetch token waited for that.
-    let code = server.outbox.last_code("eve@example.com");
+    let code = server.code("eve@example.com");
     let session = login["sessionToken"].as_str().expect("a session").to_owned();
     let verify = |code: &str| {
         server.hawk(

@@ -37,7 +37,7 @@ fn sign_up_confirm_and_sign_in_again_with_the_same_keys() {
         second.verify_email_code("000000"),
         Err(FxaError::InvalidVerificationCode)
     ));
-    let code = server.outbox.last_code("ann@example.com");
+    let code = server.code("ann@example.com");
     assert_eq!(
         second.verify_email_code(&code).expect("confirmed"),
         SignInStatus::SignedIn
@@ -79,7 +79,7 @@ fn wrong_passwords_block_until_the_emailed_unblock_code() {
         fxa.sign_in_with_unblock_code("NOTACODE"),
         Err(FxaError::InvalidUnblockCode)
     ));
-    let code = server.outbox.last_code("cy@example.com");
+    let code = server.code("cy@example.com");
     // A sign-in unblocked by the emailed code needs no second code.
     assert_eq!(
         fxa.sign_in_with_unblock_code(&code).expect("unblocked"),
@@ -96,7 +96,7 @@ fn a_differently_cased_address_signs_in_with_the_accounts_spelling() {
         fxa.sign_in("dee@example.com", "mixed case").expect("sign-in"),
         SignInStatus::NeedsEmailCode
     );
-    let code = server.outbox.last_code("Dee@Example.com");
+    let code = server.code("Dee@Example.com");
     fxa.verify_email_code(&code).expect("confirmed");
     assert_eq!(
         fxa.sync_root_key().expect("key").key_id(),
@@ -122,7 +122,7 @@ fn the_account_survives_a_restart() {
     );
     let mut again = server.fxa();
     again.sign_in("eve@example.com", "persistent").expect("sign-in");
-    let code = server.outbox.last_code("eve@example.com");
+    let code = server.code("eve@example.com");
     again.verify_email_code(&code).expect("confirmed");
     assert_eq!(again.sync_root_key().expect("key").key_id(), kid);
 }
@@ -160,7 +160,7 @@ fn the_mailed_code_also_confirms_a_sign_in_through_recovery_email_verify_code() 
     let (status, body) = server.call(
         "POST",
         "/v1/recovery_email/verify_code",
-        Some(&json!({ "uid": uid, "code": server.outbox.last_code("fay@example.com") })),
+        Some(&json!({ "uid": uid, "code": server.code("fay@example.com") })),
         None,
     );
     assert_eq!(status, 200, "{body}");

@@ -6,43 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use parking_lot::Mutex;
 use serde_json::Value;
-use sync_accounts::{Accounts, AccountsConfig, AccountsError, Mail, MailTransport};
-
-/// Mail the service sent, newest last.
-#[derive(Default)]
-pub struct Outbox(Mutex<Vec<Mail>>);
-
-impl MailTransport for Outbox {
-    fn send(&self, mail: &Mail) -> Result<(), AccountsError> {
-        self.0.lock().push(mail.clone());
-        Ok(())
-    }
-}
-
-impl Outbox {
-    /// The code in the newest message to `to`.
-    pub fn last_code(&self, to: &str) -> String {
-        self.0
-            .lock()
-            .iter()
-            .rev()
-            .find(|m| m.to.eq_ignore_ascii_case(to) && m.code.is_some())
-            .and_then(|m| m.code.clone())
-            .unwrap_or_else(|| panic!("no code was mailed to {to}"))
-    }
-
-    /// The subjects of every message to `to`, oldest first.
-    pub fn subjects(&self, to: &str) -> Vec<String> {
-        self.0
-            .lock()
-            .iter()
-            .filter(|m| m.to.eq_ignore_ascii_case(to))
-            .map(|m| m.subject.clone())
-            .collect()
-    }
-}
+use sync_accounts::mail::Outbox;
+use sync_accounts::{Accounts, AccountsConfig};
 
 pub struct Server {
     pub accounts: Accounts,
@@ -96,6 +62,18 @@ pub fn test_config() -> AccountsConfig {
 }
 
 impl Server {
+    /// The code in the newest message to `to`.
+    pub fn code(&self, to: &str) -> String {
+        self.outbox
+            .last_code(to)
+            .unwrap_or_else(|| panic!("no code was mailed to {to}"))
+    }
+
+    /// The subjects of every message to `to`, oldest first.
+    pub fn subjects(&self, to: &str) -> Vec<String> {
+        self.outbox.to(to).into_iter().map(|m| m.subject).collect()
+    }
+
     pub fn start() -> Server {
         Self::with_config(test_config())
     }
@@ -150,7 +128,7 @@ impl Server {
             fxa.sign_up(email, password).expect("sign-up"),
             fxa_client::SignInStatus::NeedsEmailCode
         );
-        let code = self.outbox.last_code(email);
+        let code = self.code(email);
         assert_eq!(
             fxa.verify_email_code(&code).expect("the code confirms"),
             fxa_client::SignInStatus::SignedIn

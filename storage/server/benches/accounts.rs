@@ -21,10 +21,9 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
 use serde_json::json;
 use support::percentile;
-use sync_accounts::{AccountsError, Mail, MailTransport};
+use sync_accounts::mail::Outbox;
 use sync_storage::Server;
 use sync_storage::config::Config;
 
@@ -33,16 +32,6 @@ const PASSWORD: &str = "a benchmark password";
 const SIGN_INS: usize = 24;
 const VERIFICATIONS: usize = 2_000;
 const CONCURRENT: usize = 8;
-
-#[derive(Default)]
-struct Outbox(Mutex<Vec<Mail>>);
-
-impl MailTransport for Outbox {
-    fn send(&self, mail: &Mail) -> Result<(), AccountsError> {
-        self.0.lock().push(mail.clone());
-        Ok(())
-    }
-}
 
 fn report(what: &str, mut micros: Vec<u64>, elapsed: Duration) {
     micros.sort_unstable();
@@ -96,7 +85,7 @@ fn main() {
 
     let mut fxa = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(&url)).unwrap();
     fxa.sign_up(EMAIL, PASSWORD).unwrap();
-    let code = outbox.0.lock().iter().rev().find_map(|m| m.code.clone()).unwrap();
+    let code = outbox.last_code(EMAIL).unwrap();
     fxa.verify_email_code(&code).unwrap();
     let key_id = fxa.sync_root_key().unwrap().key_id();
     let access = fxa.access_token().unwrap();

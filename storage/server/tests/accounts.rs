@@ -8,31 +8,14 @@ mod support;
 
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use serde_json::json;
 use support::{Account, TestServer};
-use sync_accounts::{AccountsError, Mail, MailTransport};
+use sync_accounts::mail::Outbox;
 use sync15::{Error, HttpClient, TokenClient};
 
-#[derive(Default)]
-struct Outbox(Mutex<Vec<Mail>>);
-
-impl MailTransport for Outbox {
-    fn send(&self, mail: &Mail) -> Result<(), AccountsError> {
-        self.0.lock().push(mail.clone());
-        Ok(())
-    }
-}
-
-impl Outbox {
-    fn last_code(&self) -> String {
-        self.0
-            .lock()
-            .iter()
-            .rev()
-            .find_map(|m| m.code.clone())
-            .expect("a code was mailed")
-    }
+/// The code of the newest message to `to`.
+fn last_code(outbox: &Outbox, to: &str) -> String {
+    outbox.last_code(to).expect("a code was mailed")
 }
 
 /// The server with its accounts service, in the server's own database
@@ -71,7 +54,8 @@ fn sign_up_sync_reset_and_delete_on_one_server() {
 
     let mut fxa = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(&url)).expect("client");
     fxa.sign_up("ann@example.com", "first password").expect("sign-up");
-    fxa.verify_email_code(&outbox.last_code()).expect("confirmed");
+    fxa.verify_email_code(&last_code(&outbox, "ann@example.com"))
+        .expect("confirmed");
     let key = fxa.sync_root_key().expect("key");
     let fxa_uid = fxa.state().expect("state").uid.clone();
     let access = fxa.access_token().expect("an access token");
@@ -100,7 +84,11 @@ fn sign_up_sync_reset_and_delete_on_one_server() {
         .forgot_password("ann@example.com")
         .expect("code sent");
     other_device
-        .reset_password("ann@example.com", &outbox.last_code(), "second password")
+        .reset_password(
+            "ann@example.com",
+            &last_code(&outbox, "ann@example.com"),
+            "second password",
+        )
         .expect("reset");
     // The token server heard of the reset at once: the first device's
     // access token, unexpired, is refused (Mozilla's `passwordChange`
@@ -174,7 +162,8 @@ fn the_operator_commands_work_on_the_servers_database() {
     let url = server.server.url().to_owned();
     let mut fxa = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(&url)).expect("client");
     fxa.sign_up("Bob@Example.com", "pw").expect("sign-up");
-    fxa.verify_email_code(&outbox.last_code()).expect("confirmed");
+    fxa.verify_email_code(&last_code(&outbox, "Bob@Example.com"))
+        .expect("confirmed");
 
     let run = |args: &[&str]| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sync-storage"));
@@ -227,7 +216,8 @@ fn a_rotated_signing_key_is_trusted_at_once_and_the_old_one_still_is() {
     let url = server.server.url().to_owned();
     let mut fxa = fxa_client::FirefoxAccount::new(fxa_client::FxaConfig::new(&url)).expect("client");
     fxa.sign_up("rot@example.com", "rotating keys").expect("sign-up");
-    fxa.verify_email_code(&outbox.last_code()).expect("confirmed");
+    fxa.verify_email_code(&last_code(&outbox, "rot@example.com"))
+        .expect("confirmed");
     let key_id = fxa.sync_root_key().expect("key").key_id();
     let old_token = fxa.access_token().expect("a token");
 
