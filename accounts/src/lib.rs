@@ -18,7 +18,7 @@
 //!   derives it in the browser);
 //! - keep a usable secret in clear: token keys, kA, TOTP secrets and its
 //!   own signing keys are sealed under the server's secret, and codes and
-//!   refresh tokens are kept as hashes ([`secrets`]);
+//!   refresh tokens are kept as hashes (`secrets`);
 //! - answer a bad request with anything but the auth server's errno, or
 //!   leave a half-done change behind (every route's writes are one
 //!   transaction).
