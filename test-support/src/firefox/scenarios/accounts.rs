@@ -25,16 +25,18 @@ pub(super) fn scenarios() -> Vec<FirefoxScenario> {
     ]
 }
 
-fn account_uid(ctx: &Ctx<'_>) -> Result<String, String> {
-    Ok(ctx
-        .world
+/// The scenario's account as the accounts service has it, if it exists.
+fn account_summary(ctx: &Ctx<'_>) -> Result<Option<sync_accounts::AccountSummary>, String> {
+    ctx.world
         .server
         .accounts()
         .ok_or("no accounts service")?
         .find_account(&ctx.world.email)
-        .map_err(|e| e.to_string())?
-        .ok_or("no account")?
-        .uid)
+        .map_err(|e| e.to_string())
+}
+
+fn account_uid(ctx: &Ctx<'_>) -> Result<String, String> {
+    Ok(account_summary(ctx)?.ok_or("no account")?.uid)
 }
 
 fn account_page(ctx: &mut Ctx<'_>) -> Result<(), String> {
@@ -134,16 +136,7 @@ fn account_page(ctx: &mut Ctx<'_>) -> Result<(), String> {
         gone.iter().all(|r| r.replaced_at.is_some()),
         "the deleted account's storage user is still current",
     )?;
-    check(
-        ctx.world
-            .server
-            .accounts()
-            .ok_or("no accounts service")?
-            .find_account(&ctx.world.email)
-            .map_err(|e| e.to_string())?
-            .is_none(),
-        "the account is still there",
-    )?;
+    check(account_summary(ctx)?.is_none(), "the account is still there")?;
     ctx.step(
         "F",
         "Firefox is signed out; the account and its synced data are gone",
@@ -243,14 +236,7 @@ fn two_step(ctx: &mut Ctx<'_>) -> Result<(), String> {
     ctx.sync_firefox("F")?;
     let secret = ctx.firefox("F")?.enable_totp_through_pages()?;
     ctx.step("F", "turns on two-step authentication in the account page");
-    let summary = ctx
-        .world
-        .server
-        .accounts()
-        .ok_or("no accounts service")?
-        .find_account(&ctx.world.email)
-        .map_err(|e| e.to_string())?
-        .ok_or("no account")?;
+    let summary = account_summary(ctx)?.ok_or("no account")?;
     check(summary.totp_enabled, "two-step authentication is not on")?;
 
     // A new Firefox: the page asks for the app's code instead of mailing one.
