@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use super::DbError;
-use super::types::{Bso, BsoInput, CollectionQuery, Node, SizeDelta, User, UserRecord};
+use super::types::{Bso, BsoInput, CollectionQuery, Node, SizeDelta, User, UserRecord, WriteStart, Written};
 
 /// What a write transaction serializes on.
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +32,8 @@ pub(crate) trait Backend: Send + Sync {
 
     /// Runs `f`, which runs exactly one statement, as that statement's own
     /// snapshot: a backend may skip the transaction around it (PostgreSQL
-    /// saves its `BEGIN` and `COMMIT`).
+    /// saves its `BEGIN` and `COMMIT`), and may run `f` again if its
+    /// statement failed on a connection found dead before it was answered.
     fn read_single(&self, f: &mut dyn FnMut(&mut dyn ReadTx) -> Result<(), DbError>) -> Result<(), DbError> {
         self.read(f)
     }
@@ -86,6 +87,24 @@ pub(crate) trait ReadTx {
     fn bso(&mut self, uid: u64, collection: &str, id: &str, now: i64) -> Result<Option<Bso>, DbError>;
     /// Whether `uid` is an account's record that has not been retired.
     fn user_is_live(&mut self, uid: u64) -> Result<bool, DbError>;
+    /// What a write by `uid` reads first, holding the user's lock: whether
+    /// the uid is live (when `check_live`), the user's last write, and
+    /// `collection`'s. A backend may read them in one statement.
+    fn write_start(
+        &mut self,
+        uid: u64,
+        collection: Option<&str>,
+        check_live: bool,
+    ) -> Result<WriteStart, DbError> {
+        Ok(WriteStart {
+            live: !check_live || self.user_is_live(uid)?,
+            user_modified: self.user_timestamp(uid)?,
+            collection_modified: match collection {
+                Some(collection) => self.collection_modified(uid, collection)?,
+                None => None,
+            },
+        })
+    }
     /// Whether `uid` is an account's current record on `node`.
     fn user_is_current(&mut self, uid: u64, node: &str) -> Result<bool, DbError>;
     /// Batches started and neither committed nor purged.
@@ -105,25 +124,20 @@ pub(crate) trait ReadTx {
 pub(crate) trait WriteTx: ReadTx {
     /// Sets the user's last write.
     fn set_user_timestamp(&mut self, uid: u64, ts: i64) -> Result<(), DbError>;
-    /// Deletes a collection's BSOs that expired by `now`; returns the size change.
-    fn drop_expired(&mut self, uid: u64, collection: &str, now: i64) -> Result<SizeDelta, DbError>;
-    /// Payload bytes of those of `ids` that are stored.
-    fn stored_lengths(
-        &mut self,
-        uid: u64,
-        collection: &str,
-        ids: &[&str],
-    ) -> Result<HashMap<String, i64>, DbError>;
     /// Writes `inputs` at `ts`, in order (a repeated id: the later wins
-    /// each field it gives). A field not given keeps its stored value; a
-    /// new BSO gets the default. `ttl` counts from `ts`.
-    fn upsert_bsos(
+    /// each field it gives), after deleting the collection's BSOs that
+    /// expired by `ts` (so a stored BSO is live and the quota counts only
+    /// live ones). A field not given keeps its stored value; a new BSO gets
+    /// the default; `ttl` counts from `ts`. Then stamps the collection and
+    /// the user with `ts` and applies the size change, as
+    /// [`WriteTx::touch_collection`].
+    fn write_bsos(
         &mut self,
         uid: u64,
         collection: &str,
         inputs: &[BsoInput],
         ts: i64,
-    ) -> Result<(), DbError>;
+    ) -> Result<Written, DbError>;
     /// Deletes the listed BSOs; returns the size change.
     fn delete_bsos(&mut self, uid: u64, collection: &str, ids: &[String]) -> Result<SizeDelta, DbError>;
     /// Deletes a collection: its BSOs, its record and its batches.
@@ -157,8 +171,8 @@ pub(crate) trait WriteTx: ReadTx {
     fn drop_batch(&mut self, id: i64) -> Result<(), DbError>;
     /// Commits a batch inside the database, without carrying its payloads
     /// out and back: what it staged, then `last` over it, written at `ts`
-    /// as [`super::bsos::write_bsos`] writes (expired BSOs dropped first);
-    /// removes the batch and returns the collection's size change.
+    /// as [`WriteTx::write_bsos`] writes (expired BSOs dropped first, the
+    /// collection and the user stamped); removes the batch.
     fn commit_batch(
         &mut self,
         id: i64,
@@ -166,7 +180,7 @@ pub(crate) trait WriteTx: ReadTx {
         collection: &str,
         last: &[BsoInput],
         ts: i64,
-    ) -> Result<SizeDelta, DbError>;
+    ) -> Result<Written, DbError>;
 
     /// Deletes the user's BSOs that expired by `now`, keeping collection
     /// sizes exact; returns how many went.

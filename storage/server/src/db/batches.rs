@@ -1,7 +1,7 @@
 //! The batch upload API: BSOs accumulate in a pending batch over several
 //! POSTs and become visible all at once, in one transaction, on commit.
 
-use super::bsos::{PostOutcome, check_unmodified, finish_collection_write, write_bsos};
+use super::bsos::{PostOutcome, check_unmodified, within_quota};
 use super::types::BsoInput;
 use super::{Db, DbError, next_timestamp, now_ms};
 
@@ -80,8 +80,8 @@ impl Db {
         unmodified_since: Option<i64>,
         quota_bytes: u64,
     ) -> Result<BatchResult, DbError> {
-        self.write_as_user(uid, |tx| {
-            let current = tx.collection_modified(uid, collection)?;
+        self.write_as_user(uid, Some(collection), |tx, start| {
+            let current = start.collection_modified;
             check_unmodified(current, unmodified_since)?;
             let now = now_ms();
             let (id, count, bytes) = match op.batch {
@@ -132,12 +132,12 @@ impl Db {
                     refused,
                 });
             }
-            let ts = next_timestamp(tx, uid)?;
-            let delta = match op.batch {
+            let ts = next_timestamp(start.user_modified);
+            let written = match op.batch {
                 Some(id) => tx.commit_batch(id, uid, collection, inputs, ts)?,
-                None => write_bsos(tx, uid, collection, inputs, ts)?,
+                None => tx.write_bsos(uid, collection, inputs, ts)?,
             };
-            let collection_bytes = finish_collection_write(tx, uid, collection, ts, quota_bytes, delta)?;
+            let collection_bytes = within_quota(written, quota_bytes)?;
             Ok(BatchResult::Committed {
                 outcome: PostOutcome {
                     modified: ts,

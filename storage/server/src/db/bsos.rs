@@ -1,7 +1,7 @@
 //! Reading and writing BSOs.
 
 use super::backend::WriteTx;
-use super::types::{Bso, BsoInput, CollectionQuery, SizeDelta};
+use super::types::{Bso, BsoInput, CollectionQuery, SizeDelta, Written};
 use super::{Db, DbError, next_timestamp, now_ms};
 
 /// Most bytes of ids and payloads one page of a paged read (one with a
@@ -150,7 +150,7 @@ impl Db {
         unmodified_since: Option<i64>,
         quota_bytes: u64,
     ) -> Result<WriteOutcome, DbError> {
-        self.write_as_user(uid, |tx| {
+        self.write_as_user(uid, None, |tx, start| {
             if let Some(since) = unmodified_since {
                 let current = tx
                     .bso(uid, collection, &input.id, now_ms())?
@@ -159,9 +159,9 @@ impl Db {
                     return Err(DbError::PreconditionFailed(current));
                 }
             }
-            let ts = next_timestamp(tx, uid)?;
-            let delta = write_bsos(tx, uid, collection, std::slice::from_ref(input), ts)?;
-            let collection_bytes = finish_collection_write(tx, uid, collection, ts, quota_bytes, delta)?;
+            let ts = next_timestamp(start.user_modified);
+            let written = tx.write_bsos(uid, collection, std::slice::from_ref(input), ts)?;
+            let collection_bytes = within_quota(written, quota_bytes)?;
             Ok(WriteOutcome {
                 modified: ts,
                 collection_bytes,
@@ -179,8 +179,8 @@ impl Db {
         unmodified_since: Option<i64>,
         quota_bytes: u64,
     ) -> Result<PostOutcome, DbError> {
-        self.write_as_user(uid, |tx| {
-            let current = tx.collection_modified(uid, collection)?;
+        self.write_as_user(uid, Some(collection), |tx, start| {
+            let current = start.collection_modified;
             check_unmodified(current, unmodified_since)?;
             if inputs.is_empty() {
                 let collection_bytes = tx
@@ -194,9 +194,9 @@ impl Db {
                     collection_bytes,
                 });
             }
-            let ts = next_timestamp(tx, uid)?;
-            let delta = write_bsos(tx, uid, collection, inputs, ts)?;
-            let collection_bytes = finish_collection_write(tx, uid, collection, ts, quota_bytes, delta)?;
+            let ts = next_timestamp(start.user_modified);
+            let written = tx.write_bsos(uid, collection, inputs, ts)?;
+            let collection_bytes = within_quota(written, quota_bytes)?;
             Ok(PostOutcome {
                 modified: ts,
                 success: inputs.iter().map(|i| i.id.clone()).collect(),
@@ -213,10 +213,10 @@ impl Db {
         id: &str,
         unmodified_since: Option<i64>,
     ) -> Result<i64, DbError> {
-        self.write_as_user(uid, |tx| {
+        self.write_as_user(uid, None, |tx, start| {
             let existing = tx.bso(uid, collection, id, now_ms())?.ok_or(DbError::NotFound)?;
             check_unmodified(Some(existing.modified), unmodified_since)?;
-            let ts = next_timestamp(tx, uid)?;
+            let ts = next_timestamp(start.user_modified);
             let delta = tx.delete_bsos(uid, collection, std::slice::from_ref(&existing.id))?;
             finish_collection_write(tx, uid, collection, ts, 0, delta)?;
             Ok(ts)
@@ -234,13 +234,13 @@ impl Db {
         ids: &[String],
         unmodified_since: Option<i64>,
     ) -> Result<i64, DbError> {
-        self.write_as_user(uid, |tx| {
-            let current = tx.collection_modified(uid, collection)?;
+        self.write_as_user(uid, Some(collection), |tx, start| {
+            let current = start.collection_modified;
             check_unmodified(current, unmodified_since)?;
             if current.is_none() {
-                return tx.user_timestamp(uid);
+                return Ok(start.user_modified);
             }
-            let ts = next_timestamp(tx, uid)?;
+            let ts = next_timestamp(start.user_modified);
             let delta = tx.delete_bsos(uid, collection, ids)?;
             finish_collection_write(tx, uid, collection, ts, 0, delta)?;
             Ok(ts)
@@ -256,13 +256,13 @@ impl Db {
         collection: &str,
         unmodified_since: Option<i64>,
     ) -> Result<i64, DbError> {
-        self.write_as_user(uid, |tx| {
-            let current = tx.collection_modified(uid, collection)?;
+        self.write_as_user(uid, Some(collection), |tx, start| {
+            let current = start.collection_modified;
             check_unmodified(current, unmodified_since)?;
             if current.is_none() {
-                return tx.user_timestamp(uid);
+                return Ok(start.user_modified);
             }
-            let ts = next_timestamp(tx, uid)?;
+            let ts = next_timestamp(start.user_modified);
             tx.delete_collection(uid, collection)?;
             tx.set_user_timestamp(uid, ts)?;
             Ok(ts)
@@ -272,9 +272,9 @@ impl Db {
     /// DELETE of everything the user stored. The user's timestamp survives,
     /// so later writes still get later times.
     pub fn delete_storage(&self, uid: u64, unmodified_since: Option<i64>) -> Result<i64, DbError> {
-        self.write_as_user(uid, |tx| {
-            check_unmodified(Some(tx.user_timestamp(uid)?), unmodified_since)?;
-            let ts = next_timestamp(tx, uid)?;
+        self.write_as_user(uid, None, |tx, start| {
+            check_unmodified(Some(start.user_modified), unmodified_since)?;
+            let ts = next_timestamp(start.user_modified);
             tx.delete_user_data(uid)?;
             tx.set_user_timestamp(uid, ts)?;
             Ok(ts)
@@ -289,41 +289,6 @@ pub(super) fn check_unmodified(current: Option<i64>, unmodified_since: Option<i6
     }
 }
 
-/// Writes BSOs at `ts` and returns how the collection's size changed. The
-/// collection's expired BSOs are deleted first, so a stored BSO is live and
-/// the quota sees only live ones.
-pub(super) fn write_bsos(
-    tx: &mut dyn WriteTx,
-    uid: u64,
-    collection: &str,
-    inputs: &[BsoInput],
-    ts: i64,
-) -> Result<SizeDelta, DbError> {
-    let mut delta = tx.drop_expired(uid, collection, ts)?;
-    let ids: Vec<&str> = inputs.iter().map(|i| i.id.as_str()).collect();
-    let mut old = tx.stored_lengths(uid, collection, &ids)?;
-    for input in inputs {
-        let new_len = input.payload.as_ref().map(|p| p.len() as i64);
-        match old.get(&input.id).copied() {
-            None => {
-                delta.count += 1;
-                delta.bytes += new_len.unwrap_or(0);
-            }
-            Some(old_len) => {
-                // The payload is replaced only when given.
-                if let Some(new_len) = new_len {
-                    delta.bytes += new_len - old_len;
-                }
-            }
-        }
-        // A repeated id in one request must not be counted as new twice.
-        let len = new_len.unwrap_or_else(|| old.get(&input.id).copied().unwrap_or(0));
-        old.insert(input.id.clone(), len);
-    }
-    tx.upsert_bsos(uid, collection, inputs, ts)?;
-    Ok(delta)
-}
-
 /// Stamps the collection and the user with `ts`, applies the size change,
 /// and enforces the quota. Returns the collection's size in bytes.
 pub(super) fn finish_collection_write(
@@ -334,9 +299,21 @@ pub(super) fn finish_collection_write(
     quota_bytes: u64,
     delta: SizeDelta,
 ) -> Result<i64, DbError> {
-    let bytes = tx.touch_collection(uid, collection, ts, delta)?;
-    if quota_bytes > 0 && delta.bytes > 0 && bytes > quota_bytes as i64 {
+    let collection_bytes = tx.touch_collection(uid, collection, ts, delta)?;
+    within_quota(
+        Written {
+            delta,
+            collection_bytes,
+        },
+        quota_bytes,
+    )
+}
+
+/// The collection's bytes after `written`, or [`DbError::OverQuota`] if it
+/// grew past `quota_bytes` (0: no quota); the write is then rolled back.
+pub(super) fn within_quota(written: Written, quota_bytes: u64) -> Result<i64, DbError> {
+    if quota_bytes > 0 && written.delta.bytes > 0 && written.collection_bytes > quota_bytes as i64 {
         return Err(DbError::OverQuota);
     }
-    Ok(bytes)
+    Ok(written.collection_bytes)
 }

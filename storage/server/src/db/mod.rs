@@ -21,6 +21,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use backend::{Backend, Lock, ReadTx, WriteTx};
+use types::WriteStart;
 
 pub use batches::{BatchAppend, BatchLimit, BatchResult};
 pub use bsos::{PAGE_BYTES, Page, PostOutcome, WriteOutcome};
@@ -131,14 +132,13 @@ impl Db {
     }
 
     /// [`Db::read`] for `f` that runs exactly one statement: its own
-    /// snapshot is all it needs, so a backend may skip the transaction.
-    fn read_single<T>(&self, f: impl FnOnce(&mut dyn ReadTx) -> Result<T, DbError>) -> Result<T, DbError> {
-        let mut f = Some(f);
+    /// snapshot is all it needs, so a backend may skip the transaction. `f`
+    /// may run again on another connection if its statement never reached
+    /// a live one.
+    fn read_single<T>(&self, mut f: impl FnMut(&mut dyn ReadTx) -> Result<T, DbError>) -> Result<T, DbError> {
         let mut out = None;
         self.backend.read_single(&mut |tx| {
-            if let Some(f) = f.take() {
-                out = Some(f(tx)?);
-            }
+            out = Some(f(tx)?);
             Ok(())
         })?;
         out.ok_or_else(|| DbError::CommitFailed("the read did not run".into()))
@@ -178,17 +178,21 @@ impl Db {
 
     /// A client's write as `uid`: [`Db::write`] holding the user's lock,
     /// refused if the uid was retired (where this database has accounts).
+    /// `f` is handed what every such write reads first
+    /// ([`ReadTx::write_start`]), `collection`'s time included when named.
     fn write_as_user<T>(
         &self,
         uid: u64,
-        f: impl FnOnce(&mut dyn WriteTx) -> Result<T, DbError>,
+        collection: Option<&str>,
+        f: impl FnOnce(&mut dyn WriteTx, WriteStart) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
         let guard = self.guards_retired_users;
         self.write(Lock::User(uid), |tx| {
-            if guard && !tx.user_is_live(uid)? {
+            let start = tx.write_start(uid, collection, guard)?;
+            if !start.live {
                 return Err(DbError::Retired);
             }
-            f(tx)
+            f(tx, start)
         })
     }
 
@@ -299,17 +303,17 @@ pub(crate) fn clock_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// The timestamp for a write by `uid`: now, or just after the user's last
-/// write if the clock has not moved past it — strictly increasing per user
-/// (the write holds the user's lock). A time ahead of the clock is not
-/// answered before the clock reaches it (`api::storage_headers`).
-fn next_timestamp(tx: &mut dyn ReadTx, uid: u64) -> Result<i64, DbError> {
-    let last = tx.user_timestamp(uid)?;
-    Ok(if last > 0 {
+/// The timestamp for a write by a user whose last write was at `last`:
+/// now, or just after `last` if the clock has not moved past it — strictly
+/// increasing per user (the write holds the user's lock). A time ahead of
+/// the clock is not answered before the clock reaches it
+/// (`api::storage_headers`).
+fn next_timestamp(last: i64) -> i64 {
+    if last > 0 {
         now_ms().max(last + 10)
     } else {
         now_ms()
-    })
+    }
 }
 
 /// When a BSO written at `ts` with `ttl` expires: [`bsos::NEVER`] unless a

@@ -128,3 +128,23 @@ pub(crate) struct SizeDelta {
     pub(crate) bytes: i64,
     pub(crate) count: i64,
 }
+
+/// What a user's write reads before it writes (see `ReadTx::write_start`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WriteStart {
+    /// The uid is not retired (always true when not asked).
+    pub(crate) live: bool,
+    /// The user's last write (0 if none).
+    pub(crate) user_modified: i64,
+    /// The collection's last write, if asked for and it exists.
+    pub(crate) collection_modified: Option<i64>,
+}
+
+/// What a write of BSOs did to their collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Written {
+    /// The size change.
+    pub(crate) delta: SizeDelta,
+    /// The collection's bytes after it.
+    pub(crate) collection_bytes: i64,
+}

@@ -44,6 +44,12 @@ const HEARTBEAT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_se
 pub(super) struct PgConnection {
     client: Client,
     statements: HashMap<String, Statement>,
+    /// A transaction was begun and not yet ended: set until `COMMIT` or
+    /// `ROLLBACK` is answered, so a connection whose user unwound mid-way
+    /// is never handed out again (see `has_broken`).
+    in_transaction: bool,
+    /// The connection failed: the pool discards it.
+    broken: bool,
 }
 
 /// A pooled connection. `postgres::Client` says goodbye to the server when
@@ -88,14 +94,23 @@ impl r2d2::ManageConnection for Connector {
         let mut client = self.config.connect(NoTls)?;
         // A request never waits on PostgreSQL without bound: a lock held
         // elsewhere or a statement gone slow ends in an error (a 503).
+        //
+        // Every statement is prepared once per connection and planned once:
+        // left to choose, PostgreSQL re-planned the listings on every call
+        // (their custom plans looked cheaper than a generic one), which
+        // was a fifth of its CPU on the read-heavy mix. Every statement
+        // here is led by (uid, collection[, id]) and has one right index;
+        // `tests/postgres.rs` checks the generic plans use it.
         client.batch_execute(&format!(
-            "SET statement_timeout = {}; SET lock_timeout = {}",
+            "SET statement_timeout = {}; SET lock_timeout = {}; SET plan_cache_mode = force_generic_plan",
             STATEMENT_TIMEOUT.as_millis(),
             LOCK_TIMEOUT.as_millis()
         ))?;
         Ok(Session(Some(PgConnection {
             client,
             statements: HashMap::new(),
+            in_transaction: false,
+            broken: false,
         })))
     }
 
@@ -108,7 +123,9 @@ impl r2d2::ManageConnection for Connector {
     }
 
     fn has_broken(&self, conn: &mut Session) -> bool {
-        conn.0.as_ref().is_none_or(|conn| conn.client.is_closed())
+        conn.0
+            .as_ref()
+            .is_none_or(|conn| conn.broken || conn.in_transaction || conn.client.is_closed())
     }
 }
 
@@ -125,47 +142,119 @@ impl Postgres {
         let mut client = config.connect(NoTls)?;
         schema::migrate(&mut client, schema::STEPS)?;
         drop(client);
+        // No ping at checkout (`test_on_check_out`): it cost every request a
+        // round trip. A connection PostgreSQL dropped while it sat in the
+        // pool is found by its first use instead, and the work retried on
+        // another (`Postgres::on_connection`).
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(2))
             .connection_timeout(POOL_WAIT)
-            // A connection PostgreSQL dropped while it sat in the pool (a
-            // restart) is found and replaced at checkout, at the cost of a
-            // round trip, rather than failing a request after the outage.
-            .test_on_check_out(true)
+            .test_on_check_out(false)
             .build(Connector { config })?;
         Ok(Postgres { pool })
     }
 }
 
+impl Postgres {
+    /// Runs `work` on a pooled connection. A connection PostgreSQL closed
+    /// while it sat in the pool (a restart, `pg_terminate_backend`) shows
+    /// only when used: if it fails before PostgreSQL answered any of
+    /// `work`'s round trips, nothing was done on it, and `work` runs again
+    /// on another connection. Each retry discards one dead connection, so a
+    /// pool emptied by a restart is refilled within one request.
+    fn on_connection<T>(
+        &self,
+        mut work: impl FnMut(&mut PgConnection, &mut u32) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let mut retries = 0;
+        loop {
+            let mut session = self.pool.get()?;
+            let conn = session.get()?;
+            let mut answered = 0;
+            match work(conn, &mut answered) {
+                Ok(out) => return Ok(out),
+                Err(e) => {
+                    if connection_lost(&e) || conn.client.is_closed() {
+                        conn.broken = true;
+                    }
+                    if conn.broken && answered == 0 && retries < POOL_SIZE {
+                        retries += 1;
+                        tracing::debug!(error = %e, "a pooled PostgreSQL connection was gone; retrying on another");
+                        continue;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `e` says the connection itself is gone (rather than a statement
+/// failing on a live one).
+fn connection_lost(e: &DbError) -> bool {
+    use postgres::error::SqlState;
+    match e {
+        DbError::ConnectionGone => true,
+        DbError::Postgres(e) => {
+            e.is_closed()
+                || e.code()
+                    .is_some_and(|c| [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN].contains(c))
+                || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+        }
+        _ => false,
+    }
+}
+
+/// Ends the transaction `BEGIN` opened on `conn` by hand: `COMMIT` when
+/// `outcome` is `Ok`, else `ROLLBACK` (also after a failed statement, which
+/// leaves the transaction aborted). A connection whose transaction could
+/// not be ended is discarded.
+fn end_transaction(conn: &mut PgConnection, outcome: Result<(), DbError>) -> Result<(), DbError> {
+    let end = if outcome.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    match conn.client.batch_execute(end) {
+        Ok(()) => conn.in_transaction = false,
+        Err(e) => {
+            conn.broken = true;
+            outcome?;
+            return Err(e.into());
+        }
+    }
+    outcome
+}
+
 impl Backend for Postgres {
     fn read(&self, f: &mut dyn FnMut(&mut dyn ReadTx) -> Result<(), DbError>) -> Result<(), DbError> {
-        let mut session = self.pool.get()?;
-        let PgConnection { client, statements } = session.get()?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()?;
-        let mut tx = PgTx {
-            tx: Conn::Tx(tx),
-            statements,
-        };
-        f(&mut tx)?;
-        if let Conn::Tx(tx) = tx.tx {
-            tx.commit()?;
-        }
-        Ok(())
+        self.on_connection(|conn, answered| {
+            let tx = conn
+                .client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            *answered += 1;
+            let mut tx = PgTx {
+                tx: Conn::Tx(tx),
+                statements: &mut conn.statements,
+                answered,
+            };
+            f(&mut tx)?;
+            if let Conn::Tx(tx) = tx.tx {
+                tx.commit()?;
+            }
+            Ok(())
+        })
     }
 
     fn read_single(&self, f: &mut dyn FnMut(&mut dyn ReadTx) -> Result<(), DbError>) -> Result<(), DbError> {
-        let mut session = self.pool.get()?;
-        let PgConnection { client, statements } = session.get()?;
-        let mut tx = PgTx {
-            tx: Conn::Auto(client),
-            statements,
-        };
-        f(&mut tx)
+        self.on_connection(|conn, answered| {
+            let mut tx = PgTx {
+                tx: Conn::Auto(&mut conn.client),
+                statements: &mut conn.statements,
+                answered,
+            };
+            f(&mut tx)
+        })
     }
 
     fn write(
@@ -173,30 +262,36 @@ impl Backend for Postgres {
         lock: Lock<'_>,
         f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<(), DbError>,
     ) -> Result<(), DbError> {
-        let mut session = self.pool.get()?;
-        let PgConnection { client, statements } = session.get()?;
-        let mut tx = PgTx {
-            tx: Conn::Tx(client.transaction()?),
-            statements,
+        // `BEGIN` and a user's lock in one round trip (the simple-query
+        // protocol runs both; the uid is an integer, never text).
+        let begin = match lock {
+            Lock::User(uid) => format!("BEGIN; SELECT pg_advisory_xact_lock({})", uid as i64),
+            Lock::None | Lock::Account(_) => "BEGIN".to_owned(),
         };
-        match lock {
-            Lock::None => {}
-            Lock::User(uid) => {
-                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(uid as i64)])?;
+        self.on_connection(|conn, answered| {
+            conn.in_transaction = true;
+            if let Err(e) = conn.client.batch_execute(&begin) {
+                return end_transaction(conn, Err(e.into()));
             }
-            // The two-key form: a key space of its own, apart from uids.
-            Lock::Account(fxa_uid) => {
-                tx.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext('fxa account'), hashtext($1))",
-                    &[&fxa_uid],
-                )?;
-            }
-        }
-        f(&mut tx)?;
-        if let Conn::Tx(tx) = tx.tx {
-            tx.commit()?;
-        }
-        Ok(())
+            *answered += 1;
+            let mut tx = PgTx {
+                tx: Conn::Auto(&mut conn.client),
+                statements: &mut conn.statements,
+                answered,
+            };
+            let outcome = match lock {
+                // The two-key form: a key space of its own, apart from uids.
+                Lock::Account(fxa_uid) => tx
+                    .execute(
+                        "SELECT pg_advisory_xact_lock(hashtext('fxa account'), hashtext($1))",
+                        &[&fxa_uid],
+                    )
+                    .and_then(|_| f(&mut tx)),
+                Lock::None | Lock::User(_) => f(&mut tx),
+            };
+            drop(tx);
+            end_transaction(conn, outcome)
+        })
     }
 
     fn heartbeat(&self) -> Result<(), DbError> {

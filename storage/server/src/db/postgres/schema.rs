@@ -133,6 +133,22 @@ CREATE INDEX bsos_by_modified ON bsos (uid, collection, modified, id) WHERE modi
 CREATE INDEX bsos_by_sortindex ON bsos (uid, collection, sortindex DESC NULLS LAST, id) WHERE modified >= 0;
 "#,
     },
+    // Cheaper writes. A BSO written updates two indexes instead of three:
+    // `sort=index` listings sort the rows they select, as Mozilla's
+    // PostgreSQL backend does (syncstorage-rs, `syncstorage-postgres-db.md`:
+    // indexes on modified and expiry only); Firefox asks for them with
+    // `newer`, so they sort the few rows changed since its last sync. And a
+    // staged BSO no longer fires a foreign-key check (a query per row): the
+    // statements that delete batches delete their staged BSOs with them.
+    Step {
+        version: 4,
+        name: "no sortindex index, no foreign-key trigger on staged BSOs",
+        sql: r#"
+DROP INDEX bsos_by_sortindex;
+ALTER TABLE batch_bsos DROP CONSTRAINT IF EXISTS batch_bsos_batch_fkey;
+DELETE FROM batch_bsos WHERE batch NOT IN (SELECT id FROM batches);
+"#,
+    },
 ];
 
 /// Serializes migrations between processes starting at once.

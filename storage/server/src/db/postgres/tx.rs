@@ -9,18 +9,28 @@ use postgres::{Client, Row, Statement, Transaction};
 
 use crate::db::DbError;
 use crate::db::backend::{ReadTx, WriteTx};
-use crate::db::types::SizeDelta;
 use crate::db::types::{Bso, BsoInput, CollectionQuery};
 use crate::db::types::{Node, User, UserRecord};
+use crate::db::types::{SizeDelta, WriteStart, Written};
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
-/// The statement that writes BSOs into `bsos` from a source relation
-/// `s(id, sortindex, sortindex_set, payload, ttl, ttl_set)` (a POST's
-/// unnested arrays, a batch's staged rows), the rows of `s` kept by
-/// `$filter`: `$1` uid, `$2` collection, `$3` the write's timestamp. Fields
-/// not given keep their stored value; a new BSO gets the defaults. Expiry as
-/// `db::ttl_expiry`: from `$3`, saturating at "never".
+/// The one statement of a write of BSOs ([`WriteTx::write_bsos`]), from a
+/// source relation `s(id, sortindex, sortindex_set, payload, ttl, ttl_set)`
+/// (a POST's unnested arrays, a batch's staged rows) whose rows `$filter`
+/// keeps, with `$also` (more CTEs, each ending in a comma) run alongside:
+/// `$1` uid, `$2` collection, `$3` the write's timestamp. It deletes the
+/// collection's BSOs expired by `$3`, writes each BSO (a field not given
+/// keeps its stored value, a new BSO gets the defaults, expiry as
+/// `db::ttl_expiry`: from `$3`, saturating at "never"), stamps the user and
+/// the collection with `$3` and the size change, and returns that change
+/// `(count, bytes)` and the collection's bytes after it. One round trip
+/// where it took seven.
+///
+/// All its parts see the statement's one snapshot: an expired BSO the
+/// `expired` part deletes is looked up as absent (`expiry > $3`), and its
+/// replacement inserted afresh (a row this statement deleted is no
+/// conflict).
 ///
 /// Each BSO's stored row is found by a lateral lookup that cannot be
 /// flattened into a join (`OFFSET 0`): one probe per BSO, and the primary
@@ -30,47 +40,102 @@ type Params<'a> = [&'a (dyn ToSql + Sync)];
 /// then hashed the user's whole collection on every write (a 50-record POST
 /// took 61 ms at the median instead of 15). So the write is a plain upsert
 /// on the primary key, with the final row worked out in the `SELECT`.
-macro_rules! merge_into_bsos {
-    ($source:literal, $filter:literal) => {
+macro_rules! write_into_bsos {
+    ($source:literal, $filter:literal, $also:literal) => {
         concat!(
-            "INSERT INTO bsos (uid, collection, id, sortindex, modified, expiry, payload)
-             SELECT $1, $2, s.id,
-                    CASE WHEN s.sortindex_set OR o.id IS NULL THEN s.sortindex ELSE o.sortindex END,
-                    CASE WHEN s.sortindex_set OR s.payload IS NOT NULL OR o.id IS NULL THEN $3
-                         ELSE o.modified END,
-                    CASE WHEN s.ttl_set OR o.id IS NULL THEN
-                             CASE WHEN s.ttl IS NULL OR s.ttl > (9223372036854775807 - $3) / 1000
-                                  THEN 9223372036854775807 ELSE $3 + s.ttl * 1000 END
-                         ELSE o.expiry END,
-                    COALESCE(s.payload, o.payload, '')
-             FROM ",
+            "WITH ",
+            $also,
+            "
+             expired AS (
+                 DELETE FROM bsos
+                 WHERE uid = $1 AND collection = $2 AND expiry <= $3 AND expiry < 9223372036854775807
+                 RETURNING octet_length(payload)::BIGINT AS len
+             ), incoming AS (
+                 SELECT s.id, s.sortindex, s.sortindex_set, s.payload, s.ttl, s.ttl_set,
+                        o.len IS NOT NULL AS stored, o.sortindex AS old_sortindex,
+                        o.modified AS old_modified, o.expiry AS old_expiry, o.len AS old_len,
+                        CASE WHEN s.payload IS NULL THEN o.payload END AS old_payload
+                 FROM ",
             $source,
             "
-             LEFT JOIN LATERAL (SELECT b.id, b.sortindex, b.modified, b.expiry, b.payload FROM bsos b
-                                WHERE b.uid = $1 AND b.collection = $2 AND b.id = s.id OFFSET 0) o ON true
-             WHERE ",
+                 LEFT JOIN LATERAL (SELECT b.sortindex, b.modified, b.expiry, b.payload,
+                                           octet_length(b.payload)::BIGINT AS len
+                                    FROM bsos b
+                                    WHERE b.uid = $1 AND b.collection = $2 AND b.id = s.id AND b.expiry > $3
+                                    OFFSET 0) o ON true
+                 WHERE ",
             $filter,
             "
-             ON CONFLICT (uid, collection, id) DO UPDATE SET
-                sortindex = EXCLUDED.sortindex, modified = EXCLUDED.modified,
-                expiry = EXCLUDED.expiry, payload = EXCLUDED.payload"
+             ), written AS (
+                 INSERT INTO bsos (uid, collection, id, sortindex, modified, expiry, payload)
+                 SELECT $1, $2, id,
+                        CASE WHEN sortindex_set OR NOT stored THEN sortindex ELSE old_sortindex END,
+                        CASE WHEN sortindex_set OR payload IS NOT NULL OR NOT stored THEN $3
+                             ELSE old_modified END,
+                        CASE WHEN ttl_set OR NOT stored THEN
+                                 CASE WHEN ttl IS NULL OR ttl > (9223372036854775807 - $3) / 1000
+                                      THEN 9223372036854775807 ELSE $3 + ttl * 1000 END
+                             ELSE old_expiry END,
+                        COALESCE(payload, old_payload, '')
+                 FROM incoming
+                 ON CONFLICT (uid, collection, id) DO UPDATE SET
+                    sortindex = EXCLUDED.sortindex, modified = EXCLUDED.modified,
+                    expiry = EXCLUDED.expiry, payload = EXCLUDED.payload
+             ), delta AS (
+                 SELECT (SELECT count(*) FROM incoming WHERE NOT stored)
+                            - (SELECT count(*) FROM expired) AS count,
+                        ((SELECT COALESCE(sum(CASE WHEN NOT stored THEN octet_length(COALESCE(payload, ''))
+                                                   WHEN payload IS NOT NULL THEN octet_length(payload) - old_len
+                                                   ELSE 0 END), 0)
+                          FROM incoming)
+                            - (SELECT COALESCE(sum(len), 0) FROM expired))::BIGINT AS bytes
+             ), stamped AS (
+                 INSERT INTO user_timestamps (uid, modified) VALUES ($1, $3)
+                 ON CONFLICT (uid) DO UPDATE SET modified = EXCLUDED.modified
+             ), touched AS (
+                 INSERT INTO user_collections (uid, collection, modified, total_bytes, bso_count)
+                 SELECT $1, $2, $3, GREATEST(bytes, 0), GREATEST(count, 0) FROM delta
+                 ON CONFLICT (uid, collection) DO UPDATE SET
+                    modified = EXCLUDED.modified,
+                    total_bytes = GREATEST(user_collections.total_bytes + (SELECT bytes FROM delta), 0),
+                    bso_count = GREATEST(user_collections.bso_count + (SELECT count FROM delta), 0)
+                 RETURNING total_bytes
+             )
+             SELECT count, bytes, (SELECT total_bytes FROM touched) FROM delta"
         )
     };
+}
+
+/// Runs a prepared `sql` on whichever handle a [`PgTx`] holds (the two have
+/// the same methods but no object-safe trait in common), counting the round
+/// trip as answered once it succeeds.
+macro_rules! on_handle {
+    ($tx:ident, $sql:expr, |$c:ident, $stmt:ident| $call:expr) => {{
+        let $stmt = $tx.prepared($sql)?;
+        let out = match &mut $tx.tx {
+            Conn::Tx($c) => $call?,
+            Conn::Auto($c) => $call?,
+        };
+        *$tx.answered += 1;
+        Ok(out)
+    }};
 }
 
 mod batches;
 mod listing;
 mod rows;
 
-use rows::{Columns, bso_row, removed, user_row};
+use rows::{Columns, bso_row, removed, user_row, written};
 
 /// Rows a page read fetches per round trip; a page that fills up stops
 /// fetching.
 const FETCH_ROWS: i32 = 500;
 
-/// What statements run in: a transaction, or — for a read of one
-/// statement, whose snapshot is the statement's own — the connection
-/// itself (autocommit: no `BEGIN`/`COMMIT` round trips).
+/// What statements run in: a transaction with its `postgres` handle (a
+/// read's snapshot, which portals need), or the connection itself — a
+/// write's transaction begun by hand with its lock in the same round trip,
+/// or, for a read of one statement, no transaction at all (autocommit: the
+/// statement's snapshot is its own).
 pub(super) enum Conn<'c> {
     Tx(Transaction<'c>),
     Auto(&'c mut Client),
@@ -81,6 +146,8 @@ pub(super) enum Conn<'c> {
 pub(super) struct PgTx<'c> {
     pub(super) tx: Conn<'c>,
     pub(super) statements: &'c mut HashMap<String, Statement>,
+    /// Round trips PostgreSQL answered (see `Postgres::on_connection`).
+    pub(super) answered: &'c mut u32,
 }
 
 impl<'c> PgTx<'c> {
@@ -93,50 +160,25 @@ impl<'c> PgTx<'c> {
             Conn::Tx(tx) => tx.prepare(sql)?,
             Conn::Auto(client) => client.prepare(sql)?,
         };
+        *self.answered += 1;
         self.statements.insert(sql.to_owned(), stmt.clone());
         Ok(stmt)
     }
 
-    /// The transaction, for what needs one (portals).
-    pub(super) fn transaction(&mut self) -> Result<&mut Transaction<'c>, DbError> {
-        match &mut self.tx {
-            Conn::Tx(tx) => Ok(tx),
-            Conn::Auto(_) => Err(DbError::CommitFailed(
-                "a read of several statements ran outside a transaction".into(),
-            )),
-        }
-    }
-
     pub(super) fn execute(&mut self, sql: &str, params: &Params<'_>) -> Result<u64, DbError> {
-        let stmt = self.prepared(sql)?;
-        Ok(match &mut self.tx {
-            Conn::Tx(tx) => tx.execute(&stmt, params)?,
-            Conn::Auto(client) => client.execute(&stmt, params)?,
-        })
+        on_handle!(self, sql, |c, stmt| c.execute(&stmt, params))
     }
 
     fn query(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, DbError> {
-        let stmt = self.prepared(sql)?;
-        Ok(match &mut self.tx {
-            Conn::Tx(tx) => tx.query(&stmt, params)?,
-            Conn::Auto(client) => client.query(&stmt, params)?,
-        })
+        on_handle!(self, sql, |c, stmt| c.query(&stmt, params))
     }
 
     fn query_opt(&mut self, sql: &str, params: &Params<'_>) -> Result<Option<Row>, DbError> {
-        let stmt = self.prepared(sql)?;
-        Ok(match &mut self.tx {
-            Conn::Tx(tx) => tx.query_opt(&stmt, params)?,
-            Conn::Auto(client) => client.query_opt(&stmt, params)?,
-        })
+        on_handle!(self, sql, |c, stmt| c.query_opt(&stmt, params))
     }
 
     fn query_one(&mut self, sql: &str, params: &Params<'_>) -> Result<Row, DbError> {
-        let stmt = self.prepared(sql)?;
-        Ok(match &mut self.tx {
-            Conn::Tx(tx) => tx.query_one(&stmt, params)?,
-            Conn::Auto(client) => client.query_one(&stmt, params)?,
-        })
+        on_handle!(self, sql, |c, stmt| c.query_one(&stmt, params))
     }
 }
 
@@ -237,6 +279,26 @@ impl ReadTx for PgTx<'_> {
             .is_some())
     }
 
+    fn write_start(
+        &mut self,
+        uid: u64,
+        collection: Option<&str>,
+        check_live: bool,
+    ) -> Result<WriteStart, DbError> {
+        let row = self.query_one(
+            "SELECT CASE WHEN $3 THEN EXISTS (SELECT 1 FROM users WHERE uid = $1 AND replaced_at IS NULL)
+                         ELSE true END,
+                    (SELECT modified FROM user_timestamps WHERE uid = $1),
+                    (SELECT modified FROM user_collections WHERE uid = $1 AND collection = $2)",
+            &[&(uid as i64), &collection, &check_live],
+        )?;
+        Ok(WriteStart {
+            live: row.try_get(0)?,
+            user_modified: row.try_get::<_, Option<i64>>(1)?.unwrap_or(0),
+            collection_modified: row.try_get(2)?,
+        })
+    }
+
     fn user_is_current(&mut self, uid: u64, node: &str) -> Result<bool, DbError> {
         Ok(self
             .query_opt(
@@ -312,45 +374,20 @@ impl WriteTx for PgTx<'_> {
         Ok(())
     }
 
-    fn drop_expired(&mut self, uid: u64, collection: &str, now: i64) -> Result<SizeDelta, DbError> {
-        let rows = self.query(
-            "DELETE FROM bsos WHERE uid = $1 AND collection = $2 AND expiry <= $3 AND expiry < 9223372036854775807
-             RETURNING octet_length(payload)::BIGINT",
-            &[&(uid as i64), &collection, &now],
-        )?;
-        removed(&rows)
-    }
-
-    fn stored_lengths(
-        &mut self,
-        uid: u64,
-        collection: &str,
-        ids: &[&str],
-    ) -> Result<HashMap<String, i64>, DbError> {
-        // One primary-key probe per id (see `merge_into_bsos`).
-        let rows = self.query(
-            "SELECT u.id, o.len
-             FROM UNNEST($3::TEXT[]) AS u(id)
-             JOIN LATERAL (SELECT octet_length(b.payload)::BIGINT AS len FROM bsos b
-                           WHERE b.uid = $1 AND b.collection = $2 AND b.id = u.id OFFSET 0) o ON true",
-            &[&(uid as i64), &collection, &ids],
-        )?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
-    }
-
-    fn upsert_bsos(
+    fn write_bsos(
         &mut self,
         uid: u64,
         collection: &str,
         inputs: &[BsoInput],
         ts: i64,
-    ) -> Result<(), DbError> {
+    ) -> Result<Written, DbError> {
         let columns = Columns::of(inputs);
-        self.execute(
-            merge_into_bsos!(
+        let row = self.query_one(
+            write_into_bsos!(
                 "UNNEST($4::TEXT[], $5::BIGINT[], $6::BOOLEAN[], $7::TEXT[], $8::BIGINT[], $9::BOOLEAN[])
                  AS s(id, sortindex, sortindex_set, payload, ttl, ttl_set)",
-                "TRUE"
+                "TRUE",
+                ""
             ),
             &[
                 &(uid as i64),
@@ -364,7 +401,7 @@ impl WriteTx for PgTx<'_> {
                 &columns.ttl_set,
             ],
         )?;
-        Ok(())
+        written(&row)
     }
 
     fn delete_bsos(&mut self, uid: u64, collection: &str, ids: &[String]) -> Result<SizeDelta, DbError> {
@@ -377,17 +414,24 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn delete_collection(&mut self, uid: u64, collection: &str) -> Result<(), DbError> {
-        for table in ["bsos", "user_collections", "batches"] {
-            let sql = format!("DELETE FROM {table} WHERE uid = $1 AND collection = $2");
-            self.execute(&sql, &[&(uid as i64), &collection])?;
-        }
+        self.execute(
+            "WITH bsos_gone AS (DELETE FROM bsos WHERE uid = $1 AND collection = $2),
+                  collection_gone AS (DELETE FROM user_collections WHERE uid = $1 AND collection = $2),
+                  batches_gone AS (DELETE FROM batches WHERE uid = $1 AND collection = $2 RETURNING id)
+             DELETE FROM batch_bsos WHERE batch IN (SELECT id FROM batches_gone)",
+            &[&(uid as i64), &collection],
+        )?;
         Ok(())
     }
 
     fn delete_user_data(&mut self, uid: u64) -> Result<(), DbError> {
-        for table in ["bsos", "user_collections", "batches"] {
-            self.execute(&format!("DELETE FROM {table} WHERE uid = $1"), &[&(uid as i64)])?;
-        }
+        self.execute(
+            "WITH bsos_gone AS (DELETE FROM bsos WHERE uid = $1),
+                  collections_gone AS (DELETE FROM user_collections WHERE uid = $1),
+                  batches_gone AS (DELETE FROM batches WHERE uid = $1 RETURNING id)
+             DELETE FROM batch_bsos WHERE batch IN (SELECT id FROM batches_gone)",
+            &[&(uid as i64)],
+        )?;
         Ok(())
     }
 
@@ -453,8 +497,11 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn drop_batch(&mut self, id: i64) -> Result<(), DbError> {
-        // Its staged BSOs go with it (`ON DELETE CASCADE`).
-        self.execute("DELETE FROM batches WHERE id = $1", &[&id])?;
+        self.execute(
+            "WITH batch_gone AS (DELETE FROM batches WHERE id = $1)
+             DELETE FROM batch_bsos WHERE batch = $1",
+            &[&id],
+        )?;
         Ok(())
     }
 
@@ -465,7 +512,7 @@ impl WriteTx for PgTx<'_> {
         collection: &str,
         last: &[BsoInput],
         ts: i64,
-    ) -> Result<SizeDelta, DbError> {
+    ) -> Result<Written, DbError> {
         self.commit(id, uid, collection, last, ts)
     }
 
@@ -491,7 +538,15 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn purge_batches(&mut self, now: i64) -> Result<usize, DbError> {
-        Ok(self.execute("DELETE FROM batches WHERE expiry <= $1", &[&now])? as usize)
+        let purged: i64 = self
+            .query_one(
+                "WITH batches_gone AS (DELETE FROM batches WHERE expiry <= $1 RETURNING id),
+                      staged_gone AS (DELETE FROM batch_bsos WHERE batch IN (SELECT id FROM batches_gone))
+                 SELECT count(*) FROM batches_gone",
+                &[&now],
+            )?
+            .try_get(0)?;
+        Ok(purged.max(0) as usize)
     }
 
     fn insert_setting(&mut self, name: &str, value: &str) -> Result<(), DbError> {

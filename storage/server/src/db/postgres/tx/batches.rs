@@ -2,11 +2,10 @@
 //! inside the database (the staged payloads never travel out and back).
 
 use super::PgTx;
-use super::rows::Columns;
+use super::rows::{Columns, written};
 use crate::db::DbError;
-use crate::db::backend::WriteTx;
 use crate::db::types::BsoInput;
-use crate::db::types::SizeDelta;
+use crate::db::types::Written;
 
 impl PgTx<'_> {
     /// Adds BSOs to a batch's staging, a repeated id keeping the latest of
@@ -40,9 +39,9 @@ impl PgTx<'_> {
         Ok(())
     }
 
-    /// What staged, then `last` over it, written at `ts` with exactly the
-    /// rules of `bsos::write_bsos`; removes the batch and returns the
-    /// collection's size change.
+    /// What staged, then `last` over it, written at `ts` as
+    /// `WriteTx::write_bsos` writes, in one statement that also removes the
+    /// batch.
     pub(super) fn commit(
         &mut self,
         id: i64,
@@ -50,31 +49,19 @@ impl PgTx<'_> {
         collection: &str,
         last: &[BsoInput],
         ts: i64,
-    ) -> Result<SizeDelta, DbError> {
-        let uid = uid as i64;
+    ) -> Result<Written, DbError> {
         if !last.is_empty() {
             self.stage(id, last)?;
         }
-        let mut delta = self.drop_expired(uid as u64, collection, ts)?;
-        // One primary-key probe per staged BSO (see `merge_into_bsos`).
         let row = self.query_one(
-            "SELECT count(*) FILTER (WHERE o.len IS NULL),
-                    COALESCE(sum(CASE WHEN o.len IS NULL THEN octet_length(COALESCE(s.payload, ''))
-                                      WHEN s.payload IS NOT NULL THEN octet_length(s.payload) - o.len
-                                      ELSE 0 END), 0)::BIGINT
-             FROM batch_bsos s
-             LEFT JOIN LATERAL (SELECT octet_length(b.payload) AS len FROM bsos b
-                                WHERE b.uid = $1 AND b.collection = $2 AND b.id = s.id OFFSET 0) o ON true
-             WHERE s.batch = $3",
-            &[&uid, &collection, &id],
+            write_into_bsos!(
+                "batch_bsos s",
+                "s.batch = $4",
+                "batch_gone AS (DELETE FROM batches WHERE id = $4),
+                 staged_gone AS (DELETE FROM batch_bsos WHERE batch = $4),"
+            ),
+            &[&(uid as i64), &collection, &ts, &id],
         )?;
-        delta.count += row.try_get::<_, i64>(0)?;
-        delta.bytes += row.try_get::<_, i64>(1)?;
-        self.execute(
-            merge_into_bsos!("batch_bsos s", "s.batch = $4"),
-            &[&uid, &collection, &ts, &id],
-        )?;
-        self.drop_batch(id)?;
-        Ok(delta)
+        written(&row)
     }
 }

@@ -1,10 +1,11 @@
 //! Listing a collection: the rows a `GET storage/<collection>` selects, and
 //! how many there are (for an unpaged read's `X-Weave-Records`).
 
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 
 use super::rows::bso_row;
-use super::{FETCH_ROWS, PgTx};
+use super::{Conn, FETCH_ROWS, PgTx};
 use crate::db::DbError;
 use crate::db::types::{Bso, CollectionQuery, SortOrder};
 
@@ -40,6 +41,21 @@ fn filter<'a>(
         sql.push_str(&format!(" AND id = ANY(${})", params.len()));
     }
     (sql, params)
+}
+
+/// Hands the rows of `rows` to `take` until it returns false.
+fn stream(
+    mut rows: postgres::RowIter<'_>,
+    answered: &mut u32,
+    take: &mut dyn FnMut(Bso) -> bool,
+) -> Result<(), DbError> {
+    *answered += 1;
+    while let Some(row) = rows.next()? {
+        if !take(bso_row(&row)?) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 impl PgTx<'_> {
@@ -79,22 +95,32 @@ impl PgTx<'_> {
         sql.push_str(&format!(" OFFSET ${}", params.len()));
 
         let stmt = self.prepared(&sql)?;
-        // A portal fetched in steps: a page that fills up stops the server
-        // from sending further rows, and an unpaged read holds one step's
-        // rows at a time.
-        let tx = self.transaction()?;
-        let portal = tx.bind(&stmt, &params)?;
-        loop {
-            let rows = tx.query_portal(&portal, FETCH_ROWS)?;
-            let last = rows.len() < FETCH_ROWS as usize;
-            for row in &rows {
-                if !take(bso_row(row)?) {
-                    return Ok(());
+        match &mut self.tx {
+            // A read without a limit may be the whole of a large
+            // collection, and its reader may stop early (the first
+            // megabyte, then a count: `db::unpaged`): a portal fetched in
+            // steps sends no row past the step where it stopped, and holds
+            // one step's rows at a time.
+            Conn::Tx(tx) if bound.fetch.is_none() => {
+                let portal = tx.bind(&stmt, &params)?;
+                *self.answered += 1;
+                loop {
+                    let rows = tx.query_portal(&portal, FETCH_ROWS)?;
+                    let last = rows.len() < FETCH_ROWS as usize;
+                    for row in &rows {
+                        if !take(bso_row(row)?) {
+                            return Ok(());
+                        }
+                    }
+                    if last {
+                        return Ok(());
+                    }
                 }
             }
-            if last {
-                return Ok(());
-            }
+            // With a limit, at most that many rows: streamed as they
+            // arrive, in one round trip.
+            Conn::Tx(tx) => stream(tx.query_raw(&stmt, params)?, self.answered, take),
+            Conn::Auto(client) => stream(client.query_raw(&stmt, params)?, self.answered, take),
         }
     }
 

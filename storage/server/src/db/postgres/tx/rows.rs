@@ -5,9 +5,9 @@ use postgres::Row;
 
 use crate::db::DbError;
 use crate::db::batches::overlay;
-use crate::db::types::SizeDelta;
 use crate::db::types::User;
 use crate::db::types::{Bso, BsoInput};
+use crate::db::types::{SizeDelta, Written};
 
 pub(super) fn bso_row(r: &Row) -> Result<Bso, DbError> {
     Ok(Bso {
@@ -37,6 +37,17 @@ pub(super) fn removed(rows: &[Row]) -> Result<SizeDelta, DbError> {
         delta.count -= 1;
     }
     Ok(delta)
+}
+
+/// The `(count, bytes, collection bytes)` row `write_into_bsos!` returns.
+pub(super) fn written(r: &Row) -> Result<Written, DbError> {
+    Ok(Written {
+        delta: SizeDelta {
+            count: r.try_get(0)?,
+            bytes: r.try_get(1)?,
+        },
+        collection_bytes: r.try_get(2)?,
+    })
 }
 
 /// BSO inputs as parallel arrays, a repeated id folded into one (the later
