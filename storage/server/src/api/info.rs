@@ -20,20 +20,28 @@ use crate::db::Db;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-/// Reads one view: `read` returns the body and its number of entries.
+/// What a view read: its body, its number of entries, and the user's last
+/// write if it read that too (in the same statement).
+type ViewRead<B> = (B, usize, Option<i64>);
+
+/// Reads one view: `read` returns the body, its number of entries and
+/// perhaps the user's last write; without it, that is read first.
 async fn view<B: serde::Serialize + Send + 'static>(
     state: &Arc<AppState>,
     payload: TokenPayload,
     headers: &HeaderMap,
-    read: impl FnOnce(&Db, u64) -> Result<(B, usize)> + Send + 'static,
+    read: impl FnOnce(&Db, u64) -> Result<ViewRead<B>> + Send + 'static,
 ) -> Result<Response> {
     reply_format(headers, false)?;
     let conditions = Conditions::from_headers(headers)?;
     let (modified, body, entries) = state
         .with_db(payload, move |db, uid| {
-            let modified = db.user_modified(uid)?;
+            let (body, entries, read_along) = read(db, uid)?;
+            let modified = match read_along {
+                Some(modified) => modified,
+                None => db.user_modified(uid)?,
+            };
             conditions.check_read(modified)?;
-            let (body, entries) = read(db, uid)?;
             Ok((modified, body, entries))
         })
         .await?;
@@ -51,13 +59,13 @@ pub async fn collections(
     headers: HeaderMap,
 ) -> Result<Response> {
     view(&state, claims, &headers, |db, uid| {
-        let body: std::collections::BTreeMap<String, JsonTimestamp> = db
-            .collection_timestamps(uid)?
+        let (user_modified, timestamps) = db.collection_timestamps(uid)?;
+        let body: std::collections::BTreeMap<String, JsonTimestamp> = timestamps
             .into_iter()
             .map(|(name, ms)| (name, JsonTimestamp(ms)))
             .collect();
         let n = body.len();
-        Ok((body, n))
+        Ok((body, n, Some(user_modified)))
     })
     .await
 }
@@ -79,7 +87,7 @@ pub async fn configuration(
             "max_record_payload_bytes": l.max_record_payload_bytes,
             "max_quota_limit": l.quota_bytes,
         });
-        Ok((body, 7))
+        Ok((body, 7, None))
     })
     .await
 }
@@ -94,7 +102,7 @@ pub async fn quota(
     view(&state, claims, &headers, move |db, uid| {
         let used: i64 = db.collection_bytes(uid)?.iter().map(|(_, b)| b).sum();
         let limit = (quota > 0).then(|| kb(quota as i64));
-        Ok((json!([kb(used), limit]), 2))
+        Ok((json!([kb(used), limit]), 2, None))
     })
     .await
 }
@@ -112,7 +120,7 @@ pub async fn collection_usage(
             .map(|(c, b)| (c, json!(kb(b))))
             .collect();
         let n = body.len();
-        Ok((Value::Object(body), n))
+        Ok((Value::Object(body), n, None))
     })
     .await
 }
@@ -131,7 +139,7 @@ pub async fn collection_counts(
             .map(|(c, n)| (c, json!(n)))
             .collect();
         let n = body.len();
-        Ok((Value::Object(body), n))
+        Ok((Value::Object(body), n, None))
     })
     .await
 }

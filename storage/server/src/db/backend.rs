@@ -25,6 +25,9 @@ pub(crate) enum Lock<'a> {
     Account(&'a str),
 }
 
+/// A collection's `(name, last write, stored size)`.
+pub(crate) type Collection = (String, i64, SizeDelta);
+
 /// A database engine.
 pub(crate) trait Backend: Send + Sync {
     /// Runs `f` in a read transaction: one snapshot for all its statements.
@@ -60,7 +63,13 @@ pub(crate) trait ReadTx {
     /// A collection's last write, if it exists.
     fn collection_modified(&mut self, uid: u64, collection: &str) -> Result<Option<i64>, DbError>;
     /// Every collection of the user: `(name, modified, stored size)`, by name.
-    fn collections(&mut self, uid: u64) -> Result<Vec<(String, i64, SizeDelta)>, DbError>;
+    fn collections(&mut self, uid: u64) -> Result<Vec<Collection>, DbError>;
+    /// [`ReadTx::user_timestamp`] and [`ReadTx::collections`] from one
+    /// snapshot. Called through [`Backend::read_single`]: a backend whose
+    /// `read_single` skips the transaction reads both in one statement.
+    fn collections_and_user_timestamp(&mut self, uid: u64) -> Result<(i64, Vec<Collection>), DbError> {
+        Ok((self.user_timestamp(uid)?, self.collections(uid)?))
+    }
     /// The user's BSOs that expired by `now` but are still stored, by collection.
     fn expired_sizes(&mut self, uid: u64, now: i64) -> Result<HashMap<String, SizeDelta>, DbError>;
     /// The collection's live BSOs that `query` selects, in its order from
@@ -74,6 +83,23 @@ pub(crate) trait ReadTx {
         now: i64,
         take: &mut dyn FnMut(Bso) -> bool,
     ) -> Result<(), DbError>;
+    /// The collection's last write (None: it does not exist), and its
+    /// BSOs that `query` selects handed to `take` as [`ReadTx::bsos`]
+    /// hands them, from one snapshot. Called through
+    /// [`Backend::read_single`]: a backend whose `read_single` skips the
+    /// transaction reads both in one statement.
+    fn page(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        query: &CollectionQuery,
+        now: i64,
+        take: &mut dyn FnMut(Bso) -> bool,
+    ) -> Result<Option<i64>, DbError> {
+        let modified = self.collection_modified(uid, collection)?;
+        self.bsos(uid, collection, query, now, take)?;
+        Ok(modified)
+    }
     /// How many live BSOs `query` selects from its offset on (its limit
     /// and order aside).
     fn count_bsos(

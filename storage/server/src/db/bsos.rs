@@ -57,9 +57,16 @@ impl Db {
         self.read_single(|tx| tx.user_timestamp(uid))
     }
 
-    /// `(collection, last-modified ms)` for every collection of the user.
-    pub fn collection_timestamps(&self, uid: u64) -> Result<Vec<(String, i64)>, DbError> {
-        self.read_single(|tx| Ok(tx.collections(uid)?.into_iter().map(|(c, m, _)| (c, m)).collect()))
+    /// The user's last write (0 if none) and `(collection, last-modified
+    /// ms)` for every collection of theirs, from one snapshot.
+    pub fn collection_timestamps(&self, uid: u64) -> Result<(i64, Vec<(String, i64)>), DbError> {
+        self.read_single(|tx| {
+            let (user_modified, collections) = tx.collections_and_user_timestamp(uid)?;
+            Ok((
+                user_modified,
+                collections.into_iter().map(|(c, m, _)| (c, m)).collect(),
+            ))
+        })
     }
 
     /// `(collection, bytes)` for every collection of the user, not
@@ -104,19 +111,21 @@ impl Db {
         collection: &str,
         query: &CollectionQuery,
     ) -> Result<Page, DbError> {
-        self.read(|tx| {
-            let collection_modified = tx.collection_modified(uid, collection)?;
-            if query.ids.as_ref().is_some_and(Vec::is_empty) {
-                return Ok(Page {
-                    bsos: Vec::new(),
-                    next_offset: None,
-                    collection_modified,
-                });
-            }
-            let mut bsos = Vec::new();
+        if query.ids.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Page {
+                bsos: Vec::new(),
+                next_offset: None,
+                collection_modified: self.collection_modified(uid, collection)?,
+            });
+        }
+        let mut bsos = Vec::new();
+        let mut more = false;
+        let collection_modified = self.read_single(|tx| {
+            // Empty again if a dead connection made this run twice.
+            bsos.clear();
+            more = false;
             let mut bytes = 0;
-            let mut more = false;
-            tx.bsos(uid, collection, query, now_ms(), &mut |bso| {
+            tx.page(uid, collection, query, now_ms(), &mut |bso| {
                 let full = query.limit.is_some_and(|l| bsos.len() as u64 >= l)
                     || (!bsos.is_empty() && bytes + page_bytes(&bso) > PAGE_BYTES);
                 if full {
@@ -126,13 +135,13 @@ impl Db {
                 bytes += page_bytes(&bso);
                 bsos.push(bso);
                 true
-            })?;
-            let next_offset = more.then(|| query.offset + bsos.len() as u64);
-            Ok(Page {
-                bsos,
-                next_offset,
-                collection_modified,
             })
+        })?;
+        let next_offset = more.then(|| query.offset + bsos.len() as u64);
+        Ok(Page {
+            bsos,
+            next_offset,
+            collection_modified,
         })
     }
 

@@ -21,6 +21,12 @@ use super::{Db, DbError, now_ms};
 /// nearly every read costs one statement, as before.
 pub const STREAM_AFTER_BYTES: usize = 1 << 20;
 
+/// Records an unpaged read takes in its first statement, without a
+/// transaction; a collection with more is read again in one (see
+/// [`Db::read_collection`]). It bounds what that first statement sends
+/// for nothing.
+const READ_AHEAD_ROWS: u64 = 500;
+
 /// Where [`Db::read_collection`] puts what it reads.
 pub trait CollectionSink {
     /// Called first, once: the collection's last-modified time (None: it
@@ -46,16 +52,48 @@ impl Db {
         query: &CollectionQuery,
         sink: &mut dyn CollectionSink,
     ) -> Result<(), DbError> {
+        let query = CollectionQuery {
+            limit: None,
+            ..query.clone()
+        };
+        if query.ids.as_ref().is_some_and(Vec::is_empty) {
+            sink.begin(self.collection_modified(uid, collection)?, 0, Vec::new());
+            return Ok(());
+        }
+        // Most answers are small: one statement reads the time and up to
+        // READ_AHEAD_ROWS records; only past that (or past
+        // STREAM_AFTER_BYTES) does the read start over in a transaction,
+        // where it can count and stream.
+        let head = CollectionQuery {
+            limit: Some(READ_AHEAD_ROWS),
+            ..query.clone()
+        };
+        let mut first = Vec::new();
+        let mut whole = true;
+        let collection_modified = self.read_single(|tx| {
+            // Empty again if a dead connection made this run twice.
+            first.clear();
+            whole = true;
+            let mut bytes = 0;
+            tx.page(uid, collection, &head, now_ms(), &mut |bso| {
+                bytes += page_bytes(&bso);
+                if first.len() as u64 >= READ_AHEAD_ROWS || (!first.is_empty() && bytes > STREAM_AFTER_BYTES)
+                {
+                    whole = false;
+                    return false;
+                }
+                first.push(bso);
+                true
+            })
+        })?;
+        if whole {
+            let total = first.len() as u64;
+            sink.begin(collection_modified, total, first);
+            return Ok(());
+        }
+        drop(first);
         self.read(|tx| {
             let collection_modified = tx.collection_modified(uid, collection)?;
-            let query = CollectionQuery {
-                limit: None,
-                ..query.clone()
-            };
-            if query.ids.as_ref().is_some_and(Vec::is_empty) {
-                sink.begin(collection_modified, 0, Vec::new());
-                return Ok(());
-            }
             let now = now_ms();
             let mut first = Vec::new();
             let mut bytes = 0;

