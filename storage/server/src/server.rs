@@ -17,6 +17,9 @@ use sync_accounts::Accounts;
 /// How often expired BSOs and batches are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
+/// How often the database's upkeep runs (`Db::tidy`).
+const TIDY_EVERY: Duration = Duration::from_secs(2);
+
 /// A bound server, ready to serve.
 pub struct Server {
     state: Arc<AppState>,
@@ -186,6 +189,22 @@ impl Server {
                 }
             }
         });
+        let db = self.state.db.clone();
+        let tidier = tokio::spawn(async move {
+            let mut every = tokio::time::interval(TIDY_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                let db = db.clone();
+                let started = std::time::Instant::now();
+                match tokio::task::spawn_blocking(move || db.tidy()).await {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(n)) => tracing::debug!(tables = n, took = ?started.elapsed(), "vacuumed"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "database upkeep failed"),
+                    Err(e) => tracing::warn!(error = %e, "database upkeep task failed"),
+                }
+            }
+        });
         let metrics_server = match self.metrics_listener {
             Some(l) => {
                 let l = tokio::net::TcpListener::from_std(l)?;
@@ -209,6 +228,7 @@ impl Server {
         let router = api::router(self.state, accounts);
         let result = crate::listen::serve(listener, router, &connections, metrics, shutdown).await;
         purger.abort();
+        tidier.abort();
         if let Some(m) = metrics_server {
             m.abort();
         }

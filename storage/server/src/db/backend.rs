@@ -52,6 +52,12 @@ pub(crate) trait Backend: Send + Sync {
     /// Whether the engine answers reads and writes (for `__heartbeat__`).
     fn heartbeat(&self) -> Result<(), DbError>;
 
+    /// Upkeep the engine wants every few seconds while serving (PostgreSQL
+    /// vacuums what writes left dead); returns how many things it did.
+    fn tidy(&self) -> Result<usize, DbError> {
+        Ok(0)
+    }
+
     /// Connections open, and idle, in the pool.
     fn pool_state(&self) -> (u32, u32);
 }

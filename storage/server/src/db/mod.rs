@@ -218,6 +218,12 @@ impl Db {
         self.read(|tx| tx.pending_batches())
     }
 
+    /// The engine's upkeep, run every few seconds while serving (see
+    /// `postgres::vacuum`); returns how many things it did.
+    pub fn tidy(&self) -> Result<usize, DbError> {
+        self.backend.tidy()
+    }
+
     /// Whether the database answers reads and writes, for `__heartbeat__`.
     pub fn heartbeat(&self) -> Result<(), DbError> {
         self.backend.heartbeat()
