@@ -32,8 +32,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use support::acked::{Acked, Checked};
+use support::postgres::{
+    Statements, postgres_cpu_seconds, postgres_pss_mib, read_statements, reset_statements,
+};
 use support::{
-    User, cpu_seconds, dev_users, payload_json, percentile, proc_field, records_body, start_server,
+    User, acked, cpu_seconds, dev_users, payload_json, percentile, proc_field, records_body, start_server,
 };
 
 const PHASE: Duration = Duration::from_secs(8);
@@ -104,76 +108,8 @@ struct Row {
     cpu_postgres: Option<f64>,
     /// PostgreSQL: what the run's statements did (pg_stat_statements).
     statements: Option<Statements>,
-}
-
-/// What pg_stat_statements counted during a run.
-#[derive(Default)]
-struct Statements {
-    calls: i64,
-    rows: i64,
-    dirtied: i64,
-    /// The most called: (calls, rows, blocks dirtied, the query's start).
-    top: Vec<(i64, i64, i64, String)>,
-}
-
-/// Every `postgres` process's CPU seconds, summed (the server's
-/// connections are long-lived, so a run's difference is theirs).
-fn postgres_cpu_seconds() -> f64 {
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres")
-        })
-        .map(cpu_seconds)
-        .sum()
-}
-
-/// Resets pg_stat_statements (creating the extension); false when it is not
-/// loaded (`shared_preload_libraries`), which `cargo xtask bench server` does.
-fn reset_statements(url: &str) -> bool {
-    let Ok(mut client) = postgres::Client::connect(url, postgres::NoTls) else {
-        return false;
-    };
-    client
-        .batch_execute(
-            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset();",
-        )
-        .is_ok()
-}
-
-fn read_statements(url: &str) -> Option<Statements> {
-    let mut client = postgres::Client::connect(url, postgres::NoTls).ok()?;
-    let rows = client
-        .query(
-            "SELECT calls, rows, shared_blks_dirtied, query FROM pg_stat_statements
-             WHERE query NOT ILIKE '%pg_stat_statements%' AND dbid = (SELECT oid FROM pg_database
-                 WHERE datname = current_database())
-             ORDER BY calls DESC",
-            &[],
-        )
-        .ok()?;
-    let mut stats = Statements::default();
-    for row in &rows {
-        let (calls, count, dirtied): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-        stats.calls += calls;
-        stats.rows += count;
-        stats.dirtied += dirtied;
-        if stats.top.len() < 12 {
-            let query: String = row.get(3);
-            let short: String = query
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .chars()
-                .take(90)
-                .collect();
-            stats.top.push((calls, count, dirtied, short));
-        }
-    }
-    Some(stats)
+    /// Every acknowledged write, read back after the run.
+    checked: Checked,
 }
 
 /// Samples the size of SQLite's WAL file every 20 ms until dropped; the
@@ -206,22 +142,6 @@ impl WalSampler {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         self.thread.take().map_or(0, |t| t.join().unwrap_or(0)) as f64 / (1024.0 * 1024.0)
     }
-}
-
-/// PostgreSQL's memory: the proportional set size of every `postgres`
-/// process, so shared buffers count once.
-fn postgres_pss_mib() -> f64 {
-    let mut kib = 0;
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim() == "postgres" {
-            kib += proc_field(pid, "smaps_rollup", "Pss:");
-        }
-    }
-    kib as f64 / 1024.0
 }
 
 async fn post(
@@ -265,11 +185,12 @@ async fn user_loop(
     payload: Arc<str>,
     from: Instant,
     until: Instant,
-) -> Tally {
+) -> (Tally, Acked) {
     let mut tally = Tally {
         from: Some(from),
         ..Tally::default()
     };
+    let mut acked = Acked::default();
     let mut last_modified: Option<String> = None;
     let mut round = 0usize;
     while Instant::now() < until {
@@ -294,8 +215,12 @@ async fn user_loop(
         let answer = post(user, &client, "/storage/history", body, last_modified.as_deref()).await;
         tally.time("POST 50", t, answer.is_some());
         let since = last_modified.clone().unwrap_or_else(|| "0".into());
-        if let Some((_, Some(modified))) = answer {
+        if let Some((answer, Some(modified))) = answer {
             tally.stored(t, POST_RECORDS);
+            acked.note(
+                Acked::success(&answer),
+                answer["modified"].as_f64().unwrap_or(0.0),
+            );
             last_modified = Some(modified);
         }
         let t = Instant::now();
@@ -313,25 +238,32 @@ async fn user_loop(
         let body = records_body(&payload, &format!("b{slot}a"), POST_RECORDS);
         let started = post(user, &client, "/storage/history?batch=true", body, None).await;
         tally.time("batch POST", t, started.is_some());
-        let Some(batch) = started.and_then(|(v, _)| v["batch"].as_str().map(str::to_owned)) else {
+        let Some((batch, mut staged)) =
+            started.and_then(|(v, _)| Some((v["batch"].as_str()?.to_owned(), Acked::success(&v))))
+        else {
             continue;
         };
         let t = Instant::now();
         let body = records_body(&payload, &format!("b{slot}b"), POST_RECORDS);
         let path = format!("/storage/history?batch={batch}");
-        let ok = post(user, &client, &path, body, None).await.is_some();
-        tally.time("batch POST", t, ok);
+        let appended = post(user, &client, &path, body, None).await;
+        tally.time("batch POST", t, appended.is_some());
+        if let Some((answer, _)) = appended {
+            staged.extend(Acked::success(&answer));
+        }
         let t = Instant::now();
         let body = records_body(&payload, &format!("b{slot}c"), POST_RECORDS);
         let path = format!("/storage/history?batch={batch}&commit=true");
         let committed = post(user, &client, &path, body, None).await;
         tally.time("batch commit", t, committed.is_some());
-        if let Some((_, Some(modified))) = committed {
+        if let Some((answer, Some(modified))) = committed {
             tally.stored(t, 3 * POST_RECORDS);
+            staged.extend(Acked::success(&answer));
+            acked.note(staged, answer["modified"].as_f64().unwrap_or(0.0));
             last_modified = Some(modified);
         }
     }
-    tally
+    (tally, acked)
 }
 
 fn run_phase(
@@ -339,7 +271,7 @@ fn run_phase(
     users: &Arc<Vec<User>>,
     mix: Mix,
     payload: &Arc<str>,
-) -> Tally {
+) -> (Tally, Checked) {
     runtime.block_on(async {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(users.len())
@@ -368,15 +300,17 @@ fn run_phase(
             })
             .collect();
         let mut total = Tally::default();
-        for task in tasks {
-            let tally = task.await.unwrap();
+        let mut checked = Checked::default();
+        for (task, user) in tasks.into_iter().zip(users.iter()) {
+            let (tally, acked) = task.await.unwrap();
             for (kind, latencies) in tally.by_kind {
                 total.by_kind.entry(kind).or_default().extend(latencies);
             }
             total.records += tally.records;
             total.errors += tally.errors;
+            checked.add(acked::check(user, &client, "history", &acked).await);
         }
-        total
+        (total, checked)
     })
 }
 
@@ -465,7 +399,7 @@ fn main() {
                 let url = database.to_string_lossy().into_owned();
                 let counting = on_postgres && reset_statements(&url);
                 let (server_before, postgres_before) = (cpu_seconds(pid), postgres_cpu_seconds());
-                let tally = run_phase(&runtime, &signed_in, mix, &payload);
+                let (tally, checked) = run_phase(&runtime, &signed_in, mix, &payload);
                 let cpu_server = cpu_seconds(pid) - server_before;
                 let cpu_postgres = on_postgres.then(|| postgres_cpu_seconds() - postgres_before);
                 let statements = if counting { read_statements(&url) } else { None };
@@ -481,6 +415,7 @@ fn main() {
                     cpu_server,
                     cpu_postgres,
                     statements,
+                    checked,
                 });
             }
         }
@@ -549,10 +484,18 @@ fn main() {
                 let mut sorted = latencies.clone();
                 sorted.sort_unstable();
                 println!(
-                    "      {kind:<17} {:>7} requests, p50 {:>7.2} ms, p99 {:>7.2} ms",
+                    "      {kind:<17} {:>7} requests, p50 {:>7.2} ms, p99 {:>7.2} ms, max {:>7.2} ms",
                     sorted.len(),
                     percentile(&sorted, 0.5),
-                    percentile(&sorted, 0.99)
+                    percentile(&sorted, 0.99),
+                    percentile(&sorted, 1.0)
+                );
+            }
+            if mix != Mix::Read {
+                let c = row.checked;
+                println!(
+                    "      acknowledged writes read back: {} records, {} missing, {} older than acknowledged",
+                    c.records, c.missing, c.stale
                 );
             }
         }

@@ -4,6 +4,9 @@
 // Each bench uses part of this.
 #![allow(dead_code)]
 
+pub mod acked;
+pub mod postgres;
+
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 

@@ -1,0 +1,90 @@
+//! PostgreSQL's side of a benchmark run: the CPU and memory of its
+//! processes, and what pg_stat_statements counted.
+
+use super::{cpu_seconds, proc_field};
+
+/// What pg_stat_statements counted during a run.
+#[derive(Default)]
+pub struct Statements {
+    pub calls: i64,
+    pub rows: i64,
+    pub dirtied: i64,
+    /// The most called: (calls, rows, blocks dirtied, the query's start).
+    pub top: Vec<(i64, i64, i64, String)>,
+}
+
+/// Every `postgres` process's CPU seconds, summed (the server's
+/// connections are long-lived, so a run's difference is theirs).
+pub fn postgres_cpu_seconds() -> f64 {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(cpu_seconds)
+        .sum()
+}
+
+/// Resets pg_stat_statements (creating the extension); false when it is not
+/// loaded (`shared_preload_libraries`), which `cargo xtask bench server` does.
+pub fn reset_statements(url: &str) -> bool {
+    let Ok(mut client) = postgres::Client::connect(url, postgres::NoTls) else {
+        return false;
+    };
+    client
+        .batch_execute(
+            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset();",
+        )
+        .is_ok()
+}
+
+pub fn read_statements(url: &str) -> Option<Statements> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).ok()?;
+    let rows = client
+        .query(
+            "SELECT calls, rows, shared_blks_dirtied, query FROM pg_stat_statements
+             WHERE query NOT ILIKE '%pg_stat_statements%' AND dbid = (SELECT oid FROM pg_database
+                 WHERE datname = current_database())
+             ORDER BY calls DESC",
+            &[],
+        )
+        .ok()?;
+    let mut stats = Statements::default();
+    for row in &rows {
+        let (calls, count, dirtied): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        stats.calls += calls;
+        stats.rows += count;
+        stats.dirtied += dirtied;
+        if stats.top.len() < 12 {
+            let query: String = row.get(3);
+            let short: String = query
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .take(90)
+                .collect();
+            stats.top.push((calls, count, dirtied, short));
+        }
+    }
+    Some(stats)
+}
+
+/// PostgreSQL's memory: the proportional set size of every `postgres`
+/// process, so shared buffers count once.
+pub fn postgres_pss_mib() -> f64 {
+    let mut kib = 0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "postgres" {
+            kib += proc_field(pid, "smaps_rollup", "Pss:");
+        }
+    }
+    kib as f64 / 1024.0
+}
