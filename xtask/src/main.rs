@@ -15,7 +15,7 @@
 //! - `cargo xtask scenarios [--split | --server URL --token-secret S |
 //!   --storage-node URL --shared-secret S] [filter]` — multi-device scenarios.
 //! - `cargo xtask bench [crypto|server|load|sustained|logins|history|bookmarks|contention]
-//!   [--backend sqlite|postgres]` — the benchmarks that print the numbers
+//!   [--backend sqlite|postgres] [--scale]` — the benchmarks that print the numbers
 //!   issues ask for.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -76,6 +76,11 @@ enum Cmd {
         /// `server` only: one backend (sqlite or postgres); both when omitted.
         #[arg(long, value_enum)]
         backend: Option<Backend>,
+        /// `server` only: run the mixes against a kept database of
+        /// 10,000 users' records (`BENCH_SCALE_USERS` to change), built on
+        /// first use under target/bench-scale.
+        #[arg(long)]
+        scale: bool,
     },
 }
 
@@ -121,7 +126,11 @@ fn main() -> Result<()> {
             no_firefox,
         } => ci(no_postgres, no_firefox),
         Cmd::Firefox { no_firefox, filter } => firefox_scenarios(no_firefox, filter.as_deref()),
-        Cmd::Bench { which, backend } => bench(which, backend),
+        Cmd::Bench {
+            which,
+            backend,
+            scale,
+        } => bench(which, backend, scale),
         Cmd::Circles => import_circles(),
         Cmd::Demo => step(
             "demo",
@@ -375,7 +384,7 @@ fn scenarios(args: &[String]) -> Result<()> {
     step("scenarios", cmd)
 }
 
-fn bench(which: Option<Bench>, backend: Option<Backend>) -> Result<()> {
+fn bench(which: Option<Bench>, backend: Option<Backend>, scale: bool) -> Result<()> {
     let all = which.is_none();
     if all || matches!(which, Some(Bench::Crypto)) {
         step(
@@ -384,7 +393,7 @@ fn bench(which: Option<Bench>, backend: Option<Backend>) -> Result<()> {
         )?;
     }
     if all || matches!(which, Some(Bench::Server)) {
-        bench_server(backend)?;
+        bench_server(backend, scale)?;
     }
     if all || matches!(which, Some(Bench::Load)) {
         step(
@@ -433,16 +442,26 @@ fn bench(which: Option<Bench>, backend: Option<Backend>) -> Result<()> {
 
 /// The backends benchmark, with a throwaway PostgreSQL (PostgreSQL's
 /// default durability) when PostgreSQL is asked for.
-fn bench_server(backend: Option<Backend>) -> Result<()> {
+fn bench_server(backend: Option<Backend>, scale: bool) -> Result<()> {
     let mut cmd = cargo(&["bench", "-p", "sync-storage", "--bench", "backends"]);
+    let kept = workspace_root().join("target").join("bench-scale");
+    if scale {
+        let users = std::env::var("BENCH_SCALE_USERS").unwrap_or_else(|_| "10000".into());
+        cmd.env("BENCH_SCALE_USERS", users);
+        cmd.env("BENCH_SCALE_DIR", kept.join("sqlite"));
+    }
     let _cluster = match backend {
         Some(Backend::Sqlite) => {
             cmd.env("BENCH_BACKENDS", "sqlite");
             None
         }
         _ => {
-            let cluster =
-                postgres::Cluster::start_durable().context("starting PostgreSQL for the benchmark")?;
+            let cluster = if scale {
+                postgres::Cluster::start_kept(kept.join("postgres"))
+            } else {
+                postgres::Cluster::start_durable()
+            }
+            .context("starting PostgreSQL for the benchmark")?;
             cmd.env("BENCH_POSTGRES_URL", cluster.url());
             cmd.env(
                 "BENCH_BACKENDS",

@@ -22,6 +22,8 @@ pub struct Cluster {
     port: u16,
     /// The server options it was started with, to start it again the same way.
     options: String,
+    /// Left on disk when stopped (a benchmark's kept database).
+    kept: bool,
 }
 
 impl Cluster {
@@ -35,14 +37,27 @@ impl Cluster {
     /// Starts a cluster with PostgreSQL's default durability, for benchmarks,
     /// counting every statement (`pg_stat_statements`: what a request costs).
     pub fn start_durable() -> Result<Cluster> {
-        Cluster::start(&["-c", "shared_preload_libraries=pg_stat_statements"])
+        let dir = std::env::temp_dir().join(format!("sync-xtask-pg-{}", std::process::id()));
+        Cluster::start_in(dir, false, &["-c", "shared_preload_libraries=pg_stat_statements"])
+    }
+
+    /// A durable cluster as [`Cluster::start_durable`], in `dir`, kept there
+    /// when stopped and started again from it next time (the scale
+    /// benchmark's database of millions of records).
+    pub fn start_kept(dir: PathBuf) -> Result<Cluster> {
+        Cluster::start_in(dir, true, &["-c", "shared_preload_libraries=pg_stat_statements"])
     }
 
     fn start(settings: &[&str]) -> Result<Cluster> {
+        let dir = std::env::temp_dir().join(format!("sync-xtask-pg-{}", std::process::id()));
+        Cluster::start_in(dir, false, settings)
+    }
+
+    fn start_in(dir: PathBuf, kept: bool, settings: &[&str]) -> Result<Cluster> {
         let bin = installed()?;
         let as_postgres = is_root()?;
-        let dir = std::env::temp_dir().join(format!("sync-xtask-pg-{}", std::process::id()));
-        if dir.exists() {
+        let reuse = kept && dir.join("data").join("PG_VERSION").exists();
+        if dir.exists() && !reuse {
             std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
         }
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -53,19 +68,22 @@ impl Cluster {
             as_postgres,
             port,
             options: String::new(),
+            kept,
         };
         if as_postgres {
             run(Command::new("chown").arg("-R").arg("postgres").arg(&cluster.dir))?;
         }
         let data = cluster.dir.join("data");
-        run(cluster.tool("initdb").arg("-D").arg(&data).args([
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--no-instructions",
-            "-E",
-            "UTF8",
-        ]))?;
+        if !reuse {
+            run(cluster.tool("initdb").arg("-D").arg(&data).args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-instructions",
+                "-E",
+                "UTF8",
+            ]))?;
+        }
         let mut options = format!(
             "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=400",
             cluster.dir.display()
@@ -130,7 +148,9 @@ impl Drop for Cluster {
         if !stopped.is_ok_and(|o| o.status.success()) {
             eprintln!("warning: the test PostgreSQL server did not stop cleanly");
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.kept {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

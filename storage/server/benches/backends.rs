@@ -36,6 +36,7 @@ use support::acked::{Acked, Checked};
 use support::postgres::{
     Statements, postgres_cpu_seconds, postgres_pss_mib, read_statements, reset_statements,
 };
+use support::scale;
 use support::{
     User, acked, cpu_seconds, dev_users, payload_json, percentile, proc_field, records_body, start_server,
 };
@@ -354,7 +355,16 @@ fn main() {
     }
     let wanted = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
     let postgres_url = std::env::var("BENCH_POSTGRES_URL").ok().filter(|u| !u.is_empty());
-    let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| "read,write,overwrite,import".into());
+    // `--scale`: a kept database of this many users' records instead of an empty one.
+    let scale: Option<usize> = std::env::var("BENCH_SCALE_USERS")
+        .ok()
+        .map(|n| n.parse().expect("BENCH_SCALE_USERS: a number of users"));
+    let default_parts = if scale.is_some() {
+        "read,write"
+    } else {
+        "read,write,overwrite,import"
+    };
+    let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| default_parts.into());
     let mixes: Vec<Mix> = [
         (Mix::Read, "read"),
         (Mix::Write, "write"),
@@ -367,7 +377,13 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let mut backends: Vec<(&'static str, PathBuf)> = Vec::new();
     if wanted.contains("sqlite") {
-        backends.push(("SQLite", dir.path().join("sync.db")));
+        backends.push((
+            "SQLite",
+            match (scale, std::env::var_os("BENCH_SCALE_DIR")) {
+                (Some(_), Some(kept)) => PathBuf::from(kept),
+                _ => dir.path().join("sync.db"),
+            },
+        ));
     }
     if wanted.contains("postgres") {
         match &postgres_url {
@@ -386,9 +402,25 @@ fn main() {
     let mut rows = Vec::new();
     let mut imports = Vec::new();
     let mut sizes = Vec::new();
-    for (backend, database) in &backends {
+    let mut builds = Vec::new();
+    for (backend, location) in &backends {
+        let (database, built) = match scale {
+            Some(users) => scale::kept_database(backend, location, users),
+            None => (location.clone(), true),
+        };
+        let database = &database;
         let server = start_server(database);
         let pid = server.child.id();
+        if let (Some(users), false) = (scale, built) {
+            println!("building a database of {users} users' records on {backend} (kept for later runs)");
+            let build = scale::build(&runtime, &server.url, users);
+            scale::mark_built(database, users);
+            builds.push((
+                backend,
+                build,
+                proc_field(pid, "status", "VmRSS:") as f64 / 1024.0,
+            ));
+        }
         let mut first_user = 0;
         for &mix in &mixes {
             for users in [10, 50] {
@@ -424,6 +456,18 @@ fn main() {
         }
         server.stop();
         sizes.push((backend, stored_size(database)));
+    }
+    for (backend, build, rss) in builds {
+        println!(
+            "\n{backend}: built {} users' {} records in {:.0} s ({:.0} records/s), server RSS {rss:.0} MiB",
+            build.users,
+            build.records,
+            build.seconds,
+            build.records as f64 / build.seconds
+        );
+    }
+    if let Some(users) = scale {
+        println!("\nthe mixes ran against a database of {users} users' records (see the sizes below)");
     }
 
     let secs = PHASE.as_secs_f64();

@@ -6,6 +6,7 @@
 
 pub mod acked;
 pub mod postgres;
+pub mod scale;
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
