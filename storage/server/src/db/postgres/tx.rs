@@ -1,5 +1,5 @@
 //! The store's statements in PostgreSQL. Multi-BSO writes are set-based:
-//! one statement per request (arrays unnested into an upsert or a `MERGE`),
+//! one statement per request (arrays unnested into an upsert),
 //! never one per record.
 
 use std::collections::HashMap;
@@ -509,12 +509,7 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn stage_batch(&mut self, id: i64, inputs: &[BsoInput], count: i64, bytes: i64) -> Result<(), DbError> {
-        self.stage(id, inputs)?;
-        self.execute(
-            "UPDATE batches SET bso_count = $1, total_bytes = $2 WHERE id = $3",
-            &[&count, &bytes, &id],
-        )?;
-        Ok(())
+        self.stage(id, inputs, Some((count, bytes)))
     }
 
     fn drop_batch(&mut self, id: i64) -> Result<(), DbError> {
