@@ -23,7 +23,11 @@ use super::writer;
 /// The bound is [`RESTART_AFTER`] plus what writes add in one interval,
 /// plus an interval more when a pass finds a reader still on old frames:
 /// measured with 50 writers on the write-heavy bench (~70,000 records/s),
-/// the WAL peaked at 34–35 MiB (27 MiB with 10). A short interval and a
+/// the WAL peaked at 34–35 MiB (27 MiB with 10); building a database of
+/// 10 million records (`cargo xtask bench server --scale`: eight uploaders,
+/// ~50,000 records/s into a 9 GB file, where each pass copies pages spread
+/// far apart) took it to 60 MiB, still under the 64 MiB
+/// `journal_size_limit`. A short interval and a
 /// small WAL also made writes faster (POST p99 at 50 writers 66–72 ms,
 /// from 92 ms with a 200 ms interval and a 32 MiB threshold, whose WAL
 /// peaked at 79 MiB): each pass holding the writer copies little.
