@@ -17,12 +17,20 @@
 //! Then a bulk import: one user uploads 100,000 records, 100 per POST, in
 //! batches of 1,000 (ten POSTs, the last committing).
 //!
-//! Prints requests/s, p50/p99 per request kind, records/s stored, the
-//! server's resident memory and PostgreSQL's (the proportional set size of
-//! its processes, shared buffers counted once). `BENCH_BACKENDS`
-//! (`sqlite,postgres`) picks the backends, `BENCH_PARTS`
-//! (`read,write,overwrite,import`) what to run; PostgreSQL needs
-//! `BENCH_POSTGRES_URL`, which `cargo xtask bench server` provides.
+//! Prints requests/s, p50/p99/max per request kind, records/s stored, CPU
+//! per 1,000 requests (server and PostgreSQL), PostgreSQL's statements per
+//! request, SQLite's WAL peak, the server's resident memory and
+//! PostgreSQL's (the proportional set size of its processes, shared buffers
+//! counted once), and after each write run every acknowledged write read
+//! back. `BENCH_BACKENDS` (`sqlite,postgres`) picks the backends,
+//! `BENCH_PARTS` (`read,write,overwrite,import`) what to run; PostgreSQL
+//! needs `BENCH_POSTGRES_URL`, which `cargo xtask bench server` provides.
+//!
+//! `BENCH_SCALE_USERS=N` (`cargo xtask bench server --scale`) runs the read
+//! and write mixes against a kept database of N users' records instead of
+//! an empty one (`support::scale`), in `BENCH_SCALE_DIR` for SQLite and a
+//! database of its own on PostgreSQL; each run's write mix adds to it
+//! (~700,000 records), which a database of millions shrugs off.
 #![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
