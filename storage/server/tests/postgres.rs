@@ -160,6 +160,72 @@ fn migrations_run_once_even_when_servers_start_together_and_a_newer_schema_is_re
     }
 }
 
+/// Connections PostgreSQL closed while they sat in the pool (an
+/// administrator's `pg_terminate_backend`, a restart) are found by their
+/// first use and replaced, and the request that found them is served: the
+/// pool does not ping each checkout, so this is what stands in for it.
+#[test]
+fn connections_closed_while_idle_are_replaced_without_failing_a_request() {
+    if server().is_none() {
+        return;
+    }
+    let s = TestServer::start();
+    let account = Arc::new(s.account("idle@example.com"));
+    let record = |n: usize| json!([{"id": format!("r{n}"), "payload": "x"}]);
+    // Several connections in the pool: requests at once.
+    let warm: Vec<_> = (0..6)
+        .map(|n| {
+            let account = account.clone();
+            let body = record(n);
+            std::thread::spawn(move || account.post_json("/storage/history", body, &[]).status())
+        })
+        .collect();
+    for request in warm {
+        assert_eq!(request.join().unwrap(), 200);
+    }
+    let name = s
+        .database
+        .to_str()
+        .unwrap()
+        .rsplit("application_name=")
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut pg = client(&s.database);
+    let cut = pg
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = $1 AND pid <> pg_backend_pid()",
+            &[&name],
+        )
+        .unwrap()
+        .len();
+    assert!(cut >= 2, "the pool's connections were cut ({cut})");
+    // Every kind of request is served, each on a connection found live.
+    for round in 0..3 {
+        assert_eq!(account.get("/info/collections").status(), 200, "round {round}");
+        assert_eq!(
+            account.get("/storage/history?full=1").status(),
+            200,
+            "round {round}"
+        );
+        assert_eq!(
+            account.get("/storage/history?limit=2").status(),
+            200,
+            "round {round}"
+        );
+        assert_eq!(
+            account
+                .post_json("/storage/history", record(100 + round), &[])
+                .status(),
+            200,
+            "round {round}"
+        );
+    }
+    let listed: Vec<serde_json::Value> = account.get("/storage/history").json().unwrap();
+    assert_eq!(listed.len(), 9, "every record written, once");
+}
+
 #[test]
 fn dropped_connections_are_503s_with_retry_after_and_the_server_recovers_with_nothing_half_written() {
     if server().is_none() {
