@@ -6,8 +6,16 @@
 //! their expired BSOs) run one at a time, so a precondition checked inside
 //! a write holds until its commit, timestamps strictly increase and size
 //! accounting stays exact — without serialization failures to retry. Every
-//! statement after the lock sees what the previous holder committed. Reads
-//! run in a REPEATABLE READ, READ ONLY transaction: one snapshot.
+//! statement after the lock sees what the previous holder committed; the
+//! lock travels with `BEGIN` in one round trip. A read of one statement
+//! (a page with its collection's time, `info/collections`) runs without a
+//! transaction, its snapshot its own; longer reads run in a REPEATABLE
+//! READ, READ ONLY transaction: one snapshot.
+//!
+//! Round trips are what a request costs here, more than the statements'
+//! work: a POST is four (`BEGIN` with the lock, `write_start`, one
+//! statement for the whole write, `COMMIT`), a read one. The `vacuum`
+//! module keeps the tables rewrites leave dead rows in from growing.
 //!
 //! The driver is `postgres` (the blocking face of `tokio-postgres`): the
 //! store is called from blocking threads, as SQLite is, so one interface
