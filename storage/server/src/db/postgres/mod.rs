@@ -12,9 +12,9 @@
 //! transaction, its snapshot its own; longer reads run in a REPEATABLE
 //! READ, READ ONLY transaction: one snapshot.
 //!
-//! Round trips are what a request costs here, more than the statements'
-//! work: a POST is four (`BEGIN` with the lock, `write_start`, one
-//! statement for the whole write, `COMMIT`), a read one. The `vacuum`
+//! Each round trip costs both processes a wakeup and a loopback exchange,
+//! so a request makes few: a POST four (`BEGIN` with the lock,
+//! `write_start`, one statement for the whole write, `COMMIT`), a read one. The `vacuum`
 //! module keeps the tables rewrites leave dead rows in from growing.
 //!
 //! The driver is `postgres` (the blocking face of `tokio-postgres`): the
