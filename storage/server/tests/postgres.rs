@@ -27,6 +27,30 @@ fn client(database: &std::path::Path) -> postgres::Client {
     postgres::Client::connect(database.to_str().unwrap(), postgres::NoTls).unwrap()
 }
 
+/// The application name a test database URL gives the server's
+/// connections, by which a test finds them.
+fn application_name(database: &std::path::Path) -> String {
+    database
+        .to_str()
+        .unwrap()
+        .rsplit("application_name=")
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Terminates every connection named `name`, as a restarting PostgreSQL
+/// would; returns how many.
+fn cut_connections(pg: &mut postgres::Client, name: &str) -> usize {
+    pg.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE application_name = $1 AND pid <> pg_backend_pid()",
+        &[&name],
+    )
+    .unwrap()
+    .len()
+}
+
 /// Looking a BSO up by its key — what every write does for each record —
 /// uses the primary key whatever the statistics say, and listings still use
 /// their indexes. A fresh table's missing statistics once made the planner
@@ -183,23 +207,9 @@ fn connections_closed_while_idle_are_replaced_without_failing_a_request() {
     for request in warm {
         assert_eq!(request.join().unwrap(), 200);
     }
-    let name = s
-        .database
-        .to_str()
-        .unwrap()
-        .rsplit("application_name=")
-        .next()
-        .unwrap()
-        .to_owned();
+    let name = application_name(&s.database);
     let mut pg = client(&s.database);
-    let cut = pg
-        .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE application_name = $1 AND pid <> pg_backend_pid()",
-            &[&name],
-        )
-        .unwrap()
-        .len();
+    let cut = cut_connections(&mut pg, &name);
     assert!(cut >= 2, "the pool's connections were cut ({cut})");
     // Every kind of request is served, each on a connection found live.
     for round in 0..3 {
@@ -233,14 +243,7 @@ fn dropped_connections_are_503s_with_retry_after_and_the_server_recovers_with_no
     }
     let s = TestServer::start();
     let account = Arc::new(s.account("dropped@example.com"));
-    let name = s
-        .database
-        .to_str()
-        .unwrap()
-        .rsplit("application_name=")
-        .next()
-        .unwrap()
-        .to_owned();
+    let name = application_name(&s.database);
     let stop = Arc::new(AtomicBool::new(false));
     // Cuts every connection the server holds, every 20 ms, as a restarting
     // PostgreSQL would.
@@ -250,14 +253,7 @@ fn dropped_connections_are_503s_with_retry_after_and_the_server_recovers_with_no
         std::thread::spawn(move || {
             let mut cuts = 0;
             while !stop.load(Ordering::Relaxed) {
-                cuts += pg
-                    .query(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                         WHERE application_name = $1 AND pid <> pg_backend_pid()",
-                        &[&name],
-                    )
-                    .unwrap()
-                    .len();
+                cuts += cut_connections(&mut pg, &name);
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
             cuts

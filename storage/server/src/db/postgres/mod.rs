@@ -69,6 +69,16 @@ pub(super) struct PgConnection {
 pub(super) struct Session(Option<PgConnection>);
 
 impl Session {
+    /// A fresh connection, nothing prepared on it yet.
+    fn of(client: Client) -> Session {
+        Session(Some(PgConnection {
+            client,
+            statements: HashMap::new(),
+            in_transaction: false,
+            broken: false,
+        }))
+    }
+
     fn get(&mut self) -> Result<&mut PgConnection, DbError> {
         self.0.as_mut().ok_or(DbError::ConnectionGone)
     }
@@ -118,12 +128,7 @@ impl r2d2::ManageConnection for Connector {
             STATEMENT_TIMEOUT.as_millis(),
             LOCK_TIMEOUT.as_millis()
         ))?;
-        Ok(Session(Some(PgConnection {
-            client,
-            statements: HashMap::new(),
-            in_transaction: false,
-            broken: false,
-        })))
+        Ok(Session::of(client))
     }
 
     fn is_valid(&self, conn: &mut Session) -> Result<(), postgres::Error> {

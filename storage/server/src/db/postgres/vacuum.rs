@@ -17,11 +17,9 @@
 //! autovacuum themselves lose nothing: a table autovacuum just vacuumed has
 //! no dead rows to find.
 
-use std::collections::HashMap;
-
 use postgres::NoTls;
 
-use super::{PgConnection, Postgres, Session};
+use super::{Postgres, Session};
 use crate::db::DbError;
 
 /// Dead rows, as a share of live ones, past which a table is vacuumed.
@@ -50,12 +48,7 @@ impl Postgres {
         // A connection of its own: VACUUM runs outside a transaction, and
         // without the pool's statement timeout (a large table takes long).
         let client = self.config.connect(NoTls)?;
-        let mut session = Session(Some(PgConnection {
-            client,
-            statements: HashMap::new(),
-            in_transaction: false,
-            broken: false,
-        }));
+        let mut session = Session::of(client);
         let conn = session.get()?;
         for table in &due {
             // `table` is one of the two names above.

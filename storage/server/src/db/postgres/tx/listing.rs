@@ -17,6 +17,21 @@ struct Bound {
     offset: i64,
 }
 
+impl Bound {
+    /// What a listing of `query` binds.
+    fn of(uid: u64, now: i64, query: &CollectionQuery) -> Bound {
+        Bound {
+            uid: uid as i64,
+            now,
+            // One more than asked tells whether there is a next page; NULL: no limit.
+            fetch: query
+                .limit
+                .map(|l| l.saturating_add(1).min(i64::MAX as u64) as i64),
+            offset: query.offset.min(i64::MAX as u64) as i64,
+        }
+    }
+}
+
 /// `WHERE …` of a listing and its parameters: the live BSOs of the
 /// collection that `query`'s filters keep (not its order, limit or offset).
 fn filter<'a>(
@@ -94,15 +109,7 @@ impl PgTx<'_> {
         now: i64,
         take: &mut dyn FnMut(Bso) -> bool,
     ) -> Result<(), DbError> {
-        let bound = Bound {
-            uid: uid as i64,
-            now,
-            // One more than asked tells whether there is a next page; NULL: no limit.
-            fetch: query
-                .limit
-                .map(|l| l.saturating_add(1).min(i64::MAX as u64) as i64),
-            offset: query.offset.min(i64::MAX as u64) as i64,
-        };
+        let bound = Bound::of(uid, now, query);
         let (sql, params) = listing(&bound, &collection, query);
         let stmt = self.prepared(&sql)?;
         match &mut self.tx {
@@ -147,14 +154,7 @@ impl PgTx<'_> {
         now: i64,
         take: &mut dyn FnMut(Bso) -> bool,
     ) -> Result<Option<i64>, DbError> {
-        let bound = Bound {
-            uid: uid as i64,
-            now,
-            fetch: query
-                .limit
-                .map(|l| l.saturating_add(1).min(i64::MAX as u64) as i64),
-            offset: query.offset.min(i64::MAX as u64) as i64,
-        };
+        let bound = Bound::of(uid, now, query);
         let (inner, params) = listing(&bound, &collection, query);
         let sql = format!(
             "SELECT l.id, l.modified, l.sortindex, l.payload, c.modified
