@@ -116,22 +116,14 @@ impl Browser {
             json!([]),
         )?;
         let url = url.as_str().ok_or("Firefox gave no account page URL")?.to_owned();
-        let name = self.name.clone();
-        let m = &mut self.firefox.marionette;
-        m.set_context("content")
-            .map_err(|e| format!("{name}: the account page: {e}"))?;
-        let outcome = (|| {
-            m.navigate(&url)?;
+        self.in_content(&url, "the account page", what, |m| {
             wait_for(m, "document.body.dataset.ready == 'true' || failed()")?;
             let error = page_text(m, "error")?;
             if !error.is_empty() {
                 return Err(MarionetteError::Protocol(format!("the page says: {error}")));
             }
             steps(m)
-        })();
-        m.set_context("chrome")
-            .map_err(|e| format!("{name}: the account page: {e}"))?;
-        outcome.map_err(|e| format!("{name}: the account page, {what}: {e}"))
+        })
     }
 
     /// Changes the password in the account page: Firefox is told the new
@@ -222,12 +214,7 @@ impl Browser {
             json!([]),
         )?;
         let url = url.as_str().ok_or("Firefox gave no sign-in URL")?.to_owned();
-        let name = self.name.clone();
-        let m = &mut self.firefox.marionette;
-        m.set_context("content")
-            .map_err(|e| format!("{name}: the page: {e}"))?;
-        let outcome = (|| {
-            m.navigate(&url)?;
+        self.in_content(&url, "the sign-in page", what, |m| {
             wait_for(m, "document.body.dataset.ready == 'true'")?;
             steps(m)?;
             wait_for(m, "signedIn() || failed()")?;
@@ -237,10 +224,27 @@ impl Browser {
             } else {
                 Err(MarionetteError::Protocol(format!("the page says: {error}")))
             }
-        })();
+        })
+    }
+
+    /// Opens `url` in the content context, runs `steps` on it, and goes back
+    /// to the chrome context whatever they did; errors name `page` and
+    /// `what` was being done.
+    fn in_content(
+        &mut self,
+        url: &str,
+        page: &str,
+        what: &str,
+        steps: impl FnOnce(&mut Marionette) -> Result<(), MarionetteError>,
+    ) -> Result<(), String> {
+        let name = self.name.clone();
+        let m = &mut self.firefox.marionette;
+        m.set_context("content")
+            .map_err(|e| format!("{name}: {page}: {e}"))?;
+        let outcome = m.navigate(url).and_then(|()| steps(m));
         m.set_context("chrome")
-            .map_err(|e| format!("{name}: the page: {e}"))?;
-        outcome.map_err(|e| format!("{name}: the sign-in page, {what}: {e}"))
+            .map_err(|e| format!("{name}: {page}: {e}"))?;
+        outcome.map_err(|e| format!("{name}: {page}, {what}: {e}"))
     }
 
     /// The kid of the Sync key Firefox holds, if any.
