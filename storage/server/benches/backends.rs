@@ -112,11 +112,8 @@ struct Row {
     postgres_mib: Option<f64>,
     /// SQLite: the largest the WAL file grew during the run.
     wal_peak_mib: Option<f64>,
-    /// CPU seconds the run cost the server and PostgreSQL's processes.
-    cpu_server: f64,
-    cpu_postgres: Option<f64>,
-    /// PostgreSQL: what the run's statements did (pg_stat_statements).
-    statements: Option<Statements>,
+    /// What the measured window cost.
+    cost: Cost,
     /// Every acknowledged write, read back after the run.
     checked: Checked,
 }
@@ -275,13 +272,56 @@ async fn user_loop(
     (tally, acked)
 }
 
+/// What a run cost the server and PostgreSQL, measured over exactly the
+/// window whose requests are counted: not the warm-up before it, nor the
+/// seeding and the read-back of acknowledged writes around it.
+struct Cost {
+    cpu_server: f64,
+    cpu_postgres: Option<f64>,
+    /// PostgreSQL: what the window's statements did (pg_stat_statements).
+    statements: Option<Statements>,
+}
+
+/// Where a run's [`Cost`] is read from: the server's process and, on
+/// PostgreSQL, its processes and pg_stat_statements at `url`.
+struct Meter {
+    server_pid: u32,
+    postgres_url: Option<String>,
+}
+
+impl Meter {
+    /// Measures from `from` to `until` on a thread of its own.
+    fn window(self, from: Instant, until: Instant) -> std::thread::JoinHandle<Cost> {
+        std::thread::spawn(move || {
+            std::thread::sleep(from.saturating_duration_since(Instant::now()));
+            let counting = self.postgres_url.as_deref().is_some_and(reset_statements);
+            let on_postgres = self.postgres_url.is_some();
+            let server_before = cpu_seconds(self.server_pid);
+            let postgres_before = on_postgres.then(postgres_cpu_seconds);
+            std::thread::sleep(until.saturating_duration_since(Instant::now()));
+            let cpu_server = cpu_seconds(self.server_pid) - server_before;
+            let cpu_postgres = postgres_before.map(|before| postgres_cpu_seconds() - before);
+            let statements = match &self.postgres_url {
+                Some(url) if counting => read_statements(url),
+                _ => None,
+            };
+            Cost {
+                cpu_server,
+                cpu_postgres,
+                statements,
+            }
+        })
+    }
+}
+
 fn run_phase(
     runtime: &tokio::runtime::Runtime,
     users: &Arc<Vec<User>>,
     mix: Mix,
     payload: &Arc<str>,
-) -> (Tally, Checked) {
-    runtime.block_on(async {
+    meter: Meter,
+) -> (Tally, Checked, Cost) {
+    let measured = runtime.block_on(async {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(users.len())
             .build()
@@ -302,6 +342,7 @@ fn run_phase(
         }
         let from = Instant::now() + WARMUP;
         let until = from + PHASE;
+        let cost = meter.window(from, until);
         let tasks: Vec<_> = (0..users.len())
             .map(|u| {
                 let (users, client, payload) = (users.clone(), client.clone(), payload.clone());
@@ -319,8 +360,10 @@ fn run_phase(
             total.errors += tally.errors;
             checked.add(acked::check(user, &client, "history", &acked).await);
         }
-        (total, checked)
-    })
+        (total, checked, cost)
+    });
+    let (total, checked, cost) = measured;
+    (total, checked, cost.join().unwrap())
 }
 
 /// Seconds to import 100,000 records for one user.
@@ -435,14 +478,12 @@ fn main() {
                 let signed_in = Arc::new(dev_users(&server.url, first_user, users));
                 first_user += users;
                 let sampler = (*backend == "SQLite").then(|| WalSampler::start(database));
-                let on_postgres = *backend == "PostgreSQL";
-                let url = database.to_string_lossy().into_owned();
-                let counting = on_postgres && reset_statements(&url);
-                let (server_before, postgres_before) = (cpu_seconds(pid), postgres_cpu_seconds());
-                let (tally, checked) = run_phase(&runtime, &signed_in, mix, &payload);
-                let cpu_server = cpu_seconds(pid) - server_before;
-                let cpu_postgres = on_postgres.then(|| postgres_cpu_seconds() - postgres_before);
-                let statements = if counting { read_statements(&url) } else { None };
+                let meter = Meter {
+                    server_pid: pid,
+                    postgres_url: (*backend == "PostgreSQL")
+                        .then(|| database.to_string_lossy().into_owned()),
+                };
+                let (tally, checked, cost) = run_phase(&runtime, &signed_in, mix, &payload, meter);
                 let wal_peak_mib = sampler.map(WalSampler::peak_mib);
                 rows.push(Row {
                     backend,
@@ -452,9 +493,7 @@ fn main() {
                     server_rss_mib: proc_field(pid, "status", "VmRSS:") as f64 / 1024.0,
                     postgres_mib: (*backend == "PostgreSQL").then(postgres_pss_mib),
                     wal_peak_mib,
-                    cpu_server,
-                    cpu_postgres,
-                    statements,
+                    cost,
                     checked,
                 });
             }
@@ -507,21 +546,21 @@ fn main() {
                 row.tally.records as f64 / secs,
                 row.tally.errors
             );
-            // The whole run's requests, warm-up included, for the costs.
-            let per_thousand = 1000.0 / (requests as f64 * (secs + WARMUP.as_secs_f64()) / secs).max(1.0);
-            match row.cpu_postgres {
+            // The costs were measured over the same window as the requests.
+            let per_thousand = 1000.0 / (requests as f64).max(1.0);
+            match row.cost.cpu_postgres {
                 Some(pg) => println!(
                     "      CPU-s per 1,000 requests: {:.2} (server {:.2}, PostgreSQL {:.2})",
-                    (row.cpu_server + pg) * per_thousand,
-                    row.cpu_server * per_thousand,
+                    (row.cost.cpu_server + pg) * per_thousand,
+                    row.cost.cpu_server * per_thousand,
                     pg * per_thousand
                 ),
                 None => println!(
                     "      CPU-s per 1,000 requests: {:.2}",
-                    row.cpu_server * per_thousand
+                    row.cost.cpu_server * per_thousand
                 ),
             }
-            if let Some(st) = &row.statements {
+            if let Some(st) = &row.cost.statements {
                 println!(
                     "      per request: {:.1} statements, {:.1} rows, {:.1} blocks dirtied; most called:",
                     st.calls as f64 * per_thousand / 1000.0,

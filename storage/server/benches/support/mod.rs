@@ -143,15 +143,29 @@ pub fn proc_field(pid: u32, file: &str, name: &str) -> u64 {
 
 /// CPU seconds the process has used (user + system), from `/proc/<pid>/stat`.
 pub fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at ") ".
-    let fields: Vec<&str> = stat
-        .rsplit_once(") ")
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = stat_ticks(pid);
     // utime and stime are fields 14 and 15 of the line, 11 and 12 here; 100 ticks a second.
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// [`cpu_seconds`] plus what the process's children that have exited used
+/// (cutime and cstime): for a PostgreSQL postmaster, the connections that
+/// closed during a run.
+pub fn cpu_seconds_with_exited_children(pid: u32) -> f64 {
+    let ticks = stat_ticks(pid);
+    (ticks(11) + ticks(12) + ticks(13) + ticks(14)) / 100.0
+}
+
+/// The numeric fields of `/proc/<pid>/stat` after the command name, by
+/// index (0 = the state); 0 for one that cannot be read.
+fn stat_ticks(pid: u32) -> impl Fn(usize) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let fields: Vec<f64> = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest.split_whitespace().map(|v| v.parse().unwrap_or(0.0)).collect())
+        .unwrap_or_default();
+    move |i| fields.get(i).copied().unwrap_or(0.0)
 }
 
 pub fn percentile(sorted: &[u64], p: f64) -> f64 {

@@ -1,7 +1,7 @@
 //! PostgreSQL's side of a benchmark run: the CPU and memory of its
 //! processes, and what pg_stat_statements counted.
 
-use super::{cpu_seconds, proc_field};
+use super::{cpu_seconds_with_exited_children, proc_field};
 
 /// What pg_stat_statements counted during a run.
 #[derive(Default)]
@@ -13,8 +13,10 @@ pub struct Statements {
     pub top: Vec<(i64, i64, i64, String)>,
 }
 
-/// Every `postgres` process's CPU seconds, summed (the server's
-/// connections are long-lived, so a run's difference is theirs).
+/// Every `postgres` process's CPU seconds, summed, with those of the
+/// connections that have closed (the postmaster's exited children): a
+/// run's difference is what PostgreSQL spent in it, connections opened and
+/// closed during it (the server's vacuum) included.
 pub fn postgres_cpu_seconds() -> f64 {
     std::fs::read_dir("/proc")
         .into_iter()
@@ -24,7 +26,7 @@ pub fn postgres_cpu_seconds() -> f64 {
         .filter(|pid| {
             std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres")
         })
-        .map(cpu_seconds)
+        .map(cpu_seconds_with_exited_children)
         .sum()
 }
 
