@@ -480,8 +480,7 @@ fn main() {
                 let sampler = (*backend == "SQLite").then(|| WalSampler::start(database));
                 let meter = Meter {
                     server_pid: pid,
-                    postgres_url: (*backend == "PostgreSQL")
-                        .then(|| database.to_string_lossy().into_owned()),
+                    postgres_url: (*backend == "PostgreSQL").then(|| database.to_string_lossy().into_owned()),
                 };
                 let (tally, checked, cost) = run_phase(&runtime, &signed_in, mix, &payload, meter);
                 let wal_peak_mib = sampler.map(WalSampler::peak_mib);

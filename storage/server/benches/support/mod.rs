@@ -163,7 +163,11 @@ fn stat_ticks(pid: u32) -> impl Fn(usize) -> f64 {
     // Fields after the command name (which may hold spaces) start at ") ".
     let fields: Vec<f64> = stat
         .rsplit_once(") ")
-        .map(|(_, rest)| rest.split_whitespace().map(|v| v.parse().unwrap_or(0.0)).collect())
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .map(|v| v.parse().unwrap_or(0.0))
+                .collect()
+        })
         .unwrap_or_default();
     move |i| fields.get(i).copied().unwrap_or(0.0)
 }
