@@ -1,7 +1,7 @@
 //! `GET storage/<collection>`: one page when the client asks for a `limit`,
 //! the whole collection, streamed, when it does not.
 
-use std::io;
+use std::io::{self, Write as _};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -14,9 +14,11 @@ use hyper::body::Frame;
 use tokio::sync::{mpsc, oneshot};
 
 use super::auth::Authenticated;
+use super::escape::write_json_str;
 use super::params::{self, Conditions};
 use super::{ApiError, AppState, JsonTimestamp, ReplyFormat, X_LAST_MODIFIED, reply_format, ts_header};
 use crate::db::{Bso, CollectionQuery, CollectionSink, DbError};
+use sync15::ServerTimestamp;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -315,13 +317,29 @@ impl ListingWriter {
             self.out.push(b',');
         }
         self.empty = false;
-        // Writing JSON into a Vec cannot fail; serde_json escapes every
-        // newline inside a string, so each value stays on its own line.
-        let _ = if self.full {
-            serde_json::to_writer(&mut self.out, &BsoOut::of(bso))
+        // `BsoOut` as serde_json writes it (the tests compare them), by
+        // hand: its timestamp goes without a string and a JSON check per
+        // record, its strings through the word-at-a-time escaper. Every
+        // newline inside a string is escaped, so each value stays on its
+        // own line.
+        if self.full {
+            self.out.extend_from_slice(b"{\"id\":");
+            write_json_str(&mut self.out, &bso.id);
+            // Writing into a Vec cannot fail.
+            let _ = write!(
+                self.out,
+                ",\"modified\":{}",
+                ServerTimestamp::from_millis(bso.modified)
+            );
+            self.out.extend_from_slice(b",\"payload\":");
+            write_json_str(&mut self.out, &bso.payload);
+            if let Some(sortindex) = bso.sortindex {
+                let _ = write!(self.out, ",\"sortindex\":{sortindex}");
+            }
+            self.out.push(b'}');
         } else {
-            serde_json::to_writer(&mut self.out, &bso.id)
-        };
+            write_json_str(&mut self.out, &bso.id);
+        }
         if self.newlines {
             self.out.push(b'\n');
         }
@@ -336,5 +354,62 @@ impl ListingWriter {
     fn finish(mut self) -> Vec<u8> {
         self.close();
         self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written listing against serde_json's serialization of
+    /// `BsoOut`, in both formats, full and ids only.
+    #[test]
+    fn a_listing_is_what_serde_json_writes_for_the_same_records() {
+        let bsos = [
+            Bso {
+                id: "abcdefghijkl".into(),
+                modified: 1_700_000_000_120,
+                sortindex: Some(-7),
+                payload: r#"{"ciphertext":"q83vEjRWeJ+/==","IV":"AAECAw==","hmac":"00ff"}"#.into(),
+            },
+            Bso {
+                id: "with \"quote\" and \\".into(),
+                modified: 0,
+                sortindex: None,
+                payload: "line\nbreak\ttab \u{1} é日本\u{1f600}".into(),
+            },
+            Bso {
+                id: "x".into(),
+                modified: 1_700_000_000_000,
+                sortindex: Some(i64::MAX),
+                payload: String::new(),
+            },
+        ];
+        for newlines in [false, true] {
+            for full in [false, true] {
+                let mut writer = ListingWriter::new(full, newlines);
+                for bso in &bsos {
+                    writer.push(bso);
+                }
+                let ours = String::from_utf8(writer.finish()).expect("UTF-8");
+                let values: Vec<String> = bsos
+                    .iter()
+                    .map(|b| {
+                        if full {
+                            serde_json::to_string(&BsoOut::of(b))
+                        } else {
+                            serde_json::to_string(&b.id)
+                        }
+                        .expect("serializable")
+                    })
+                    .collect();
+                let expected = if newlines {
+                    values.iter().map(|v| format!("{v}\n")).collect::<String>()
+                } else {
+                    format!("[{}]", values.join(","))
+                };
+                assert_eq!(ours, expected, "full {full}, newlines {newlines}");
+            }
+        }
     }
 }

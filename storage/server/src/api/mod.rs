@@ -2,6 +2,7 @@
 
 mod auth;
 mod error;
+mod escape;
 mod info;
 mod listing;
 mod ops;
