@@ -1,5 +1,5 @@
 //! The store's statements in PostgreSQL. Multi-BSO writes are set-based:
-//! one statement per request (arrays unnested into an upsert),
+//! one statement per request (arrays unnested into one insert and one update),
 //! never one per record.
 
 use std::collections::HashMap;

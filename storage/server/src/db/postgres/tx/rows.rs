@@ -64,7 +64,7 @@ pub(super) fn written(r: &Row) -> Result<Written, DbError> {
 }
 
 /// BSO inputs as parallel arrays, a repeated id folded into one (the later
-/// wins each field it gives): an upsert may touch each row once.
+/// wins each field it gives): a statement may insert or update each row once.
 pub(super) struct Columns {
     pub(super) ids: Vec<String>,
     pub(super) sortindexes: Vec<Option<i64>>,
