@@ -321,7 +321,7 @@ fn run_phase(
     payload: &Arc<str>,
     meter: Meter,
 ) -> (Tally, Checked, Cost) {
-    let measured = runtime.block_on(async {
+    let (total, checked, cost) = runtime.block_on(async {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(users.len())
             .build()
@@ -362,7 +362,6 @@ fn run_phase(
         }
         (total, checked, cost)
     });
-    let (total, checked, cost) = measured;
     (total, checked, cost.join().unwrap())
 }
 
