@@ -41,13 +41,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::acked::{Acked, Checked};
-use support::postgres::{
-    Statements, postgres_cpu_seconds, postgres_pss_mib, read_statements, reset_statements,
-};
+use support::meter::{Cost, Meter};
+use support::postgres::postgres_pss_mib;
 use support::scale;
-use support::{
-    User, acked, cpu_seconds, dev_users, payload_json, percentile, proc_field, records_body, start_server,
-};
+use support::{User, acked, dev_users, payload_json, percentile, proc_field, records_body, start_server};
 
 const PHASE: Duration = Duration::from_secs(8);
 const WARMUP: Duration = Duration::from_secs(1);
@@ -270,48 +267,6 @@ async fn user_loop(
         }
     }
     (tally, acked)
-}
-
-/// What a run cost the server and PostgreSQL, measured over exactly the
-/// window whose requests are counted: not the warm-up before it, nor the
-/// seeding and the read-back of acknowledged writes around it.
-struct Cost {
-    cpu_server: f64,
-    cpu_postgres: Option<f64>,
-    /// PostgreSQL: what the window's statements did (pg_stat_statements).
-    statements: Option<Statements>,
-}
-
-/// Where a run's [`Cost`] is read from: the server's process and, on
-/// PostgreSQL, its processes and pg_stat_statements at `url`.
-struct Meter {
-    server_pid: u32,
-    postgres_url: Option<String>,
-}
-
-impl Meter {
-    /// Measures from `from` to `until` on a thread of its own.
-    fn window(self, from: Instant, until: Instant) -> std::thread::JoinHandle<Cost> {
-        std::thread::spawn(move || {
-            std::thread::sleep(from.saturating_duration_since(Instant::now()));
-            let counting = self.postgres_url.as_deref().is_some_and(reset_statements);
-            let on_postgres = self.postgres_url.is_some();
-            let server_before = cpu_seconds(self.server_pid);
-            let postgres_before = on_postgres.then(postgres_cpu_seconds);
-            std::thread::sleep(until.saturating_duration_since(Instant::now()));
-            let cpu_server = cpu_seconds(self.server_pid) - server_before;
-            let cpu_postgres = postgres_before.map(|before| postgres_cpu_seconds() - before);
-            let statements = match &self.postgres_url {
-                Some(url) if counting => read_statements(url),
-                _ => None,
-            };
-            Cost {
-                cpu_server,
-                cpu_postgres,
-                statements,
-            }
-        })
-    }
 }
 
 fn run_phase(

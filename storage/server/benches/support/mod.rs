@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod acked;
+pub mod meter;
 pub mod postgres;
 pub mod scale;
 

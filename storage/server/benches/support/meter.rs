@@ -1,0 +1,49 @@
+//! What a benchmark run cost, measured over exactly the window whose
+//! requests it counts.
+
+use std::time::Instant;
+
+use super::cpu_seconds;
+use super::postgres::{Statements, postgres_cpu_seconds, read_statements, reset_statements};
+
+/// What a run cost the server and PostgreSQL, measured over exactly the
+/// window whose requests are counted: not the warm-up before it, nor the
+/// seeding and the read-back of acknowledged writes around it.
+pub struct Cost {
+    pub cpu_server: f64,
+    pub cpu_postgres: Option<f64>,
+    /// PostgreSQL: what the window's statements did (pg_stat_statements).
+    pub statements: Option<Statements>,
+}
+
+/// Where a run's [`Cost`] is read from: the server's process and, on
+/// PostgreSQL, its processes and pg_stat_statements at `url`.
+pub struct Meter {
+    pub server_pid: u32,
+    pub postgres_url: Option<String>,
+}
+
+impl Meter {
+    /// Measures from `from` to `until` on a thread of its own.
+    pub fn window(self, from: Instant, until: Instant) -> std::thread::JoinHandle<Cost> {
+        std::thread::spawn(move || {
+            std::thread::sleep(from.saturating_duration_since(Instant::now()));
+            let counting = self.postgres_url.as_deref().is_some_and(reset_statements);
+            let on_postgres = self.postgres_url.is_some();
+            let server_before = cpu_seconds(self.server_pid);
+            let postgres_before = on_postgres.then(postgres_cpu_seconds);
+            std::thread::sleep(until.saturating_duration_since(Instant::now()));
+            let cpu_server = cpu_seconds(self.server_pid) - server_before;
+            let cpu_postgres = postgres_before.map(|before| postgres_cpu_seconds() - before);
+            let statements = match &self.postgres_url {
+                Some(url) if counting => read_statements(url),
+                _ => None,
+            };
+            Cost {
+                cpu_server,
+                cpu_postgres,
+                statements,
+            }
+        })
+    }
+}
