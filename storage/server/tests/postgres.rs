@@ -23,6 +23,14 @@ fn server() -> Option<String> {
 }
 
 /// A client on the schema a test database URL names.
+/// The body of POST number `n`: `count` records `r{n}-0`, `r{n}-1`, … with
+/// `payload`.
+fn records(n: usize, count: usize, payload: &str) -> serde_json::Value {
+    (0..count)
+        .map(|i| json!({"id": format!("r{n}-{i}"), "payload": payload}))
+        .collect()
+}
+
 fn client(database: &std::path::Path) -> postgres::Client {
     postgres::Client::connect(database.to_str().unwrap(), postgres::NoTls).unwrap()
 }
@@ -63,10 +71,11 @@ fn a_bso_is_looked_up_by_its_primary_key_even_without_statistics() {
     let s = TestServer::start();
     let a = s.account("plans@example.com");
     for n in 0..40 {
-        let records: Vec<_> = (0..100)
-            .map(|i| json!({"id": format!("r{n}-{i}"), "payload": "x"}))
-            .collect();
-        assert_eq!(a.post_json("/storage/history", json!(records), &[]).status(), 200);
+        assert_eq!(
+            a.post_json("/storage/history", records(n, 100, "x"), &[])
+                .status(),
+            200
+        );
     }
     let mut pg = client(&s.database);
     pg.batch_execute(
@@ -117,10 +126,8 @@ fn rows_rewritten_by_syncs_are_vacuumed_within_seconds() {
     let a = s.account("vacuum@example.com");
     for _round in 0..3 {
         for n in 0..20 {
-            let records: Vec<_> = (0..100)
-                .map(|i| json!({"id": format!("r{n}-{i}"), "payload": "x".repeat(500)}))
-                .collect();
-            assert_eq!(a.post_json("/storage/history", json!(records), &[]).status(), 200);
+            let body = records(n, 100, &"x".repeat(500));
+            assert_eq!(a.post_json("/storage/history", body, &[]).status(), 200);
         }
     }
     let mut pg = client(&s.database);
@@ -262,10 +269,7 @@ fn dropped_connections_are_503s_with_retry_after_and_the_server_recovers_with_no
     let mut acknowledged = Vec::new();
     let mut refused = 0;
     for n in 0..300 {
-        let batch: Vec<_> = (0..5)
-            .map(|i| json!({"id": format!("r{n}-{i}"), "payload": "x"}))
-            .collect();
-        let r = account.post_json("/storage/history", json!(batch), &[]);
+        let r = account.post_json("/storage/history", records(n, 5, "x"), &[]);
         match r.status().as_u16() {
             200 => acknowledged.push(n),
             503 => {
@@ -343,11 +347,8 @@ fn postgres_stopped_and_restarted_under_load_is_503s_then_service_with_nothing_h
             let mut answers = Vec::new();
             let mut n = 0;
             while !stop.load(Ordering::Relaxed) {
-                let batch: Vec<_> = (0..5)
-                    .map(|i| json!({"id": format!("r{n}-{i}"), "payload": "x"}))
-                    .collect();
                 let started = std::time::Instant::now();
-                let r = account.post_json("/storage/history", json!(batch), &[]);
+                let r = account.post_json("/storage/history", records(n, 5, "x"), &[]);
                 let status = r.status().as_u16();
                 assert!(
                     started.elapsed() < std::time::Duration::from_secs(15),
@@ -413,10 +414,7 @@ fn postgres_stopped_and_restarted_under_load_is_503s_then_service_with_nothing_h
         answers.iter().filter(|(_, s)| *s == 200).count(),
         answers.iter().filter(|(_, s)| *s == 503).count()
     );
-    assert_all_or_nothing(
-        &account,
-        answers.iter().map(|(n, status)| (*n as usize, *status == 200)),
-    );
+    assert_all_or_nothing(&account, answers.iter().map(|(n, status)| (*n, *status == 200)));
 }
 
 /// After PostgreSQL failed under a run of five-record POSTs (`r<n>-0..4`):
