@@ -22,7 +22,6 @@ fn server() -> Option<String> {
     url
 }
 
-/// A client on the schema a test database URL names.
 /// The body of POST number `n`: `count` records `r{n}-0`, `r{n}-1`, … with
 /// `payload`.
 fn records(n: usize, count: usize, payload: &str) -> serde_json::Value {
@@ -31,6 +30,7 @@ fn records(n: usize, count: usize, payload: &str) -> serde_json::Value {
         .collect()
 }
 
+/// A client on the schema a test database URL names.
 fn client(database: &std::path::Path) -> postgres::Client {
     postgres::Client::connect(database.to_str().unwrap(), postgres::NoTls).unwrap()
 }
@@ -154,6 +154,58 @@ fn rows_rewritten_by_syncs_are_vacuumed_within_seconds() {
     assert_eq!(listed.len(), 2_000);
 }
 
+/// A batch POST is staged as one row whose payloads live in its TOAST
+/// table; a commit leaves those chunks dead, and the server vacuums them
+/// too (`VACUUM batch_posts` reaches its TOAST table).
+#[test]
+fn staged_batches_are_vacuumed_within_seconds_once_committed() {
+    if server().is_none() {
+        return;
+    }
+    let s = TestServer::start();
+    let a = s.account("staged@example.com");
+    for n in 0..40 {
+        let r = a.post_json(
+            "/storage/history?batch=true",
+            records(2 * n, 100, &"x".repeat(500)),
+            &[],
+        );
+        assert_eq!(r.status(), 202);
+        let batch: serde_json::Value = r.json().unwrap();
+        let batch = batch["batch"].as_str().unwrap().to_owned();
+        let commit = format!("/storage/history?batch={batch}&commit=true");
+        let r = a.post_json(&commit, records(2 * n + 1, 100, &"y".repeat(500)), &[]);
+        assert_eq!(r.status(), 200);
+    }
+    let mut pg = client(&s.database);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let row = pg
+            .query_one(
+                "SELECT vacuum_count, n_dead_tup FROM pg_stat_all_tables
+                 WHERE relid = (SELECT reltoastrelid FROM pg_class WHERE oid = 'batch_posts'::regclass)",
+                &[],
+            )
+            .unwrap();
+        let (vacuums, dead): (i64, i64) = (row.get(0), row.get(1));
+        if vacuums > 0 && dead < 1_000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "staged payloads' dead chunks not vacuumed: {vacuums} vacuums, {dead} dead"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let staged: i64 = pg
+        .query_one("SELECT count(*) FROM batch_posts", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(staged, 0, "every staged POST went with its commit");
+    let listed: Vec<serde_json::Value> = a.get("/storage/history?full=1").json().unwrap();
+    assert_eq!(listed.len(), 8_000);
+}
+
 #[test]
 fn migrations_run_once_even_when_servers_start_together_and_a_newer_schema_is_refused() {
     if server().is_none() {
@@ -177,7 +229,7 @@ fn migrations_run_once_even_when_servers_start_together_and_a_newer_schema_is_re
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1, 2, 3, 4], "each step recorded once");
+    assert_eq!(versions, [1, 2, 3, 4, 5], "each step recorded once");
     // Reopening an up-to-date database changes nothing.
     Db::open(&database).unwrap();
     pg.execute(
@@ -186,7 +238,7 @@ fn migrations_run_once_even_when_servers_start_together_and_a_newer_schema_is_re
     )
     .unwrap();
     match Db::open(&database) {
-        Err(DbError::SchemaTooNew { found: 999, known: 4 }) => {}
+        Err(DbError::SchemaTooNew { found: 999, known: 5 }) => {}
         other => panic!("a newer schema must be refused, got {other:?}"),
     }
 }

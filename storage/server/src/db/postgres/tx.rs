@@ -331,7 +331,7 @@ impl WriteTx for PgTx<'_> {
             "WITH bsos_gone AS (DELETE FROM bsos WHERE uid = $1 AND collection = $2),
                   collection_gone AS (DELETE FROM user_collections WHERE uid = $1 AND collection = $2),
                   batches_gone AS (DELETE FROM batches WHERE uid = $1 AND collection = $2 RETURNING id)
-             DELETE FROM batch_bsos WHERE batch IN (SELECT id FROM batches_gone)",
+             DELETE FROM batch_posts WHERE batch IN (SELECT id FROM batches_gone)",
             &[&(uid as i64), &collection],
         )?;
         Ok(())
@@ -342,7 +342,7 @@ impl WriteTx for PgTx<'_> {
             "WITH bsos_gone AS (DELETE FROM bsos WHERE uid = $1),
                   collections_gone AS (DELETE FROM user_collections WHERE uid = $1),
                   batches_gone AS (DELETE FROM batches WHERE uid = $1 RETURNING id)
-             DELETE FROM batch_bsos WHERE batch IN (SELECT id FROM batches_gone)",
+             DELETE FROM batch_posts WHERE batch IN (SELECT id FROM batches_gone)",
             &[&(uid as i64)],
         )?;
         Ok(())
@@ -401,13 +401,13 @@ impl WriteTx for PgTx<'_> {
     }
 
     fn stage_batch(&mut self, id: i64, inputs: &[BsoInput], count: i64, bytes: i64) -> Result<(), DbError> {
-        self.stage(id, inputs, Some((count, bytes)))
+        self.stage(id, inputs, count, bytes)
     }
 
     fn drop_batch(&mut self, id: i64) -> Result<(), DbError> {
         self.execute(
             "WITH batch_gone AS (DELETE FROM batches WHERE id = $1)
-             DELETE FROM batch_bsos WHERE batch = $1",
+             DELETE FROM batch_posts WHERE batch = $1",
             &[&id],
         )?;
         Ok(())
@@ -449,7 +449,7 @@ impl WriteTx for PgTx<'_> {
         let purged: i64 = self
             .query_one(
                 "WITH batches_gone AS (DELETE FROM batches WHERE expiry <= $1 RETURNING id),
-                      staged_gone AS (DELETE FROM batch_bsos WHERE batch IN (SELECT id FROM batches_gone))
+                      staged_gone AS (DELETE FROM batch_posts WHERE batch IN (SELECT id FROM batches_gone))
                  SELECT count(*) FROM batches_gone",
                 &[&now],
             )?

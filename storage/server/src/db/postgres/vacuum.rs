@@ -8,7 +8,7 @@
 //! pass a fifth of the table (`autovacuum_vacuum_scale_factor`); a sync
 //! server rewriting thousands of records a second grows its table by that
 //! much first, and the file never shrinks again. So the server looks every
-//! few seconds (`Db::tidy`) and vacuums `bsos` and `batch_bsos` (staged rows
+//! few seconds (`Db::tidy`) and vacuums `bsos` and `batch_posts` (staged POSTs
 //! live for one batch) once their dead rows pass [`DEAD_SHARE`] of the live
 //! ones: the space freed is reused by the next writes. Measured on the
 //! overwrite mix (`cargo xtask bench server`): the database ends at about
@@ -33,9 +33,13 @@ impl Postgres {
     /// many it vacuumed.
     pub(super) fn vacuum_dead_rows(&self) -> Result<usize, DbError> {
         let due: Vec<String> = self.on_connection(|conn, answered| {
+            // A staged POST's payloads live in `batch_posts`' TOAST table,
+            // whose dead chunks `VACUUM batch_posts` clears too.
             let rows = conn.client.query(
-                "SELECT relname::TEXT FROM pg_stat_user_tables
-                 WHERE relid IN ('bsos'::regclass, 'batch_bsos'::regclass)
+                "SELECT DISTINCT CASE WHEN relid = 'bsos'::regclass THEN 'bsos' ELSE 'batch_posts' END
+                 FROM pg_stat_all_tables
+                 WHERE relid IN ('bsos'::regclass, 'batch_posts'::regclass,
+                                 (SELECT reltoastrelid FROM pg_class WHERE oid = 'batch_posts'::regclass))
                    AND n_dead_tup >= GREATEST($1::BIGINT, n_live_tup::FLOAT8 * $2::FLOAT8)",
                 &[&MIN_DEAD, &DEAD_SHARE],
             )?;

@@ -1,5 +1,5 @@
-//! A batch's statements: staging as one upsert per POST, and committing
-//! inside the database (the staged payloads never travel out and back).
+//! A batch's statements: staging a POST as one row, and committing inside
+//! the database (the staged payloads never travel out and back).
 
 use super::PgTx;
 use super::rows::{Columns, written};
@@ -8,32 +8,21 @@ use crate::db::types::BsoInput;
 use crate::db::types::Written;
 
 impl PgTx<'_> {
-    /// Adds BSOs to a batch's staging, a repeated id keeping the latest of
-    /// each field given, and records the batch's new `(count, bytes)` when
-    /// given — one statement. (An upsert rather than `MERGE`, which
-    /// PostgreSQL 15 cannot run beside the batch's update.)
+    /// Stages a POST's BSOs as one row (schema migration 5) and records the
+    /// batch's new `(count, bytes)` — one statement. A repeated id within
+    /// the POST is folded here (`Columns::of`), across POSTs at commit.
     pub(super) fn stage(
         &mut self,
         id: i64,
         inputs: &[BsoInput],
-        totals: Option<(i64, i64)>,
+        count: i64,
+        bytes: i64,
     ) -> Result<(), DbError> {
         let columns = Columns::of(inputs);
-        let (count, bytes) = (totals.map(|t| t.0), totals.map(|t| t.1));
         self.execute(
-            "WITH counted AS (
-                 UPDATE batches SET bso_count = $8, total_bytes = $9 WHERE id = $1 AND $8::BIGINT IS NOT NULL
-             )
-             INSERT INTO batch_bsos AS s (batch, id, sortindex, sortindex_set, payload, ttl, ttl_set)
-             SELECT $1, u.id, u.sortindex, u.sortindex_set, u.payload, u.ttl, u.ttl_set
-             FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::BOOLEAN[], $5::TEXT[], $6::BIGINT[], $7::BOOLEAN[])
-                  AS u(id, sortindex, sortindex_set, payload, ttl, ttl_set)
-             ON CONFLICT (batch, id) DO UPDATE SET
-                sortindex     = CASE WHEN EXCLUDED.sortindex_set THEN EXCLUDED.sortindex ELSE s.sortindex END,
-                sortindex_set = s.sortindex_set OR EXCLUDED.sortindex_set,
-                payload       = COALESCE(EXCLUDED.payload, s.payload),
-                ttl           = CASE WHEN EXCLUDED.ttl_set THEN EXCLUDED.ttl ELSE s.ttl END,
-                ttl_set       = s.ttl_set OR EXCLUDED.ttl_set",
+            "WITH counted AS (UPDATE batches SET bso_count = $8, total_bytes = $9 WHERE id = $1)
+             INSERT INTO batch_posts (batch, ids, sortindexes, sortindex_set, payloads, ttls, ttl_set)
+             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE cardinality($2::TEXT[]) > 0",
             &[
                 &id,
                 &columns.ids,
@@ -49,9 +38,15 @@ impl PgTx<'_> {
         Ok(())
     }
 
-    /// What staged, then `last` over it, written at `ts` as
-    /// `WriteTx::write_bsos` writes, in one statement that also removes the
-    /// batch.
+    /// The staged POSTs, then `last`, folded into one set of BSOs and
+    /// written at `ts` as `WriteTx::write_bsos` writes, in one statement
+    /// that also removes the batch.
+    ///
+    /// The fold is `batches::overlay`'s rule (a later POST wins each field
+    /// it gives) over the POSTs in the order they were staged (`seq`;
+    /// `last` after them all). Within a POST ids are unique, and across a
+    /// batch's POSTs an id rarely repeats: only repeated ids are grouped,
+    /// so the common batch is unnested and written with no sort.
     pub(super) fn commit(
         &mut self,
         id: i64,
@@ -60,17 +55,50 @@ impl PgTx<'_> {
         last: &[BsoInput],
         ts: i64,
     ) -> Result<Written, DbError> {
-        if !last.is_empty() {
-            self.stage(id, last, None)?;
-        }
+        let columns = Columns::of(last);
         let row = self.query_one(
             write_into_bsos!(
-                "batch_bsos s",
-                "s.batch = $4",
-                "batch_gone AS (DELETE FROM batches WHERE id = $4),
-                 staged_gone AS (DELETE FROM batch_bsos WHERE batch = $4),"
+                "folded s",
+                "TRUE",
+                "staged AS MATERIALIZED (
+                     SELECT u.id, u.sortindex, u.sortindex_set, u.payload, u.ttl, u.ttl_set, p.seq
+                     FROM batch_posts p
+                     CROSS JOIN LATERAL UNNEST(p.ids, p.sortindexes, p.sortindex_set, p.payloads, p.ttls, p.ttl_set)
+                          AS u(id, sortindex, sortindex_set, payload, ttl, ttl_set)
+                     WHERE p.batch = $4
+                     UNION ALL
+                     SELECT u.id, u.sortindex, u.sortindex_set, u.payload, u.ttl, u.ttl_set, 9223372036854775807
+                     FROM UNNEST($5::TEXT[], $6::BIGINT[], $7::BOOLEAN[], $8::TEXT[], $9::BIGINT[], $10::BOOLEAN[])
+                          AS u(id, sortindex, sortindex_set, payload, ttl, ttl_set)
+                 ), repeated AS (
+                     SELECT id FROM staged GROUP BY id HAVING count(*) > 1
+                 ), folded AS (
+                     SELECT id, sortindex, sortindex_set, payload, ttl, ttl_set FROM staged
+                     WHERE id NOT IN (SELECT id FROM repeated)
+                     UNION ALL
+                     SELECT id,
+                            (array_agg(sortindex ORDER BY seq DESC) FILTER (WHERE sortindex_set))[1],
+                            bool_or(sortindex_set),
+                            (array_agg(payload ORDER BY seq DESC) FILTER (WHERE payload IS NOT NULL))[1],
+                            (array_agg(ttl ORDER BY seq DESC) FILTER (WHERE ttl_set))[1],
+                            bool_or(ttl_set)
+                     FROM staged WHERE id IN (SELECT id FROM repeated) GROUP BY id
+                 ),
+                 batch_gone AS (DELETE FROM batches WHERE id = $4),
+                 staged_gone AS (DELETE FROM batch_posts WHERE batch = $4),"
             ),
-            &[&(uid as i64), &collection, &ts, &id],
+            &[
+                &(uid as i64),
+                &collection,
+                &ts,
+                &id,
+                &columns.ids,
+                &columns.sortindexes,
+                &columns.sortindex_set,
+                &columns.payloads,
+                &columns.ttls,
+                &columns.ttl_set,
+            ],
         )?;
         written(&row)
     }
