@@ -1,6 +1,7 @@
 //! The HTTP API: routes, shared state, authentication and response helpers.
 
 mod auth;
+mod body;
 mod error;
 mod escape;
 mod info;

@@ -1,20 +1,15 @@
 //! Parsing and validating what clients send: query parameters, the
-//! conditional headers, collection names, ids and BSO bodies.
-
-use std::collections::HashSet;
+//! conditional headers, collection names and ids (BSO bodies: `body`).
 
 use axum::http::HeaderMap;
-use serde_json::Value;
 use sync15::ServerTimestamp;
 
 use super::error::{ApiError, code};
 use crate::config::Limits;
-use crate::db::{BsoInput, CollectionQuery, SortOrder};
+use crate::db::{CollectionQuery, SortOrder};
 
 /// The most ids one request may name.
 pub const MAX_IDS: usize = 100;
-/// sortindex and ttl are at most nine digits.
-const MAX_NINE_DIGITS: i64 = 999_999_999;
 
 /// `X-If-Modified-Since` / `X-If-Unmodified-Since`, in ms.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -218,61 +213,6 @@ pub fn batch_params(pairs: &[(String, String)]) -> Result<(BatchParam, bool), Ap
     Ok((batch, commit))
 }
 
-/// Why one BSO of a POST was refused (the `failed` reasons).
-pub type Refusal = &'static str;
-
-/// The fields a BSO may carry: `modified` and `collection` are accepted
-/// and ignored (the server sets them), as in Mozilla's server.
-const BSO_FIELDS: [&str; 6] = ["id", "sortindex", "payload", "ttl", "modified", "collection"];
-
-/// Validates one BSO object. `path_id` is the id in a PUT's URL.
-pub fn parse_bso(value: &Value, path_id: Option<&str>, max_payload: u64) -> Result<BsoInput, Refusal> {
-    let Value::Object(fields) = value else {
-        return Err("invalid bso");
-    };
-    if fields.keys().any(|k| !BSO_FIELDS.contains(&k.as_str())) {
-        return Err("unknown field");
-    }
-    let id = match (fields.get("id"), path_id) {
-        (Some(Value::String(id)), Some(path)) if id != path => return Err("id does not match the URL"),
-        (Some(Value::String(id)), _) => id.clone(),
-        (None, Some(path)) => path.to_owned(),
-        _ => return Err("invalid id"),
-    };
-    if !valid_id(&id) {
-        return Err("invalid id");
-    }
-    let sortindex = match fields.get("sortindex") {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(v) => match v.as_i64() {
-            Some(n) if n.abs() <= MAX_NINE_DIGITS => Some(Some(n)),
-            _ => return Err("invalid sortindex"),
-        },
-    };
-    let ttl = match fields.get("ttl") {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(v) => match v.as_i64() {
-            Some(n) if (0..=MAX_NINE_DIGITS).contains(&n) => Some(Some(n as u64)),
-            _ => return Err("invalid ttl"),
-        },
-    };
-    let payload = match fields.get("payload") {
-        None => None,
-        Some(Value::Null) => Some(String::new()),
-        Some(Value::String(p)) if p.len() as u64 > max_payload => return Err("payload too large"),
-        Some(Value::String(p)) => Some(p.clone()),
-        Some(_) => return Err("invalid payload"),
-    };
-    Ok(BsoInput {
-        id,
-        sortindex,
-        payload,
-        ttl,
-    })
-}
-
 /// Whether a `crypto` payload carries an all-zero IV: the mark of a known
 /// client bug that would overwrite an account's keys with garbage. Mozilla's
 /// server refuses such writes (its `KNOWN_BAD_PAYLOAD_REGEX`,
@@ -282,57 +222,6 @@ pub fn known_bad_crypto_payload(payload: &str) -> bool {
     payload
         .match_indices("IV\":")
         .any(|(at, m)| payload[at + m.len()..].trim_start().starts_with(ZERO_IV))
-}
-
-/// The BSOs of a POST body: a JSON array, or one JSON object per line for
-/// `application/newlines` (strictly: no blank lines, each line one object;
-/// a final newline is optional; an empty body is no BSOs). Not JSON is code 6; JSON that is not a
-/// list of objects, an object without a string id, or the same id twice
-/// is code 8 — Mozilla's server refuses the last two the same way.
-pub fn post_body(content_type: Option<&str>, body: &[u8]) -> Result<Vec<Value>, ApiError> {
-    let items: Vec<Value> = match media_type(content_type).as_str() {
-        "application/json" | "text/plain" | "" => match serde_json::from_slice(body) {
-            Ok(Value::Array(items)) => items,
-            Ok(_) => return Err(ApiError::Code(code::INVALID_BSO)),
-            Err(_) => return Err(ApiError::Code(code::MALFORMED_JSON)),
-        },
-        // An empty body is no BSOs; any line, even a lone "\n", must be one
-        // (Mozilla's extractor reads `body.lines()` and refuses a line that
-        // is not JSON).
-        "application/newlines" => {
-            if body.is_empty() {
-                Vec::new()
-            } else {
-                let body = body.strip_suffix(b"\n").unwrap_or(body);
-                body.split(|b| *b == b'\n')
-                    .map(|line| {
-                        serde_json::from_slice(line).map_err(|_| ApiError::Code(code::MALFORMED_JSON))
-                    })
-                    .collect::<Result<_, _>>()?
-            }
-        }
-        _ => return Err(ApiError::UnsupportedMediaType),
-    };
-    let mut ids = HashSet::with_capacity(items.len());
-    for item in &items {
-        let Some(id) = item.as_object().and_then(|o| o.get("id")).and_then(Value::as_str) else {
-            return Err(ApiError::Code(code::INVALID_BSO));
-        };
-        if !ids.insert(id) {
-            return Err(ApiError::Code(code::INVALID_BSO));
-        }
-    }
-    Ok(items)
-}
-
-fn media_type(content_type: Option<&str>) -> String {
-    content_type
-        .unwrap_or("application/json")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
 }
 
 /// The `X-Weave-*` headers a client may send with a POST to declare what
@@ -365,70 +254,9 @@ pub fn check_upload_headers(headers: &HeaderMap, limits: &Limits, in_batch: bool
     Ok(())
 }
 
-/// A PUT body: one JSON object (anything else that parses is code 8).
-pub fn put_body(content_type: Option<&str>, body: &[u8]) -> Result<Value, ApiError> {
-    if !matches!(
-        media_type(content_type).as_str(),
-        "application/json" | "text/plain" | ""
-    ) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    match serde_json::from_slice(body) {
-        Ok(value @ Value::Object(_)) => Ok(value),
-        Ok(_) => Err(ApiError::Code(code::INVALID_BSO)),
-        Err(_) => Err(ApiError::Code(code::MALFORMED_JSON)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn bso_fields_are_validated() {
-        let ok = parse_bso(
-            &json!({"id": "a", "payload": "p", "sortindex": -5, "ttl": 60}),
-            None,
-            10,
-        )
-        .unwrap();
-        assert_eq!(ok.sortindex, Some(Some(-5)));
-        assert_eq!(ok.ttl, Some(Some(60)));
-        let partial = parse_bso(&json!({"id": "a", "sortindex": null}), None, 10).unwrap();
-        assert_eq!(partial.payload, None);
-        assert_eq!(partial.sortindex, Some(None));
-        let cases = [
-            (json!("x"), "invalid bso"),
-            (json!({"payload": "p"}), "invalid id"),
-            (json!({"id": ""}), "invalid id"),
-            (json!({"id": "é"}), "invalid id"),
-            (json!({"id": "a".repeat(65)}), "invalid id"),
-            (
-                json!({"id": "a", "sortindex": 1_000_000_000}),
-                "invalid sortindex",
-            ),
-            (json!({"id": "a", "sortindex": "1"}), "invalid sortindex"),
-            (json!({"id": "a", "sortindex": 1.5}), "invalid sortindex"),
-            (json!({"id": "a", "ttl": -1}), "invalid ttl"),
-            (json!({"id": "a", "payload": 7}), "invalid payload"),
-            (json!({"id": "a", "payload": "12345678901"}), "payload too large"),
-            (
-                json!({"id": "a", "payload": "p", "parentid": "x"}),
-                "unknown field",
-            ),
-        ];
-        for (value, reason) in cases {
-            assert_eq!(parse_bso(&value, None, 10), Err(reason), "{value}");
-        }
-        assert_eq!(
-            parse_bso(&json!({"id": "b"}), Some("a"), 10),
-            Err("id does not match the URL")
-        );
-        assert_eq!(parse_bso(&json!({}), Some("a"), 10).unwrap().id, "a");
-        // What the server sets itself is accepted and ignored.
-        assert!(parse_bso(&json!({"id": "a", "modified": 1.5, "collection": "c"}), None, 10).is_ok());
-    }
 
     #[test]
     fn conditional_headers() {
@@ -470,48 +298,6 @@ mod tests {
             (BatchParam::Start, true)
         );
         assert!(batch_params(&query_pairs(Some("batch=abc"))).is_err());
-    }
-
-    #[test]
-    fn bodies() {
-        assert_eq!(post_body(None, b"[{\"id\":\"a\"}]").unwrap().len(), 1);
-        let newlines = Some("application/newlines");
-        assert_eq!(
-            post_body(newlines, b"{\"id\":\"a\"}\n{\"id\":\"b\"}\n")
-                .unwrap()
-                .len(),
-            2
-        );
-        assert_eq!(post_body(newlines, b"{\"id\":\"a\"}").unwrap().len(), 1);
-        assert!(post_body(newlines, b"").unwrap().is_empty());
-        // Strict: a blank line, or two objects on one line, is not JSON.
-        for bad in [
-            &b"{\"id\":\"a\"}\n\n{\"id\":\"b\"}\n"[..],
-            b"{\"id\":\"a\"} {\"id\":\"b\"}\n",
-        ] {
-            assert!(matches!(post_body(newlines, bad), Err(ApiError::Code(6))));
-        }
-        assert!(matches!(post_body(newlines, b"[1]\n"), Err(ApiError::Code(8))));
-        assert!(matches!(post_body(None, b"{}"), Err(ApiError::Code(8))));
-        assert!(matches!(post_body(None, b"[1, 2]"), Err(ApiError::Code(8))));
-        assert!(matches!(
-            post_body(None, b"[{\"payload\":\"x\"}]"),
-            Err(ApiError::Code(8))
-        ));
-        assert!(matches!(
-            post_body(None, b"[{\"id\":\"a\"},{\"id\":\"a\"}]"),
-            Err(ApiError::Code(8))
-        ));
-        assert!(matches!(post_body(None, b"[{"), Err(ApiError::Code(6))));
-        assert!(matches!(
-            post_body(Some("image/png"), b"[]"),
-            Err(ApiError::UnsupportedMediaType)
-        ));
-        assert!(matches!(
-            put_body(Some("application/json"), b"nope"),
-            Err(ApiError::Code(6))
-        ));
-        assert!(matches!(put_body(None, b"[]"), Err(ApiError::Code(8))));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the database (the staged payloads never travel out and back).
 
 use super::PgTx;
-use super::rows::{Columns, written};
+use super::rows::{Columns, distinct, written};
 use crate::db::DbError;
 use crate::db::types::BsoInput;
 use crate::db::types::Written;
@@ -10,7 +10,7 @@ use crate::db::types::Written;
 impl PgTx<'_> {
     /// Stages a POST's BSOs as one row (schema migration 5) and records the
     /// batch's new `(count, bytes)` — one statement. A repeated id within
-    /// the POST is folded here (`Columns::of`), across POSTs at commit.
+    /// the POST is folded here (`distinct`), across POSTs at commit.
     pub(super) fn stage(
         &mut self,
         id: i64,
@@ -18,7 +18,8 @@ impl PgTx<'_> {
         count: i64,
         bytes: i64,
     ) -> Result<(), DbError> {
-        let columns = Columns::of(inputs);
+        let inputs = distinct(inputs);
+        let columns = Columns::of(&inputs);
         self.execute(
             "WITH counted AS (UPDATE batches SET bso_count = $8, total_bytes = $9 WHERE id = $1)
              INSERT INTO batch_posts (batch, ids, sortindexes, sortindex_set, payloads, ttls, ttl_set)
@@ -55,7 +56,8 @@ impl PgTx<'_> {
         last: &[BsoInput],
         ts: i64,
     ) -> Result<Written, DbError> {
-        let columns = Columns::of(last);
+        let last = distinct(last);
+        let columns = Columns::of(&last);
         let row = self.query_one(
             write_into_bsos!(
                 "folded s",

@@ -1,6 +1,9 @@
 //! Rows into the store's types, and BSO inputs into the parallel arrays a
 //! set-based statement unnests.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
+
 use postgres::Row;
 
 use crate::db::DbError;
@@ -63,30 +66,41 @@ pub(super) fn written(r: &Row) -> Result<Written, DbError> {
     })
 }
 
-/// BSO inputs as parallel arrays, a repeated id folded into one (the later
-/// wins each field it gives): a statement may insert or update each row once.
-pub(super) struct Columns {
-    pub(super) ids: Vec<String>,
+/// `inputs` with a repeated id folded into one (the later wins each field
+/// it gives): a statement may insert or update each row once. Borrowed as
+/// they are when their ids are distinct, as a POST's always are.
+pub(super) fn distinct(inputs: &[BsoInput]) -> Cow<'_, [BsoInput]> {
+    let mut seen = HashSet::with_capacity(inputs.len());
+    if inputs.iter().all(|b| seen.insert(b.id.as_str())) {
+        Cow::Borrowed(inputs)
+    } else {
+        Cow::Owned(overlay(Vec::new(), inputs))
+    }
+}
+
+/// BSO inputs of distinct ids as parallel arrays, borrowing their ids and
+/// payloads: what a set-based statement unnests.
+pub(super) struct Columns<'a> {
+    pub(super) ids: Vec<&'a str>,
     pub(super) sortindexes: Vec<Option<i64>>,
     pub(super) sortindex_set: Vec<bool>,
-    pub(super) payloads: Vec<Option<String>>,
+    pub(super) payloads: Vec<Option<&'a str>>,
     pub(super) ttls: Vec<Option<i64>>,
     pub(super) ttl_set: Vec<bool>,
 }
 
-impl Columns {
-    pub(super) fn of(inputs: &[BsoInput]) -> Columns {
-        let folded = overlay(Vec::new(), inputs);
+impl<'a> Columns<'a> {
+    pub(super) fn of(inputs: &'a [BsoInput]) -> Columns<'a> {
         Columns {
-            ids: folded.iter().map(|b| b.id.clone()).collect(),
-            sortindexes: folded.iter().map(|b| b.sortindex.flatten()).collect(),
-            sortindex_set: folded.iter().map(|b| b.sortindex.is_some()).collect(),
-            ttls: folded
+            ids: inputs.iter().map(|b| b.id.as_str()).collect(),
+            sortindexes: inputs.iter().map(|b| b.sortindex.flatten()).collect(),
+            sortindex_set: inputs.iter().map(|b| b.sortindex.is_some()).collect(),
+            payloads: inputs.iter().map(|b| b.payload.as_deref()).collect(),
+            ttls: inputs
                 .iter()
                 .map(|b| b.ttl.flatten().map(|t| t.min(i64::MAX as u64) as i64))
                 .collect(),
-            ttl_set: folded.iter().map(|b| b.ttl.is_some()).collect(),
-            payloads: folded.into_iter().map(|b| b.payload).collect(),
+            ttl_set: inputs.iter().map(|b| b.ttl.is_some()).collect(),
         }
     }
 }

@@ -4,7 +4,7 @@
 //! [`WriteTx::write_bsos`]: crate::db::backend::WriteTx::write_bsos
 
 use super::PgTx;
-use super::rows::{Columns, written};
+use super::rows::{Columns, distinct, written};
 use crate::db::DbError;
 use crate::db::types::{BsoInput, Written};
 
@@ -116,7 +116,8 @@ impl PgTx<'_> {
         inputs: &[BsoInput],
         ts: i64,
     ) -> Result<Written, DbError> {
-        let columns = Columns::of(inputs);
+        let inputs = distinct(inputs);
+        let columns = Columns::of(&inputs);
         let row = self.query_one(
             write_into_bsos!(
                 "UNNEST($4::TEXT[], $5::BIGINT[], $6::BOOLEAN[], $7::TEXT[], $8::BIGINT[], $9::BOOLEAN[])
