@@ -70,10 +70,10 @@ pub fn parse_bso(
     if fields.unknown {
         return Err("unknown field");
     }
-    let id = match (fields.id(), &fields.id, path_id) {
-        (Some(id), _, Some(path)) if id != path => return Err("id does not match the URL"),
-        (Some(id), _, _) => id.to_owned(),
-        (None, None, Some(path)) => path.to_owned(),
+    let id = match (&fields.id, path_id) {
+        (Some(Field::Text(id)), Some(path)) if id != path => return Err("id does not match the URL"),
+        (Some(Field::Text(id)), _) => id.as_ref().to_owned(),
+        (None, Some(path)) => path.to_owned(),
         _ => return Err("invalid id"),
     };
     if !valid_id(&id) {
