@@ -58,9 +58,12 @@ impl BsoFields<'_> {
     }
 }
 
-/// Validates one BSO. `path_id` is the id in a PUT's URL.
+/// Validates one BSO. `path_id` is the id in a PUT's URL. The payload is
+/// moved out of `fields` (a payload holds escapes — it is JSON inside a
+/// JSON string — so reading it already made it an owned string); the id
+/// stays, for the caller to name a refused BSO by.
 pub fn parse_bso(
-    fields: &BsoFields<'_>,
+    fields: &mut BsoFields<'_>,
     path_id: Option<&str>,
     max_payload: u64,
 ) -> Result<BsoInput, Refusal> {
@@ -87,11 +90,11 @@ pub fn parse_bso(
     };
     let sortindex = nine_digits(&fields.sortindex, -MAX_NINE_DIGITS, "invalid sortindex")?;
     let ttl = nine_digits(&fields.ttl, 0, "invalid ttl")?.map(|t| t.map(|t| t as u64));
-    let payload = match &fields.payload {
+    let payload = match fields.payload.take() {
         None => None,
         Some(Field::Null) => Some(String::new()),
         Some(Field::Text(p)) if p.len() as u64 > max_payload => return Err("payload too large"),
-        Some(Field::Text(p)) => Some(p.as_ref().to_owned()),
+        Some(Field::Text(p)) => Some(p.into_owned()),
         Some(_) => return Err("invalid payload"),
     };
     Ok(BsoInput {
@@ -309,8 +312,8 @@ mod tests {
     /// `parse_bso` of `value` as a client would send it.
     fn check(value: serde_json::Value, path_id: Option<&str>, max_payload: u64) -> Result<BsoInput, Refusal> {
         let text = value.to_string();
-        let fields: BsoFields<'_> = serde_json::from_str(&text).unwrap();
-        parse_bso(&fields, path_id, max_payload)
+        let mut fields: BsoFields<'_> = serde_json::from_str(&text).unwrap();
+        parse_bso(&mut fields, path_id, max_payload)
     }
 
     #[test]
@@ -403,32 +406,32 @@ mod tests {
     #[test]
     fn strings_with_escapes_are_read_as_json_says() {
         let body = br#"[{"id":"a\u00e9b","payload":"say \"hi\"\n"},{"id":"plain","payload":"p","sortindex":-999999999}]"#;
-        let items = post_body(None, body).unwrap();
+        let mut items = post_body(None, body).unwrap();
         assert_eq!(items[0].id(), Some("a\u{e9}b"));
-        let input = parse_bso(&items[0], None, 100);
+        let input = parse_bso(&mut items[0], None, 100);
         assert_eq!(input, Err("invalid id"), "é is not an id character");
-        let input = parse_bso(&items[1], None, 100).unwrap();
+        let input = parse_bso(&mut items[1], None, 100).unwrap();
         assert_eq!(input.sortindex, Some(Some(-999_999_999)));
-        let fields: BsoFields<'_> =
+        let mut fields: BsoFields<'_> =
             serde_json::from_slice(br#"{"id":"x","payload":"say \"hi\"\n"}"#).unwrap();
         assert_eq!(
-            parse_bso(&fields, None, 100).unwrap().payload.as_deref(),
+            parse_bso(&mut fields, None, 100).unwrap().payload.as_deref(),
             Some("say \"hi\"\n")
         );
         // The smallest i64 is no nine-digit sortindex (its absolute value overflows).
-        let fields: BsoFields<'_> =
+        let mut fields: BsoFields<'_> =
             serde_json::from_slice(br#"{"id":"x","sortindex":-9223372036854775808}"#).unwrap();
-        assert_eq!(parse_bso(&fields, None, 100), Err("invalid sortindex"));
-        let fields: BsoFields<'_> =
+        assert_eq!(parse_bso(&mut fields, None, 100), Err("invalid sortindex"));
+        let mut fields: BsoFields<'_> =
             serde_json::from_slice(br#"{"id":"x","ttl":18446744073709551615}"#).unwrap();
-        assert_eq!(parse_bso(&fields, None, 100), Err("invalid ttl"));
+        assert_eq!(parse_bso(&mut fields, None, 100), Err("invalid ttl"));
         // A key given twice keeps its last value; nested values are skipped whole.
-        let fields: BsoFields<'_> = serde_json::from_slice(
+        let mut fields: BsoFields<'_> = serde_json::from_slice(
             br#"{"id":"x","payload":"first","payload":"last","modified":{"a":[1,{"b":2}]}}"#,
         )
         .unwrap();
         assert_eq!(
-            parse_bso(&fields, None, 100).unwrap().payload.as_deref(),
+            parse_bso(&mut fields, None, 100).unwrap().payload.as_deref(),
             Some("last")
         );
     }

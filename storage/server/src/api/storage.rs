@@ -59,9 +59,9 @@ pub async fn put_bso(
 ) -> Result<Response> {
     params::check_collection(&collection)?;
     let conditions = Conditions::from_headers(&headers)?;
-    let fields = put_body(content_type(&headers), &body)?;
+    let mut fields = put_body(content_type(&headers), &body)?;
     let limits = &state.config.limits;
-    let input = match parse_bso(&fields, Some(&id), limits.max_record_payload_bytes) {
+    let input = match parse_bso(&mut fields, Some(&id), limits.max_record_payload_bytes) {
         Ok(input) => input,
         Err("payload too large") => return Err(ApiError::TooLarge),
         Err(reason) => {
@@ -95,7 +95,7 @@ pub async fn post_collection(
     let (batch, commit) = params::batch_params(&params::query_pairs(query.as_deref()))?;
     let limits = state.config.limits.clone();
     params::check_upload_headers(&headers, &limits, batch != BatchParam::None)?;
-    let items = post_body(content_type(&headers), &body)?;
+    let mut items = post_body(content_type(&headers), &body)?;
 
     // Validate each BSO (post_body made sure each has a distinct string id);
     // `failed` maps each refused id to one reason, as the 1.5 API shows it.
@@ -107,9 +107,10 @@ pub async fn post_collection(
     let mut valid: Vec<BsoInput> = Vec::with_capacity(items.len());
     let mut failed: BTreeMap<String, &'static str> = BTreeMap::new();
     let mut post_bytes: u64 = 0;
-    for item in &items {
+    for item in &mut items {
+        let parsed = parse_bso(item, None, limits.max_record_payload_bytes);
         let id = || item.id().unwrap_or_default().to_owned();
-        match parse_bso(item, None, limits.max_record_payload_bytes) {
+        match parsed {
             Ok(input) => {
                 post_bytes += input.payload_len() as u64;
                 if post_bytes > limits.max_post_bytes {
