@@ -66,7 +66,10 @@ impl Server {
             path: crate::db::redacted(&database),
             source,
         };
-        let mut db = Db::open(&config.database).map_err(db_err)?;
+        let options = crate::db::OpenOptions {
+            postgres_pool_size: config.postgres_pool_size,
+        };
+        let mut db = Db::open_with(&config.database, &options).map_err(db_err)?;
         if config.role == Role::All {
             // The accounts live here too: writes check their uid is live.
             db = db.refusing_retired_users();

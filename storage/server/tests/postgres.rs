@@ -206,6 +206,47 @@ fn staged_batches_are_vacuumed_within_seconds_once_committed() {
     assert_eq!(listed.len(), 8_000);
 }
 
+/// The pool keeps at most `postgres_pool_size` connections, however many
+/// requests want one at once: the others wait their turn. Eight writes are
+/// held on their users' locks (taken here first), each on a connection.
+#[test]
+fn the_pool_never_opens_more_connections_than_configured() {
+    if server().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let database = support::database_in(dir.path());
+    let options = sync_storage::db::OpenOptions {
+        postgres_pool_size: 3,
+    };
+    let db = Arc::new(Db::open_with(&database, &options).unwrap());
+    let name = application_name(&database);
+    let mut pg = client(&database);
+    let open = |pg: &mut postgres::Client| -> i64 {
+        pg.query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()",
+            &[&name],
+        )
+        .unwrap()
+        .get(0)
+    };
+    for uid in 1..=8_i64 {
+        pg.execute("SELECT pg_advisory_lock($1)", &[&uid]).unwrap();
+    }
+    let writers: Vec<_> = (1..=8_u64)
+        .map(|uid| {
+            let db = db.clone();
+            std::thread::spawn(move || db.delete_collection(uid, "history", None))
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(1_000));
+    let held = open(&mut pg);
+    pg.execute("SELECT pg_advisory_unlock_all()", &[]).unwrap();
+    let finished = writers.into_iter().filter_map(|w| w.join().unwrap().ok()).count();
+    assert_eq!(held, 3, "connections open while eight writes wanted one");
+    assert_eq!(finished, 8, "the waiting writes ran once the pool had room");
+}
+
 #[test]
 fn migrations_run_once_even_when_servers_start_together_and_a_newer_schema_is_refused() {
     if server().is_none() {

@@ -32,6 +32,7 @@ const VARIABLES: &[(&str, &str, Kind)] = &[
     ("BIND", "bind", Text),
     ("PUBLIC_URL", "public_url", Text),
     ("DATABASE", "database", Text),
+    ("POSTGRES_POOL_SIZE", "postgres_pool_size", Number),
     ("ROLE", "role", Text),
     // Comma-separated: the first signs. Generated secrets are hex.
     ("MASTER_SECRET", "master_secret", List),

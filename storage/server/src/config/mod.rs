@@ -4,6 +4,7 @@
 //! bind = "127.0.0.1:8000"                  # loopback unless you mean otherwise
 //! public_url = "https://sync.example.com"  # how clients reach this server
 //! database = "/var/lib/sync-storage/sync.db"  # or "postgres://user:password@host/db"
+//! postgres_pool_size = 16                  # PostgreSQL: connections at most; ~2x its host's cores
 //! role = "all"                             # or "storage-only" / "token-only"
 //! master_secret = "…"                      # or ["new", "old"]: the first signs, all verify
 //! token_duration_secs = 3600
@@ -53,6 +54,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// The largest `postgres_pool_size` accepted (PostgreSQL's own default
+/// `max_connections` is 100; past a few hundred, connections cost more than
+/// they serve).
+const MAX_POSTGRES_POOL_SIZE: u32 = 1_000;
+
 /// Everything the server needs to know.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -64,6 +70,10 @@ pub struct Config {
     /// The SQLite database file, or a `postgres://` (`postgresql://`) URL
     /// for PostgreSQL 15 or later.
     pub database: PathBuf,
+    /// PostgreSQL only: connections the server keeps open at most. About
+    /// twice the database host's cores is PostgreSQL's own advice; each
+    /// slow client draining a large streamed read holds one.
+    pub postgres_pool_size: u32,
     /// What this process serves: token server and storage (`all`), or one of them.
     pub role: Role,
     /// Secrets that sign storage tokens (Mozilla's `tokenlib` format) and
@@ -294,6 +304,7 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             public_url: None,
             database: default_database_path(),
+            postgres_pool_size: crate::db::OpenOptions::default().postgres_pool_size,
             role: Role::All,
             master_secret: MasterSecrets::default(),
             metrics_hash_secret: None,
@@ -389,6 +400,11 @@ impl Config {
 
     /// Checks the settings fit together.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=MAX_POSTGRES_POOL_SIZE).contains(&self.postgres_pool_size) {
+            return Err(ConfigError::Invalid(format!(
+                "postgres_pool_size must be between 1 and {MAX_POSTGRES_POOL_SIZE}"
+            )));
+        }
         let l = &self.limits;
         if l.max_post_records == 0 || l.max_total_records == 0 {
             return Err(ConfigError::Invalid(
@@ -580,6 +596,9 @@ mod tests {
         assert!(err.to_string().contains("fxa_oauth_server_url"), "{err}");
         let err = Config::load(None, env(&[("SYNC_STORAGE_ROLE", "storage-only")])).unwrap_err();
         assert!(err.to_string().contains("master_secret"), "{err}");
+        let pool = |n| Config::load(None, env(&[("SYNC_STORAGE_POSTGRES_POOL_SIZE", n)]));
+        assert!(pool("0").unwrap_err().to_string().contains("postgres_pool_size"));
+        assert_eq!(pool("6").unwrap().postgres_pool_size, 6);
         let err = Config::load(
             None,
             env(&[

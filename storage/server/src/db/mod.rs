@@ -100,12 +100,35 @@ impl std::fmt::Debug for Db {
     }
 }
 
+/// How [`Db::open_with`] opens a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// PostgreSQL: connections the pool keeps at most (at least one).
+    pub postgres_pool_size: u32,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            postgres_pool_size: postgres::DEFAULT_POOL_SIZE,
+        }
+    }
+}
+
 impl Db {
     /// Opens (creating and migrating) the database at `location`: a
     /// `postgres://` (or `postgresql://`) URL, or else a SQLite file.
     pub fn open(location: &Path) -> Result<Db, DbError> {
+        Db::open_with(location, &OpenOptions::default())
+    }
+
+    /// [`Db::open`] with `options` (those of another engine are ignored).
+    pub fn open_with(location: &Path, options: &OpenOptions) -> Result<Db, DbError> {
         match location.to_str().filter(|l| is_postgres_url(l)) {
-            Some(url) => Ok(Db::on(Box::new(postgres::Postgres::open(url)?))),
+            Some(url) => Ok(Db::on(Box::new(postgres::Postgres::open(
+                url,
+                options.postgres_pool_size,
+            )?))),
             None => Ok(Db::on(Box::new(sqlite::Sqlite::open(location)?))),
         }
     }

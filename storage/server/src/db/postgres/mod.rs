@@ -33,8 +33,13 @@ use super::DbError;
 use super::backend::{Backend, Lock, ReadTx, WriteTx};
 use tx::{Conn, PgTx};
 
-/// Connections the pool keeps at most.
-const POOL_SIZE: u32 = 16;
+/// Connections the pool keeps at most unless configured
+/// (`postgres_pool_size`). Fewer cost less on a small database host: on the
+/// 2-core bench box (server, PostgreSQL and load generator together), 6
+/// spent about a tenth less CPU per request than 16 in interleaved runs; a
+/// pool too small is emptied by a few slow clients draining large streamed
+/// reads, each holding a connection.
+pub(crate) const DEFAULT_POOL_SIZE: u32 = 16;
 
 /// How long a request waits for a pooled connection before it is told to
 /// come back later (503).
@@ -155,8 +160,9 @@ pub(crate) struct Postgres {
 
 impl Postgres {
     /// Connects to the database at `url` (`postgres://user:password@host/db`)
-    /// and brings its schema up to date.
-    pub(crate) fn open(url: &str) -> Result<Postgres, DbError> {
+    /// and brings its schema up to date; the pool keeps at most `pool_size`
+    /// connections (at least one).
+    pub(crate) fn open(url: &str, pool_size: u32) -> Result<Postgres, DbError> {
         let config: postgres::Config = url.parse()?;
         let mut client = config.connect(NoTls)?;
         schema::migrate(&mut client, schema::STEPS)?;
@@ -166,7 +172,7 @@ impl Postgres {
         // pool is found by its first use instead, and the work retried on
         // another (`Postgres::on_connection`).
         let pool = r2d2::Pool::builder()
-            .max_size(POOL_SIZE)
+            .max_size(pool_size.max(1))
             .min_idle(Some(2))
             .connection_timeout(POOL_WAIT)
             .test_on_check_out(false)
@@ -199,7 +205,7 @@ impl Postgres {
                     if connection_lost(&e) || conn.client.is_closed() {
                         conn.broken = true;
                     }
-                    if conn.broken && answered == 0 && retries < POOL_SIZE {
+                    if conn.broken && answered == 0 && retries < self.pool.max_size() {
                         retries += 1;
                         tracing::debug!(error = %e, "a pooled PostgreSQL connection was gone; retrying on another");
                         continue;
