@@ -239,7 +239,13 @@ fn the_pool_never_opens_more_connections_than_configured() {
             std::thread::spawn(move || db.delete_collection(uid, "history", None))
         })
         .collect();
-    std::thread::sleep(std::time::Duration::from_millis(1_000));
+    // Until the pool has opened what it may (at most 4 s: the waiting
+    // writes give up after 5), then once more to see it opened no more.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    while open(&mut pg) < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let held = open(&mut pg);
     pg.execute("SELECT pg_advisory_unlock_all()", &[]).unwrap();
     let finished = writers.into_iter().filter_map(|w| w.join().unwrap().ok()).count();
