@@ -21,20 +21,10 @@ impl PgTx<'_> {
         let inputs = distinct(inputs);
         let columns = Columns::of(&inputs);
         self.execute(
-            "WITH counted AS (UPDATE batches SET bso_count = $8, total_bytes = $9 WHERE id = $1)
+            "WITH counted AS (UPDATE batches SET bso_count = $2, total_bytes = $3 WHERE id = $1)
              INSERT INTO batch_posts (batch, ids, sortindexes, sortindex_set, payloads, ttls, ttl_set)
-             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE cardinality($2::TEXT[]) > 0",
-            &[
-                &id,
-                &columns.ids,
-                &columns.sortindexes,
-                &columns.sortindex_set,
-                &columns.payloads,
-                &columns.ttls,
-                &columns.ttl_set,
-                &count,
-                &bytes,
-            ],
+             SELECT $1, $4, $5, $6, $7, $8, $9 WHERE cardinality($4::TEXT[]) > 0",
+            &columns.after(&[&id, &count, &bytes]),
         )?;
         Ok(())
     }
@@ -89,18 +79,7 @@ impl PgTx<'_> {
                  batch_gone AS (DELETE FROM batches WHERE id = $4),
                  staged_gone AS (DELETE FROM batch_posts WHERE batch = $4),"
             ),
-            &[
-                &(uid as i64),
-                &collection,
-                &ts,
-                &id,
-                &columns.ids,
-                &columns.sortindexes,
-                &columns.sortindex_set,
-                &columns.payloads,
-                &columns.ttls,
-                &columns.ttl_set,
-            ],
+            &columns.after(&[&(uid as i64), &collection, &ts, &id]),
         )?;
         written(&row)
     }

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use postgres::Row;
+use postgres::types::ToSql;
 
 use crate::db::DbError;
 use crate::db::backend::Collection;
@@ -79,7 +80,8 @@ pub(super) fn distinct(inputs: &[BsoInput]) -> Cow<'_, [BsoInput]> {
 }
 
 /// BSO inputs of distinct ids as parallel arrays, borrowing their ids and
-/// payloads: what a set-based statement unnests.
+/// payloads: what a set-based statement unnests. A statement takes them as
+/// its last six parameters (`Columns::after`), in this order.
 pub(super) struct Columns<'a> {
     pub(super) ids: Vec<&'a str>,
     pub(super) sortindexes: Vec<Option<i64>>,
@@ -102,5 +104,20 @@ impl<'a> Columns<'a> {
                 .collect(),
             ttl_set: inputs.iter().map(|b| b.ttl.is_some()).collect(),
         }
+    }
+
+    /// A statement's parameters: `first`, then the six arrays.
+    pub(super) fn after<'p>(&'p self, first: &[&'p (dyn ToSql + Sync)]) -> Vec<&'p (dyn ToSql + Sync)> {
+        let mut params = Vec::with_capacity(first.len() + 6);
+        params.extend_from_slice(first);
+        params.extend_from_slice(&[
+            &self.ids as &(dyn ToSql + Sync),
+            &self.sortindexes,
+            &self.sortindex_set,
+            &self.payloads,
+            &self.ttls,
+            &self.ttl_set,
+        ]);
+        params
     }
 }

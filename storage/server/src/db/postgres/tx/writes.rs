@@ -125,17 +125,7 @@ impl PgTx<'_> {
                 "TRUE",
                 ""
             ),
-            &[
-                &(uid as i64),
-                &collection,
-                &ts,
-                &columns.ids,
-                &columns.sortindexes,
-                &columns.sortindex_set,
-                &columns.payloads,
-                &columns.ttls,
-                &columns.ttl_set,
-            ],
+            &columns.after(&[&(uid as i64), &collection, &ts]),
         )?;
         written(&row)
     }
