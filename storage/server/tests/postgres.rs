@@ -113,6 +113,26 @@ fn a_bso_is_looked_up_by_its_primary_key_even_without_statistics() {
     assert!(plan.contains("bsos_by_modified"), "{plan}");
 }
 
+/// Waits (at most 30 s) until the table `relid` (an SQL expression) has
+/// been vacuumed and holds fewer than 1,000 dead rows; `what` names them
+/// in the failure.
+fn wait_until_vacuumed(pg: &mut postgres::Client, relid: &str, what: &str) {
+    let sql = format!("SELECT vacuum_count, n_dead_tup FROM pg_stat_all_tables WHERE relid = {relid}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let row = pg.query_one(&sql, &[]).unwrap();
+        let (vacuums, dead): (i64, i64) = (row.get(0), row.get(1));
+        if vacuums > 0 && dead < 1_000 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} not vacuumed: {vacuums} vacuums, {dead} dead"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 /// A BSO written again leaves its old row version dead, and no update is
 /// HOT (`modified` is indexed). The server vacuums such rows within
 /// seconds, where autovacuum would wait a minute and for a fifth of the
@@ -131,24 +151,7 @@ fn rows_rewritten_by_syncs_are_vacuumed_within_seconds() {
         }
     }
     let mut pg = client(&s.database);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let row = pg
-            .query_one(
-                "SELECT vacuum_count, n_dead_tup FROM pg_stat_user_tables WHERE relid = 'bsos'::regclass",
-                &[],
-            )
-            .unwrap();
-        let (vacuums, dead): (i64, i64) = (row.get(0), row.get(1));
-        if vacuums > 0 && dead < 1_000 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "4,000 dead rows, not vacuumed: {vacuums} vacuums, {dead} dead"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    wait_until_vacuumed(&mut pg, "'bsos'::regclass", "4,000 rewritten rows");
     // Every record is still there, once, as last written.
     let listed: Vec<serde_json::Value> = a.get("/storage/history?full=1").json().unwrap();
     assert_eq!(listed.len(), 2_000);
@@ -178,25 +181,11 @@ fn staged_batches_are_vacuumed_within_seconds_once_committed() {
         assert_eq!(r.status(), 200);
     }
     let mut pg = client(&s.database);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let row = pg
-            .query_one(
-                "SELECT vacuum_count, n_dead_tup FROM pg_stat_all_tables
-                 WHERE relid = (SELECT reltoastrelid FROM pg_class WHERE oid = 'batch_posts'::regclass)",
-                &[],
-            )
-            .unwrap();
-        let (vacuums, dead): (i64, i64) = (row.get(0), row.get(1));
-        if vacuums > 0 && dead < 1_000 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "staged payloads' dead chunks not vacuumed: {vacuums} vacuums, {dead} dead"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    wait_until_vacuumed(
+        &mut pg,
+        "(SELECT reltoastrelid FROM pg_class WHERE oid = 'batch_posts'::regclass)",
+        "staged payloads' dead chunks",
+    );
     let staged: i64 = pg
         .query_one("SELECT count(*) FROM batch_posts", &[])
         .unwrap()
