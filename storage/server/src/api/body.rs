@@ -172,31 +172,6 @@ fn media_type(content_type: Option<&str>) -> String {
         .to_ascii_lowercase()
 }
 
-/// A JSON string, borrowed from the body when it holds no escape.
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Text<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TextVisitor;
-        impl<'de> Visitor<'de> for TextVisitor {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-        }
-        deserializer.deserialize_str(TextVisitor)
-    }
-}
-
 impl<'de> Deserialize<'de> for Field<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct FieldVisitor;
@@ -255,8 +230,13 @@ impl<'de> Deserialize<'de> for BsoFields<'de> {
                     object: true,
                     ..BsoFields::default()
                 };
-                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-                    let slot = match key.as_ref() {
+                // A JSON key is always a string (`Field::Text`).
+                while let Some(key) = map.next_key::<Field<'de>>()? {
+                    let key = match &key {
+                        Field::Text(key) => key.as_ref(),
+                        _ => "",
+                    };
+                    let slot = match key {
                         "id" => &mut bso.id,
                         "sortindex" => &mut bso.sortindex,
                         "payload" => &mut bso.payload,
@@ -425,6 +405,12 @@ mod tests {
         let mut fields: BsoFields<'_> =
             serde_json::from_slice(br#"{"id":"x","ttl":18446744073709551615}"#).unwrap();
         assert_eq!(parse_bso(&mut fields, None, 100), Err("invalid ttl"));
+        // A key with an escape is the key it spells.
+        let mut fields: BsoFields<'_> = serde_json::from_slice(br#"{"id":"x","payl\u006fad":"p"}"#).unwrap();
+        assert_eq!(
+            parse_bso(&mut fields, None, 100).unwrap().payload.as_deref(),
+            Some("p")
+        );
         // A key given twice keeps its last value; nested values are skipped whole.
         let mut fields: BsoFields<'_> = serde_json::from_slice(
             br#"{"id":"x","payload":"first","payload":"last","modified":{"a":[1,{"b":2}]}}"#,
