@@ -25,6 +25,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod binaries;
 mod firefox;
 mod imports;
 mod postgres;
@@ -210,22 +211,10 @@ fn firefox_scenarios(no_firefox: bool, filter: Option<&str>) -> Result<()> {
         return Ok(());
     }
     let binary = firefox::installed()?;
-    // The Send Tab scenario drives the firefox-sync binary too; it is found
-    // next to the scenarios' own.
-    step(
-        "firefox-sync binary",
-        cargo(&["build", "--quiet", "--locked", "-p", "firefox-sync"]),
-    )?;
-    let mut cmd = cargo(&[
-        "run",
-        "--quiet",
-        "--locked",
-        "-p",
-        "test-support",
-        "--bin",
-        "firefox-scenarios",
-        "--",
-    ]);
+    let programs = binaries::from_test_build()?;
+    let mut cmd = Command::new(binaries::find(&programs, "firefox-scenarios")?);
+    // The Send Tab scenario drives the firefox-sync binary too.
+    cmd.env("FIREFOX_SYNC_BIN", binaries::find(&programs, "firefox-sync")?);
     cmd.env("FIREFOX", binary);
     if let Some(filter) = filter {
         cmd.arg(filter);
@@ -370,16 +359,8 @@ fn import_circles() -> Result<()> {
 }
 
 fn scenarios(args: &[String]) -> Result<()> {
-    let mut cmd = cargo(&[
-        "run",
-        "--quiet",
-        "--locked",
-        "-p",
-        "test-support",
-        "--bin",
-        "scenarios",
-        "--",
-    ]);
+    let programs = binaries::from_test_build()?;
+    let mut cmd = Command::new(binaries::find(&programs, "scenarios")?);
     cmd.args(args);
     step("scenarios", cmd)
 }
