@@ -149,17 +149,9 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// [`cpu_seconds`] plus what the process's children that have exited used
-/// (cutime and cstime): for a PostgreSQL postmaster, the connections that
-/// closed during a run.
-pub fn cpu_seconds_with_exited_children(pid: u32) -> f64 {
-    let ticks = stat_ticks(pid);
-    (ticks(11) + ticks(12) + ticks(13) + ticks(14)) / 100.0
-}
-
 /// The numeric fields of `/proc/<pid>/stat` after the command name, by
 /// index (0 = the state); 0 for one that cannot be read.
-fn stat_ticks(pid: u32) -> impl Fn(usize) -> f64 {
+pub fn stat_ticks(pid: u32) -> impl Fn(usize) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start at ") ".
     let fields: Vec<f64> = stat
