@@ -268,7 +268,7 @@ fn server_tests_on_postgres() -> Result<()> {
             "sync-storage",
             "--locked",
             "--test",
-            "postgres",
+            "it",
             "postgres_stopped_and_restarted",
         ]);
     }

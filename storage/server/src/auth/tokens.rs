@@ -5,7 +5,7 @@
 //! `parse_token`, `get_derived_secret`), which Mozilla's Python token server
 //! uses, and syncstorage-rs's Rust port of it (its token server and
 //! `web/auth`). A token made by either verifies here and one made here
-//! verifies there; `tests/tokenlib.rs` checks both directions against
+//! verifies there; `tests/it/tokenlib.rs` checks both directions against
 //! vectors made with the real Python library.
 //!
 //! - signing key = HKDF-SHA256(IKM = master secret (UTF-8), no salt,

@@ -127,7 +127,7 @@ impl r2d2::ManageConnection for Connector {
         // which the generic plans use: checked with `EXPLAIN EXECUTE` on a
         // database of 590,000 BSOs (listings by every order and filter,
         // counts, lookups by id, writes), and for lookups and listings by
-        // `tests/postgres.rs` on every run.
+        // `tests/it/postgres.rs` on every run.
         client.batch_execute(&format!(
             "SET statement_timeout = {}; SET lock_timeout = {}; SET plan_cache_mode = force_generic_plan",
             STATEMENT_TIMEOUT.as_millis(),

@@ -1,0 +1,14 @@
+//! All of this crate's integration tests, one module per area, in one binary:
+//! one link instead of one per file (each test binary links the whole
+//! workspace below it; ~70 of them were most of a clean build's disk and a
+//! good part of its time). nextest still runs every test in its own process.
+
+mod support;
+
+mod crypto_vectors;
+mod driver;
+mod pager;
+mod parsers_never_panic;
+mod storage_client;
+mod token_client;
+mod uploader;
