@@ -28,9 +28,9 @@ pub fn postgres_cpu_seconds() -> f64 {
     let mut total = 0.0;
     for _ in 0..50 {
         let processes = postgres_processes();
-        let reaped_before = reaped_seconds(&processes);
+        let reaped_before = reaped_ticks(&processes);
         total = processes.iter().map(|&pid| own_and_reaped_seconds(pid)).sum();
-        if reaped_seconds(&processes) == reaped_before {
+        if reaped_ticks(&processes) == reaped_before {
             break;
         }
     }
@@ -58,7 +58,7 @@ fn own_and_reaped_seconds(pid: u32) -> f64 {
 
 /// What the processes' exited children used, summed (in ticks): it moves
 /// exactly when a postmaster reaps a connection.
-fn reaped_seconds(processes: &[u32]) -> f64 {
+fn reaped_ticks(processes: &[u32]) -> f64 {
     processes
         .iter()
         .map(|&pid| {
