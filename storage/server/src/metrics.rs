@@ -5,8 +5,10 @@
 //!   `sync_storage_request_duration_seconds{route, method}`: the route is
 //!   the matched template (`/1.5/{uid}/storage/{collection}`), never the
 //!   raw path, so the label set stays small and carries no user ids.
-//! - `sync_storage_db_readers{state}`, `sync_storage_pending_batches`: read at
-//!   scrape time.
+//! - `sync_storage_db_readers{state}` and `sync_storage_db_waiting`
+//!   (requests queued for a PostgreSQL connection): read at scrape time,
+//!   which never waits for the database; `sync_storage_pending_batches`:
+//!   counted by the server's upkeep every 2 s.
 //! - batch commits and committed records, expired-data purges (runs, rows,
 //!   last duration), storage tokens issued, FxA verification failures by kind.
 //! - `sync_storage_connections_open`, and `sync_storage_connections_refused_total`:
@@ -58,6 +60,7 @@ pub struct Metrics {
     tokens_issued: Counter,
     fxa_failures: Family<KindLabels, Counter>,
     connections_open: Gauge,
+    db_waiting: Gauge,
     connections_refused: Counter,
 }
 
@@ -151,6 +154,12 @@ impl Metrics {
             "Client connections being served",
             connections_open.clone(),
         );
+        let db_waiting = Gauge::default();
+        registry.register(
+            "db_waiting",
+            "Requests queued for a database connection (PostgreSQL: more than postgres_pool_size at once)",
+            db_waiting.clone(),
+        );
         let connections_refused = Counter::default();
         registry.register(
             "connections_refused",
@@ -171,6 +180,7 @@ impl Metrics {
             tokens_issued,
             fxa_failures,
             connections_open,
+            db_waiting,
             connections_refused,
         }
     }
@@ -209,6 +219,18 @@ impl Metrics {
         self.connections_open.set(i64::try_from(open).unwrap_or(i64::MAX));
     }
 
+    /// Batch uploads started and neither committed nor purged, as the
+    /// server's upkeep last counted them (every few seconds): a scrape
+    /// never waits for a database connection, which is when it is needed.
+    pub fn set_pending_batches(&self, pending: i64) {
+        self.pending_batches.set(pending);
+    }
+
+    /// How many requests are queued for a database connection.
+    pub fn set_db_waiting(&self, waiting: usize) {
+        self.db_waiting.set(i64::try_from(waiting).unwrap_or(i64::MAX));
+    }
+
     /// One client refused at the connection cap.
     pub fn connection_refused(&self) {
         self.connections_refused.inc();
@@ -239,12 +261,6 @@ impl Metrics {
         self.db_readers
             .get_or_create(&KindLabels { kind: "busy" })
             .set(i64::from(connections.saturating_sub(idle)));
-        match db.pending_batches() {
-            Ok(n) => {
-                self.pending_batches.set(n);
-            }
-            Err(e) => tracing::warn!(error = %e, "counting pending batches failed"),
-        }
         let mut out = String::new();
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
             tracing::warn!(error = %e, "encoding metrics failed");

@@ -120,6 +120,7 @@ impl Server {
             ),
             oauth: OAuthVerifier::new(&config.auth)?,
             default_port,
+            db_gate: crate::api::DbGate::for_limit(db.connection_limit()),
             db,
             config,
         };
@@ -193,18 +194,26 @@ impl Server {
             }
         });
         let db = self.state.db.clone();
+        let metrics = self.state.metrics.clone();
         let tidier = tokio::spawn(async move {
             let mut every = tokio::time::interval(TIDY_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
-                let db = db.clone();
+                let upkept = db.clone();
                 let started = std::time::Instant::now();
-                match tokio::task::spawn_blocking(move || db.tidy()).await {
+                match tokio::task::spawn_blocking(move || upkept.tidy()).await {
                     Ok(Ok(0)) => {}
                     Ok(Ok(n)) => tracing::debug!(tables = n, took = ?started.elapsed(), "vacuumed"),
                     Ok(Err(e)) => tracing::warn!(error = %e, "database upkeep failed"),
                     Err(e) => tracing::warn!(error = %e, "database upkeep task failed"),
+                }
+                // Counted here, not at scrape time: see `Metrics::set_pending_batches`.
+                let counted = db.clone();
+                match tokio::task::spawn_blocking(move || counted.pending_batches()).await {
+                    Ok(Ok(n)) => metrics.set_pending_batches(n),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "counting pending batches failed"),
+                    Err(e) => tracing::warn!(error = %e, "counting pending batches failed"),
                 }
             }
         });

@@ -4,6 +4,7 @@ mod auth;
 mod body;
 mod error;
 mod escape;
+mod gate;
 mod info;
 mod listing;
 mod ops;
@@ -24,6 +25,7 @@ use axum::routing::{delete, get};
 use sync15::ServerTimestamp;
 
 pub use error::ApiError;
+pub(crate) use gate::DbGate;
 
 use crate::auth::{HawkVerifier, OAuthVerifier, TokenPayload, TokenSecrets};
 use crate::config::{Config, Role};
@@ -40,6 +42,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The port to assume when a request's Host header has none.
     pub default_port: u16,
+    /// Where requests queue for the database when its connections are
+    /// fixed in number (PostgreSQL); see [`AppState::with_db`].
+    pub(crate) db_gate: Option<gate::DbGate>,
 }
 
 // Every route template, named once: the router is built from them and the
@@ -412,7 +417,15 @@ impl AppState {
     ) -> Result<T, ApiError> {
         let db = self.db.clone();
         let check_current = self.config.role == Role::All;
+        // Queued here, in order, rather than on a blocking thread (`gate`);
+        // the turn is held until the database work is done, even if the
+        // client goes away meanwhile.
+        let turn = match &self.db_gate {
+            Some(gate) => gate.turn().await,
+            None => None,
+        };
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             if check_current && !db.user_is_current(payload.uid, &payload.node)? {
                 return Err(ApiError::Unauthorized);
             }
@@ -449,6 +462,7 @@ pub fn metrics_router(state: Arc<AppState>) -> Router {
                 |axum::extract::State(state): axum::extract::State<Arc<AppState>>| async move {
                     let db = state.db.clone();
                     let metrics = state.metrics.clone();
+                    metrics.set_db_waiting(state.db_gate.as_ref().map_or(0, DbGate::waiting));
                     let text = tokio::task::spawn_blocking(move || metrics.render(&db))
                         .await
                         .unwrap_or_default();

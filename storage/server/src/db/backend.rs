@@ -60,6 +60,13 @@ pub(crate) trait Backend: Send + Sync {
 
     /// Connections open, and idle, in the pool.
     fn pool_state(&self) -> (u32, u32);
+
+    /// How many requests can be at the engine at once, if a fixed number of
+    /// connections bounds it (PostgreSQL's pool); `None` when more may wait
+    /// inside it to good effect (SQLite's writes, which commit in groups).
+    fn connection_limit(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// The statements a read needs.

@@ -236,6 +236,12 @@ impl Db {
         self.backend.pool_state()
     }
 
+    /// How many requests can use the database at once, when a fixed
+    /// number of connections bounds it (PostgreSQL: `postgres_pool_size`).
+    pub fn connection_limit(&self) -> Option<u32> {
+        self.backend.connection_limit()
+    }
+
     /// Batch uploads started and neither committed nor purged.
     pub fn pending_batches(&self) -> Result<i64, DbError> {
         self.read(|tx| tx.pending_batches())

@@ -242,6 +242,65 @@ fn the_pool_never_opens_more_connections_than_configured() {
     assert_eq!(finished, 8, "the waiting writes ran once the pool had room");
 }
 
+/// Requests over `postgres_pool_size` queue in the server for their turn
+/// (`api::gate`), not on the pool's lock: with a pool of 2 and five writes
+/// held on their users' locks, two hold connections, three are counted in
+/// `sync_storage_db_waiting`, and all five finish once the locks go.
+#[test]
+fn requests_over_the_pool_wait_their_turn_and_are_counted() {
+    if server().is_none() {
+        return;
+    }
+    let s = TestServer::start_with(|c| {
+        c.postgres_pool_size = 2;
+        c.metrics_bind = Some("127.0.0.1:0".parse().unwrap());
+    });
+    let accounts: Vec<_> = (0..5)
+        .map(|i| s.account(&format!("turn{i}@example.com")))
+        .collect();
+    let mut pg = client(&s.database);
+    for a in &accounts {
+        pg.execute("SELECT pg_advisory_lock($1)", &[&(a.token.uid as i64)])
+            .unwrap();
+    }
+    let metrics = format!("http://{}/metrics", s.server.metrics_addr().unwrap());
+    let waiting = || -> i64 {
+        let text = reqwest::blocking::get(&metrics).unwrap().text().unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("sync_storage_db_waiting "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap()
+    };
+    assert_eq!(waiting(), 0);
+    let writes: Vec<_> = accounts
+        .into_iter()
+        .map(|a| std::thread::spawn(move || a.send("DELETE", "/storage/history", &[], None).status()))
+        .collect();
+    // Within 4 s: a write waits at most 5 s for its user's lock.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    while waiting() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let queued = waiting();
+    let open: i64 = pg
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()",
+            &[&application_name(&s.database)],
+        )
+        .unwrap()
+        .get(0);
+    pg.execute("SELECT pg_advisory_unlock_all()", &[]).unwrap();
+    let statuses: Vec<u16> = writes.into_iter().map(|w| w.join().unwrap().as_u16()).collect();
+    assert_eq!(
+        queued, 3,
+        "writes waiting for a connection while two held the pool's two"
+    );
+    assert!(open <= 2, "{open} connections open on a pool of 2");
+    assert_eq!(statuses, [200; 5], "every write ran once the locks went");
+    assert_eq!(waiting(), 0);
+}
+
 #[test]
 fn migrations_run_once_even_when_servers_start_together_and_a_newer_schema_is_refused() {
     if server().is_none() {

@@ -343,4 +343,8 @@ impl Backend for Postgres {
         let state = self.pool.state();
         (state.connections, state.idle_connections)
     }
+
+    fn connection_limit(&self) -> Option<u32> {
+        Some(self.pool.max_size())
+    }
 }
