@@ -200,20 +200,27 @@ impl Server {
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
-                let upkept = db.clone();
-                let started = std::time::Instant::now();
-                match tokio::task::spawn_blocking(move || upkept.tidy()).await {
-                    Ok(Ok(0)) => {}
-                    Ok(Ok(n)) => tracing::debug!(tables = n, took = ?started.elapsed(), "vacuumed"),
-                    Ok(Err(e)) => tracing::warn!(error = %e, "database upkeep failed"),
+                let db = db.clone();
+                // Pending batches are counted here, not at scrape time: see
+                // `Metrics::set_pending_batches`.
+                let upkeep = move || {
+                    let started = std::time::Instant::now();
+                    let tidied = db.tidy();
+                    (tidied, started.elapsed(), db.pending_batches())
+                };
+                match tokio::task::spawn_blocking(upkeep).await {
+                    Ok((tidied, took, pending)) => {
+                        match tidied {
+                            Ok(0) => {}
+                            Ok(n) => tracing::debug!(tables = n, ?took, "vacuumed"),
+                            Err(e) => tracing::warn!(error = %e, "database upkeep failed"),
+                        }
+                        match pending {
+                            Ok(n) => metrics.set_pending_batches(n),
+                            Err(e) => tracing::warn!(error = %e, "counting pending batches failed"),
+                        }
+                    }
                     Err(e) => tracing::warn!(error = %e, "database upkeep task failed"),
-                }
-                // Counted here, not at scrape time: see `Metrics::set_pending_batches`.
-                let counted = db.clone();
-                match tokio::task::spawn_blocking(move || counted.pending_batches()).await {
-                    Ok(Ok(n)) => metrics.set_pending_batches(n),
-                    Ok(Err(e)) => tracing::warn!(error = %e, "counting pending batches failed"),
-                    Err(e) => tracing::warn!(error = %e, "counting pending batches failed"),
                 }
             }
         });

@@ -460,12 +460,11 @@ pub fn metrics_router(state: Arc<AppState>) -> Router {
             "/metrics",
             get(
                 |axum::extract::State(state): axum::extract::State<Arc<AppState>>| async move {
-                    let db = state.db.clone();
-                    let metrics = state.metrics.clone();
-                    metrics.set_db_waiting(state.db_gate.as_ref().map_or(0, DbGate::waiting));
-                    let text = tokio::task::spawn_blocking(move || metrics.render(&db))
-                        .await
-                        .unwrap_or_default();
+                    // Gauges only: rendering never waits for the database.
+                    state
+                        .metrics
+                        .set_db_waiting(state.db_gate.as_ref().map_or(0, DbGate::waiting));
+                    let text = state.metrics.render(&state.db);
                     let mut response = Response::new(Body::from(text));
                     response.headers_mut().insert(
                         header::CONTENT_TYPE,
