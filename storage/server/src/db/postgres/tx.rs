@@ -328,7 +328,9 @@ impl WriteTx for PgTx<'_> {
 
     fn delete_collection(&mut self, uid: u64, collection: &str) -> Result<(), DbError> {
         self.execute(
-            "WITH bsos_gone AS (DELETE FROM bsos WHERE uid = $1 AND collection = $2),
+            // `modified >= 0` (true of every row) lets the listing index
+            // find the collection's rows (schema migration 6).
+            "WITH bsos_gone AS (DELETE FROM bsos WHERE uid = $1 AND collection = $2 AND modified >= 0),
                   collection_gone AS (DELETE FROM user_collections WHERE uid = $1 AND collection = $2),
                   batches_gone AS (DELETE FROM batches WHERE uid = $1 AND collection = $2 RETURNING id)
              DELETE FROM batch_posts WHERE batch IN (SELECT id FROM batches_gone)",
