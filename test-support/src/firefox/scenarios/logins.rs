@@ -39,7 +39,10 @@ const FIREFOX_MODIFY: &str = r#"
     if (!login) throw new Error(`no login ${username} at ${origin}`);
     const bag = Cc["@mozilla.org/hash-property-bag;1"].createInstance(Ci.nsIWritablePropertyBag);
     for (const [name, value] of Object.entries(changes)) bag.setProperty(name, value);
-    Services.logins.modifyLogin(login, bag);
+    // Firefox 153 ESR has only the async forms (its LoginManager.sys.mjs);
+    // the ESR these scenarios were first run against had the synchronous ones.
+    if (Services.logins.modifyLoginAsync) await Services.logins.modifyLoginAsync(login, bag);
+    else Services.logins.modifyLogin(login, bag);
     return null;
 "#;
 
@@ -49,7 +52,8 @@ const FIREFOX_REMOVE: &str = r#"
     const login = (await Services.logins.getAllLogins())
         .find(l => l.origin == origin && l.username == username);
     if (!login) throw new Error(`no login ${username} at ${origin}`);
-    Services.logins.removeLogin(login);
+    if (Services.logins.removeLoginAsync) await Services.logins.removeLoginAsync(login);
+    else Services.logins.removeLogin(login);
     return null;
 "#;
 
