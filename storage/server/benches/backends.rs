@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use support::acked::{Acked, Checked};
 use support::meter::{Cost, Meter};
-use support::postgres::postgres_pss_mib;
+use support::postgres::Cluster;
 use support::scale;
 use support::{User, acked, dev_users, payload_json, percentile, proc_field, records_body, start_server};
 
@@ -444,7 +444,9 @@ fn main() {
                     users,
                     tally,
                     server_rss_mib: proc_field(pid, "status", "VmRSS:") as f64 / 1024.0,
-                    postgres_mib: (*backend == "PostgreSQL").then(postgres_pss_mib),
+                    postgres_mib: (*backend == "PostgreSQL")
+                        .then(|| Cluster::of(&database.to_string_lossy()).map(|c| c.pss_mib()))
+                        .flatten(),
                     wal_peak_mib,
                     cost,
                     checked,
@@ -502,11 +504,15 @@ fn main() {
             // The costs were measured over the same window as the requests.
             let per_thousand = 1000.0 / (requests as f64).max(1.0);
             match row.cost.cpu_postgres {
-                Some(pg) => println!(
+                Some(Ok(pg)) => println!(
                     "      CPU-s per 1,000 requests: {:.2} (server {:.2}, PostgreSQL {:.2})",
                     (row.cost.cpu_server + pg) * per_thousand,
                     row.cost.cpu_server * per_thousand,
                     pg * per_thousand
+                ),
+                Some(Err(why)) => println!(
+                    "      CPU-s per 1,000 requests: server {:.2}, PostgreSQL not measured ({why})",
+                    row.cost.cpu_server * per_thousand
                 ),
                 None => println!(
                     "      CPU-s per 1,000 requests: {:.2}",

@@ -4,14 +4,15 @@
 use std::time::Instant;
 
 use super::cpu_seconds;
-use super::postgres::{Statements, postgres_cpu_seconds, read_statements, reset_statements};
+use super::postgres::{Cluster, Statements, read_statements, reset_statements};
 
 /// What a run cost the server and PostgreSQL, measured over exactly the
 /// window whose requests are counted: not the warm-up before it, nor the
 /// seeding and the read-back of acknowledged writes around it.
 pub struct Cost {
     pub cpu_server: f64,
-    pub cpu_postgres: Option<f64>,
+    /// PostgreSQL's CPU seconds, or why they could not be measured.
+    pub cpu_postgres: Option<Result<f64, &'static str>>,
     /// PostgreSQL: what the window's statements did (pg_stat_statements).
     pub statements: Option<Statements>,
 }
@@ -29,12 +30,24 @@ impl Meter {
         std::thread::spawn(move || {
             std::thread::sleep(from.saturating_duration_since(Instant::now()));
             let counting = self.postgres_url.as_deref().is_some_and(reset_statements);
-            let on_postgres = self.postgres_url.is_some();
+            let cluster = self.postgres_url.as_deref().map(Cluster::of);
             let server_before = cpu_seconds(self.server_pid);
-            let postgres_before = on_postgres.then(postgres_cpu_seconds);
+            let postgres_before = cluster.as_ref().map(|c| c.as_ref().map(Cluster::cpu_seconds));
             std::thread::sleep(until.saturating_duration_since(Instant::now()));
             let cpu_server = cpu_seconds(self.server_pid) - server_before;
-            let cpu_postgres = postgres_before.map(|before| postgres_cpu_seconds() - before);
+            let cpu_postgres = cluster.zip(postgres_before).map(|pair| match pair {
+                (Some(cluster), Some(before)) => {
+                    let spent = cluster.cpu_seconds() - before;
+                    // A total of ticks only grows; less at the end means a
+                    // process was missed, and no number is better than a wrong one.
+                    if spent < 0.0 {
+                        Err("the reading went backwards")
+                    } else {
+                        Ok(spent)
+                    }
+                }
+                _ => Err("its processes could not be found"),
+            });
             let statements = match &self.postgres_url {
                 Some(url) if counting => read_statements(url),
                 _ => None,

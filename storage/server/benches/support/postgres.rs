@@ -13,40 +13,74 @@ pub struct Statements {
     pub top: Vec<(i64, i64, i64, String)>,
 }
 
-/// Every `postgres` process's CPU seconds, summed, with those of the
-/// connections that have closed (the postmaster's exited children): a
-/// run's difference is what PostgreSQL spent in it, connections opened and
-/// closed during it (the server's vacuum) included.
-///
-/// A connection that ends while `/proc` is being read could be counted
-/// twice or not at all (alive when read, or reaped into its postmaster's
-/// totals after the postmaster was read): one run printed -1.00 CPU-s per
-/// 1,000 requests for PostgreSQL. So a reading counts only if no
-/// postmaster reaped a child while it was taken; otherwise it is taken
-/// again.
-pub fn postgres_cpu_seconds() -> f64 {
-    let mut total = 0.0;
-    for _ in 0..50 {
-        let processes = postgres_processes();
-        let reaped_before = reaped_ticks(&processes);
-        total = processes.iter().map(|&pid| own_and_reaped_seconds(pid)).sum();
-        if reaped_ticks(&processes) == reaped_before {
-            break;
-        }
-    }
-    total
+/// The processes of the cluster a run's database lives in: its postmaster
+/// and the postmaster's children. Only these are counted — another cluster
+/// on the machine (a test's, a developer's) that starts or stops during a
+/// window would otherwise add its CPU to the run's, or take its own away
+/// (one run printed -1.10 CPU-s per 1,000 requests for PostgreSQL).
+pub struct Cluster {
+    postmaster: u32,
 }
 
-fn postgres_processes() -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres")
-        })
-        .collect()
+impl Cluster {
+    /// The cluster serving `url`: the parent of a connection's backend.
+    pub fn of(url: &str) -> Option<Cluster> {
+        let mut client = postgres::Client::connect(url, postgres::NoTls).ok()?;
+        let backend: i32 = client.query_one("SELECT pg_backend_pid()", &[]).ok()?.get(0);
+        // Field 4 of /proc/<pid>/stat, index 1 after the command name: the parent.
+        let postmaster = stat_ticks(u32::try_from(backend).ok()?)(1) as u32;
+        (postmaster > 1).then_some(Cluster { postmaster })
+    }
+
+    /// CPU seconds of the postmaster and its children, with those of the
+    /// connections that have closed (the postmaster's exited children): a
+    /// window's difference is what PostgreSQL spent in it, connections
+    /// opened and closed during it (the server's vacuum) included.
+    ///
+    /// A connection that ends while `/proc` is being read could be counted
+    /// twice or not at all (alive when read, or reaped into the
+    /// postmaster's totals after the postmaster was read). So a reading
+    /// counts only if the postmaster reaped no child while it was taken;
+    /// otherwise it is taken again.
+    pub fn cpu_seconds(&self) -> f64 {
+        let mut total = 0.0;
+        for _ in 0..50 {
+            let reaped_before = self.reaped_ticks();
+            total = self.processes().into_iter().map(own_and_reaped_seconds).sum();
+            if self.reaped_ticks() == reaped_before {
+                break;
+            }
+        }
+        total
+    }
+
+    /// The proportional set size of the cluster's processes, so shared
+    /// buffers count once.
+    pub fn pss_mib(&self) -> f64 {
+        let kib: u64 = self
+            .processes()
+            .into_iter()
+            .map(|pid| proc_field(pid, "smaps_rollup", "Pss:"))
+            .sum();
+        kib as f64 / 1024.0
+    }
+
+    fn processes(&self) -> Vec<u32> {
+        let children = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+            .filter(|&pid| stat_ticks(pid)(1) as u32 == self.postmaster);
+        std::iter::once(self.postmaster).chain(children).collect()
+    }
+
+    /// What the postmaster's exited children used (in ticks): it moves
+    /// exactly when the postmaster reaps a connection.
+    fn reaped_ticks(&self) -> f64 {
+        let ticks = stat_ticks(self.postmaster);
+        ticks(13) + ticks(14)
+    }
 }
 
 /// CPU seconds of `pid` and of its children that have exited (fields 14–17
@@ -54,18 +88,6 @@ fn postgres_processes() -> Vec<u32> {
 fn own_and_reaped_seconds(pid: u32) -> f64 {
     let ticks = stat_ticks(pid);
     (ticks(11) + ticks(12) + ticks(13) + ticks(14)) / 100.0
-}
-
-/// What the processes' exited children used, summed (in ticks): it moves
-/// exactly when a postmaster reaps a connection.
-fn reaped_ticks(processes: &[u32]) -> f64 {
-    processes
-        .iter()
-        .map(|&pid| {
-            let ticks = stat_ticks(pid);
-            ticks(13) + ticks(14)
-        })
-        .sum()
 }
 
 /// Resets pg_stat_statements (creating the extension); false when it is not
@@ -111,20 +133,4 @@ pub fn read_statements(url: &str) -> Option<Statements> {
         }
     }
     Some(stats)
-}
-
-/// PostgreSQL's memory: the proportional set size of every `postgres`
-/// process, so shared buffers count once.
-pub fn postgres_pss_mib() -> f64 {
-    let mut kib = 0;
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim() == "postgres" {
-            kib += proc_field(pid, "smaps_rollup", "Pss:");
-        }
-    }
-    kib as f64 / 1024.0
 }
