@@ -20,11 +20,12 @@
 //! Prints requests/s, p50/p99/max per request kind, records/s stored, CPU
 //! per 1,000 requests (server and PostgreSQL), PostgreSQL's statements per
 //! request, SQLite's WAL peak, the server's resident memory and
-//! PostgreSQL's (the proportional set size of its processes, shared buffers
-//! counted once), and after each write run every acknowledged write read
-//! back. `BENCH_BACKENDS` (`sqlite,postgres`) picks the backends,
-//! `BENCH_PARTS` (`read,write,overwrite,import`) what to run; PostgreSQL
-//! needs `BENCH_POSTGRES_URL`, which `cargo xtask bench server` provides.
+//! PostgreSQL's (the proportional set size of its cluster's processes,
+//! shared buffers counted once), after each write run every acknowledged
+//! write read back, and the load average before and after.
+//! `BENCH_BACKENDS` (`sqlite,postgres`) picks the backends, `BENCH_PARTS`
+//! (`read,write,overwrite,import`) what to run; PostgreSQL needs
+//! `BENCH_POSTGRES_URL`, which `cargo xtask bench server` provides.
 //!
 //! `BENCH_SCALE_USERS=N` (`cargo xtask bench server --scale`) runs the read
 //! and write mixes against a kept database of N users' records instead of
@@ -379,6 +380,7 @@ fn main() {
     .filter(|(_, name)| parts.split(',').any(|p| p.trim() == *name))
     .map(|(mix, _)| mix)
     .collect();
+    println!("load average (1, 5, 15 min) before: {}", support::load_average());
     let dir = tempfile::tempdir().unwrap();
     let mut backends: Vec<(&'static str, PathBuf)> = Vec::new();
     if wanted.contains("sqlite") {
@@ -568,6 +570,7 @@ fn main() {
             bytes as f64 / records.max(1) as f64
         );
     }
+    println!("\nload average (1, 5, 15 min) after: {}", support::load_average());
 }
 
 /// `(records stored, bytes the database takes)`, for the sizing notes: the

@@ -142,6 +142,14 @@ pub fn proc_field(pid: u32, file: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The machine's load average over 1, 5 and 15 minutes (`/proc/loadavg`),
+/// printed with a run's figures: on a shared box they move with it.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// CPU seconds the process has used (user + system), from `/proc/<pid>/stat`.
 pub fn cpu_seconds(pid: u32) -> f64 {
     let ticks = stat_ticks(pid);
