@@ -45,6 +45,7 @@ use support::acked::{Acked, Checked};
 use support::meter::{Cost, Meter};
 use support::postgres::Cluster;
 use support::scale;
+use support::wal::WalSampler;
 use support::{User, acked, dev_users, payload_json, percentile, proc_field, records_body, start_server};
 
 const PHASE: Duration = Duration::from_secs(8);
@@ -114,38 +115,6 @@ struct Row {
     cost: Cost,
     /// Every acknowledged write, read back after the run.
     checked: Checked,
-}
-
-/// Samples the size of SQLite's WAL file every 20 ms until dropped; the
-/// peak seen.
-struct WalSampler {
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<u64>>,
-}
-
-impl WalSampler {
-    fn start(database: &std::path::Path) -> WalSampler {
-        let wal = format!("{}-wal", database.display());
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stopped = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut peak = 0;
-            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
-                peak = peak.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            peak
-        });
-        WalSampler {
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn peak_mib(mut self) -> f64 {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        self.thread.take().map_or(0, |t| t.join().unwrap_or(0)) as f64 / (1024.0 * 1024.0)
-    }
 }
 
 async fn post(
@@ -552,10 +521,12 @@ fn main() {
             }
         }
     }
-    println!(
-        "\nbulk import of {IMPORT_RECORDS} records ({IMPORT_PER_POST} per POST, batches of {})",
-        IMPORT_PER_POST * IMPORT_POSTS_PER_BATCH
-    );
+    if !imports.is_empty() {
+        println!(
+            "\nbulk import of {IMPORT_RECORDS} records ({IMPORT_PER_POST} per POST, batches of {})",
+            IMPORT_PER_POST * IMPORT_POSTS_PER_BATCH
+        );
+    }
     for (backend, (seconds, stored)) in imports {
         println!(
             "  {backend:<10} {seconds:>5.2} s, {:>7.0} records/s ({stored} stored)",

@@ -19,9 +19,9 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use support::wal::WalSampler;
 use support::{User, cpu_seconds, payload_json, percentile, proc_field, records_body, start_server};
 
 const USERS: usize = 50;
@@ -53,20 +53,7 @@ fn main() {
 
     let users: Arc<Vec<User>> = Arc::new(support::dev_users(&server.url, 0, USERS));
 
-    // The WAL's size, sampled every 50 ms.
-    let wal = dir.path().join("sync.db-wal");
-    let wal_max = Arc::new(AtomicU64::new(0));
-    let sampling = Arc::new(AtomicBool::new(true));
-    let sampler = {
-        let (wal_max, sampling) = (wal_max.clone(), sampling.clone());
-        std::thread::spawn(move || {
-            while sampling.load(Ordering::Relaxed) {
-                let len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-                wal_max.fetch_max(len, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        })
-    };
+    let wal = WalSampler::start(&dir.path().join("sync.db"));
 
     let written_before = proc_field(pid, "io", "write_bytes");
     let cpu_before = cpu_seconds(pid);
@@ -178,8 +165,7 @@ fn main() {
         out
     });
     let elapsed = started.elapsed().as_secs_f64();
-    sampling.store(false, Ordering::Relaxed);
-    sampler.join().unwrap();
+    let wal_peak_mib = wal.peak_mib();
     let written = proc_field(pid, "io", "write_bytes").saturating_sub(written_before);
     let cores = (cpu_seconds(pid) - cpu_before) / elapsed;
     let rss_kib = proc_field(pid, "status", "VmRSS:");
@@ -211,7 +197,7 @@ fn main() {
     );
     println!(
         "  WAL at most {:.1} MiB; {:.1} MiB written to disk ({:.1} MiB/s); server RSS {:.1} MiB (peak {:.1} MiB)",
-        mib(wal_max.load(Ordering::Relaxed)),
+        wal_peak_mib,
         mib(written),
         mib(written) / elapsed,
         rss_kib as f64 / 1024.0,

@@ -8,6 +8,7 @@ pub mod acked;
 pub mod meter;
 pub mod postgres;
 pub mod scale;
+pub mod wal;
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
