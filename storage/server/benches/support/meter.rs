@@ -30,23 +30,28 @@ impl Meter {
         std::thread::spawn(move || {
             std::thread::sleep(from.saturating_duration_since(Instant::now()));
             let counting = self.postgres_url.as_deref().is_some_and(reset_statements);
-            let cluster = self.postgres_url.as_deref().map(Cluster::of);
             let server_before = cpu_seconds(self.server_pid);
-            let postgres_before = cluster.as_ref().map(|c| c.as_ref().map(Cluster::cpu_seconds));
+            // Off PostgreSQL `None`; on it, the cluster and its CPU so far.
+            let postgres_before = self
+                .postgres_url
+                .as_deref()
+                .map(|url| -> Result<_, &'static str> {
+                    let cluster = Cluster::of(url).ok_or("its processes could not be found")?;
+                    let before = cluster.cpu_seconds();
+                    Ok((cluster, before))
+                });
             std::thread::sleep(until.saturating_duration_since(Instant::now()));
             let cpu_server = cpu_seconds(self.server_pid) - server_before;
-            let cpu_postgres = cluster.zip(postgres_before).map(|pair| match pair {
-                (Some(cluster), Some(before)) => {
-                    let spent = cluster.cpu_seconds() - before;
-                    // A total of ticks only grows; less at the end means a
-                    // process was missed, and no number is better than a wrong one.
-                    if spent < 0.0 {
-                        Err("the reading went backwards")
-                    } else {
-                        Ok(spent)
-                    }
+            let cpu_postgres = postgres_before.map(|found| {
+                let (cluster, before) = found?;
+                let spent = cluster.cpu_seconds() - before;
+                // A total of ticks only grows; less at the end means a
+                // process was missed, and no number is better than a wrong one.
+                if spent < 0.0 {
+                    Err("the reading went backwards")
+                } else {
+                    Ok(spent)
                 }
-                _ => Err("its processes could not be found"),
             });
             let statements = match &self.postgres_url {
                 Some(url) if counting => read_statements(url),
